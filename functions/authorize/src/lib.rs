@@ -1,0 +1,23 @@
+//! `GET /api/integrations/authorize/{provider}?return_url=…`: reuses the tenant's active
+//! integration with the provider, or creates one, and answers with the authorization URL.
+
+use lambda_http::{Body, Error, Request, Response};
+use shared::api::{json, path_param, query_param, respond, tenant, Problem};
+use shared::connections::authorize;
+use shared::domain::ProviderKind;
+use shared::AppContext;
+
+/// Handles one request.
+pub async fn handler(ctx: &AppContext, req: Request) -> Result<Response<Body>, Error> {
+    Ok(respond(handle(ctx, &req).await))
+}
+
+async fn handle(ctx: &AppContext, req: &Request) -> Result<Response<Body>, Problem> {
+    let tenant = tenant(req, &ctx.config.tenant_claim)?;
+    let provider: ProviderKind = path_param(req, "provider")?
+        .parse()
+        .map_err(|e| Problem::invalid_field("provider", format!("{e}")).with("allowed", vec!["fortnox", "visma"]))?;
+    let return_url = query_param(req, "return_url");
+    let start = authorize(ctx, &tenant, provider, return_url.as_deref()).await?;
+    json(200, &start)
+}

@@ -1,0 +1,204 @@
+//! Configuration, read once per container from environment variables.
+
+use std::time::Duration;
+use url::Url;
+
+/// Where the app's OAuth client credentials come from.
+#[derive(Clone, Debug)]
+pub enum CredentialsSource {
+    /// A Secrets Manager secret holding `{"fortnox":{"client_id","client_secret"},"visma":{…}}`.
+    SecretArn(String),
+    /// Plain values (local development and tests).
+    Inline(crate::providers::AppCredentials),
+}
+
+/// Fortnox endpoints and scopes.
+#[derive(Clone, Debug)]
+pub struct FortnoxSettings {
+    /// Base of the OAuth server (`https://apps.fortnox.se`).
+    pub auth_url: String,
+    /// Base of the REST API (`https://api.fortnox.se`).
+    pub api_url: String,
+    /// Space-separated scopes.
+    pub scopes: String,
+}
+
+/// Visma eAccounting endpoints and scopes.
+#[derive(Clone, Debug)]
+pub struct VismaSettings {
+    /// Base of the identity server (`https://identity.vismaonline.com`).
+    pub identity_url: String,
+    /// Base of the REST API (`https://eaccountingapi.vismaonline.com`).
+    pub api_url: String,
+    /// Space-separated scopes.
+    pub scopes: String,
+    /// Whether to call `/connect/revocation` on disconnect (unconfirmed by Visma: switchable).
+    pub revocation_enabled: bool,
+}
+
+/// Everything a function needs to know about its surroundings.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The single DynamoDB table.
+    pub table_name: String,
+    /// Prefix of every integration secret name.
+    pub secret_prefix: String,
+    /// Customer-managed KMS key for the secrets; `None` uses the account default key.
+    pub kms_key_id: Option<String>,
+    /// JWT claim that carries the tenant id.
+    pub tenant_claim: String,
+    /// Origins a return URL may point at.
+    pub allowed_return_origins: Vec<url::Origin>,
+    /// Where the browser goes when no trustworthy return URL is known.
+    pub default_return_url: Url,
+    /// Public base URL of this API, used to build OAuth redirect URIs.
+    pub public_api_url: String,
+    /// Lifetime of an OAuth state.
+    pub oauth_state_ttl: Duration,
+    /// Refresh a token that has less than this left.
+    pub refresh_margin: Duration,
+    /// How long a refresh lease is held at most.
+    pub refresh_lease_ttl: Duration,
+    /// Timeout for one provider HTTP request.
+    pub provider_timeout: Duration,
+    /// App credentials.
+    pub credentials: CredentialsSource,
+    /// Fortnox settings.
+    pub fortnox: FortnoxSettings,
+    /// Visma settings.
+    pub visma: VismaSettings,
+}
+
+/// A configuration value that is missing or malformed.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(pub String);
+
+impl Config {
+    /// Reads the configuration from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Reads the configuration through `get`, which maps a variable name to its value.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |k: &str| get(k).filter(|v| !v.trim().is_empty());
+        let required = |k: &str| get(k).ok_or_else(|| ConfigError(format!("{k} is not set")));
+        let or = |k: &str, d: &str| get(k).unwrap_or_else(|| d.to_string());
+        let secs = |k: &str, d: u64| -> Result<Duration, ConfigError> {
+            match get(k) {
+                None => Ok(Duration::from_secs(d)),
+                Some(v) => v
+                    .parse::<u64>()
+                    .map(Duration::from_secs)
+                    .map_err(|_| ConfigError(format!("{k} must be a whole number of seconds"))),
+            }
+        };
+
+        let allowed_return_origins = or("ALLOWED_RETURN_URLS", "")
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                Url::parse(s)
+                    .map(|u| u.origin())
+                    .map_err(|e| ConfigError(format!("ALLOWED_RETURN_URLS entry `{s}`: {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let default_return_url = Url::parse(&required("DEFAULT_RETURN_URL")?)
+            .map_err(|e| ConfigError(format!("DEFAULT_RETURN_URL: {e}")))?;
+
+        let credentials = match get("PROVIDER_CREDENTIALS_SECRET_ARN") {
+            Some(arn) => CredentialsSource::SecretArn(arn),
+            None => CredentialsSource::Inline(crate::providers::AppCredentials {
+                fortnox: crate::providers::ClientCredentials {
+                    client_id: or("FORTNOX_CLIENT_ID", ""),
+                    client_secret: crate::domain::Secret::new(or("FORTNOX_CLIENT_SECRET", "")),
+                },
+                visma: crate::providers::ClientCredentials {
+                    client_id: or("VISMA_CLIENT_ID", ""),
+                    client_secret: crate::domain::Secret::new(or("VISMA_CLIENT_SECRET", "")),
+                },
+            }),
+        };
+
+        Ok(Config {
+            table_name: required("TABLE_NAME")?,
+            secret_prefix: or("SECRET_PREFIX", "accounting-integrations"),
+            kms_key_id: get("KMS_KEY_ID"),
+            tenant_claim: or("TENANT_CLAIM", "tenant_id"),
+            allowed_return_origins,
+            default_return_url,
+            public_api_url: required("PUBLIC_API_URL")?.trim_end_matches('/').to_string(),
+            oauth_state_ttl: secs("OAUTH_STATE_TTL_SECONDS", 600)?,
+            refresh_margin: secs("TOKEN_REFRESH_MARGIN_SECONDS", 300)?,
+            refresh_lease_ttl: secs("TOKEN_REFRESH_LEASE_SECONDS", 30)?,
+            provider_timeout: secs("PROVIDER_TIMEOUT_SECONDS", 10)?,
+            credentials,
+            fortnox: FortnoxSettings {
+                auth_url: trim(or("FORTNOX_AUTH_URL", "https://apps.fortnox.se")),
+                api_url: trim(or("FORTNOX_API_URL", "https://api.fortnox.se")),
+                scopes: or("FORTNOX_SCOPES", "customer invoice companyinformation"),
+            },
+            visma: VismaSettings {
+                identity_url: trim(or("VISMA_IDENTITY_URL", "https://identity.vismaonline.com")),
+                api_url: trim(or("VISMA_API_URL", "https://eaccountingapi.vismaonline.com")),
+                scopes: or("VISMA_SCOPES", "ea:api offline_access ea:sales"),
+                revocation_enabled: or("VISMA_REVOCATION_ENABLED", "true") != "false",
+            },
+        })
+    }
+
+    /// The OAuth redirect URI registered with `provider`.
+    pub fn redirect_uri(&self, provider: crate::domain::ProviderKind) -> String {
+        format!("{}/api/integrations/callback/{provider}", self.public_api_url)
+    }
+}
+
+fn trim(s: String) -> String {
+    s.trim_end_matches('/').to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn vars(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let m: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| m.get(k).cloned()
+    }
+
+    const BASE: &[(&str, &str)] = &[
+        ("TABLE_NAME", "t"),
+        ("DEFAULT_RETURN_URL", "https://app.example.se/integrations"),
+        ("PUBLIC_API_URL", "https://api.example.se/"),
+        ("ALLOWED_RETURN_URLS", "https://app.example.se, http://localhost:3000"),
+    ];
+
+    #[test]
+    fn reads_defaults_and_lists() {
+        let c = Config::from_lookup(vars(BASE)).unwrap();
+        assert_eq!(c.allowed_return_origins.len(), 2);
+        assert_eq!(c.oauth_state_ttl, Duration::from_secs(600));
+        assert_eq!(c.fortnox.auth_url, "https://apps.fortnox.se");
+        assert_eq!(
+            c.redirect_uri(crate::domain::ProviderKind::Visma),
+            "https://api.example.se/api/integrations/callback/visma"
+        );
+        assert!(c.visma.revocation_enabled);
+    }
+
+    #[test]
+    fn names_the_missing_variable() {
+        let err = Config::from_lookup(vars(&BASE[1..])).unwrap_err();
+        assert!(err.0.contains("TABLE_NAME"), "{err}");
+        let mut bad = BASE.to_vec();
+        bad.push(("OAUTH_STATE_TTL_SECONDS", "ten"));
+        let err = Config::from_lookup(vars(&bad)).unwrap_err();
+        assert!(err.0.contains("OAUTH_STATE_TTL_SECONDS"), "{err}");
+    }
+}

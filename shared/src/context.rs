@@ -1,0 +1,55 @@
+//! What a function builds once per container and hands to every invocation.
+
+use crate::connections::tokens::TokenManager;
+use crate::providers::{CredentialStore, Providers};
+use crate::store::{Db, Vault};
+use crate::Config;
+use std::sync::Arc;
+
+/// Clients and configuration shared by all invocations of a container.
+pub struct AppContext {
+    /// Configuration.
+    pub config: Arc<Config>,
+    /// DynamoDB adapter.
+    pub db: Db,
+    /// Secrets Manager adapter.
+    pub vault: Vault,
+    /// Fortnox and Visma.
+    pub providers: Providers,
+    /// Access tokens.
+    pub tokens: TokenManager,
+    /// Outbound HTTP client.
+    pub http: reqwest::Client,
+}
+
+impl AppContext {
+    /// Builds the context from the environment and the default AWS configuration (which honours
+    /// `AWS_ENDPOINT_URL`, so the same code runs against AWS or a local emulator).
+    pub async fn from_env() -> Result<Self, lambda_http::Error> {
+        let config = Config::from_env()?;
+        let sdk = aws_config::load_from_env().await;
+        Ok(Self::new(config, &sdk)?)
+    }
+
+    /// Builds the context over an explicit AWS configuration.
+    pub fn new(config: Config, sdk: &aws_config::SdkConfig) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .timeout(config.provider_timeout)
+            .connect_timeout(std::time::Duration::from_secs(5))
+            .user_agent(concat!("accounting-integrations/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        let db = Db::new(aws_sdk_dynamodb::Client::new(sdk), config.table_name.clone());
+        let secrets = aws_sdk_secretsmanager::Client::new(sdk);
+        let vault = Vault::new(secrets.clone(), config.kms_key_id.clone());
+        let credentials = Arc::new(CredentialStore::new(config.credentials.clone(), secrets));
+        let providers = Providers::new(&config, http.clone(), credentials);
+        let tokens = TokenManager::new(
+            db.clone(),
+            vault.clone(),
+            providers.clone(),
+            config.refresh_margin,
+            config.refresh_lease_ttl,
+        );
+        Ok(AppContext { config: Arc::new(config), db, vault, providers, tokens, http })
+    }
+}

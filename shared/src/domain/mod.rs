@@ -1,0 +1,7 @@
+//! Canonical domain types and pure rules. No I/O lives here.
+
+pub mod integration;
+pub mod secret;
+
+pub use integration::{Integration, IntegrationStatus, LastError, ProviderKind, TenantId};
+pub use secret::{IntegrationSecret, Secret, TokenSet, WebhookKey};

@@ -1,0 +1,14 @@
+//! Shared library of the accounting-integration functions: domain rules, provider clients,
+//! AWS adapters, inbound API helpers and the use cases every Lambda function calls.
+
+pub mod api;
+pub mod config;
+pub mod connections;
+pub mod context;
+pub mod domain;
+pub mod providers;
+pub mod store;
+pub mod telemetry;
+
+pub use config::Config;
+pub use context::AppContext;

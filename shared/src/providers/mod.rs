@@ -1,0 +1,205 @@
+//! The accounting systems behind one trait. Fortnox and Visma each implement [`Provider`];
+//! code outside this module never asks which one it is talking to.
+
+pub mod fortnox;
+pub mod oauth;
+pub mod visma;
+
+use crate::config::{Config, CredentialsSource};
+use crate::domain::{ProviderKind, Secret, TokenSet};
+use async_trait::async_trait;
+use serde::Deserialize;
+use std::sync::Arc;
+use tokio::sync::OnceCell;
+
+/// One OAuth client registration (an app at the provider).
+#[derive(Clone, Debug, Deserialize)]
+pub struct ClientCredentials {
+    /// The app's client id.
+    pub client_id: String,
+    /// The app's client secret.
+    pub client_secret: Secret,
+}
+
+/// The app's credentials at every provider.
+#[derive(Clone, Debug, Deserialize)]
+pub struct AppCredentials {
+    /// Fortnox app.
+    pub fortnox: ClientCredentials,
+    /// Visma app.
+    pub visma: ClientCredentials,
+}
+
+impl AppCredentials {
+    /// The credentials for `kind`.
+    pub fn for_provider(&self, kind: ProviderKind) -> &ClientCredentials {
+        match kind {
+            ProviderKind::Fortnox => &self.fortnox,
+            ProviderKind::Visma => &self.visma,
+        }
+    }
+}
+
+/// The company behind a connection, as the provider describes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CompanyInfo {
+    /// Company name.
+    pub name: String,
+    /// The provider's id for the company (Fortnox DatabaseNumber, Visma corporate id).
+    pub provider_company_id: Option<String>,
+}
+
+/// What went wrong talking to a provider, classified by what the caller should do.
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderError {
+    /// The grant (code or refresh token) is spent, expired or revoked: a person must reconnect.
+    #[error("the provider rejected the grant: {0}")]
+    InvalidGrant(String),
+    /// Our client id or secret is wrong: an operator must fix configuration.
+    #[error("the provider rejected our client credentials: {0}")]
+    InvalidClient(String),
+    /// The access token was refused.
+    #[error("the provider refused the access token: {0}")]
+    Unauthorized(String),
+    /// Too many requests; wait before trying again.
+    #[error("rate limited by the provider")]
+    RateLimited {
+        /// Seconds to wait, when the provider said.
+        retry_after: Option<u64>,
+    },
+    /// A fault that may pass: network error, timeout, 5xx.
+    #[error("temporary provider failure: {0}")]
+    Transient(String),
+    /// Any other refusal, with the provider's own words.
+    #[error("the provider answered {status}: {message}")]
+    Rejected {
+        /// HTTP status.
+        status: u16,
+        /// The provider's message.
+        message: String,
+    },
+    /// The provider answered something we cannot read.
+    #[error("unreadable provider response: {0}")]
+    Decode(String),
+    /// App credentials could not be loaded.
+    #[error("provider credentials unavailable: {0}")]
+    Credentials(String),
+}
+
+impl ProviderError {
+    /// Whether trying again later may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            ProviderError::Transient(_) | ProviderError::RateLimited { .. }
+        )
+    }
+
+    /// A stable code for status pages and redirects.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ProviderError::InvalidGrant(_) => "invalid_grant",
+            ProviderError::InvalidClient(_) => "invalid_client",
+            ProviderError::Unauthorized(_) => "unauthorized",
+            ProviderError::RateLimited { .. } => "rate_limited",
+            ProviderError::Transient(_) => "provider_unavailable",
+            ProviderError::Rejected { .. } => "provider_rejected",
+            ProviderError::Decode(_) => "provider_response_unreadable",
+            ProviderError::Credentials(_) => "credentials_unavailable",
+        }
+    }
+}
+
+/// What every accounting system offers the connection layer.
+#[async_trait]
+pub trait Provider: Send + Sync {
+    /// Which provider this is.
+    fn kind(&self) -> ProviderKind;
+
+    /// The URL that sends a person to the provider's consent page.
+    async fn authorization_url(&self, state: &str, redirect_uri: &str) -> Result<String, ProviderError>;
+
+    /// Exchanges an authorization code for tokens.
+    async fn exchange_code(&self, code: &str, redirect_uri: &str) -> Result<TokenSet, ProviderError>;
+
+    /// Uses a refresh token. Both providers rotate: the old refresh token is dead afterwards.
+    async fn refresh(&self, refresh_token: &Secret) -> Result<TokenSet, ProviderError>;
+
+    /// Revokes the grant where the provider can. `Ok(false)` when it cannot.
+    async fn revoke(&self, tokens: &TokenSet) -> Result<bool, ProviderError>;
+
+    /// Reads the connected company's name and id.
+    async fn company(&self, access_token: &Secret) -> Result<CompanyInfo, ProviderError>;
+}
+
+/// Loads the app credentials once per container, on first use.
+pub struct CredentialStore {
+    source: CredentialsSource,
+    secrets: aws_sdk_secretsmanager::Client,
+    loaded: OnceCell<AppCredentials>,
+}
+
+impl CredentialStore {
+    /// A store reading from `source`.
+    pub fn new(source: CredentialsSource, secrets: aws_sdk_secretsmanager::Client) -> Self {
+        CredentialStore { source, secrets, loaded: OnceCell::new() }
+    }
+
+    /// The credentials for `kind`.
+    pub async fn get(&self, kind: ProviderKind) -> Result<ClientCredentials, ProviderError> {
+        let all = self
+            .loaded
+            .get_or_try_init(|| async {
+                match &self.source {
+                    CredentialsSource::Inline(c) => Ok(c.clone()),
+                    CredentialsSource::SecretArn(arn) => {
+                        let out = self
+                            .secrets
+                            .get_secret_value()
+                            .secret_id(arn)
+                            .send()
+                            .await
+                            .map_err(|e| {
+                                ProviderError::Credentials(format!(
+                                    "reading {arn}: {}",
+                                    aws_sdk_secretsmanager::error::DisplayErrorContext(e)
+                                ))
+                            })?;
+                        serde_json::from_str::<AppCredentials>(out.secret_string().unwrap_or(""))
+                            .map_err(|e| ProviderError::Credentials(format!("{arn} is not valid JSON credentials: {e}")))
+                    }
+                }
+            })
+            .await?;
+        let c = all.for_provider(kind);
+        if c.client_id.is_empty() {
+            return Err(ProviderError::Credentials(format!("no client id configured for {kind}")));
+        }
+        Ok(c.clone())
+    }
+}
+
+/// Every provider, by kind.
+#[derive(Clone)]
+pub struct Providers {
+    fortnox: Arc<dyn Provider>,
+    visma: Arc<dyn Provider>,
+}
+
+impl Providers {
+    /// Builds both providers from configuration.
+    pub fn new(config: &Config, http: reqwest::Client, credentials: Arc<CredentialStore>) -> Self {
+        Providers {
+            fortnox: Arc::new(fortnox::Fortnox::new(config.fortnox.clone(), http.clone(), credentials.clone())),
+            visma: Arc::new(visma::Visma::new(config.visma.clone(), http, credentials)),
+        }
+    }
+
+    /// The provider for `kind`.
+    pub fn get(&self, kind: ProviderKind) -> &dyn Provider {
+        match kind {
+            ProviderKind::Fortnox => self.fortnox.as_ref(),
+            ProviderKind::Visma => self.visma.as_ref(),
+        }
+    }
+}

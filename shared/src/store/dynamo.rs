@@ -1,0 +1,541 @@
+//! The DynamoDB adapter: one table, access patterns in `docs/data-model.md`.
+
+use super::item::{get_s, get_ts, n, req_s, req_ts, s, ts, Item};
+use super::StoreError;
+use crate::domain::{Integration, IntegrationStatus, LastError, ProviderKind, TenantId};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, ReturnValue, TransactWriteItem, Update};
+use aws_sdk_dynamodb::Client;
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+
+/// Partition key of everything a tenant owns.
+pub fn tenant_pk(tenant: &TenantId) -> String {
+    format!("TENANT#{tenant}")
+}
+
+fn integration_sk(id: &str) -> String {
+    format!("INTEGRATION#{id}")
+}
+
+/// One active integration per tenant and provider: this item claims the slot.
+fn provider_claim_sk(provider: ProviderKind) -> String {
+    format!("PROVIDER#{provider}")
+}
+
+fn lease_sk(integration_id: &str, purpose: &str) -> String {
+    format!("LEASE#{integration_id}#{purpose}")
+}
+
+/// An OAuth state as stored: bound to tenant, integration, provider and return URL.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OAuthState {
+    /// Owner.
+    pub tenant_id: TenantId,
+    /// The integration being connected.
+    pub integration_id: String,
+    /// The provider the consent is for.
+    pub provider: ProviderKind,
+    /// Where the browser goes afterwards (already checked against the allow-list).
+    pub return_url: String,
+    /// When the state stops being accepted.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Only a hash of the state is stored, so a table read does not yield a usable state.
+fn state_pk(state: &str) -> String {
+    format!("OAUTH_STATE#{}", hex(&Sha256::digest(state.as_bytes())))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The table.
+#[derive(Clone)]
+pub struct Db {
+    client: Client,
+    table: String,
+}
+
+impl Db {
+    /// The adapter over `table`.
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Db { client, table: table.into() }
+    }
+
+    /// The SDK client (for adapters that extend this one).
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// The table name.
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// Creates the integration and claims its provider slot for the tenant, atomically.
+    /// `Conflict` carries the id of the integration that already holds the slot.
+    pub async fn insert_integration(&self, i: &Integration) -> Result<(), StoreError> {
+        let pk = tenant_pk(&i.tenant_id);
+        let claim = Put::builder()
+            .table_name(&self.table)
+            .item("pk", s(&pk))
+            .item("sk", s(provider_claim_sk(i.provider)))
+            .item("integration_id", s(&i.id))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(StoreError::dynamo)?;
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(integration_to_item(i)))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(StoreError::dynamo)?;
+        let res = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(claim).build())
+            .transact_items(TransactWriteItem::builder().put(put).build())
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_transaction_canceled_exception()) => {
+                let existing = self.active_integration_id(&i.tenant_id, i.provider).await?;
+                Err(StoreError::Conflict(existing.unwrap_or_default()))
+            }
+            Err(e) => Err(StoreError::dynamo(e)),
+        }
+    }
+
+    /// The id of the tenant's active (not disconnected) integration with `provider`.
+    pub async fn active_integration_id(
+        &self,
+        tenant: &TenantId,
+        provider: ProviderKind,
+    ) -> Result<Option<String>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(tenant_pk(tenant)))
+            .key("sk", s(provider_claim_sk(provider)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(StoreError::dynamo)?;
+        Ok(out.item().and_then(|it| get_s(it, "integration_id")).map(str::to_string))
+    }
+
+    /// One integration of the tenant; another tenant's integration is simply not found.
+    pub async fn get_integration(&self, tenant: &TenantId, id: &str) -> Result<Option<Integration>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(tenant_pk(tenant)))
+            .key("sk", s(integration_sk(id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(StoreError::dynamo)?;
+        out.item().map(integration_from_item).transpose()
+    }
+
+    /// Every integration of the tenant, oldest first.
+    pub async fn list_integrations(&self, tenant: &TenantId) -> Result<Vec<Integration>, StoreError> {
+        let mut out = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :sk)")
+                .expression_attribute_values(":pk", s(tenant_pk(tenant)))
+                .expression_attribute_values(":sk", s("INTEGRATION#"))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(StoreError::dynamo)?;
+            for it in page.items() {
+                out.push(integration_from_item(it)?);
+            }
+            match page.last_evaluated_key() {
+                Some(k) if !k.is_empty() => start = Some(k.clone()),
+                _ => break,
+            }
+        }
+        out.sort_by_key(|i| i.created_at);
+        Ok(out)
+    }
+
+    /// Records a completed consent. Fails with `Conflict` when the integration was disconnected.
+    pub async fn mark_connected(
+        &self,
+        i: &Integration,
+        company_name: &str,
+        provider_company_id: Option<&str>,
+        token_expires_at: DateTime<Utc>,
+        refresh_expires_at: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError> {
+        let mut set = String::from(
+            "SET #st = :st, gsi1pk = :g, company_name = :cn, token_expires_at = :te, connected_at = :now, updated_at = :now",
+        );
+        let mut req = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(tenant_pk(&i.tenant_id)))
+            .key("sk", s(integration_sk(&i.id)))
+            .condition_expression("attribute_exists(pk) AND #st <> :disc")
+            .expression_attribute_names("#st", "status")
+            .expression_attribute_values(":st", s(IntegrationStatus::Connected.as_str()))
+            .expression_attribute_values(":g", s(status_gsi(IntegrationStatus::Connected)))
+            .expression_attribute_values(":disc", s(IntegrationStatus::Disconnected.as_str()))
+            .expression_attribute_values(":cn", s(company_name))
+            .expression_attribute_values(":te", ts(token_expires_at))
+            .expression_attribute_values(":now", ts(Utc::now()));
+        if let Some(pc) = provider_company_id {
+            set.push_str(", provider_company_id = :pc");
+            req = req.expression_attribute_values(":pc", s(pc));
+        }
+        if let Some(re) = refresh_expires_at {
+            set.push_str(", refresh_expires_at = :re");
+            req = req.expression_attribute_values(":re", ts(re));
+        }
+        let req = req.update_expression(format!("{set} REMOVE last_error_code, last_error_message, last_error_at"));
+        conditional(req.send().await.map(|_| ()), "integration is disconnected")
+    }
+
+    /// Records new token expiry times after a refresh.
+    pub async fn record_refresh(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        token_expires_at: DateTime<Utc>,
+        refresh_expires_at: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError> {
+        let mut req = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(tenant_pk(tenant)))
+            .key("sk", s(integration_sk(id)))
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":te", ts(token_expires_at))
+            .expression_attribute_values(":now", ts(Utc::now()));
+        req = match refresh_expires_at {
+            Some(re) => req
+                .update_expression("SET token_expires_at = :te, refresh_expires_at = :re, updated_at = :now")
+                .expression_attribute_values(":re", ts(re)),
+            None => req.update_expression("SET token_expires_at = :te, updated_at = :now"),
+        };
+        conditional(req.send().await.map(|_| ()), "integration is gone")
+    }
+
+    /// Moves the integration to `status` with a reason a person can read.
+    /// Never moves a disconnected integration.
+    pub async fn set_status(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        status: IntegrationStatus,
+        error: Option<&LastError>,
+    ) -> Result<(), StoreError> {
+        let mut req = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(tenant_pk(tenant)))
+            .key("sk", s(integration_sk(id)))
+            .condition_expression("attribute_exists(pk) AND #st <> :disc")
+            .expression_attribute_names("#st", "status")
+            .expression_attribute_values(":st", s(status.as_str()))
+            .expression_attribute_values(":g", s(status_gsi(status)))
+            .expression_attribute_values(":disc", s(IntegrationStatus::Disconnected.as_str()))
+            .expression_attribute_values(":now", ts(Utc::now()));
+        req = match error {
+            Some(e) => req
+                .update_expression(
+                    "SET #st = :st, gsi1pk = :g, updated_at = :now, last_error_code = :ec, last_error_message = :em, last_error_at = :ea",
+                )
+                .expression_attribute_values(":ec", s(&e.code))
+                .expression_attribute_values(":em", s(&e.message))
+                .expression_attribute_values(":ea", ts(e.at)),
+            None => req.update_expression("SET #st = :st, gsi1pk = :g, updated_at = :now"),
+        };
+        conditional(req.send().await.map(|_| ()), "integration is disconnected")
+    }
+
+    /// Marks the integration disconnected and frees its provider slot, atomically.
+    pub async fn mark_disconnected(&self, i: &Integration) -> Result<(), StoreError> {
+        let pk = tenant_pk(&i.tenant_id);
+        let update = Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(&pk))
+            .key("sk", s(integration_sk(&i.id)))
+            .update_expression(
+                "SET #st = :st, gsi1pk = :g, updated_at = :now, disconnected_at = :now REMOVE token_expires_at, refresh_expires_at",
+            )
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#st", "status")
+            .expression_attribute_values(":st", s(IntegrationStatus::Disconnected.as_str()))
+            .expression_attribute_values(":g", s(status_gsi(IntegrationStatus::Disconnected)))
+            .expression_attribute_values(":now", ts(Utc::now()))
+            .build()
+            .map_err(StoreError::dynamo)?;
+        // Free the slot only if it is still ours.
+        let release = Delete::builder()
+            .table_name(&self.table)
+            .key("pk", s(&pk))
+            .key("sk", s(provider_claim_sk(i.provider)))
+            .condition_expression("attribute_not_exists(pk) OR integration_id = :id")
+            .expression_attribute_values(":id", s(&i.id))
+            .build()
+            .map_err(StoreError::dynamo)?;
+        self.client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(update).build())
+            .transact_items(TransactWriteItem::builder().delete(release).build())
+            .send()
+            .await
+            .map_err(StoreError::dynamo)?;
+        Ok(())
+    }
+
+    /// Stores an OAuth state under the hash of its value, with a TTL.
+    pub async fn put_oauth_state(&self, state: &str, s_: &OAuthState) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(state_pk(state)))
+            .item("sk", s("OAUTH_STATE"))
+            .item("tenant_id", s(s_.tenant_id.as_str()))
+            .item("integration_id", s(&s_.integration_id))
+            .item("provider", s(s_.provider.as_str()))
+            .item("return_url", s(&s_.return_url))
+            .item("expires_at", ts(s_.expires_at))
+            // DynamoDB deletes expired items lazily (within days): `expires_at` is what counts.
+            .item("ttl", n(s_.expires_at.timestamp() + 3600))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+            .map_err(StoreError::dynamo)?;
+        Ok(())
+    }
+
+    /// Takes a state: deletes it and returns what it held, so it can be used once only.
+    pub async fn take_oauth_state(&self, state: &str) -> Result<Option<OAuthState>, StoreError> {
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(state_pk(state)))
+            .key("sk", s("OAUTH_STATE"))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(StoreError::dynamo)?;
+        let Some(it) = out.attributes() else { return Ok(None) };
+        if it.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(OAuthState {
+            tenant_id: TenantId::parse(req_s(it, "tenant_id")?)
+                .ok_or_else(|| StoreError::Corrupt("tenant_id".into()))?,
+            integration_id: req_s(it, "integration_id")?.to_string(),
+            provider: req_s(it, "provider")?.parse().map_err(|e| StoreError::Corrupt(format!("{e}")))?,
+            return_url: req_s(it, "return_url")?.to_string(),
+            expires_at: req_ts(it, "expires_at")?,
+        }))
+    }
+
+    /// Tries to take the lease `purpose` on an integration for `ttl`. `false` when someone
+    /// else holds an unexpired lease.
+    pub async fn try_lease(
+        &self,
+        tenant: &TenantId,
+        integration_id: &str,
+        purpose: &str,
+        owner: &str,
+        ttl: std::time::Duration,
+    ) -> Result<bool, StoreError> {
+        let now = Utc::now();
+        let until = now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::seconds(30));
+        let res = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(tenant_pk(tenant)))
+            .item("sk", s(lease_sk(integration_id, purpose)))
+            .item("owner", s(owner))
+            .item("lease_until_ms", n(until.timestamp_millis()))
+            .item("ttl", n(until.timestamp() + 3600))
+            .condition_expression("attribute_not_exists(pk) OR lease_until_ms < :now OR #o = :me")
+            .expression_attribute_names("#o", "owner")
+            .expression_attribute_values(":now", n(now.timestamp_millis()))
+            .expression_attribute_values(":me", s(owner))
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(false),
+            Err(e) => Err(StoreError::dynamo(e)),
+        }
+    }
+
+    /// Releases a lease if `owner` still holds it.
+    pub async fn release_lease(
+        &self,
+        tenant: &TenantId,
+        integration_id: &str,
+        purpose: &str,
+        owner: &str,
+    ) -> Result<(), StoreError> {
+        let res = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(tenant_pk(tenant)))
+            .key("sk", s(lease_sk(integration_id, purpose)))
+            .condition_expression("#o = :me")
+            .expression_attribute_names("#o", "owner")
+            .expression_attribute_values(":me", s(owner))
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(()),
+            // Lost it to expiry and someone else took it: nothing of ours to release.
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(()),
+            Err(e) => Err(StoreError::dynamo(e)),
+        }
+    }
+}
+
+fn conditional<E>(
+    res: Result<(), aws_sdk_dynamodb::error::SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>>,
+    what: &str,
+) -> Result<(), StoreError>
+where
+    E: std::error::Error + ConditionalError + 'static,
+{
+    match res {
+        Ok(()) => Ok(()),
+        Err(e) if e.as_service_error().is_some_and(ConditionalError::is_conditional) => {
+            Err(StoreError::Conflict(what.to_string()))
+        }
+        Err(e) => Err(StoreError::dynamo(e)),
+    }
+}
+
+/// Errors that can be a failed condition.
+pub trait ConditionalError {
+    /// Whether the error is `ConditionalCheckFailedException`.
+    fn is_conditional(&self) -> bool;
+}
+
+impl ConditionalError for aws_sdk_dynamodb::operation::update_item::UpdateItemError {
+    fn is_conditional(&self) -> bool {
+        self.is_conditional_check_failed_exception()
+    }
+}
+
+/// GSI partition of integrations by status, for the scheduler's "every connected integration".
+fn status_gsi(status: IntegrationStatus) -> String {
+    format!("INTEGRATIONS#{}", status.as_str())
+}
+
+fn integration_to_item(i: &Integration) -> Item {
+    let mut it = Item::new();
+    it.insert("pk".into(), s(tenant_pk(&i.tenant_id)));
+    it.insert("sk".into(), s(integration_sk(&i.id)));
+    it.insert("gsi1pk".into(), s(status_gsi(i.status)));
+    it.insert("gsi1sk".into(), s(format!("{}#{}", i.tenant_id, i.id)));
+    it.insert("tenant_id".into(), s(i.tenant_id.as_str()));
+    it.insert("integration_id".into(), s(&i.id));
+    it.insert("provider".into(), s(i.provider.as_str()));
+    it.insert("status".into(), s(i.status.as_str()));
+    it.insert("secret_name".into(), s(&i.secret_name));
+    it.insert("created_at".into(), ts(i.created_at));
+    it.insert("updated_at".into(), ts(i.updated_at));
+    let opt = |it: &mut Item, k: &str, v: Option<AttributeValue>| {
+        if let Some(v) = v {
+            it.insert(k.to_string(), v);
+        }
+    };
+    opt(&mut it, "display_name", i.display_name.as_deref().map(s));
+    opt(&mut it, "company_name", i.company_name.as_deref().map(s));
+    opt(&mut it, "provider_company_id", i.provider_company_id.as_deref().map(s));
+    opt(&mut it, "token_expires_at", i.token_expires_at.map(ts));
+    opt(&mut it, "refresh_expires_at", i.refresh_expires_at.map(ts));
+    opt(&mut it, "connected_at", i.connected_at.map(ts));
+    if let Some(e) = &i.last_error {
+        it.insert("last_error_code".into(), s(&e.code));
+        it.insert("last_error_message".into(), s(&e.message));
+        it.insert("last_error_at".into(), ts(e.at));
+    }
+    it
+}
+
+fn integration_from_item(it: &Item) -> Result<Integration, StoreError> {
+    let status = req_s(it, "status")?;
+    let last_error = match (get_s(it, "last_error_code"), get_s(it, "last_error_message")) {
+        (Some(code), Some(message)) => Some(LastError {
+            code: code.to_string(),
+            message: message.to_string(),
+            at: get_ts(it, "last_error_at")?.unwrap_or_else(Utc::now),
+        }),
+        _ => None,
+    };
+    Ok(Integration {
+        tenant_id: TenantId::parse(req_s(it, "tenant_id")?).ok_or_else(|| StoreError::Corrupt("tenant_id".into()))?,
+        id: req_s(it, "integration_id")?.to_string(),
+        provider: req_s(it, "provider")?.parse().map_err(|e| StoreError::Corrupt(format!("{e}")))?,
+        status: IntegrationStatus::parse(status).ok_or_else(|| StoreError::Corrupt(format!("status `{status}`")))?,
+        display_name: get_s(it, "display_name").map(str::to_string),
+        company_name: get_s(it, "company_name").map(str::to_string),
+        provider_company_id: get_s(it, "provider_company_id").map(str::to_string),
+        token_expires_at: get_ts(it, "token_expires_at")?,
+        refresh_expires_at: get_ts(it, "refresh_expires_at")?,
+        connected_at: get_ts(it, "connected_at")?,
+        last_error,
+        secret_name: req_s(it, "secret_name")?.to_string(),
+        created_at: req_ts(it, "created_at")?,
+        updated_at: req_ts(it, "updated_at")?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integration_items_round_trip() {
+        let now = DateTime::parse_from_rfc3339("2026-11-22T10:00:00.123Z").unwrap().with_timezone(&Utc);
+        let i = Integration {
+            tenant_id: TenantId::parse("t1").unwrap(),
+            id: "i1".into(),
+            provider: ProviderKind::Visma,
+            status: IntegrationStatus::NeedsReauth,
+            display_name: Some("Visma".into()),
+            company_name: Some("Bygg AB".into()),
+            provider_company_id: None,
+            token_expires_at: Some(now),
+            refresh_expires_at: None,
+            connected_at: Some(now),
+            last_error: Some(LastError { code: "invalid_grant".into(), message: "spent".into(), at: now }),
+            secret_name: "p/t1/i1".into(),
+            created_at: now,
+            updated_at: now,
+        };
+        assert_eq!(integration_from_item(&integration_to_item(&i)).unwrap(), i);
+    }
+
+    #[test]
+    fn state_keys_do_not_contain_the_state() {
+        let k = state_pk("my-state-value");
+        assert!(!k.contains("my-state-value"));
+        assert_eq!(k.len(), "OAUTH_STATE#".len() + 64);
+    }
+}

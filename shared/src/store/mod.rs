@@ -1,0 +1,40 @@
+//! Adapters to AWS: one file per service. Every key is led by the tenant (or by a hash of an
+//! OAuth state, which is bound to a tenant), see `docs/data-model.md`.
+
+pub mod dynamo;
+pub mod item;
+pub mod secrets;
+
+pub use dynamo::{Db, OAuthState};
+pub use secrets::Vault;
+
+/// A storage failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A conditional write lost: the item exists, or is not in the expected state.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// A stored item could not be read back into a domain type.
+    #[error("corrupt item: {0}")]
+    Corrupt(String),
+    /// The AWS call failed.
+    #[error("{service} call failed: {message}")]
+    Aws {
+        /// Which service.
+        service: &'static str,
+        /// What the SDK said.
+        message: String,
+    },
+}
+
+impl StoreError {
+    pub(crate) fn dynamo<E: std::error::Error + 'static>(e: E) -> Self {
+        StoreError::Aws { service: "DynamoDB", message: aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string() }
+    }
+    pub(crate) fn secrets<E: std::error::Error + 'static>(e: E) -> Self {
+        StoreError::Aws {
+            service: "Secrets Manager",
+            message: aws_sdk_secretsmanager::error::DisplayErrorContext(e).to_string(),
+        }
+    }
+}
