@@ -129,7 +129,9 @@ impl Config {
             tenant_claim: or("TENANT_CLAIM", "tenant_id"),
             allowed_return_origins,
             default_return_url,
-            public_api_url: required("PUBLIC_API_URL")?.trim_end_matches('/').to_string(),
+            public_api_url: required("PUBLIC_API_URL")?
+                .trim_end_matches('/')
+                .to_string(),
             oauth_state_ttl: secs("OAUTH_STATE_TTL_SECONDS", 600)?,
             refresh_margin: secs("TOKEN_REFRESH_MARGIN_SECONDS", 300)?,
             refresh_lease_ttl: secs("TOKEN_REFRESH_LEASE_SECONDS", 30)?,
@@ -142,7 +144,10 @@ impl Config {
             },
             visma: VismaSettings {
                 identity_url: trim(or("VISMA_IDENTITY_URL", "https://identity.vismaonline.com")),
-                api_url: trim(or("VISMA_API_URL", "https://eaccountingapi.vismaonline.com")),
+                api_url: trim(or(
+                    "VISMA_API_URL",
+                    "https://eaccountingapi.vismaonline.com",
+                )),
                 scopes: or("VISMA_SCOPES", "ea:api offline_access ea:sales"),
                 revocation_enabled: or("VISMA_REVOCATION_ENABLED", "true") != "false",
             },
@@ -151,7 +156,10 @@ impl Config {
 
     /// The OAuth redirect URI registered with `provider`.
     pub fn redirect_uri(&self, provider: crate::domain::ProviderKind) -> String {
-        format!("{}/api/integrations/callback/{provider}", self.public_api_url)
+        format!(
+            "{}/api/integrations/callback/{provider}",
+            self.public_api_url
+        )
     }
 }
 
@@ -176,7 +184,10 @@ mod tests {
         ("TABLE_NAME", "t"),
         ("DEFAULT_RETURN_URL", "https://app.example.se/integrations"),
         ("PUBLIC_API_URL", "https://api.example.se/"),
-        ("ALLOWED_RETURN_URLS", "https://app.example.se, http://localhost:3000"),
+        (
+            "ALLOWED_RETURN_URLS",
+            "https://app.example.se, http://localhost:3000",
+        ),
     ];
 
     #[test]

@@ -36,9 +36,15 @@ impl AppContext {
         let http = reqwest::Client::builder()
             .timeout(config.provider_timeout)
             .connect_timeout(std::time::Duration::from_secs(5))
-            .user_agent(concat!("accounting-integrations/", env!("CARGO_PKG_VERSION")))
+            .user_agent(concat!(
+                "accounting-integrations/",
+                env!("CARGO_PKG_VERSION")
+            ))
             .build()?;
-        let db = Db::new(aws_sdk_dynamodb::Client::new(sdk), config.table_name.clone());
+        let db = Db::new(
+            aws_sdk_dynamodb::Client::new(sdk),
+            config.table_name.clone(),
+        );
         let secrets = aws_sdk_secretsmanager::Client::new(sdk);
         let vault = Vault::new(secrets.clone(), config.kms_key_id.clone());
         let credentials = Arc::new(CredentialStore::new(config.credentials.clone(), secrets));
@@ -50,6 +56,13 @@ impl AppContext {
             config.refresh_margin,
             config.refresh_lease_ttl,
         );
-        Ok(AppContext { config: Arc::new(config), db, vault, providers, tokens, http })
+        Ok(AppContext {
+            config: Arc::new(config),
+            db,
+            vault,
+            providers,
+            tokens,
+            http,
+        })
     }
 }

@@ -20,7 +20,10 @@ async fn handle(ctx: &AppContext, req: &Request) -> Result<Response<Body>, Probl
     let body = json_body(req)?;
     let provider: ProviderKind = required_string(&body, "provider", 32)?
         .parse()
-        .map_err(|e| Problem::invalid_field("provider", format!("{e}")).with("allowed", vec!["fortnox", "visma"]))?;
+        .map_err(|e| {
+            Problem::invalid_field("provider", format!("{e}"))
+                .with("allowed", vec!["fortnox", "visma"])
+        })?;
     let display_name = optional_string(&body, "display_name", 100)?;
     let integration = create_integration(ctx, &tenant, provider, display_name).await?;
     json(201, &IntegrationView::from(integration))

@@ -16,8 +16,13 @@ async fn handle(ctx: &AppContext, req: &Request) -> Result<Response<Body>, Probl
     match req.path_parameters_ref().and_then(|p| p.first("id")) {
         Some(id) => json(200, &IntegrationView::from(get(ctx, &tenant, id).await?)),
         None => {
-            let list: Vec<IntegrationView> =
-                ctx.db.list_integrations(&tenant).await?.into_iter().map(IntegrationView::from).collect();
+            let list: Vec<IntegrationView> = ctx
+                .db
+                .list_integrations(&tenant)
+                .await?
+                .into_iter()
+                .map(IntegrationView::from)
+                .collect();
             json(200, &serde_json::json!({ "integrations": list }))
         }
     }

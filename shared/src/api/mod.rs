@@ -17,7 +17,8 @@ pub fn respond(outcome: Result<Response<Body>, Problem>) -> Response<Body> {
 
 /// A JSON response.
 pub fn json<T: Serialize>(status: u16, body: &T) -> Result<Response<Body>, Problem> {
-    let text = serde_json::to_string(body).map_err(|e| Problem::internal(format!("serialising response: {e}")))?;
+    let text = serde_json::to_string(body)
+        .map_err(|e| Problem::internal(format!("serialising response: {e}")))?;
     Response::builder()
         .status(status)
         .header("content-type", "application/json")

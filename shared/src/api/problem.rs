@@ -4,9 +4,13 @@ use lambda_http::{Body, Response};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-/// An error answer, sent as `application/problem+json`.
+/// An error answer, sent as `application/problem+json` (boxed: it travels in `Err`).
+#[derive(Debug, Clone)]
+pub struct Problem(Box<ProblemDetails>);
+
+/// The members of a problem document.
 #[derive(Debug, Clone, Serialize)]
-pub struct Problem {
+pub struct ProblemDetails {
     /// A URI reference naming the kind of problem.
     #[serde(rename = "type")]
     pub type_: String,
@@ -27,20 +31,20 @@ pub struct Problem {
 impl Problem {
     /// A problem of `status` with a kind slug and a detail.
     pub fn new(status: u16, kind: &str, title: &str, detail: impl Into<String>) -> Self {
-        Problem {
+        Problem(Box::new(ProblemDetails {
             type_: format!("https://docs.accounting-integrations.dev/problems/{kind}"),
             title: title.to_string(),
             status,
             detail: detail.into(),
             field: None,
             extra: Map::new(),
-        }
+        }))
     }
 
     /// 400 naming the field at fault.
     pub fn invalid_field(field: &str, detail: impl Into<String>) -> Self {
         let mut p = Problem::new(400, "invalid-field", "Invalid request field", detail);
-        p.field = Some(field.to_string());
+        p.0.field = Some(field.to_string());
         p
     }
 
@@ -66,12 +70,22 @@ impl Problem {
 
     /// 413: body too large.
     pub fn too_large(limit: usize) -> Self {
-        Problem::new(413, "payload-too-large", "Payload too large", format!("the body must be at most {limit} bytes"))
+        Problem::new(
+            413,
+            "payload-too-large",
+            "Payload too large",
+            format!("the body must be at most {limit} bytes"),
+        )
     }
 
     /// 415: wrong content type.
     pub fn unsupported_media_type(detail: impl Into<String>) -> Self {
-        Problem::new(415, "unsupported-media-type", "Unsupported media type", detail)
+        Problem::new(
+            415,
+            "unsupported-media-type",
+            "Unsupported media type",
+            detail,
+        )
     }
 
     /// 502: the provider failed us.
@@ -82,20 +96,30 @@ impl Problem {
     /// 500 with a generic detail; the cause goes to the log, not to the caller.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "internal error");
-        Problem::new(500, "internal", "Internal error", "something went wrong on our side; try again later")
+        Problem::new(
+            500,
+            "internal",
+            "Internal error",
+            "something went wrong on our side; try again later",
+        )
     }
 
     /// Adds a member.
     pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
-        self.extra.insert(key.to_string(), value.into());
+        self.0.extra.insert(key.to_string(), value.into());
         self
+    }
+
+    /// The members.
+    pub fn details(&self) -> &ProblemDetails {
+        &self.0
     }
 
     /// The HTTP response.
     pub fn into_response(self) -> Response<Body> {
-        let body = serde_json::to_string(&self).unwrap_or_else(|_| "{}".to_string());
+        let body = serde_json::to_string(&*self.0).unwrap_or_else(|_| "{}".to_string());
         Response::builder()
-            .status(self.status)
+            .status(self.0.status)
             .header("content-type", "application/problem+json")
             .header("cache-control", "no-store")
             .body(Body::Text(body))
@@ -115,7 +139,9 @@ mod tests {
 
     #[test]
     fn renders_problem_json_with_field() {
-        let r = Problem::invalid_field("provider", "`provider` is required").with("allowed", vec!["fortnox", "visma"]).into_response();
+        let r = Problem::invalid_field("provider", "`provider` is required")
+            .with("allowed", vec!["fortnox", "visma"])
+            .into_response();
         assert_eq!(r.status(), 400);
         assert_eq!(r.headers()["content-type"], "application/problem+json");
         let v: Value = match r.body() {

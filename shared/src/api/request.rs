@@ -12,13 +12,19 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// The tenant, taken only from the claims API Gateway's JWT authorizer verified.
 pub fn tenant(req: &Request, claim: &str) -> Result<TenantId, Problem> {
     let claims = match req.request_context_ref() {
-        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.authorizer.as_ref().and_then(|a| a.jwt.as_ref()).map(|j| &j.claims),
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx
+            .authorizer
+            .as_ref()
+            .and_then(|a| a.jwt.as_ref())
+            .map(|j| &j.claims),
         _ => None,
     };
-    let raw = claims
-        .and_then(|c| c.get(claim))
-        .ok_or_else(|| Problem::unauthorized(format!("the access token carries no `{claim}` claim")))?;
-    TenantId::parse(raw).ok_or_else(|| Problem::unauthorized(format!("the `{claim}` claim is not a valid tenant id")))
+    let raw = claims.and_then(|c| c.get(claim)).ok_or_else(|| {
+        Problem::unauthorized(format!("the access token carries no `{claim}` claim"))
+    })?;
+    TenantId::parse(raw).ok_or_else(|| {
+        Problem::unauthorized(format!("the `{claim}` claim is not a valid tenant id"))
+    })
 }
 
 /// A path parameter that API Gateway matched.
@@ -52,8 +58,17 @@ pub fn json_body(req: &Request) -> Result<Map<String, Value>, Problem> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(Map::new());
     }
-    if let Some(ct) = req.headers().get("content-type").and_then(|v| v.to_str().ok()) {
-        let mime = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    if let Some(ct) = req
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+    {
+        let mime = ct
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
         if mime != "application/json" && !mime.ends_with("+json") {
             return Err(Problem::unsupported_media_type(format!(
                 "send the body as application/json, not `{mime}`"
@@ -63,22 +78,38 @@ pub fn json_body(req: &Request) -> Result<Map<String, Value>, Problem> {
     match serde_json::from_slice::<Value>(bytes) {
         Ok(Value::Object(m)) => Ok(m),
         Ok(_) => Err(Problem::bad_request("the body must be a JSON object")),
-        Err(e) => Err(Problem::bad_request(format!("the body is not valid JSON: {e}"))),
+        Err(e) => Err(Problem::bad_request(format!(
+            "the body is not valid JSON: {e}"
+        ))),
     }
 }
 
 /// An optional string field of a JSON body, at most `max` characters.
-pub fn optional_string(body: &Map<String, Value>, field: &str, max: usize) -> Result<Option<String>, Problem> {
+pub fn optional_string(
+    body: &Map<String, Value>,
+    field: &str,
+    max: usize,
+) -> Result<Option<String>, Problem> {
     match body.get(field) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) if s.chars().count() <= max => Ok(Some(s.clone())),
-        Some(Value::String(_)) => Err(Problem::invalid_field(field, format!("`{field}` must be at most {max} characters"))),
-        Some(_) => Err(Problem::invalid_field(field, format!("`{field}` must be a string"))),
+        Some(Value::String(_)) => Err(Problem::invalid_field(
+            field,
+            format!("`{field}` must be at most {max} characters"),
+        )),
+        Some(_) => Err(Problem::invalid_field(
+            field,
+            format!("`{field}` must be a string"),
+        )),
     }
 }
 
 /// A required string field of a JSON body.
-pub fn required_string(body: &Map<String, Value>, field: &str, max: usize) -> Result<String, Problem> {
+pub fn required_string(
+    body: &Map<String, Value>,
+    field: &str,
+    max: usize,
+) -> Result<String, Problem> {
     optional_string(body, field, max)?
         .filter(|s| !s.is_empty())
         .ok_or_else(|| Problem::invalid_field(field, format!("`{field}` is required")))

@@ -8,7 +8,8 @@ pub mod tokens;
 use crate::api::Problem;
 use crate::domain::secret::random_token;
 use crate::domain::{
-    integration::secret_name, Integration, IntegrationSecret, IntegrationStatus, LastError, ProviderKind, TenantId,
+    integration::secret_name, Integration, IntegrationSecret, IntegrationStatus, LastError,
+    ProviderKind, TenantId,
 };
 use crate::providers::ProviderError;
 use crate::store::{OAuthState, StoreError};
@@ -90,7 +91,10 @@ pub async fn create_integration(
     display_name: Option<String>,
 ) -> Result<Integration, ConnectionError> {
     if let Some(existing_id) = ctx.db.active_integration_id(tenant, provider).await? {
-        return Err(ConnectionError::AlreadyExists { provider, existing_id });
+        return Err(ConnectionError::AlreadyExists {
+            provider,
+            existing_id,
+        });
     }
     let now = Utc::now();
     let id = uuid::Uuid::new_v4().to_string();
@@ -112,7 +116,12 @@ pub async fn create_integration(
     };
     // Secret first: an integration row never points at a secret that does not exist.
     ctx.vault
-        .create(&integration.secret_name, &IntegrationSecret::new_with_webhook_key(now), tenant.as_str(), &id)
+        .create(
+            &integration.secret_name,
+            &IntegrationSecret::new_with_webhook_key(now),
+            tenant.as_str(),
+            &id,
+        )
         .await?;
     match ctx.db.insert_integration(&integration).await {
         Ok(()) => {
@@ -124,7 +133,10 @@ pub async fn create_integration(
                 tracing::error!(error = %del, "could not remove the secret of an integration that was not created");
             }
             match e {
-                StoreError::Conflict(existing_id) => Err(ConnectionError::AlreadyExists { provider, existing_id }),
+                StoreError::Conflict(existing_id) => Err(ConnectionError::AlreadyExists {
+                    provider,
+                    existing_id,
+                }),
                 other => Err(other.into()),
             }
         }
@@ -132,7 +144,11 @@ pub async fn create_integration(
 }
 
 /// Reads one integration of the tenant.
-pub async fn get(ctx: &AppContext, tenant: &TenantId, id: &str) -> Result<Integration, ConnectionError> {
+pub async fn get(
+    ctx: &AppContext,
+    tenant: &TenantId,
+    id: &str,
+) -> Result<Integration, ConnectionError> {
     ctx.db
         .get_integration(tenant, id)
         .await?
@@ -146,8 +162,12 @@ pub async fn begin_connect(
     integration_id: &str,
     return_url: Option<&str>,
 ) -> Result<ConnectStart, ConnectionError> {
-    let return_url = return_url::resolve(return_url, &ctx.config)
-        .map_err(|detail| ConnectionError::Invalid { field: "return_url", detail })?;
+    let return_url = return_url::resolve(return_url, &ctx.config).map_err(|detail| {
+        ConnectionError::Invalid {
+            field: "return_url",
+            detail,
+        }
+    })?;
     let integration = get(ctx, tenant, integration_id).await?;
     if !integration.status.can_connect() {
         return Err(ConnectionError::WrongState(
@@ -155,7 +175,8 @@ pub async fn begin_connect(
         ));
     }
     let state = random_token(32);
-    let expires_at = Utc::now() + chrono::Duration::from_std(ctx.config.oauth_state_ttl).unwrap_or_default();
+    let expires_at =
+        Utc::now() + chrono::Duration::from_std(ctx.config.oauth_state_ttl).unwrap_or_default();
     let provider = ctx.providers.get(integration.provider);
     let authorization_url = provider
         .authorization_url(&state, &ctx.config.redirect_uri(integration.provider))
@@ -173,7 +194,12 @@ pub async fn begin_connect(
         )
         .await?;
     tracing::info!(tenant = %tenant, integration = %integration.id, provider = %integration.provider, "consent started");
-    Ok(ConnectStart { integration_id: integration.id, provider: integration.provider, authorization_url, expires_at })
+    Ok(ConnectStart {
+        integration_id: integration.id,
+        provider: integration.provider,
+        authorization_url,
+        expires_at,
+    })
 }
 
 /// Reuses the tenant's active integration with `provider`, or creates one, and starts consent.
@@ -184,13 +210,18 @@ pub async fn authorize(
     return_url: Option<&str>,
 ) -> Result<ConnectStart, ConnectionError> {
     // Validate before creating anything: bad input changes nothing.
-    return_url::resolve(return_url, &ctx.config).map_err(|detail| ConnectionError::Invalid { field: "return_url", detail })?;
+    return_url::resolve(return_url, &ctx.config).map_err(|detail| ConnectionError::Invalid {
+        field: "return_url",
+        detail,
+    })?;
     let id = match ctx.db.active_integration_id(tenant, provider).await? {
         Some(id) => id,
         None => match create_integration(ctx, tenant, provider, None).await {
             Ok(i) => i.id,
             // Lost a race with a concurrent authorize: use the winner's integration.
-            Err(ConnectionError::AlreadyExists { existing_id, .. }) if !existing_id.is_empty() => existing_id,
+            Err(ConnectionError::AlreadyExists { existing_id, .. }) if !existing_id.is_empty() => {
+                existing_id
+            }
             Err(e) => return Err(e),
         },
     };
@@ -212,42 +243,94 @@ pub struct CallbackParams {
 
 /// Completes consent and answers where to send the browser. Never fails: every outcome is a
 /// redirect that says what happened. Nothing changes unless the whole exchange succeeds.
-pub async fn complete_callback(ctx: &AppContext, provider_segment: &str, params: CallbackParams) -> String {
+pub async fn complete_callback(
+    ctx: &AppContext,
+    provider_segment: &str,
+    params: CallbackParams,
+) -> String {
     let fallback = ctx.config.default_return_url.clone();
     let Ok(provider) = provider_segment.parse::<ProviderKind>() else {
-        return outcome_url(&fallback, None, None, Err(("unknown_provider", "the callback names no known provider")));
+        return outcome_url(
+            &fallback,
+            None,
+            None,
+            Err(("unknown_provider", "the callback names no known provider")),
+        );
     };
     let Some(state_value) = params.state.as_deref().filter(|s| !s.is_empty()) else {
-        return outcome_url(&fallback, None, Some(provider), Err(("invalid_state", "the provider sent no state")));
+        return outcome_url(
+            &fallback,
+            None,
+            Some(provider),
+            Err(("invalid_state", "the provider sent no state")),
+        );
     };
     let state = match ctx.db.take_oauth_state(state_value).await {
         Ok(Some(s)) => s,
         Ok(None) => {
             tracing::warn!(%provider, "callback with an unknown or already used state");
-            return outcome_url(&fallback, None, Some(provider), Err(("invalid_state", "this sign-in link was already used or is unknown; start again")));
+            return outcome_url(
+                &fallback,
+                None,
+                Some(provider),
+                Err((
+                    "invalid_state",
+                    "this sign-in link was already used or is unknown; start again",
+                )),
+            );
         }
         Err(e) => {
             tracing::error!(error = %e, "reading OAuth state");
-            return outcome_url(&fallback, None, Some(provider), Err(("server_error", "try again in a moment")));
+            return outcome_url(
+                &fallback,
+                None,
+                Some(provider),
+                Err(("server_error", "try again in a moment")),
+            );
         }
     };
     let back = Url::parse(&state.return_url).unwrap_or(fallback);
     let id = Some(state.integration_id.as_str());
     if state.provider != provider {
-        return outcome_url(&back, id, Some(provider), Err(("invalid_state", "the state belongs to another provider")));
+        return outcome_url(
+            &back,
+            id,
+            Some(provider),
+            Err(("invalid_state", "the state belongs to another provider")),
+        );
     }
     if state.expires_at <= Utc::now() {
         tracing::warn!(tenant = %state.tenant_id, integration = %state.integration_id, "callback with an expired state");
-        return outcome_url(&back, id, Some(provider), Err(("state_expired", "the sign-in took longer than 10 minutes; start again")));
+        return outcome_url(
+            &back,
+            id,
+            Some(provider),
+            Err((
+                "state_expired",
+                "the sign-in took longer than 10 minutes; start again",
+            )),
+        );
     }
     if let Some(err) = params.error.as_deref() {
         tracing::info!(tenant = %state.tenant_id, integration = %state.integration_id, oauth_error = %err, "consent not given");
-        let code = if err == "access_denied" { "access_denied" } else { "provider_error" };
-        let detail = params.error_description.as_deref().unwrap_or("the accounting system did not grant access");
+        let code = if err == "access_denied" {
+            "access_denied"
+        } else {
+            "provider_error"
+        };
+        let detail = params
+            .error_description
+            .as_deref()
+            .unwrap_or("the accounting system did not grant access");
         return outcome_url(&back, id, Some(provider), Err((code, detail)));
     }
     let Some(code) = params.code.as_deref().filter(|c| !c.is_empty()) else {
-        return outcome_url(&back, id, Some(provider), Err(("invalid_request", "the provider sent no authorization code")));
+        return outcome_url(
+            &back,
+            id,
+            Some(provider),
+            Err(("invalid_request", "the provider sent no authorization code")),
+        );
     };
     match finish_consent(ctx, &state, code).await {
         Ok(()) => outcome_url(&back, id, Some(provider), Ok(())),
@@ -255,21 +338,36 @@ pub async fn complete_callback(ctx: &AppContext, provider_segment: &str, params:
             tracing::warn!(tenant = %state.tenant_id, integration = %state.integration_id, error = %e, "consent could not be completed");
             let code = match &e {
                 ConnectionError::Provider(_) => "exchange_failed",
-                ConnectionError::NotFound(_) | ConnectionError::WrongState(_) => "integration_unavailable",
+                ConnectionError::NotFound(_) | ConnectionError::WrongState(_) => {
+                    "integration_unavailable"
+                }
                 _ => "server_error",
             };
-            outcome_url(&back, id, Some(provider), Err((code, "the connection could not be completed; try again")))
+            outcome_url(
+                &back,
+                id,
+                Some(provider),
+                Err((code, "the connection could not be completed; try again")),
+            )
         }
     }
 }
 
-async fn finish_consent(ctx: &AppContext, state: &OAuthState, code: &str) -> Result<(), ConnectionError> {
+async fn finish_consent(
+    ctx: &AppContext,
+    state: &OAuthState,
+    code: &str,
+) -> Result<(), ConnectionError> {
     let integration = get(ctx, &state.tenant_id, &state.integration_id).await?;
     if !integration.status.can_connect() {
-        return Err(ConnectionError::WrongState("integration is disconnected".into()));
+        return Err(ConnectionError::WrongState(
+            "integration is disconnected".into(),
+        ));
     }
     let provider = ctx.providers.get(state.provider);
-    let tokens = provider.exchange_code(code, &ctx.config.redirect_uri(state.provider)).await?;
+    let tokens = provider
+        .exchange_code(code, &ctx.config.redirect_uri(state.provider))
+        .await?;
     let company = provider.company(&tokens.access_token).await?;
     let mut secret = ctx
         .vault
@@ -279,9 +377,16 @@ async fn finish_consent(ctx: &AppContext, state: &OAuthState, code: &str) -> Res
     secret.tokens = Some(tokens.clone());
     match ctx.vault.write(&integration.secret_name, &secret).await {
         Ok(()) => {}
-        Err(StoreError::Aws { .. }) if ctx.vault.read(&integration.secret_name).await?.is_none() => {
+        Err(StoreError::Aws { .. })
+            if ctx.vault.read(&integration.secret_name).await?.is_none() =>
+        {
             ctx.vault
-                .create(&integration.secret_name, &secret, state.tenant_id.as_str(), &integration.id)
+                .create(
+                    &integration.secret_name,
+                    &secret,
+                    state.tenant_id.as_str(),
+                    &integration.id,
+                )
                 .await?
         }
         Err(e) => return Err(e.into()),
@@ -343,23 +448,47 @@ pub struct Disconnected {
 
 /// Revokes at the provider where it can, deletes the secret and marks the integration
 /// disconnected. A failed revocation does not stop the disconnect: the tokens are deleted.
-pub async fn disconnect(ctx: &AppContext, tenant: &TenantId, id: &str) -> Result<Disconnected, ConnectionError> {
+pub async fn disconnect(
+    ctx: &AppContext,
+    tenant: &TenantId,
+    id: &str,
+) -> Result<Disconnected, ConnectionError> {
     let integration = get(ctx, tenant, id).await?;
     if integration.status == IntegrationStatus::Disconnected {
-        return Ok(Disconnected { id: integration.id, status: IntegrationStatus::Disconnected, revoked_at_provider: false });
+        return Ok(Disconnected {
+            id: integration.id,
+            status: IntegrationStatus::Disconnected,
+            revoked_at_provider: false,
+        });
     }
     let mut revoked = false;
-    if let Some(tokens) = ctx.vault.read(&integration.secret_name).await?.and_then(|s| s.tokens) {
-        match ctx.providers.get(integration.provider).revoke(&tokens).await {
+    if let Some(tokens) = ctx
+        .vault
+        .read(&integration.secret_name)
+        .await?
+        .and_then(|s| s.tokens)
+    {
+        match ctx
+            .providers
+            .get(integration.provider)
+            .revoke(&tokens)
+            .await
+        {
             Ok(r) => revoked = r,
-            Err(e) => tracing::warn!(tenant = %tenant, integration = %id, error = %e, "revocation at the provider failed"),
+            Err(e) => {
+                tracing::warn!(tenant = %tenant, integration = %id, error = %e, "revocation at the provider failed")
+            }
         }
     }
     ctx.vault.delete(&integration.secret_name).await?;
     ctx.tokens.forget(&integration.secret_name);
     ctx.db.mark_disconnected(&integration).await?;
     tracing::info!(tenant = %tenant, integration = %id, revoked, "integration disconnected");
-    Ok(Disconnected { id: integration.id, status: IntegrationStatus::Disconnected, revoked_at_provider: revoked })
+    Ok(Disconnected {
+        id: integration.id,
+        status: IntegrationStatus::Disconnected,
+        revoked_at_provider: revoked,
+    })
 }
 
 /// Records a problem a person must act on.
@@ -370,8 +499,14 @@ pub async fn record_error(
     code: &str,
     message: &str,
 ) -> Result<(), StoreError> {
-    let err = LastError { code: code.to_string(), message: message.to_string(), at: Utc::now() };
-    ctx.db.set_status(&integration.tenant_id, &integration.id, status, Some(&err)).await
+    let err = LastError {
+        code: code.to_string(),
+        message: message.to_string(),
+        at: Utc::now(),
+    };
+    ctx.db
+        .set_status(&integration.tenant_id, &integration.id, status, Some(&err))
+        .await
 }
 
 /// The public view of an integration.

@@ -13,7 +13,8 @@ pub fn resolve(raw: Option<&str>, config: &Config) -> Result<Url, String> {
 
 /// Accepts an absolute http(s) URL without credentials whose origin is allowed.
 pub fn check(raw: &str, allowed: &[url::Origin]) -> Result<Url, String> {
-    let mut url = Url::parse(raw).map_err(|e| format!("`return_url` is not an absolute URL ({e})"))?;
+    let mut url =
+        Url::parse(raw).map_err(|e| format!("`return_url` is not an absolute URL ({e})"))?;
     if !matches!(url.scheme(), "https" | "http") {
         return Err("`return_url` must be an http(s) URL".into());
     }
@@ -21,7 +22,10 @@ pub fn check(raw: &str, allowed: &[url::Origin]) -> Result<Url, String> {
         return Err("`return_url` must not carry credentials".into());
     }
     if !allowed.contains(&url.origin()) {
-        return Err(format!("`return_url` origin {} is not on the allow-list", url.origin().ascii_serialization()));
+        return Err(format!(
+            "`return_url` origin {} is not on the allow-list",
+            url.origin().ascii_serialization()
+        ));
     }
     url.set_fragment(None);
     Ok(url)
@@ -40,7 +44,11 @@ mod tests {
 
     #[test]
     fn accepts_allowed_origins_only() {
-        assert!(check("https://app.example.se/settings/integrations?x=1", &allowed()).is_ok());
+        assert!(check(
+            "https://app.example.se/settings/integrations?x=1",
+            &allowed()
+        )
+        .is_ok());
         assert!(check("http://localhost:3000/", &allowed()).is_ok());
         for bad in [
             "https://evil.example.se/",

@@ -6,7 +6,9 @@
 //! secret (someone may have refreshed already), refreshes, stores the new pair, and only then
 //! uses it. Everyone else waits for the holder and reads the new pair from the secret.
 
-use crate::domain::{Integration, IntegrationSecret, IntegrationStatus, LastError, Secret, TokenSet};
+use crate::domain::{
+    Integration, IntegrationSecret, IntegrationStatus, LastError, Secret, TokenSet,
+};
 use crate::providers::{ProviderError, Providers};
 use crate::store::{Db, StoreError, Vault};
 use chrono::Utc;
@@ -50,7 +52,13 @@ pub struct TokenManager {
 
 impl TokenManager {
     /// A manager over the given stores and providers.
-    pub fn new(db: Db, vault: Vault, providers: Providers, margin: Duration, lease_ttl: Duration) -> Self {
+    pub fn new(
+        db: Db,
+        vault: Vault,
+        providers: Providers,
+        margin: Duration,
+        lease_ttl: Duration,
+    ) -> Self {
         TokenManager {
             db,
             vault,
@@ -90,7 +98,9 @@ impl TokenManager {
         if let Some(t) = self.cached(&integration.secret_name) {
             return Ok(t.access_token);
         }
-        self.fresh_tokens(integration, false).await.map(|t| t.access_token)
+        self.fresh_tokens(integration, false)
+            .await
+            .map(|t| t.access_token)
     }
 
     /// Refreshes now even if the access token is still valid (the scheduler uses this to keep
@@ -99,7 +109,11 @@ impl TokenManager {
         self.fresh_tokens(integration, true).await
     }
 
-    async fn fresh_tokens(&self, integration: &Integration, force: bool) -> Result<TokenSet, TokenError> {
+    async fn fresh_tokens(
+        &self,
+        integration: &Integration,
+        force: bool,
+    ) -> Result<TokenSet, TokenError> {
         refuse_if_unusable(integration)?;
         let usable = |t: &TokenSet| !force && t.is_fresh(Utc::now(), self.margin);
         let secret = self.read_secret(integration).await?;
@@ -113,13 +127,24 @@ impl TokenManager {
         loop {
             if self
                 .db
-                .try_lease(&integration.tenant_id, &integration.id, LEASE_PURPOSE, &owner, self.lease_ttl)
+                .try_lease(
+                    &integration.tenant_id,
+                    &integration.id,
+                    LEASE_PURPOSE,
+                    &owner,
+                    self.lease_ttl,
+                )
                 .await?
             {
                 let outcome = self.refresh_under_lease(integration, force, &current).await;
                 if let Err(e) = self
                     .db
-                    .release_lease(&integration.tenant_id, &integration.id, LEASE_PURPOSE, &owner)
+                    .release_lease(
+                        &integration.tenant_id,
+                        &integration.id,
+                        LEASE_PURPOSE,
+                        &owner,
+                    )
                     .await
                 {
                     tracing::warn!(integration = %integration.id, error = %e, "could not release the refresh lease; it will expire");
@@ -129,7 +154,11 @@ impl TokenManager {
             // Someone else is refreshing: wait for them rather than refreshing too.
             let pause = rand::rng().random_range(50..150);
             tokio::time::sleep(Duration::from_millis(pause)).await;
-            let latest = self.read_secret(integration).await?.tokens.ok_or(TokenError::NotConnected)?;
+            let latest = self
+                .read_secret(integration)
+                .await?
+                .tokens
+                .ok_or(TokenError::NotConnected)?;
             if latest != current && latest.is_fresh(Utc::now(), self.margin) {
                 self.remember(&integration.secret_name, latest.clone());
                 return Ok(latest);
@@ -162,13 +191,20 @@ impl TokenManager {
             return Ok(current);
         }
         let Some(refresh_token) = current.refresh_token.clone() else {
-            return Err(self.needs_reauth(integration, "no refresh token is stored").await);
+            return Err(self
+                .needs_reauth(integration, "no refresh token is stored")
+                .await);
         };
         let provider = self.providers.get(integration.provider);
         let new = match provider.refresh(&refresh_token).await {
             Ok(t) => t,
             Err(ProviderError::InvalidGrant(reason)) => {
-                return Err(self.needs_reauth(integration, &format!("the refresh token was rejected: {reason}")).await);
+                return Err(self
+                    .needs_reauth(
+                        integration,
+                        &format!("the refresh token was rejected: {reason}"),
+                    )
+                    .await);
             }
             Err(e) => return Err(e.into()),
         };
@@ -178,7 +214,12 @@ impl TokenManager {
         self.remember(&integration.secret_name, new.clone());
         if let Err(e) = self
             .db
-            .record_refresh(&integration.tenant_id, &integration.id, new.expires_at, new.refresh_expires_at)
+            .record_refresh(
+                &integration.tenant_id,
+                &integration.id,
+                new.expires_at,
+                new.refresh_expires_at,
+            )
             .await
         {
             tracing::warn!(integration = %integration.id, error = %e, "token refreshed but expiry not recorded");
@@ -189,10 +230,19 @@ impl TokenManager {
 
     async fn needs_reauth(&self, integration: &Integration, reason: &str) -> TokenError {
         tracing::warn!(tenant = %integration.tenant_id, integration = %integration.id, reason, "integration needs re-authorisation");
-        let err = LastError { code: "refresh_token_rejected".into(), message: reason.to_string(), at: Utc::now() };
+        let err = LastError {
+            code: "refresh_token_rejected".into(),
+            message: reason.to_string(),
+            at: Utc::now(),
+        };
         if let Err(e) = self
             .db
-            .set_status(&integration.tenant_id, &integration.id, IntegrationStatus::NeedsReauth, Some(&err))
+            .set_status(
+                &integration.tenant_id,
+                &integration.id,
+                IntegrationStatus::NeedsReauth,
+                Some(&err),
+            )
             .await
         {
             tracing::error!(integration = %integration.id, error = %e, "could not record needs_reauth");
@@ -201,17 +251,30 @@ impl TokenManager {
         TokenError::NeedsReauth(reason.to_string())
     }
 
-    async fn read_secret(&self, integration: &Integration) -> Result<IntegrationSecret, TokenError> {
-        self.vault.read(&integration.secret_name).await?.ok_or(TokenError::NotConnected)
+    async fn read_secret(
+        &self,
+        integration: &Integration,
+    ) -> Result<IntegrationSecret, TokenError> {
+        self.vault
+            .read(&integration.secret_name)
+            .await?
+            .ok_or(TokenError::NotConnected)
     }
 }
 
 fn refuse_if_unusable(i: &Integration) -> Result<(), TokenError> {
     match i.status {
         IntegrationStatus::Connected => Ok(()),
-        IntegrationStatus::NeedsReauth | IntegrationStatus::Revoked => Err(TokenError::NeedsReauth(
-            i.last_error.as_ref().map(|e| e.message.clone()).unwrap_or_else(|| format!("integration is {}", i.status.as_str())),
-        )),
-        IntegrationStatus::Pending | IntegrationStatus::Disconnected => Err(TokenError::NotConnected),
+        IntegrationStatus::NeedsReauth | IntegrationStatus::Revoked => {
+            Err(TokenError::NeedsReauth(
+                i.last_error
+                    .as_ref()
+                    .map(|e| e.message.clone())
+                    .unwrap_or_else(|| format!("integration is {}", i.status.as_str())),
+            ))
+        }
+        IntegrationStatus::Pending | IntegrationStatus::Disconnected => {
+            Err(TokenError::NotConnected)
+        }
     }
 }

@@ -125,9 +125,14 @@ mod tests {
             scope: None,
         };
         let dbg = format!("{t:?}");
-        assert!(!dbg.contains("abc123") && !dbg.contains("refresh-xyz"), "{dbg}");
+        assert!(
+            !dbg.contains("abc123") && !dbg.contains("refresh-xyz"),
+            "{dbg}"
+        );
         // but they do serialize, for storage in Secrets Manager
-        assert!(serde_json::to_string(&t).unwrap().contains("abc123-very-secret"));
+        assert!(serde_json::to_string(&t)
+            .unwrap()
+            .contains("abc123-very-secret"));
     }
 
     #[test]

@@ -20,8 +20,16 @@ pub struct Fortnox {
 
 impl Fortnox {
     /// A Fortnox provider over the given settings.
-    pub fn new(settings: FortnoxSettings, http: reqwest::Client, credentials: Arc<CredentialStore>) -> Self {
-        Fortnox { settings, http, credentials }
+    pub fn new(
+        settings: FortnoxSettings,
+        http: reqwest::Client,
+        credentials: Arc<CredentialStore>,
+    ) -> Self {
+        Fortnox {
+            settings,
+            http,
+            credentials,
+        }
     }
 
     fn token_url(&self) -> String {
@@ -35,7 +43,11 @@ impl Provider for Fortnox {
         ProviderKind::Fortnox
     }
 
-    async fn authorization_url(&self, state: &str, redirect_uri: &str) -> Result<String, ProviderError> {
+    async fn authorization_url(
+        &self,
+        state: &str,
+        redirect_uri: &str,
+    ) -> Result<String, ProviderError> {
         let creds = self.credentials.get(ProviderKind::Fortnox).await?;
         let mut url = url::Url::parse(&format!("{}/oauth-v1/auth", self.settings.auth_url))
             .map_err(|e| ProviderError::Credentials(format!("FORTNOX_AUTH_URL: {e}")))?;
@@ -49,13 +61,21 @@ impl Provider for Fortnox {
         Ok(url.into())
     }
 
-    async fn exchange_code(&self, code: &str, redirect_uri: &str) -> Result<TokenSet, ProviderError> {
+    async fn exchange_code(
+        &self,
+        code: &str,
+        redirect_uri: &str,
+    ) -> Result<TokenSet, ProviderError> {
         let creds = self.credentials.get(ProviderKind::Fortnox).await?;
         request_tokens(
             &self.http,
             &self.token_url(),
             &creds,
-            &[("grant_type", "authorization_code"), ("code", code), ("redirect_uri", redirect_uri)],
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", code),
+                ("redirect_uri", redirect_uri),
+            ],
             Some(chrono::Duration::days(REFRESH_TOKEN_DAYS)),
         )
         .await
@@ -67,7 +87,10 @@ impl Provider for Fortnox {
             &self.http,
             &self.token_url(),
             &creds,
-            &[("grant_type", "refresh_token"), ("refresh_token", refresh_token.expose())],
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", refresh_token.expose()),
+            ],
             Some(chrono::Duration::days(REFRESH_TOKEN_DAYS)),
         )
         .await
@@ -75,9 +98,17 @@ impl Provider for Fortnox {
 
     async fn revoke(&self, tokens: &TokenSet) -> Result<bool, ProviderError> {
         // Fortnox can revoke refresh tokens only; access tokens simply expire within the hour.
-        let Some(refresh) = &tokens.refresh_token else { return Ok(false) };
+        let Some(refresh) = &tokens.refresh_token else {
+            return Ok(false);
+        };
         let creds = self.credentials.get(ProviderKind::Fortnox).await?;
-        revoke_token(&self.http, &format!("{}/oauth-v1/revoke", self.settings.auth_url), &creds, refresh).await?;
+        revoke_token(
+            &self.http,
+            &format!("{}/oauth-v1/revoke", self.settings.auth_url),
+            &creds,
+            refresh,
+        )
+        .await?;
         Ok(true)
     }
 
@@ -95,10 +126,17 @@ impl Provider for Fortnox {
         if status != 200 {
             return Err(classify_api_error(status, &body));
         }
-        let v: Value = serde_json::from_slice(&body).map_err(|e| ProviderError::Decode(e.to_string()))?;
-        let info = v.get("CompanyInformation").ok_or_else(|| ProviderError::Decode("no CompanyInformation".into()))?;
+        let v: Value =
+            serde_json::from_slice(&body).map_err(|e| ProviderError::Decode(e.to_string()))?;
+        let info = v
+            .get("CompanyInformation")
+            .ok_or_else(|| ProviderError::Decode("no CompanyInformation".into()))?;
         Ok(CompanyInfo {
-            name: info.get("CompanyName").and_then(Value::as_str).unwrap_or_default().to_string(),
+            name: info
+                .get("CompanyName")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
             // DatabaseNumber arrives as a number or a string: Fortnox data is loosely typed.
             provider_company_id: info.get("DatabaseNumber").and_then(|d| match d {
                 Value::Number(n) => Some(n.to_string()),
@@ -113,11 +151,14 @@ impl Provider for Fortnox {
 /// of varying case, or a bare `{message}`.
 pub fn classify_api_error(status: u16, body: &[u8]) -> ProviderError {
     let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
-    let info = v.get("ErrorInformation").or_else(|| v.get("errorInformation")).unwrap_or(&v);
+    let info = v
+        .get("ErrorInformation")
+        .or_else(|| v.get("errorInformation"))
+        .unwrap_or(&v);
     let field = |k: &str| {
         info.get(k)
-            .or_else(|| info.get(&k.to_ascii_uppercase()))
-            .or_else(|| info.get(&capitalise(k)))
+            .or_else(|| info.get(k.to_ascii_uppercase()))
+            .or_else(|| info.get(capitalise(k)))
     };
     let message = field("message")
         .and_then(Value::as_str)
@@ -140,7 +181,9 @@ pub fn classify_api_error(status: u16, body: &[u8]) -> ProviderError {
 
 fn capitalise(k: &str) -> String {
     let mut c = k.chars();
-    c.next().map(|f| f.to_ascii_uppercase().to_string() + c.as_str()).unwrap_or_default()
+    c.next()
+        .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -149,12 +192,23 @@ mod tests {
 
     #[test]
     fn classifies_fortnox_error_bodies() {
-        let e = classify_api_error(401, br#"{"ErrorInformation":{"error":1,"message":"Ogiltig access-token.","code":2000311}}"#);
+        let e = classify_api_error(
+            401,
+            br#"{"ErrorInformation":{"error":1,"message":"Ogiltig access-token.","code":2000311}}"#,
+        );
         assert!(matches!(e, ProviderError::Unauthorized(ref m) if m == "Ogiltig access-token."));
-        let e = classify_api_error(500, br#"{"ErrorInformation":{"Error":1,"Message":"Systemfel","Code":"1000003"}}"#);
+        let e = classify_api_error(
+            500,
+            br#"{"ErrorInformation":{"Error":1,"Message":"Systemfel","Code":"1000003"}}"#,
+        );
         assert!(e.is_retryable());
         let e = classify_api_error(400, br#"{"ErrorInformation":{"error":1,"message":"Kunde inte hitta konto","code":2001304}}"#);
-        assert!(matches!(e, ProviderError::Rejected { status: 400, ref message } if message == "Kunde inte hitta konto"));
-        assert!(matches!(classify_api_error(429, b""), ProviderError::RateLimited { .. }));
+        assert!(
+            matches!(e, ProviderError::Rejected { status: 400, ref message } if message == "Kunde inte hitta konto")
+        );
+        assert!(matches!(
+            classify_api_error(429, b""),
+            ProviderError::RateLimited { .. }
+        ));
     }
 }

@@ -117,10 +117,18 @@ pub trait Provider: Send + Sync {
     fn kind(&self) -> ProviderKind;
 
     /// The URL that sends a person to the provider's consent page.
-    async fn authorization_url(&self, state: &str, redirect_uri: &str) -> Result<String, ProviderError>;
+    async fn authorization_url(
+        &self,
+        state: &str,
+        redirect_uri: &str,
+    ) -> Result<String, ProviderError>;
 
     /// Exchanges an authorization code for tokens.
-    async fn exchange_code(&self, code: &str, redirect_uri: &str) -> Result<TokenSet, ProviderError>;
+    async fn exchange_code(
+        &self,
+        code: &str,
+        redirect_uri: &str,
+    ) -> Result<TokenSet, ProviderError>;
 
     /// Uses a refresh token. Both providers rotate: the old refresh token is dead afterwards.
     async fn refresh(&self, refresh_token: &Secret) -> Result<TokenSet, ProviderError>;
@@ -142,7 +150,11 @@ pub struct CredentialStore {
 impl CredentialStore {
     /// A store reading from `source`.
     pub fn new(source: CredentialsSource, secrets: aws_sdk_secretsmanager::Client) -> Self {
-        CredentialStore { source, secrets, loaded: OnceCell::new() }
+        CredentialStore {
+            source,
+            secrets,
+            loaded: OnceCell::new(),
+        }
     }
 
     /// The credentials for `kind`.
@@ -166,14 +178,20 @@ impl CredentialStore {
                                 ))
                             })?;
                         serde_json::from_str::<AppCredentials>(out.secret_string().unwrap_or(""))
-                            .map_err(|e| ProviderError::Credentials(format!("{arn} is not valid JSON credentials: {e}")))
+                            .map_err(|e| {
+                                ProviderError::Credentials(format!(
+                                    "{arn} is not valid JSON credentials: {e}"
+                                ))
+                            })
                     }
                 }
             })
             .await?;
         let c = all.for_provider(kind);
         if c.client_id.is_empty() {
-            return Err(ProviderError::Credentials(format!("no client id configured for {kind}")));
+            return Err(ProviderError::Credentials(format!(
+                "no client id configured for {kind}"
+            )));
         }
         Ok(c.clone())
     }
@@ -190,7 +208,11 @@ impl Providers {
     /// Builds both providers from configuration.
     pub fn new(config: &Config, http: reqwest::Client, credentials: Arc<CredentialStore>) -> Self {
         Providers {
-            fortnox: Arc::new(fortnox::Fortnox::new(config.fortnox.clone(), http.clone(), credentials.clone())),
+            fortnox: Arc::new(fortnox::Fortnox::new(
+                config.fortnox.clone(),
+                http.clone(),
+                credentials.clone(),
+            )),
             visma: Arc::new(visma::Visma::new(config.visma.clone(), http, credentials)),
         }
     }

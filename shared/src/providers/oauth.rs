@@ -48,10 +48,18 @@ pub async fn request_tokens(
     let t: TokenResponse = serde_json::from_slice(&body)
         .map_err(|e| ProviderError::Decode(format!("token response: {e}")))?;
     let now = Utc::now();
-    let expires_in = t.expires_in.as_ref().and_then(seconds_from_json).unwrap_or(3600);
+    let expires_in = t
+        .expires_in
+        .as_ref()
+        .and_then(seconds_from_json)
+        .unwrap_or(3600);
     Ok(TokenSet {
         access_token: Secret::new(t.access_token),
-        refresh_expires_at: t.refresh_token.as_ref().and(refresh_ttl).map(|ttl| now + ttl),
+        refresh_expires_at: t
+            .refresh_token
+            .as_ref()
+            .and(refresh_ttl)
+            .map(|ttl| now + ttl),
         refresh_token: t.refresh_token.map(Secret::new),
         expires_at: now + chrono::Duration::seconds(expires_in),
         scope: t.scope,
@@ -68,7 +76,10 @@ pub async fn revoke_token(
     let resp = http
         .post(url)
         .basic_auth(&creds.client_id, Some(creds.client_secret.expose()))
-        .form(&[("token_type_hint", "refresh_token"), ("token", token.expose())])
+        .form(&[
+            ("token_type_hint", "refresh_token"),
+            ("token", token.expose()),
+        ])
         .send()
         .await
         .map_err(transport_error)?;
@@ -98,7 +109,9 @@ pub fn classify_oauth_error(status: u16, body: &[u8]) -> ProviderError {
         .unwrap_or_else(|| String::from_utf8_lossy(body).chars().take(200).collect());
     match (status, parsed.error.as_deref()) {
         (_, Some("invalid_grant")) => ProviderError::InvalidGrant(message),
-        (_, Some("invalid_client")) | (_, Some("unauthorized_client")) => ProviderError::InvalidClient(message),
+        (_, Some("invalid_client")) | (_, Some("unauthorized_client")) => {
+            ProviderError::InvalidClient(message)
+        }
         (429, _) => ProviderError::RateLimited { retry_after: None },
         (s, _) if s >= 500 => ProviderError::Transient(format!("HTTP {s}: {message}")),
         (401, _) => ProviderError::InvalidClient(message),
@@ -123,11 +136,17 @@ mod tests {
 
     #[test]
     fn classifies_oauth_error_bodies() {
-        let e = classify_oauth_error(400, br#"{"error":"invalid_grant","error_description":"Refresh token is spent"}"#);
+        let e = classify_oauth_error(
+            400,
+            br#"{"error":"invalid_grant","error_description":"Refresh token is spent"}"#,
+        );
         assert!(matches!(e, ProviderError::InvalidGrant(ref m) if m == "Refresh token is spent"));
         let e = classify_oauth_error(401, br#"{"error":"invalid_grant"}"#);
         assert!(matches!(e, ProviderError::InvalidGrant(_)));
-        assert!(matches!(classify_oauth_error(401, br#"{"error":"invalid_client"}"#), ProviderError::InvalidClient(_)));
+        assert!(matches!(
+            classify_oauth_error(401, br#"{"error":"invalid_client"}"#),
+            ProviderError::InvalidClient(_)
+        ));
         assert!(classify_oauth_error(503, b"down").is_retryable());
         assert!(classify_oauth_error(429, b"").is_retryable());
         assert!(matches!(

@@ -20,8 +20,16 @@ pub struct Visma {
 
 impl Visma {
     /// A Visma provider over the given settings.
-    pub fn new(settings: VismaSettings, http: reqwest::Client, credentials: Arc<CredentialStore>) -> Self {
-        Visma { settings, http, credentials }
+    pub fn new(
+        settings: VismaSettings,
+        http: reqwest::Client,
+        credentials: Arc<CredentialStore>,
+    ) -> Self {
+        Visma {
+            settings,
+            http,
+            credentials,
+        }
     }
 
     fn token_url(&self) -> String {
@@ -35,7 +43,11 @@ impl Provider for Visma {
         ProviderKind::Visma
     }
 
-    async fn authorization_url(&self, state: &str, redirect_uri: &str) -> Result<String, ProviderError> {
+    async fn authorization_url(
+        &self,
+        state: &str,
+        redirect_uri: &str,
+    ) -> Result<String, ProviderError> {
         let creds = self.credentials.get(ProviderKind::Visma).await?;
         let mut url = url::Url::parse(&format!("{}/connect/authorize", self.settings.identity_url))
             .map_err(|e| ProviderError::Credentials(format!("VISMA_IDENTITY_URL: {e}")))?;
@@ -50,13 +62,21 @@ impl Provider for Visma {
         Ok(url.into())
     }
 
-    async fn exchange_code(&self, code: &str, redirect_uri: &str) -> Result<TokenSet, ProviderError> {
+    async fn exchange_code(
+        &self,
+        code: &str,
+        redirect_uri: &str,
+    ) -> Result<TokenSet, ProviderError> {
         let creds = self.credentials.get(ProviderKind::Visma).await?;
         request_tokens(
             &self.http,
             &self.token_url(),
             &creds,
-            &[("grant_type", "authorization_code"), ("code", code), ("redirect_uri", redirect_uri)],
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", code),
+                ("redirect_uri", redirect_uri),
+            ],
             None,
         )
         .await
@@ -69,7 +89,10 @@ impl Provider for Visma {
             &self.http,
             &self.token_url(),
             &creds,
-            &[("grant_type", "refresh_token"), ("refresh_token", refresh_token.expose())],
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", refresh_token.expose()),
+            ],
             None,
         )
         .await
@@ -77,12 +100,18 @@ impl Provider for Visma {
 
     async fn revoke(&self, tokens: &TokenSet) -> Result<bool, ProviderError> {
         // Visma's revocation endpoint is unconfirmed: it can be switched off by configuration.
-        let (true, Some(refresh)) = (self.settings.revocation_enabled, &tokens.refresh_token) else {
+        let (true, Some(refresh)) = (self.settings.revocation_enabled, &tokens.refresh_token)
+        else {
             return Ok(false);
         };
         let creds = self.credentials.get(ProviderKind::Visma).await?;
-        revoke_token(&self.http, &format!("{}/connect/revocation", self.settings.identity_url), &creds, refresh)
-            .await?;
+        revoke_token(
+            &self.http,
+            &format!("{}/connect/revocation", self.settings.identity_url),
+            &creds,
+            refresh,
+        )
+        .await?;
         Ok(true)
     }
 
@@ -100,9 +129,14 @@ impl Provider for Visma {
         if status != 200 {
             return Err(classify_api_error(status, &body));
         }
-        let v: Value = serde_json::from_slice(&body).map_err(|e| ProviderError::Decode(e.to_string()))?;
+        let v: Value =
+            serde_json::from_slice(&body).map_err(|e| ProviderError::Decode(e.to_string()))?;
         Ok(CompanyInfo {
-            name: v.get("Name").and_then(Value::as_str).unwrap_or_default().to_string(),
+            name: v
+                .get("Name")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
             provider_company_id: v
                 .get("CorporateIdentityNumber")
                 .and_then(Value::as_str)
@@ -122,7 +156,9 @@ pub fn classify_api_error(status: u16, body: &[u8]) -> ProviderError {
         .map(str::to_string)
         .unwrap_or_else(|| String::from_utf8_lossy(body).chars().take(200).collect());
     match (status, code) {
-        (429, _) | (_, Some(4010)) => ProviderError::RateLimited { retry_after: retry_after_seconds(&message) },
+        (429, _) | (_, Some(4010)) => ProviderError::RateLimited {
+            retry_after: retry_after_seconds(&message),
+        },
         (401, _) => ProviderError::Unauthorized(message),
         (_, Some(5000..=5002)) => ProviderError::Transient(message),
         (s, _) if s >= 500 => ProviderError::Transient(message),
@@ -142,10 +178,21 @@ mod tests {
 
     #[test]
     fn reads_retry_after_from_the_message() {
-        assert_eq!(retry_after_seconds("Too many requests. Try again in 17 seconds."), Some(17));
+        assert_eq!(
+            retry_after_seconds("Too many requests. Try again in 17 seconds."),
+            Some(17)
+        );
         assert_eq!(retry_after_seconds("Too many requests."), None);
         let e = classify_api_error(429, br#"{"ErrorCode":4010,"DeveloperErrorMessage":"Try again in 5 seconds.","ErrorId":"x"}"#);
-        assert!(matches!(e, ProviderError::RateLimited { retry_after: Some(5) }));
-        assert!(matches!(classify_api_error(401, br#"{"ErrorCode":4001}"#), ProviderError::Unauthorized(_)));
+        assert!(matches!(
+            e,
+            ProviderError::RateLimited {
+                retry_after: Some(5)
+            }
+        ));
+        assert!(matches!(
+            classify_api_error(401, br#"{"ErrorCode":4001}"#),
+            ProviderError::Unauthorized(_)
+        ));
     }
 }

@@ -3,7 +3,9 @@
 use super::item::{get_s, get_ts, n, req_s, req_ts, s, ts, Item};
 use super::StoreError;
 use crate::domain::{Integration, IntegrationStatus, LastError, ProviderKind, TenantId};
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, ReturnValue, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Delete, Put, ReturnValue, TransactWriteItem, Update,
+};
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
@@ -60,7 +62,10 @@ pub struct Db {
 impl Db {
     /// The adapter over `table`.
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Db { client, table: table.into() }
+        Db {
+            client,
+            table: table.into(),
+        }
     }
 
     /// The SDK client (for adapters that extend this one).
@@ -100,7 +105,10 @@ impl Db {
             .await;
         match res {
             Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|se| se.is_transaction_canceled_exception()) => {
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_transaction_canceled_exception()) =>
+            {
                 let existing = self.active_integration_id(&i.tenant_id, i.provider).await?;
                 Err(StoreError::Conflict(existing.unwrap_or_default()))
             }
@@ -124,11 +132,18 @@ impl Db {
             .send()
             .await
             .map_err(StoreError::dynamo)?;
-        Ok(out.item().and_then(|it| get_s(it, "integration_id")).map(str::to_string))
+        Ok(out
+            .item()
+            .and_then(|it| get_s(it, "integration_id"))
+            .map(str::to_string))
     }
 
     /// One integration of the tenant; another tenant's integration is simply not found.
-    pub async fn get_integration(&self, tenant: &TenantId, id: &str) -> Result<Option<Integration>, StoreError> {
+    pub async fn get_integration(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+    ) -> Result<Option<Integration>, StoreError> {
         let out = self
             .client
             .get_item()
@@ -143,7 +158,10 @@ impl Db {
     }
 
     /// Every integration of the tenant, oldest first.
-    pub async fn list_integrations(&self, tenant: &TenantId) -> Result<Vec<Integration>, StoreError> {
+    pub async fn list_integrations(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Vec<Integration>, StoreError> {
         let mut out = Vec::new();
         let mut start = None;
         loop {
@@ -204,7 +222,9 @@ impl Db {
             set.push_str(", refresh_expires_at = :re");
             req = req.expression_attribute_values(":re", ts(re));
         }
-        let req = req.update_expression(format!("{set} REMOVE last_error_code, last_error_message, last_error_at"));
+        let req = req.update_expression(format!(
+            "{set} REMOVE last_error_code, last_error_message, last_error_at"
+        ));
         conditional(req.send().await.map(|_| ()), "integration is disconnected")
     }
 
@@ -227,7 +247,9 @@ impl Db {
             .expression_attribute_values(":now", ts(Utc::now()));
         req = match refresh_expires_at {
             Some(re) => req
-                .update_expression("SET token_expires_at = :te, refresh_expires_at = :re, updated_at = :now")
+                .update_expression(
+                    "SET token_expires_at = :te, refresh_expires_at = :re, updated_at = :now",
+                )
                 .expression_attribute_values(":re", ts(re)),
             None => req.update_expression("SET token_expires_at = :te, updated_at = :now"),
         };
@@ -337,7 +359,9 @@ impl Db {
             .send()
             .await
             .map_err(StoreError::dynamo)?;
-        let Some(it) = out.attributes() else { return Ok(None) };
+        let Some(it) = out.attributes() else {
+            return Ok(None);
+        };
         if it.is_empty() {
             return Ok(None);
         }
@@ -345,7 +369,9 @@ impl Db {
             tenant_id: TenantId::parse(req_s(it, "tenant_id")?)
                 .ok_or_else(|| StoreError::Corrupt("tenant_id".into()))?,
             integration_id: req_s(it, "integration_id")?.to_string(),
-            provider: req_s(it, "provider")?.parse().map_err(|e| StoreError::Corrupt(format!("{e}")))?,
+            provider: req_s(it, "provider")?
+                .parse()
+                .map_err(|e| StoreError::Corrupt(format!("{e}")))?,
             return_url: req_s(it, "return_url")?.to_string(),
             expires_at: req_ts(it, "expires_at")?,
         }))
@@ -380,7 +406,12 @@ impl Db {
             .await;
         match res {
             Ok(_) => Ok(true),
-            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(false),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
             Err(e) => Err(StoreError::dynamo(e)),
         }
     }
@@ -407,14 +438,22 @@ impl Db {
         match res {
             Ok(_) => Ok(()),
             // Lost it to expiry and someone else took it: nothing of ours to release.
-            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
             Err(e) => Err(StoreError::dynamo(e)),
         }
     }
 }
 
 fn conditional<E>(
-    res: Result<(), aws_sdk_dynamodb::error::SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>>,
+    res: Result<
+        (),
+        aws_sdk_dynamodb::error::SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>,
+    >,
     what: &str,
 ) -> Result<(), StoreError>
 where
@@ -422,7 +461,10 @@ where
 {
     match res {
         Ok(()) => Ok(()),
-        Err(e) if e.as_service_error().is_some_and(ConditionalError::is_conditional) => {
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(ConditionalError::is_conditional) =>
+        {
             Err(StoreError::Conflict(what.to_string()))
         }
         Err(e) => Err(StoreError::dynamo(e)),
@@ -466,7 +508,11 @@ fn integration_to_item(i: &Integration) -> Item {
     };
     opt(&mut it, "display_name", i.display_name.as_deref().map(s));
     opt(&mut it, "company_name", i.company_name.as_deref().map(s));
-    opt(&mut it, "provider_company_id", i.provider_company_id.as_deref().map(s));
+    opt(
+        &mut it,
+        "provider_company_id",
+        i.provider_company_id.as_deref().map(s),
+    );
     opt(&mut it, "token_expires_at", i.token_expires_at.map(ts));
     opt(&mut it, "refresh_expires_at", i.refresh_expires_at.map(ts));
     opt(&mut it, "connected_at", i.connected_at.map(ts));
@@ -480,7 +526,10 @@ fn integration_to_item(i: &Integration) -> Item {
 
 fn integration_from_item(it: &Item) -> Result<Integration, StoreError> {
     let status = req_s(it, "status")?;
-    let last_error = match (get_s(it, "last_error_code"), get_s(it, "last_error_message")) {
+    let last_error = match (
+        get_s(it, "last_error_code"),
+        get_s(it, "last_error_message"),
+    ) {
         (Some(code), Some(message)) => Some(LastError {
             code: code.to_string(),
             message: message.to_string(),
@@ -489,10 +538,14 @@ fn integration_from_item(it: &Item) -> Result<Integration, StoreError> {
         _ => None,
     };
     Ok(Integration {
-        tenant_id: TenantId::parse(req_s(it, "tenant_id")?).ok_or_else(|| StoreError::Corrupt("tenant_id".into()))?,
+        tenant_id: TenantId::parse(req_s(it, "tenant_id")?)
+            .ok_or_else(|| StoreError::Corrupt("tenant_id".into()))?,
         id: req_s(it, "integration_id")?.to_string(),
-        provider: req_s(it, "provider")?.parse().map_err(|e| StoreError::Corrupt(format!("{e}")))?,
-        status: IntegrationStatus::parse(status).ok_or_else(|| StoreError::Corrupt(format!("status `{status}`")))?,
+        provider: req_s(it, "provider")?
+            .parse()
+            .map_err(|e| StoreError::Corrupt(format!("{e}")))?,
+        status: IntegrationStatus::parse(status)
+            .ok_or_else(|| StoreError::Corrupt(format!("status `{status}`")))?,
         display_name: get_s(it, "display_name").map(str::to_string),
         company_name: get_s(it, "company_name").map(str::to_string),
         provider_company_id: get_s(it, "provider_company_id").map(str::to_string),
@@ -512,7 +565,9 @@ mod tests {
 
     #[test]
     fn integration_items_round_trip() {
-        let now = DateTime::parse_from_rfc3339("2026-11-22T10:00:00.123Z").unwrap().with_timezone(&Utc);
+        let now = DateTime::parse_from_rfc3339("2026-11-22T10:00:00.123Z")
+            .unwrap()
+            .with_timezone(&Utc);
         let i = Integration {
             tenant_id: TenantId::parse("t1").unwrap(),
             id: "i1".into(),
@@ -524,7 +579,11 @@ mod tests {
             token_expires_at: Some(now),
             refresh_expires_at: None,
             connected_at: Some(now),
-            last_error: Some(LastError { code: "invalid_grant".into(), message: "spent".into(), at: now }),
+            last_error: Some(LastError {
+                code: "invalid_grant".into(),
+                message: "spent".into(),
+                at: now,
+            }),
             secret_name: "p/t1/i1".into(),
             created_at: now,
             updated_at: now,

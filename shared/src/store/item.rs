@@ -35,7 +35,9 @@ pub fn req_s<'a>(item: &'a Item, k: &str) -> Result<&'a str, StoreError> {
 
 /// Reads an optional number.
 pub fn get_n(item: &Item, k: &str) -> Option<i64> {
-    item.get(k).and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok())
+    item.get(k)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok())
 }
 
 /// Reads an optional timestamp.

@@ -29,7 +29,10 @@ pub enum StoreError {
 
 impl StoreError {
     pub(crate) fn dynamo<E: std::error::Error + 'static>(e: E) -> Self {
-        StoreError::Aws { service: "DynamoDB", message: aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string() }
+        StoreError::Aws {
+            service: "DynamoDB",
+            message: aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string(),
+        }
     }
     pub(crate) fn secrets<E: std::error::Error + 'static>(e: E) -> Self {
         StoreError::Aws {

@@ -1,0 +1,292 @@
+//! The whole system on one machine: moto for AWS, the provider sandbox, and every function
+//! served on loopback the way API Gateway's HTTP API would serve it (JWT verified, claims
+//! passed in the request context, path parameters matched). Tests use the same [`Stack`].
+
+pub mod aws;
+pub mod gateway;
+pub mod jwt;
+pub mod moto;
+
+use shared::domain::ProviderKind;
+use shared::{AppContext, Config};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+pub use gateway::{Function, ROUTES};
+
+/// Dev JWT settings: the issuer, audience and HS256 key the local gateway accepts.
+pub const DEV_ISSUER: &str = "https://auth.devstack.local/";
+/// Audience of dev JWTs.
+pub const DEV_AUDIENCE: &str = "accounting-integrations";
+
+/// What to start.
+#[derive(Clone, Debug)]
+pub struct StackOptions {
+    /// Port for the API (0 = any free port).
+    pub api_port: u16,
+    /// Port for the sandbox (0 = any free port).
+    pub sandbox_port: u16,
+    /// DynamoDB table name (unique per test).
+    pub table_name: String,
+    /// Secret name prefix (unique per test).
+    pub secret_prefix: String,
+    /// Extra or overriding configuration variables.
+    pub env: HashMap<String, String>,
+    /// Sandbox configuration.
+    pub sandbox: sandbox::SandboxConfig,
+}
+
+impl Default for StackOptions {
+    fn default() -> Self {
+        let run = uuid::Uuid::new_v4().simple().to_string();
+        StackOptions {
+            api_port: 0,
+            sandbox_port: 0,
+            table_name: format!("integrations-{}", &run[..12]),
+            secret_prefix: format!("accounting-integrations-{}", &run[..12]),
+            env: HashMap::new(),
+            sandbox: sandbox::SandboxConfig::with_defaults(),
+        }
+    }
+}
+
+/// A running system.
+pub struct Stack {
+    /// Base URL of the API (`http://127.0.0.1:port`).
+    pub api_url: String,
+    /// The provider sandbox.
+    pub sandbox: sandbox::RunningSandbox,
+    /// The functions' context (the same one the gateway serves with).
+    pub ctx: Arc<AppContext>,
+    /// AWS configuration pointing at moto.
+    pub sdk: aws_config::SdkConfig,
+    /// The customer-managed key the secrets are encrypted with.
+    pub kms_key_arn: String,
+    /// The configuration variables the functions were built from.
+    pub vars: HashMap<String, String>,
+    /// The dev JWT signing key.
+    pub jwt: jwt::DevJwt,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Stack {
+    /// Starts moto (once per process), the sandbox, the table and key, and the API.
+    pub async fn start(
+        opts: StackOptions,
+    ) -> Result<Stack, Box<dyn std::error::Error + Send + Sync>> {
+        let moto = moto::shared().await?;
+        let sdk = aws::sdk_config(&moto.endpoint).await;
+        aws::create_table(&sdk, &opts.table_name).await?;
+        let kms_key_arn = aws::create_key(&sdk).await?;
+
+        let mut sandbox_config = opts.sandbox.clone();
+        sandbox_config.bind = std::net::SocketAddr::from(([127, 0, 0, 1], opts.sandbox_port));
+        let sandbox = sandbox::start(sandbox_config).await?;
+
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", opts.api_port)).await?;
+        let api_url = format!("http://{}", listener.local_addr()?);
+
+        let mut vars: HashMap<String, String> = [
+            ("TABLE_NAME", opts.table_name.clone()),
+            ("SECRET_PREFIX", opts.secret_prefix.clone()),
+            ("KMS_KEY_ID", kms_key_arn.clone()),
+            ("TENANT_CLAIM", "tenant_id".into()),
+            (
+                "ALLOWED_RETURN_URLS",
+                format!("{api_url},http://localhost:5173"),
+            ),
+            ("DEFAULT_RETURN_URL", format!("{api_url}/dev/return")),
+            ("PUBLIC_API_URL", api_url.clone()),
+            ("FORTNOX_AUTH_URL", format!("{}/fortnox", sandbox.base_url)),
+            ("FORTNOX_API_URL", format!("{}/fortnox", sandbox.base_url)),
+            ("VISMA_IDENTITY_URL", format!("{}/visma", sandbox.base_url)),
+            ("VISMA_API_URL", format!("{}/visma", sandbox.base_url)),
+            ("FORTNOX_CLIENT_ID", "fortnox-dev-client".into()),
+            ("FORTNOX_CLIENT_SECRET", "fortnox-dev-secret".into()),
+            ("VISMA_CLIENT_ID", "visma-dev-client".into()),
+            ("VISMA_CLIENT_SECRET", "visma-dev-secret".into()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        vars.extend(opts.env.clone());
+        let config = Config::from_lookup(|k| vars.get(k).cloned())?;
+        let ctx = Arc::new(AppContext::new(config, &sdk)?);
+        let jwt = jwt::DevJwt::new(
+            DEV_ISSUER,
+            DEV_AUDIENCE,
+            b"devstack-only-signing-key-not-a-secret",
+        );
+        let server = tokio::spawn(gateway::serve(
+            listener,
+            ctx.clone(),
+            jwt.clone(),
+            vars.get("TENANT_CLAIM").cloned().unwrap_or_default(),
+        ));
+        Ok(Stack {
+            api_url,
+            sandbox,
+            ctx,
+            sdk,
+            kms_key_arn,
+            vars,
+            jwt,
+            server,
+        })
+    }
+
+    /// Another context over the same configuration: a second "container" with its own caches.
+    pub fn new_container(&self) -> AppContext {
+        let config = Config::from_lookup(|k| self.vars.get(k).cloned())
+            .expect("configuration was valid once");
+        AppContext::new(config, &self.sdk).expect("http client")
+    }
+
+    /// A dev JWT for `tenant`, as the frontend would send it.
+    pub fn token_for(&self, tenant: &str) -> String {
+        self.jwt.sign_for_tenant(tenant, 3600)
+    }
+
+    /// An HTTP client that does not follow redirects.
+    pub fn http(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("http client")
+    }
+
+    /// Calls the API as `tenant`.
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        tenant: Option<&str>,
+        body: Option<serde_json::Value>,
+    ) -> Result<ApiResponse, reqwest::Error> {
+        let mut rb = self
+            .http()
+            .request(method, format!("{}{path}", self.api_url));
+        if let Some(t) = tenant {
+            rb = rb.bearer_auth(self.token_for(t));
+        }
+        if let Some(b) = body {
+            rb = rb.json(&b);
+        }
+        let resp = rb.send().await?;
+        let status = resp.status().as_u16();
+        let content_type = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        let location = resp
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let text = resp.text().await?;
+        let json = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
+        Ok(ApiResponse {
+            status,
+            content_type,
+            location,
+            json,
+            text,
+        })
+    }
+
+    /// The whole consent flow for `tenant` and `provider`: create, connect, approve or deny
+    /// at the sandbox, return through the callback. Gives the integration id and the final
+    /// redirect location.
+    pub async fn connect(
+        &self,
+        tenant: &str,
+        provider: ProviderKind,
+        approve: bool,
+    ) -> Result<(String, String), Box<dyn std::error::Error + Send + Sync>> {
+        let created = self
+            .call(
+                reqwest::Method::POST,
+                "/api/integrations/create",
+                Some(tenant),
+                Some(serde_json::json!({"provider": provider.as_str()})),
+            )
+            .await?;
+        if created.status != 201 {
+            return Err(format!("create answered {}: {}", created.status, created.text).into());
+        }
+        let id = created.json["id"].as_str().unwrap_or_default().to_string();
+        let location = self.consent(tenant, &id, approve).await?;
+        Ok((id, location))
+    }
+
+    /// Starts consent on an existing integration, answers it at the sandbox and follows the
+    /// callback. Gives the final redirect location.
+    pub async fn consent(
+        &self,
+        tenant: &str,
+        id: &str,
+        approve: bool,
+    ) -> Result<String, Box<dyn std::error::Error + Send + Sync>> {
+        let start = self
+            .call(
+                reqwest::Method::POST,
+                &format!("/api/integrations/{id}/connect"),
+                Some(tenant),
+                None,
+            )
+            .await?;
+        let auth_url = start.json["authorization_url"]
+            .as_str()
+            .ok_or_else(|| format!("connect answered {}: {}", start.status, start.text))?;
+        let callback = sandbox::give_consent(&self.http(), auth_url, approve).await?;
+        self.follow_callback(&callback).await
+    }
+
+    /// Follows a provider redirect to our callback and gives where the callback sends the
+    /// browser.
+    pub async fn follow_callback(
+        &self,
+        callback: &str,
+    ) -> Result<String, Box<dyn std::error::Error + Send + Sync>> {
+        let resp = self.http().get(callback).send().await?;
+        if resp.status().as_u16() != 302 {
+            return Err(format!("callback answered {}", resp.status()).into());
+        }
+        Ok(resp
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string())
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+/// An API answer, read whole.
+#[derive(Debug, Clone)]
+pub struct ApiResponse {
+    /// HTTP status.
+    pub status: u16,
+    /// Content type.
+    pub content_type: String,
+    /// Location header of a redirect.
+    pub location: Option<String>,
+    /// The body as JSON (`Null` when it is not JSON).
+    pub json: serde_json::Value,
+    /// The body as text.
+    pub text: String,
+}
+
+/// The query parameters of a URL, as a map.
+pub fn query_of(url: &str) -> HashMap<String, String> {
+    url::Url::parse(url)
+        .map(|u| u.query_pairs().into_owned().collect())
+        .unwrap_or_default()
+}

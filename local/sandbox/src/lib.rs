@@ -1,0 +1,219 @@
+//! Fortnox and Visma eAccounting simulators that behave as the providers document
+//! (`docs/providers.md`), for tests and the local devstack.
+//!
+//! Tests call [`start`] with [`SandboxConfig::with_defaults`] and point the product at
+//! `{base_url}/fortnox` (`FORTNOX_AUTH_URL`, `FORTNOX_API_URL`) and `{base_url}/visma`
+//! (`VISMA_IDENTITY_URL`, `VISMA_API_URL`). Routes:
+//!
+//! | route | what |
+//! |---|---|
+//! | `GET /fortnox/oauth-v1/auth` | authorize: consent page, or an error redirect / page |
+//! | `POST /fortnox/oauth-v1/auth/consent` | the user's decision: 302 with `code` or `error` |
+//! | `POST /fortnox/oauth-v1/token` | `authorization_code`, `refresh_token`, `client_credentials` |
+//! | `POST /fortnox/oauth-v1/revoke` | revoke a refresh token: `{"revoked": true}` |
+//! | `GET /fortnox/3/companyinformation` | `{"CompanyInformation": …}` |
+//! | `GET /visma/connect/authorize` | authorize: consent page, or an error redirect / page |
+//! | `POST /visma/connect/consent` | the user's decision: 302 with `code` or `error` |
+//! | `POST /visma/connect/token` | `authorization_code`, `refresh_token` |
+//! | `POST /visma/connect/revocation` | revoke a refresh token (404 when switched off) |
+//! | `GET /visma/v2/companysettings` | company settings |
+//! | `GET /_sandbox/token-requests`, `/_sandbox/requests`, `/_sandbox/revocations` | records |
+//! | `POST /_sandbox/expire-access-tokens`, `/_sandbox/clear-records` | test controls |
+//!
+//! A client registered without redirect URIs (the defaults) accepts any
+//! `http://127.0.0.1:<port>/…` or `http://localhost:<port>/…` redirect URI, since test
+//! callbacks listen on random ports; registered URIs are compared exactly.
+//!
+//! Neither tokens, codes nor secrets are logged; [`token_fingerprint`] names them.
+
+#![warn(missing_docs)]
+
+mod browser;
+mod config;
+mod consent;
+pub mod fortnox;
+mod inspect;
+mod oauth;
+mod state;
+pub mod visma;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::Router;
+use chrono::Utc;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub use browser::{consent_client, give_consent, give_consent_for_company};
+pub use config::{
+    ClientRegistration, Company, ProviderKind, SandboxConfig, DEFAULT_FORTNOX_CLIENT_ID,
+    DEFAULT_FORTNOX_CLIENT_SECRET, DEFAULT_VISMA_CLIENT_ID, DEFAULT_VISMA_CLIENT_SECRET,
+};
+pub use state::{
+    token_fingerprint, RequestRecord, RevocationRecord, SandboxState, TokenRequestRecord,
+};
+
+/// What can go wrong starting the sandbox or driving its consent page.
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    /// The listening socket could not be opened.
+    #[error("could not listen on {addr}: {source}")]
+    Bind {
+        /// Address that was asked for.
+        addr: SocketAddr,
+        /// Why it failed.
+        source: std::io::Error,
+    },
+    /// An HTTP request of [`give_consent`] failed.
+    #[error("HTTP request failed: {0}")]
+    Http(#[from] reqwest::Error),
+    /// The provider answered [`give_consent`] with an unexpected status.
+    #[error("unexpected HTTP status {status} from {url}: {body}")]
+    UnexpectedStatus {
+        /// HTTP status.
+        status: u16,
+        /// Path that answered.
+        url: String,
+        /// Response body (HTML error page or JSON).
+        body: String,
+    },
+    /// The consent page could not be read or used.
+    #[error("consent: {0}")]
+    Consent(String),
+}
+
+/// A sandbox serving on a loopback port; dropping it or calling [`shutdown`](Self::shutdown)
+/// stops the server.
+#[derive(Debug)]
+pub struct RunningSandbox {
+    /// `http://<addr>`, without a trailing slash.
+    pub base_url: String,
+    /// The address actually bound.
+    pub addr: SocketAddr,
+    /// Shared state, for inspection and test controls.
+    pub state: Arc<SandboxState>,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl RunningSandbox {
+    /// `{base_url}/fortnox`: the product's `FORTNOX_AUTH_URL` and `FORTNOX_API_URL`.
+    pub fn fortnox_url(&self) -> String {
+        format!("{}/fortnox", self.base_url)
+    }
+
+    /// `{base_url}/visma`: the product's `VISMA_IDENTITY_URL` and `VISMA_API_URL`.
+    pub fn visma_url(&self) -> String {
+        format!("{}/visma", self.base_url)
+    }
+
+    /// Stops accepting connections and waits for the server task to end.
+    pub async fn shutdown(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+
+    /// Serves until the server task ends (for the binary: that is, forever).
+    pub async fn wait(mut self) {
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for RunningSandbox {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Binds `config.bind` and serves the sandbox on a background task.
+pub async fn start(config: SandboxConfig) -> Result<RunningSandbox, SandboxError> {
+    let requested = config.bind;
+    let bind_error = |source| SandboxError::Bind {
+        addr: requested,
+        source,
+    };
+    let listener = tokio::net::TcpListener::bind(requested)
+        .await
+        .map_err(bind_error)?;
+    let addr = listener.local_addr().map_err(bind_error)?;
+    let state = Arc::new(SandboxState::new(config));
+    let app = router(state.clone());
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            })
+            .await;
+        if let Err(e) = served {
+            tracing::error!(error = %e, "sandbox server stopped");
+        }
+    });
+    tracing::info!(%addr, "sandbox listening");
+    Ok(RunningSandbox {
+        base_url: format!("http://{addr}"),
+        addr,
+        state,
+        shutdown: Some(tx),
+        task: Some(task),
+    })
+}
+
+/// The whole sandbox as one router over `state`, for embedding in another server.
+pub fn router(state: Arc<SandboxState>) -> Router {
+    Router::new()
+        .nest("/fortnox", fortnox::router())
+        .nest("/visma", visma::router())
+        .nest("/_sandbox", inspect::router())
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            record_request,
+        ))
+        .with_state(state)
+}
+
+/// Records every request under a provider prefix; logs method, path and status only (never
+/// the query, which may carry codes).
+async fn record_request(
+    State(state): State<Arc<SandboxState>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let method = request.method().to_string();
+    let full_path = request.uri().path().to_string();
+    let response = next.run(request).await;
+    let status = response.status().as_u16();
+    tracing::debug!(%method, path = %full_path, status, "served");
+    let provider_path = [ProviderKind::Fortnox, ProviderKind::Visma]
+        .into_iter()
+        .find_map(|p| {
+            let rest = full_path.strip_prefix('/')?.strip_prefix(p.as_str())?;
+            (rest.is_empty() || rest.starts_with('/')).then(|| (p, rest.to_string()))
+        });
+    if let Some((provider, path)) = provider_path {
+        state.record_request(RequestRecord {
+            provider,
+            method,
+            path: if path.is_empty() {
+                "/".to_string()
+            } else {
+                path
+            },
+            status,
+            at: Utc::now(),
+        });
+    }
+    response
+}
