@@ -3,9 +3,12 @@
 
 pub mod dynamo;
 pub mod item;
+pub mod jobs;
+pub mod queue;
 pub mod secrets;
 
 pub use dynamo::{Db, OAuthState};
+pub use queue::{JobMessage, Queue};
 pub use secrets::Vault;
 
 /// A storage failure.

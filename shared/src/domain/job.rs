@@ -1,0 +1,351 @@
+//! Sync jobs and their state machine. Transitions are pure; the store enforces them with
+//! conditional writes so two workers can never both move a job.
+
+use super::LastError;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Which way data flows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// App → provider.
+    Push,
+    /// Provider → app.
+    Pull,
+    /// Both: push first, then pull.
+    Both,
+}
+
+impl Direction {
+    /// Whether this direction pushes.
+    pub fn pushes(self) -> bool {
+        matches!(self, Direction::Push | Direction::Both)
+    }
+    /// Whether this direction pulls.
+    pub fn pulls(self) -> bool {
+        matches!(self, Direction::Pull | Direction::Both)
+    }
+}
+
+/// The record kinds that are synced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Entity {
+    /// Customers.
+    Customers,
+    /// Invoices.
+    Invoices,
+}
+
+impl Entity {
+    /// Every entity, customers first (invoices refer to customers).
+    pub const ALL: [Entity; 2] = [Entity::Customers, Entity::Invoices];
+
+    /// The name used in paths and keys.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Entity::Customers => "customers",
+            Entity::Invoices => "invoices",
+        }
+    }
+
+    /// Parses a path segment.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "customers" => Some(Entity::Customers),
+            "invoices" => Some(Entity::Invoices),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Entity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Incremental (since the last checkpoint) or full (everything; finds deletions).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Only what changed since the last sync.
+    Incremental,
+    /// Everything.
+    Full,
+}
+
+/// What started a job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trigger {
+    /// A person asked.
+    Manual,
+    /// The hourly schedule.
+    Schedule,
+    /// A webhook delivery.
+    Webhook,
+    /// The app upserted records.
+    RecordUpsert,
+}
+
+/// A job aimed at one record instead of a whole entity.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Target {
+    /// Which entity.
+    pub entity: Entity,
+    /// Our id of the record (push).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub our_id: Option<String>,
+    /// The provider's id of the record (pull).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remote_id: Option<String>,
+}
+
+/// Where a job stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobState {
+    /// Waiting on the queue (new, between slices, or waiting for a retry).
+    Queued,
+    /// A worker is running a slice.
+    Running,
+    /// Done.
+    Succeeded,
+    /// Stopped for a reason retrying will not fix by itself (e.g. needs re-authorisation).
+    Failed,
+    /// Given up after too many attempts (landed in the dead-letter queue).
+    Dead,
+    /// Cancelled.
+    Cancelled,
+}
+
+impl JobState {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Queued => "queued",
+            JobState::Running => "running",
+            JobState::Succeeded => "succeeded",
+            JobState::Failed => "failed",
+            JobState::Dead => "dead",
+            JobState::Cancelled => "cancelled",
+        }
+    }
+
+    /// Parses the stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "queued" => JobState::Queued,
+            "running" => JobState::Running,
+            "succeeded" => JobState::Succeeded,
+            "failed" => JobState::Failed,
+            "dead" => JobState::Dead,
+            "cancelled" => JobState::Cancelled,
+            _ => return None,
+        })
+    }
+
+    /// No more work will happen unless someone retries.
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            JobState::Succeeded | JobState::Failed | JobState::Dead | JobState::Cancelled
+        )
+    }
+
+    /// The states a job may move to `to` from. This is the state machine.
+    pub fn allowed_sources(to: JobState) -> &'static [JobState] {
+        use JobState::*;
+        match to {
+            // Between slices, after a retryable failure, by the watchdog, or a retry by hand.
+            Queued => &[Running, Failed, Dead, Queued],
+            // A fresh start or a resume after a crash (the lease decides who may run).
+            Running => &[Queued, Running],
+            Succeeded => &[Running],
+            Failed => &[Running, Queued],
+            Dead => &[Queued, Running, Failed],
+            Cancelled => &[Queued, Running],
+        }
+    }
+
+    /// Whether `self → to` is allowed.
+    pub fn can_move_to(self, to: JobState) -> bool {
+        JobState::allowed_sources(to).contains(&self)
+    }
+}
+
+impl fmt::Display for JobState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Counters a job keeps.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Progress {
+    /// Records written or read successfully.
+    pub done: u64,
+    /// Records that failed (invalid data etc.).
+    pub failed: u64,
+    /// Records left alone because nothing changed.
+    pub skipped: u64,
+    /// Records where both sides had changed.
+    pub conflicts: u64,
+}
+
+impl Progress {
+    /// Adds another slice's counters.
+    pub fn add(&mut self, other: &Progress) {
+        self.done += other.done;
+        self.failed += other.failed;
+        self.skipped += other.skipped;
+        self.conflicts += other.conflicts;
+    }
+}
+
+/// One sync job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Job {
+    /// Owner.
+    pub tenant_id: String,
+    /// Integration.
+    pub integration_id: String,
+    /// Id (time-ordered).
+    pub id: String,
+    /// Push, pull or both.
+    pub direction: Direction,
+    /// Which entities, in order.
+    pub entities: Vec<Entity>,
+    /// Incremental or full.
+    pub mode: Mode,
+    /// What started it.
+    pub trigger: Trigger,
+    /// One record only, when set.
+    pub target: Option<Target>,
+    /// State.
+    pub state: JobState,
+    /// Counters.
+    pub progress: Progress,
+    /// Where the next slice continues (opaque to everyone but the engine).
+    pub checkpoint: serde_json::Value,
+    /// Slices run so far.
+    pub slices: u32,
+    /// Failed attempts since the last success.
+    pub attempts: u32,
+    /// The last error.
+    pub last_error: Option<LastError>,
+    /// Not to run before this (the scheduler spreads jobs over the hour).
+    pub not_before: Option<DateTime<Utc>>,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+    /// Finished.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Optimistic-concurrency version, bumped by every stored change.
+    #[serde(default)]
+    pub version: u64,
+}
+
+/// A time-ordered job id: sortable by creation, unique by its random tail.
+pub fn new_job_id(now: DateTime<Utc>) -> String {
+    format!(
+        "{}-{}",
+        now.format("%Y%m%dT%H%M%S%3fZ"),
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    )
+}
+
+/// Exponential backoff with full jitter: a random wait in `[0, min(cap, base·2^attempt)]`.
+pub fn backoff_seconds(attempt: u32, base: u64, cap: u64, random: f64) -> u64 {
+    let ceiling = base.saturating_mul(1u64 << attempt.min(20)).min(cap);
+    ((ceiling as f64) * random.clamp(0.0, 1.0)).round() as u64
+}
+
+/// Where in the hour an integration's scheduled sync falls, so tenants spread out evenly and
+/// each keeps its own minute from hour to hour.
+pub fn schedule_offset_seconds(integration_id: &str, period_seconds: u64) -> u64 {
+    use sha2::{Digest, Sha256};
+    let h = Sha256::digest(integration_id.as_bytes());
+    let n = u64::from_be_bytes([h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7]]);
+    n % period_seconds.max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use JobState::*;
+
+    const ALL: [JobState; 6] = [Queued, Running, Succeeded, Failed, Dead, Cancelled];
+
+    #[test]
+    fn terminal_states_only_leave_by_retry() {
+        for from in [Succeeded, Cancelled] {
+            for to in ALL {
+                assert!(!from.can_move_to(to), "{from} -> {to}");
+            }
+        }
+        assert!(Dead.can_move_to(Queued) && Failed.can_move_to(Queued));
+        assert!(
+            !Dead.can_move_to(Running) && !Failed.can_move_to(Running),
+            "a retry goes through the queue"
+        );
+        assert!(
+            !Queued.can_move_to(Succeeded),
+            "success only from a running slice"
+        );
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for s in ALL {
+            assert_eq!(JobState::parse(s.as_str()), Some(s));
+        }
+        assert_eq!(Entity::parse("invoices"), Some(Entity::Invoices));
+        assert_eq!(Entity::parse("orders"), None);
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        assert_eq!(backoff_seconds(0, 2, 900, 1.0), 2);
+        assert_eq!(backoff_seconds(3, 2, 900, 1.0), 16);
+        assert_eq!(backoff_seconds(30, 2, 900, 1.0), 900);
+        assert_eq!(backoff_seconds(5, 2, 900, 0.0), 0);
+        assert!(backoff_seconds(5, 2, 900, 0.5) <= 32);
+    }
+
+    #[test]
+    fn schedule_offsets_spread_and_stay_put() {
+        let offsets: Vec<u64> = (0..1000)
+            .map(|i| schedule_offset_seconds(&format!("integration-{i}"), 3600))
+            .collect();
+        assert!(offsets.iter().all(|o| *o < 3600));
+        assert_eq!(
+            schedule_offset_seconds("a", 3600),
+            schedule_offset_seconds("a", 3600)
+        );
+        // Every quarter of the hour gets a fair share.
+        for q in 0..4 {
+            let n = offsets.iter().filter(|o| **o / 900 == q).count();
+            assert!((180..320).contains(&n), "quarter {q}: {n}");
+        }
+    }
+
+    #[test]
+    fn job_ids_sort_by_time() {
+        let a = new_job_id(
+            DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+                .unwrap()
+                .with_timezone(&Utc),
+        );
+        let b = new_job_id(
+            DateTime::parse_from_rfc3339("2026-01-01T00:00:01Z")
+                .unwrap()
+                .with_timezone(&Utc),
+        );
+        assert!(a < b);
+    }
+}
