@@ -36,6 +36,35 @@ pub struct VismaSettings {
     pub revocation_enabled: bool,
 }
 
+/// How background sync work runs.
+#[derive(Clone, Debug)]
+pub struct SyncSettings {
+    /// URL of the sync queue.
+    pub queue_url: String,
+    /// Longest time one slice of a job runs before it checkpoints and re-enqueues itself.
+    pub slice_budget: Duration,
+    /// Failed attempts before a job is given up (the queue's maxReceiveCount says the same).
+    pub max_attempts: u32,
+    /// How much longer than a slice the integration lease lasts (covers a crashed worker).
+    pub lease_grace: Duration,
+    /// Delay before a message for a busy integration comes back.
+    pub busy_delay: Duration,
+    /// Base of the exponential backoff after a retryable failure.
+    pub backoff_base: Duration,
+    /// Cap of that backoff.
+    pub backoff_cap: Duration,
+    /// The scheduler's period; integrations are spread over it.
+    pub schedule_period: Duration,
+    /// Refresh tokens whose refresh token would die within this.
+    pub refresh_ahead: Duration,
+    /// A running job with no progress for this long is stuck.
+    pub stuck_after: Duration,
+    /// Overlap of incremental pulls, against clock skew and late commits at the provider.
+    pub pull_overlap: Duration,
+    /// Records per page when pulling or pushing.
+    pub page_size: u32,
+}
+
 /// Everything a function needs to know about its surroundings.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -67,6 +96,8 @@ pub struct Config {
     pub fortnox: FortnoxSettings,
     /// Visma settings.
     pub visma: VismaSettings,
+    /// Background sync settings.
+    pub sync: SyncSettings,
 }
 
 /// A configuration value that is missing or malformed.
@@ -150,6 +181,24 @@ impl Config {
                 )),
                 scopes: or("VISMA_SCOPES", "ea:api offline_access ea:sales"),
                 revocation_enabled: or("VISMA_REVOCATION_ENABLED", "true") != "false",
+            },
+            sync: SyncSettings {
+                queue_url: or("SYNC_QUEUE_URL", ""),
+                slice_budget: secs("SLICE_SECONDS", 60)?,
+                max_attempts: or("JOB_MAX_ATTEMPTS", "5")
+                    .parse()
+                    .map_err(|_| ConfigError("JOB_MAX_ATTEMPTS must be a whole number".into()))?,
+                lease_grace: secs("LEASE_GRACE_SECONDS", 60)?,
+                busy_delay: secs("BUSY_RETRY_SECONDS", 20)?,
+                backoff_base: secs("BACKOFF_BASE_SECONDS", 5)?,
+                backoff_cap: secs("BACKOFF_CAP_SECONDS", 900)?,
+                schedule_period: secs("SCHEDULE_PERIOD_SECONDS", 3600)?,
+                refresh_ahead: secs("REFRESH_AHEAD_SECONDS", 7 * 24 * 3600)?,
+                stuck_after: secs("STUCK_AFTER_SECONDS", 300)?,
+                pull_overlap: secs("PULL_OVERLAP_SECONDS", 120)?,
+                page_size: or("PAGE_SIZE", "100")
+                    .parse()
+                    .map_err(|_| ConfigError("PAGE_SIZE must be a whole number".into()))?,
             },
         })
     }

@@ -2,7 +2,7 @@
 
 use crate::connections::tokens::TokenManager;
 use crate::providers::{CredentialStore, Providers};
-use crate::store::{Db, Vault};
+use crate::store::{Db, Queue, Vault};
 use crate::Config;
 use std::sync::Arc;
 
@@ -20,6 +20,8 @@ pub struct AppContext {
     pub tokens: TokenManager,
     /// Outbound HTTP client.
     pub http: reqwest::Client,
+    /// The sync queue.
+    pub queue: Queue,
 }
 
 impl AppContext {
@@ -56,6 +58,7 @@ impl AppContext {
             config.refresh_margin,
             config.refresh_lease_ttl,
         );
+        let queue = Queue::new(aws_sdk_sqs::Client::new(sdk), config.sync.queue_url.clone());
         Ok(AppContext {
             config: Arc::new(config),
             db,
@@ -63,6 +66,7 @@ impl AppContext {
             providers,
             tokens,
             http,
+            queue,
         })
     }
 }

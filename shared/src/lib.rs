@@ -6,8 +6,11 @@ pub mod config;
 pub mod connections;
 pub mod context;
 pub mod domain;
+pub mod http;
+pub mod jobs;
 pub mod providers;
 pub mod store;
+pub mod sync;
 pub mod telemetry;
 
 pub use config::Config;

@@ -83,3 +83,50 @@ pub async fn create_key(sdk: &aws_config::SdkConfig) -> Result<String, BoxError>
         .filter(|a| !a.is_empty())
         .ok_or_else(|| "CreateKey returned no ARN".into())
 }
+
+/// The sync queue and its dead-letter queue, as `template.yaml` makes them.
+pub struct Queues {
+    /// Sync queue URL.
+    pub sync_url: String,
+    /// Dead-letter queue URL.
+    pub dead_letter_url: String,
+}
+
+/// Creates the sync queue with a redrive policy to a dead-letter queue after
+/// `max_receive_count` receives.
+pub async fn create_queues(
+    sdk: &aws_config::SdkConfig,
+    prefix: &str,
+    visibility_timeout: u64,
+    max_receive_count: u32,
+) -> Result<Queues, BoxError> {
+    use aws_sdk_sqs::types::QueueAttributeName;
+    let sqs = aws_sdk_sqs::Client::new(sdk);
+    let dlq = sqs
+        .create_queue()
+        .queue_name(format!("{prefix}-dead-letter"))
+        .attributes(QueueAttributeName::MessageRetentionPeriod, "1209600")
+        .send()
+        .await?;
+    let dead_letter_url = dlq.queue_url().unwrap_or_default().to_string();
+    let attrs = sqs
+        .get_queue_attributes()
+        .queue_url(&dead_letter_url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await?;
+    let dlq_arn = attrs
+        .attributes()
+        .and_then(|a| a.get(&QueueAttributeName::QueueArn))
+        .cloned()
+        .ok_or("the dead-letter queue has no ARN")?;
+    let redrive = serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receive_count}).to_string();
+    let q = sqs
+        .create_queue()
+        .queue_name(format!("{prefix}-sync"))
+        .attributes(QueueAttributeName::VisibilityTimeout, visibility_timeout.to_string())
+        .attributes(QueueAttributeName::RedrivePolicy, redrive)
+        .send()
+        .await?;
+    Ok(Queues { sync_url: q.queue_url().unwrap_or_default().to_string(), dead_letter_url })
+}

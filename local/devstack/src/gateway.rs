@@ -28,6 +28,12 @@ pub enum Function {
     Status,
     /// `disconnect`
     Disconnect,
+    /// `sync`
+    Sync,
+    /// `sync_invoice`
+    SyncInvoice,
+    /// `records`
+    Records,
 }
 
 /// A route: method, path template, function, and whether the JWT authorizer guards it.
@@ -220,6 +226,9 @@ async fn dispatch(
         Function::OAuthCallback => oauth_callback::handler(ctx, request).await,
         Function::Status => status::handler(ctx, request).await,
         Function::Disconnect => disconnect::handler(ctx, request).await,
+        Function::Sync => sync::handler(ctx, request).await,
+        Function::SyncInvoice => sync_invoice::handler(ctx, request).await,
+        Function::Records => records::handler(ctx, request).await,
     };
     match result {
         Ok(resp) => to_axum(resp),

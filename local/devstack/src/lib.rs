@@ -6,6 +6,7 @@ pub mod aws;
 pub mod gateway;
 pub mod jwt;
 pub mod moto;
+pub mod poller;
 
 use shared::domain::ProviderKind;
 use shared::{AppContext, Config};
@@ -34,6 +35,10 @@ pub struct StackOptions {
     pub env: HashMap<String, String>,
     /// Sandbox configuration.
     pub sandbox: sandbox::SandboxConfig,
+    /// Worker pollers on the sync queue (0 = none; tests then drive the queue themselves).
+    pub workers: usize,
+    /// Visibility timeout of the sync queue, seconds.
+    pub visibility_timeout: u64,
 }
 
 impl Default for StackOptions {
@@ -46,6 +51,8 @@ impl Default for StackOptions {
             secret_prefix: format!("accounting-integrations-{}", &run[..12]),
             env: HashMap::new(),
             sandbox: sandbox::SandboxConfig::with_defaults(),
+            workers: 2,
+            visibility_timeout: 30,
         }
     }
 }
@@ -66,6 +73,9 @@ pub struct Stack {
     pub vars: HashMap<String, String>,
     /// The dev JWT signing key.
     pub jwt: jwt::DevJwt,
+    /// The sync queue and its dead-letter queue.
+    pub queues: aws::Queues,
+    workers: std::sync::Mutex<Vec<poller::Pollers>>,
     server: tokio::task::JoinHandle<()>,
 }
 
@@ -78,6 +88,7 @@ impl Stack {
         let sdk = aws::sdk_config(&moto.endpoint).await;
         aws::create_table(&sdk, &opts.table_name).await?;
         let kms_key_arn = aws::create_key(&sdk).await?;
+        let queues = aws::create_queues(&sdk, &opts.table_name, opts.visibility_timeout, 5).await?;
 
         let mut sandbox_config = opts.sandbox.clone();
         sandbox_config.bind = std::net::SocketAddr::from(([127, 0, 0, 1], opts.sandbox_port));
@@ -105,6 +116,12 @@ impl Stack {
             ("FORTNOX_CLIENT_SECRET", "fortnox-dev-secret".into()),
             ("VISMA_CLIENT_ID", "visma-dev-client".into()),
             ("VISMA_CLIENT_SECRET", "visma-dev-secret".into()),
+            ("SYNC_QUEUE_URL", queues.sync_url.clone()),
+            ("SLICE_SECONDS", "20".into()),
+            ("LEASE_GRACE_SECONDS", "5".into()),
+            ("BUSY_RETRY_SECONDS", "1".into()),
+            ("BACKOFF_BASE_SECONDS", "1".into()),
+            ("BACKOFF_CAP_SECONDS", "2".into()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
@@ -123,7 +140,7 @@ impl Stack {
             jwt.clone(),
             vars.get("TENANT_CLAIM").cloned().unwrap_or_default(),
         ));
-        Ok(Stack {
+        let stack = Stack {
             api_url,
             sandbox,
             ctx,
@@ -131,8 +148,57 @@ impl Stack {
             kms_key_arn,
             vars,
             jwt,
+            queues,
+            workers: std::sync::Mutex::new(Vec::new()),
             server,
-        })
+        };
+        stack.start_workers(opts.workers);
+        Ok(stack)
+    }
+
+    /// Starts `n` worker pollers on the sync queue and one on the dead-letter queue, each
+    /// over its own "container" (its own context and caches), like Lambda would.
+    pub fn start_workers(&self, n: usize) {
+        if n == 0 {
+            return;
+        }
+        let mut w = self.workers.lock().expect("workers lock");
+        for _ in 0..n {
+            let ctx = Arc::new(self.new_container());
+            w.push(poller::Pollers::start(ctx, self.queues.sync_url.clone(), poller::Target::Worker, 1, 1));
+        }
+        let ctx = Arc::new(self.new_container());
+        w.push(poller::Pollers::start(ctx, self.queues.dead_letter_url.clone(), poller::Target::DeadLetter, 1, 10));
+    }
+
+    /// Kills every worker at once, mid-invocation, as a crash would.
+    pub fn kill_workers(&self) {
+        let mut w = self.workers.lock().expect("workers lock");
+        for p in w.iter() {
+            p.kill();
+        }
+        w.clear();
+    }
+
+    /// Waits until the job is in a terminal state; gives it.
+    pub async fn wait_for_job(
+        &self,
+        integration_id: &str,
+        job_id: &str,
+        timeout: std::time::Duration,
+    ) -> Result<shared::domain::Job, Box<dyn std::error::Error + Send + Sync>> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if let Some(j) = self.ctx.db.get_job(integration_id, job_id).await? {
+                if j.state.is_terminal() {
+                    return Ok(j);
+                }
+                if tokio::time::Instant::now() > deadline {
+                    return Err(format!("job {job_id} still {} after {timeout:?}: {:?}", j.state, j.progress).into());
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
     }
 
     /// Another context over the same configuration: a second "container" with its own caches.

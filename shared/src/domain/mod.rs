@@ -1,9 +1,15 @@
 //! Canonical domain types and pure rules. No I/O lives here.
 
+pub mod customer;
 pub mod integration;
+pub mod invoice;
 pub mod job;
+pub mod money;
 pub mod secret;
 
+pub use customer::{Address, Customer};
 pub use integration::{Integration, IntegrationStatus, LastError, ProviderKind, TenantId};
+pub use invoice::{HouseWork, HouseWorkKind, Invoice, InvoiceRow, Totals};
 pub use job::{Direction, Entity, Job, JobState, Mode, Progress, Target, Trigger};
+pub use money::{Decimal, FieldError};
 pub use secret::{IntegrationSecret, Secret, TokenSet, WebhookKey};

@@ -188,6 +188,40 @@ impl Db {
         Ok(out)
     }
 
+    /// Integrations in `status` across all tenants (gsi1), a page at a time. Gives the page
+    /// and the cursor of the next one.
+    pub async fn integrations_in_status(
+        &self,
+        status: IntegrationStatus,
+        cursor: Option<String>,
+        limit: i32,
+    ) -> Result<(Vec<Integration>, Option<String>), StoreError> {
+        let mut q = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name("gsi1")
+            .key_condition_expression("gsi1pk = :g")
+            .expression_attribute_values(":g", s(status_gsi(status)))
+            .limit(limit);
+        if let Some(c) = cursor {
+            let (tenant, id) = c.split_once('#').unwrap_or_default();
+            let tenant = TenantId::parse(tenant).ok_or_else(|| StoreError::Corrupt("cursor".into()))?;
+            q = q
+                .exclusive_start_key("gsi1pk", s(status_gsi(status)))
+                .exclusive_start_key("gsi1sk", s(&c))
+                .exclusive_start_key("pk", s(tenant_pk(&tenant)))
+                .exclusive_start_key("sk", s(integration_sk(id)));
+        }
+        let out = q.send().await.map_err(StoreError::dynamo)?;
+        let items = out.items().iter().map(integration_from_item).collect::<Result<Vec<_>, _>>()?;
+        let next = out
+            .last_evaluated_key()
+            .and_then(|k| get_s(k, "gsi1sk"))
+            .map(str::to_string);
+        Ok((items, next))
+    }
+
     /// Records a completed consent. Fails with `Conflict` when the integration was disconnected.
     pub async fn mark_connected(
         &self,

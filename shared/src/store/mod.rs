@@ -5,6 +5,8 @@ pub mod dynamo;
 pub mod item;
 pub mod jobs;
 pub mod queue;
+pub mod ratelimit;
+pub mod records;
 pub mod secrets;
 
 pub use dynamo::{Db, OAuthState};

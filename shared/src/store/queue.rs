@@ -13,6 +13,10 @@ pub struct JobMessage {
     pub integration_id: String,
     /// Job.
     pub job_id: String,
+    /// The slice this message is for: a message older than the job's progress is a stale
+    /// duplicate and is dropped.
+    #[serde(default)]
+    pub slice: u32,
 }
 
 /// SQS caps a message delay at 15 minutes.

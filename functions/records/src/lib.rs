@@ -1,0 +1,118 @@
+//! `POST /api/integrations/{id}/records/{customers|invoices}` upserts up to 100 of the app's
+//! records (`{"records": [...]}`, canonical JSON with our id and `updated_at`), validated field by
+//! field, honouring an `Idempotency-Key` header, and queues their export.
+//! `GET /api/integrations/{id}/records/{entity}?after=<cursor>&limit=<n>` is the feed of records
+//! pulled from the provider.
+
+use lambda_http::{Body, Error, Request, Response};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use shared::api::{json, json_body, path_param, query_param, respond, tenant, Problem};
+use shared::connections::get;
+use shared::domain::{Customer, Entity, Integration, IntegrationStatus, Invoice};
+use shared::sync::records::{feed, parse_records, upsert, Rejected, SyncRecord};
+use shared::AppContext;
+
+/// Handles one request.
+pub async fn handler(ctx: &AppContext, req: Request) -> Result<Response<Body>, Error> {
+    Ok(respond(handle(ctx, &req).await))
+}
+
+async fn handle(ctx: &AppContext, req: &Request) -> Result<Response<Body>, Problem> {
+    let tenant = tenant(req, &ctx.config.tenant_claim)?;
+    let id = path_param(req, "id")?;
+    let entity_raw = path_param(req, "entity")?;
+    let entity = Entity::parse(&entity_raw).ok_or_else(|| {
+        Problem::invalid_field("entity", format!("`{entity_raw}` is not an entity: use customers or invoices"))
+    })?;
+    let integration = get(ctx, &tenant, &id).await?;
+    if req.method() == "GET" {
+        let after = match query_param(req, "after") {
+            None => 0,
+            Some(a) => a.parse::<u64>().map_err(|_| Problem::invalid_field("after", "`after` must be a cursor from `next_cursor`"))?,
+        };
+        let limit = match query_param(req, "limit") {
+            None => 100,
+            Some(l) => l
+                .parse::<i32>()
+                .ok()
+                .filter(|l| (1..=500).contains(l))
+                .ok_or_else(|| Problem::invalid_field("limit", "`limit` must be 1 to 500"))?,
+        };
+        return json(200, &feed(ctx, &integration, entity, after, limit).await?);
+    }
+    if integration.status == IntegrationStatus::Disconnected {
+        return Err(Problem::conflict("the integration is disconnected"));
+    }
+    let raw_body = match req.body() {
+        Body::Text(t) => t.as_bytes().to_vec(),
+        Body::Binary(b) => b.clone(),
+        _ => Vec::new(),
+    };
+    let key = req
+        .headers()
+        .get("idempotency-key")
+        .map(|v| v.to_str().map(str::to_string).map_err(|_| Problem::invalid_field("Idempotency-Key", "the header must be ASCII")))
+        .transpose()?;
+    if let Some(k) = &key {
+        if k.is_empty() || k.len() > 255 {
+            return Err(Problem::invalid_field("Idempotency-Key", "the header must be 1 to 255 characters"));
+        }
+    }
+    let fingerprint = {
+        let mut h = Sha256::new();
+        h.update(entity.as_str().as_bytes());
+        h.update([0]);
+        h.update(&raw_body);
+        h.finalize().iter().map(|b| format!("{b:02x}")).collect::<String>()
+    };
+    if let Some(k) = &key {
+        if let Some((fp, status, body)) = ctx.db.idempotent_answer(&integration.id, k).await? {
+            if fp != fingerprint {
+                return Err(Problem::new(
+                    422,
+                    "idempotency-key-reused",
+                    "Idempotency key reused",
+                    "this Idempotency-Key was used with a different request; use a new key",
+                ));
+            }
+            return replay(status, body);
+        }
+    }
+    let body = json_body(req)?;
+    let records = body.get("records").cloned().unwrap_or(Value::Null);
+    let outcome = match entity {
+        Entity::Customers => upsert_parsed::<Customer>(ctx, &integration, &records).await?,
+        Entity::Invoices => upsert_parsed::<Invoice>(ctx, &integration, &records).await?,
+    };
+    let text = serde_json::to_string(&outcome).map_err(Problem::internal)?;
+    if let Some(k) = &key {
+        ctx.db.store_idempotent_answer(&integration.id, k, &fingerprint, 202, &text).await?;
+    }
+    replay(202, text)
+}
+
+async fn upsert_parsed<T: SyncRecord>(
+    ctx: &AppContext,
+    integration: &Integration,
+    records: &Value,
+) -> Result<shared::sync::records::UpsertOutcome, Problem> {
+    let parsed = parse_records::<T>(records, integration.provider).map_err(rejected)?;
+    Ok(upsert(ctx, integration, parsed).await?)
+}
+
+fn rejected(r: Rejected) -> Problem {
+    let first = r.0.first().map(|e| e.field.clone()).unwrap_or_else(|| "records".into());
+    let detail = r.0.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ");
+    let errors: Vec<Value> = r.0.iter().map(|e| serde_json::json!({"field": e.field, "message": e.message})).collect();
+    Problem::invalid_field(&first, detail).with("errors", errors)
+}
+
+fn replay(status: u16, body: String) -> Result<Response<Body>, Problem> {
+    Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .header("cache-control", "no-store")
+        .body(Body::Text(body))
+        .map_err(Problem::internal)
+}

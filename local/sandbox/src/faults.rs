@@ -1,0 +1,244 @@
+//! Fault injection for REST requests (`/fortnox/3/…`, `/visma/v2/…`; never OAuth or
+//! `/_sandbox`): server errors, 429s, slow answers, dropped connections, and writes that are
+//! applied before the client is told they failed.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::config::ProviderKind;
+use crate::lenient::SplitMix64;
+
+/// Which faults to inject into REST requests and how often. Rates are probabilities
+/// (0.0–1.0) checked against one draw of a seeded generator per request, in the order
+/// `drop_connection`, `error_500`, `rate_429`, `slow`, `commit_then_fail`; if they add up to
+/// more than 1 the later ones get what is left.
+///
+/// Over HTTP (`POST /_sandbox/faults`) the delay is `slow_delay_ms`; missing fields default.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FaultConfig {
+    /// Answer 500 without running the handler (Fortnox code 1000003, Visma ErrorCode 5000).
+    pub error_500: f64,
+    /// Answer the provider's 429 without running the handler (not counted by
+    /// `rate_limited_count`, which counts the real limiter only).
+    pub rate_429: f64,
+    /// Sleep `slow_delay` before handling the request (to outlast a client timeout).
+    pub slow: f64,
+    /// How long `slow` and the delay variant of `commit_then_fail` sleep.
+    #[serde(rename = "slow_delay_ms", with = "duration_ms")]
+    pub slow_delay: Duration,
+    /// Close the TCP connection without any HTTP response, before handling the request.
+    pub drop_connection: f64,
+    /// Writes only (POST, PUT, DELETE): apply the write, then answer 500, drop the connection
+    /// or sleep `slow_delay` before answering (one of the three, drawn evenly).
+    pub commit_then_fail: f64,
+    /// Seed of the generator; setting a config restarts the sequence.
+    pub seed: u64,
+    /// Leave GET requests alone.
+    pub only_writes: bool,
+}
+
+impl Default for FaultConfig {
+    fn default() -> Self {
+        FaultConfig {
+            error_500: 0.0,
+            rate_429: 0.0,
+            slow: 0.0,
+            slow_delay: Duration::from_secs(30),
+            drop_connection: 0.0,
+            commit_then_fail: 0.0,
+            seed: 0,
+            only_writes: false,
+        }
+    }
+}
+
+mod duration_ms {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        u64::deserialize(d).map(Duration::from_millis)
+    }
+}
+
+/// What was done to one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultKind {
+    /// 500 instead of handling the request.
+    Error500,
+    /// 429 instead of handling the request.
+    RateLimited,
+    /// Handled after sleeping `slow_delay`.
+    Slow,
+    /// Connection closed without a response; the request was not handled.
+    DropConnection,
+    /// The write was applied, then the client got a 500.
+    CommitThenError500,
+    /// The write was applied, then the connection was closed without a response.
+    CommitThenDrop,
+    /// The write was applied, then the answer was held back for `slow_delay`.
+    CommitThenDelay,
+}
+
+impl FaultKind {
+    /// Whether the request's effect happened although the client saw a failure.
+    pub fn committed(self) -> bool {
+        matches!(
+            self,
+            FaultKind::CommitThenError500 | FaultKind::CommitThenDrop | FaultKind::CommitThenDelay
+        )
+    }
+}
+
+/// One injected fault.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InjectedFault {
+    /// Provider the request was addressed to.
+    pub provider: ProviderKind,
+    /// HTTP method.
+    pub method: String,
+    /// Path as the provider sees it (`/3/customers`), without query.
+    pub path: String,
+    /// What was done.
+    pub kind: FaultKind,
+    /// When it was decided.
+    pub at: DateTime<Utc>,
+}
+
+/// What to do with one request, decided before it is handled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Decision {
+    None,
+    Pre(FaultKind),
+    /// Handle it, and if it succeeded, fail it this way (a `CommitThen…` kind).
+    CommitThen(FaultKind),
+}
+
+/// Runtime fault configuration, its generator and the record of what was injected.
+#[derive(Debug)]
+pub(crate) struct FaultState {
+    config: FaultConfig,
+    rng: SplitMix64,
+    injected: Vec<InjectedFault>,
+}
+
+impl Default for FaultState {
+    fn default() -> Self {
+        FaultState {
+            config: FaultConfig::default(),
+            rng: SplitMix64::new(0),
+            injected: Vec::new(),
+        }
+    }
+}
+
+impl FaultState {
+    pub fn set(&mut self, config: FaultConfig) {
+        self.rng = SplitMix64::new(config.seed);
+        self.config = config;
+    }
+
+    pub fn config(&self) -> &FaultConfig {
+        &self.config
+    }
+
+    pub fn injected(&self) -> &[InjectedFault] {
+        &self.injected
+    }
+
+    pub fn clear(&mut self) {
+        self.injected.clear();
+    }
+
+    pub fn record(&mut self, fault: InjectedFault) {
+        self.injected.push(fault);
+    }
+
+    /// Draws the fate of one request.
+    pub fn decide(&mut self, is_write: bool) -> Decision {
+        let c = &self.config;
+        if c.only_writes && !is_write {
+            return Decision::None;
+        }
+        let commit = if is_write { c.commit_then_fail } else { 0.0 };
+        let ladder = [
+            (c.drop_connection, FaultKind::DropConnection),
+            (c.error_500, FaultKind::Error500),
+            (c.rate_429, FaultKind::RateLimited),
+            (c.slow, FaultKind::Slow),
+        ];
+        let rate = |r: f64| if r.is_finite() { r.clamp(0.0, 1.0) } else { 0.0 };
+        if ladder.iter().all(|(r, _)| rate(*r) == 0.0) && rate(commit) == 0.0 {
+            return Decision::None;
+        }
+        let u = self.rng.next_f64();
+        let mut acc = 0.0;
+        for (r, kind) in ladder {
+            acc += rate(r);
+            if u < acc {
+                return Decision::Pre(kind);
+            }
+        }
+        acc += rate(commit);
+        if u < acc {
+            let kind = match self.rng.below(3) {
+                0 => FaultKind::CommitThenError500,
+                1 => FaultKind::CommitThenDrop,
+                _ => FaultKind::CommitThenDelay,
+            };
+            return Decision::CommitThen(kind);
+        }
+        Decision::None
+    }
+}
+
+/// Response extension asking the connection loop to close the connection instead of
+/// answering. Servers that embed [`crate::router`] without the sandbox's own loop send the
+/// response it is attached to (a 500) instead.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DropConnection;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_seed_same_sequence() {
+        let config = FaultConfig {
+            error_500: 0.3,
+            commit_then_fail: 0.3,
+            seed: 42,
+            ..FaultConfig::default()
+        };
+        let run = || {
+            let mut s = FaultState::default();
+            s.set(config.clone());
+            (0..50).map(|i| s.decide(i % 2 == 0)).collect::<Vec<_>>()
+        };
+        assert_eq!(run(), run());
+        assert!(run().contains(&Decision::None));
+    }
+
+    #[test]
+    fn zero_rates_inject_nothing() {
+        let mut s = FaultState::default();
+        assert!((0..100).all(|_| s.decide(true) == Decision::None));
+    }
+
+    #[test]
+    fn json_uses_milliseconds() {
+        let c: FaultConfig = serde_json::from_str(r#"{"slow": 1.0, "slow_delay_ms": 250}"#)
+            .expect("parses");
+        assert_eq!(c.slow_delay, Duration::from_millis(250));
+        assert_eq!(c.error_500, 0.0);
+    }
+}

@@ -1,0 +1,377 @@
+//! The canonical customer: what our side calls a customer, whichever accounting system it goes
+//! to. Validation knows both providers' limits; hashing lets the sync send only real changes.
+
+use super::money::{is_country_code, is_currency_code, sha256_hex, FieldError, FieldErrors};
+use super::ProviderKind;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+/// A postal address (the invoice address at the provider).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Address {
+    /// Street line.
+    #[serde(default)]
+    pub line1: Option<String>,
+    /// Second street line (c/o, floor, box).
+    #[serde(default)]
+    pub line2: Option<String>,
+    /// Postal code (`903 26`).
+    #[serde(default)]
+    pub postal_code: Option<String>,
+    /// City.
+    #[serde(default)]
+    pub city: Option<String>,
+    /// ISO 3166-1 alpha-2 country code (`SE`).
+    #[serde(default)]
+    pub country_code: Option<String>,
+}
+
+/// A customer as our side knows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Customer {
+    /// Our id of the customer (stored at the provider as our reference).
+    pub id: String,
+    /// Company or person name.
+    pub name: String,
+    /// Swedish organisation or personal identity number.
+    #[serde(default)]
+    pub organisation_number: Option<String>,
+    /// E-mail address invoices go to.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// Phone number.
+    #[serde(default)]
+    pub phone: Option<String>,
+    /// Invoice address.
+    #[serde(default)]
+    pub address: Address,
+    /// ISO 4217 currency the customer is invoiced in; `None` means the company's currency.
+    #[serde(default)]
+    pub currency: Option<String>,
+    /// A private person rather than a company (matters for ROT/RUT and VAT).
+    #[serde(default)]
+    pub is_private_person: bool,
+    /// VAT registration number (`SE556677889901`).
+    #[serde(default)]
+    pub vat_number: Option<String>,
+    /// Reverse charge on construction services (omvänd byggmoms).
+    #[serde(default)]
+    pub reverse_charge_construction: bool,
+    /// Whether the customer may be invoiced.
+    #[serde(default = "default_true")]
+    pub active: bool,
+    /// When the record last changed on the side it was read from.
+    #[serde(default)]
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// Field lengths a provider accepts for a customer.
+#[derive(Debug, Clone, Copy)]
+struct CustomerLimits {
+    name: usize,
+    address_line: usize,
+    postal_code: usize,
+    city: usize,
+    email: usize,
+    phone: usize,
+    organisation_number: usize,
+    vat_number: usize,
+    /// Whether postal code and city are required (Visma's create needs both).
+    address_required: bool,
+}
+
+/// Fortnox `Customer` schema limits (`specs/fortnox-openapi.json`).
+const FORTNOX_CUSTOMER: CustomerLimits = CustomerLimits {
+    name: 1024,
+    address_line: 1024,
+    postal_code: 10,
+    city: 1024,
+    email: 1024,
+    phone: 1024,
+    organisation_number: 30,
+    vat_number: 1024,
+    address_required: false,
+};
+
+/// Visma eAccounting `CustomerApi` limits.
+const VISMA_CUSTOMER: CustomerLimits = CustomerLimits {
+    name: 50,
+    address_line: 50,
+    postal_code: 10,
+    city: 50,
+    email: 255,
+    phone: 50,
+    organisation_number: 20,
+    vat_number: 20,
+    address_required: true,
+};
+
+impl CustomerLimits {
+    fn strictest(a: CustomerLimits, b: CustomerLimits) -> CustomerLimits {
+        CustomerLimits {
+            name: a.name.min(b.name),
+            address_line: a.address_line.min(b.address_line),
+            postal_code: a.postal_code.min(b.postal_code),
+            city: a.city.min(b.city),
+            email: a.email.min(b.email),
+            phone: a.phone.min(b.phone),
+            organisation_number: a.organisation_number.min(b.organisation_number),
+            vat_number: a.vat_number.min(b.vat_number),
+            address_required: a.address_required || b.address_required,
+        }
+    }
+}
+
+/// Longest id of ours we accept (Fortnox `ExternalReference` holds 1024; keep ids short).
+pub const MAX_ID_LEN: usize = 128;
+
+impl Customer {
+    /// Checks the record against every provider's rules, so it can go to either.
+    pub fn validate(&self) -> Result<(), Vec<FieldError>> {
+        self.check(CustomerLimits::strictest(FORTNOX_CUSTOMER, VISMA_CUSTOMER))
+    }
+
+    /// Checks the record against the rules of one provider.
+    pub fn validate_for(&self, provider: ProviderKind) -> Result<(), Vec<FieldError>> {
+        self.check(match provider {
+            ProviderKind::Fortnox => FORTNOX_CUSTOMER,
+            ProviderKind::Visma => VISMA_CUSTOMER,
+        })
+    }
+
+    fn check(&self, l: CustomerLimits) -> Result<(), Vec<FieldError>> {
+        let mut e = FieldErrors::default();
+        check_id(&mut e, "id", &self.id);
+        e.required("name", &self.name);
+        e.max_len("name", &self.name, l.name);
+        e.opt_max_len(
+            "organisation_number",
+            self.organisation_number.as_deref(),
+            l.organisation_number,
+        );
+        if let Some(email) = self.email.as_deref().filter(|s| !s.is_empty()) {
+            e.max_len("email", email, l.email);
+            if !looks_like_email(email) {
+                e.push("email", "must be an e-mail address such as name@example.se");
+            }
+        }
+        e.opt_max_len("phone", self.phone.as_deref(), l.phone);
+        let a = &self.address;
+        e.opt_max_len("address.line1", a.line1.as_deref(), l.address_line);
+        e.opt_max_len("address.line2", a.line2.as_deref(), l.address_line);
+        e.opt_max_len(
+            "address.postal_code",
+            a.postal_code.as_deref(),
+            l.postal_code,
+        );
+        e.opt_max_len("address.city", a.city.as_deref(), l.city);
+        if l.address_required {
+            e.required(
+                "address.postal_code",
+                a.postal_code.as_deref().unwrap_or(""),
+            );
+            e.required("address.city", a.city.as_deref().unwrap_or(""));
+        }
+        if let Some(c) = a.country_code.as_deref() {
+            if !is_country_code(c) {
+                e.push(
+                    "address.country_code",
+                    "must be an ISO 3166-1 alpha-2 code such as SE",
+                );
+            }
+        }
+        if let Some(c) = self.currency.as_deref() {
+            if !is_currency_code(c) {
+                e.push("currency", "must be an ISO 4217 code such as SEK");
+            }
+        }
+        e.opt_max_len("vat_number", self.vat_number.as_deref(), l.vat_number);
+        if self.reverse_charge_construction {
+            if self.is_private_person {
+                e.push(
+                    "reverse_charge_construction",
+                    "cannot apply to a private person",
+                );
+            }
+            if self
+                .vat_number
+                .as_deref()
+                .is_none_or(|v| v.trim().is_empty())
+            {
+                e.push(
+                    "vat_number",
+                    "is required when reverse_charge_construction is set",
+                );
+            }
+        }
+        e.finish()
+    }
+
+    /// A stable SHA-256 over the content that is sent to a provider: everything except our id,
+    /// `updated_at` and read-only values. Blank texts count as absent, decimals by value.
+    pub fn content_hash(&self) -> String {
+        let a = &self.address;
+        let v = json!({
+            "v": 1,
+            "name": self.name,
+            "organisation_number": norm(&self.organisation_number),
+            "email": norm(&self.email),
+            "phone": norm(&self.phone),
+            "address": {
+                "line1": norm(&a.line1),
+                "line2": norm(&a.line2),
+                "postal_code": norm(&a.postal_code),
+                "city": norm(&a.city),
+                "country_code": norm(&a.country_code),
+            },
+            "currency": norm(&self.currency),
+            "is_private_person": self.is_private_person,
+            "vat_number": norm(&self.vat_number),
+            "reverse_charge_construction": self.reverse_charge_construction,
+            "active": self.active,
+        });
+        hash_value(&v)
+    }
+}
+
+/// Our ids: 1 to [`MAX_ID_LEN`] printable characters without spaces at either end.
+pub(crate) fn check_id(e: &mut FieldErrors, field: &str, id: &str) {
+    if id.trim().is_empty() {
+        e.push(field, "is required");
+    } else if id.chars().count() > MAX_ID_LEN {
+        e.push(field, format!("must be at most {MAX_ID_LEN} characters"));
+    } else if id.trim() != id || id.chars().any(char::is_control) {
+        e.push(
+            field,
+            "must not contain control characters or surrounding spaces",
+        );
+    }
+}
+
+fn looks_like_email(s: &str) -> bool {
+    let mut parts = s.split('@');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(local), Some(domain), None) => {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !s.chars().any(char::is_whitespace)
+        }
+        _ => false,
+    }
+}
+
+/// A blank text is the same as no text (Fortnox sends `""` for null).
+pub(crate) fn norm(v: &Option<String>) -> Value {
+    match v.as_deref() {
+        Some(s) if !s.trim().is_empty() => Value::String(s.to_string()),
+        _ => Value::Null,
+    }
+}
+
+/// SHA-256 of a JSON value's compact text; object keys are written in a fixed order.
+pub(crate) fn hash_value(v: &Value) -> String {
+    // serde_json's map keeps keys sorted (or in insertion order, which is fixed here), so the
+    // text is the same for the same content.
+    sha256_hex(v.to_string().as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn sample() -> Customer {
+        Customer {
+            id: "cust-1".into(),
+            name: "Bygg AB".into(),
+            organisation_number: Some("556677-8899".into()),
+            email: Some("info@bygg.se".into()),
+            phone: Some("090-12 34 56".into()),
+            address: Address {
+                line1: Some("Storgatan 1".into()),
+                line2: None,
+                postal_code: Some("903 26".into()),
+                city: Some("Umeå".into()),
+                country_code: Some("SE".into()),
+            },
+            currency: Some("SEK".into()),
+            is_private_person: false,
+            vat_number: Some("SE556677889901".into()),
+            reverse_charge_construction: true,
+            active: true,
+            updated_at: None,
+        }
+    }
+
+    #[test]
+    fn a_good_customer_passes_everywhere() {
+        let c = sample();
+        assert_eq!(c.validate(), Ok(()));
+        assert_eq!(c.validate_for(ProviderKind::Fortnox), Ok(()));
+        assert_eq!(c.validate_for(ProviderKind::Visma), Ok(()));
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let mut c = sample();
+        c.name = " ".into();
+        c.email = Some("not-an-email".into());
+        c.address.country_code = Some("Sverige".into());
+        c.currency = Some("kr".into());
+        c.is_private_person = true;
+        let errs = c.validate().unwrap_err();
+        let fields: Vec<_> = errs.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "name",
+                "email",
+                "address.country_code",
+                "currency",
+                "reverse_charge_construction"
+            ]
+        );
+    }
+
+    #[test]
+    fn limits_depend_on_the_provider() {
+        let mut c = sample();
+        c.name = "x".repeat(60);
+        c.address.city = None;
+        assert_eq!(c.validate_for(ProviderKind::Fortnox), Ok(()));
+        let errs = c.validate_for(ProviderKind::Visma).unwrap_err();
+        assert_eq!(errs[0].field, "name");
+        assert!(errs[0].message.contains("50"), "{}", errs[0].message);
+        assert_eq!(errs[1].field, "address.city");
+        assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn hash_ignores_identity_time_and_blank_texts() {
+        let a = sample();
+        let mut b = sample();
+        b.id = "other".into();
+        b.updated_at = Some(Utc::now());
+        b.address.line2 = Some(String::new());
+        assert_eq!(a.content_hash(), b.content_hash());
+        b.phone = Some("090-00 00 00".into());
+        assert_ne!(a.content_hash(), b.content_hash());
+        assert_eq!(a.content_hash().len(), 64);
+    }
+
+    #[test]
+    fn json_is_snake_case_and_defaults_apply() {
+        let c: Customer = serde_json::from_str(r#"{"id":"c1","name":"A"}"#).unwrap();
+        assert!(c.active);
+        assert!(!c.is_private_person);
+        let v = serde_json::to_value(sample()).unwrap();
+        assert!(v.get("organisation_number").is_some());
+        assert!(v["address"].get("postal_code").is_some());
+    }
+}

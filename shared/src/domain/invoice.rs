@@ -1,0 +1,473 @@
+//! The canonical invoice: header, rows (with ROT/RUT house work) and read-only totals.
+
+use super::customer::{check_id, hash_value, norm};
+use super::money::{
+    canonical_decimal, decimal_str, is_currency_code, opt_decimal_str, round_money, Decimal,
+    FieldError, FieldErrors,
+};
+use super::ProviderKind;
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+/// Swedish tax-reduced house work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HouseWorkKind {
+    /// Repairs, conversion, extension (rot).
+    Rot,
+    /// Household services (rut).
+    Rut,
+}
+
+/// House work on an invoice row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HouseWork {
+    /// ROT or RUT.
+    pub kind: HouseWorkKind,
+    /// Hours to report to the tax agency.
+    #[serde(with = "opt_decimal_str", default)]
+    pub hours: Option<Decimal>,
+    /// Tax reduction claimed on this row, when known.
+    #[serde(with = "opt_decimal_str", default)]
+    pub amount: Option<Decimal>,
+}
+
+/// One invoice row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvoiceRow {
+    /// Row text (max 255 characters).
+    pub description: String,
+    /// Article number at the provider; Visma needs one on every priced row.
+    #[serde(default)]
+    pub article_number: Option<String>,
+    /// Sales account (BAS, 1000–9999); Fortnox needs an article or an account on priced rows.
+    #[serde(default)]
+    pub account_number: Option<u32>,
+    /// Quantity delivered.
+    #[serde(with = "decimal_str")]
+    pub quantity: Decimal,
+    /// Price per unit, excluding VAT.
+    #[serde(with = "decimal_str")]
+    pub unit_price: Decimal,
+    /// VAT rate in percent (25, 12, 6, 0); `None` takes the article's or account's rate.
+    #[serde(with = "opt_decimal_str", default)]
+    pub vat_rate: Option<Decimal>,
+    /// Discount in percent.
+    #[serde(with = "opt_decimal_str", default)]
+    pub discount: Option<Decimal>,
+    /// ROT/RUT house work on this row.
+    #[serde(default)]
+    pub house_work: Option<HouseWork>,
+}
+
+/// Amounts the provider computes; read-only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Totals {
+    /// Sum excluding VAT.
+    #[serde(with = "decimal_str")]
+    pub net: Decimal,
+    /// VAT.
+    #[serde(with = "decimal_str")]
+    pub vat: Decimal,
+    /// Total including VAT.
+    #[serde(with = "decimal_str")]
+    pub total: Decimal,
+}
+
+/// An invoice as our side knows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Invoice {
+    /// Our id of the invoice (stored at the provider as our reference).
+    pub id: String,
+    /// Our id of the customer. In records read from a provider this holds the provider's id of
+    /// the customer until the sync maps it (see `providers::Remote::customer_remote_id`).
+    pub customer_id: String,
+    /// Invoice date.
+    pub invoice_date: NaiveDate,
+    /// Due date; `None` lets the provider apply the customer's terms of payment.
+    #[serde(default)]
+    pub due_date: Option<NaiveDate>,
+    /// ISO 4217 currency; `None` means the company's currency.
+    #[serde(default)]
+    pub currency: Option<String>,
+    /// Our reference person ("Vår referens").
+    #[serde(default)]
+    pub our_reference: Option<String>,
+    /// The customer's reference person ("Er referens").
+    #[serde(default)]
+    pub your_reference: Option<String>,
+    /// Rows, at least one.
+    pub rows: Vec<InvoiceRow>,
+    /// Totals as the provider computed them; ignored when sending.
+    #[serde(default)]
+    pub totals: Option<Totals>,
+    /// When the record last changed on the side it was read from.
+    #[serde(default)]
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+/// Field limits a provider sets on invoices.
+#[derive(Debug, Clone, Copy)]
+struct InvoiceLimits {
+    reference: usize,
+    description: usize,
+    article_number: usize,
+    /// Fortnox: a priced row needs an article or an account (error 2001304).
+    needs_article_or_account: bool,
+    /// Visma: a priced row needs an article (`ArticleId` unless it is a text row).
+    needs_article: bool,
+}
+
+const FORTNOX_INVOICE: InvoiceLimits = InvoiceLimits {
+    reference: 50,
+    description: 255,
+    article_number: 50,
+    needs_article_or_account: true,
+    needs_article: false,
+};
+
+const VISMA_INVOICE: InvoiceLimits = InvoiceLimits {
+    reference: 100,
+    description: 2000,
+    article_number: 40,
+    needs_article_or_account: false,
+    needs_article: true,
+};
+
+/// The strictest common rules, for a record that may go to either provider. Rows need an
+/// article or an account (Fortnox); Visma's article requirement is checked by `validate_for`.
+const COMMON_INVOICE: InvoiceLimits = InvoiceLimits {
+    reference: 50,
+    description: 255,
+    article_number: 40,
+    needs_article_or_account: true,
+    needs_article: false,
+};
+
+impl InvoiceRow {
+    /// A row that carries an amount (as opposed to a text-only row).
+    pub fn is_priced(&self) -> bool {
+        !self.quantity.is_zero() && !self.unit_price.is_zero()
+    }
+
+    /// Quantity × price less discount, rounded to öre.
+    pub fn net(&self) -> Decimal {
+        let gross = self.quantity * self.unit_price;
+        let discount = self.discount.unwrap_or_default();
+        round_money(gross - gross * discount / Decimal::ONE_HUNDRED)
+    }
+}
+
+impl Invoice {
+    /// Checks the record against every provider's rules except Visma's article requirement.
+    pub fn validate(&self) -> Result<(), Vec<FieldError>> {
+        self.check(COMMON_INVOICE)
+    }
+
+    /// Checks the record against the rules of one provider.
+    pub fn validate_for(&self, provider: ProviderKind) -> Result<(), Vec<FieldError>> {
+        self.check(match provider {
+            ProviderKind::Fortnox => FORTNOX_INVOICE,
+            ProviderKind::Visma => VISMA_INVOICE,
+        })
+    }
+
+    fn check(&self, l: InvoiceLimits) -> Result<(), Vec<FieldError>> {
+        let mut e = FieldErrors::default();
+        check_id(&mut e, "id", &self.id);
+        check_id(&mut e, "customer_id", &self.customer_id);
+        if let Some(due) = self.due_date {
+            if due < self.invoice_date {
+                e.push("due_date", "must not be before invoice_date");
+            }
+        }
+        let foreign = match self.currency.as_deref() {
+            Some(c) if !is_currency_code(c) => {
+                e.push("currency", "must be an ISO 4217 code such as SEK");
+                false
+            }
+            Some(c) => c != "SEK",
+            None => false,
+        };
+        e.opt_max_len("our_reference", self.our_reference.as_deref(), l.reference);
+        e.opt_max_len(
+            "your_reference",
+            self.your_reference.as_deref(),
+            l.reference,
+        );
+        if self.rows.is_empty() {
+            e.push("rows", "must have at least one row");
+        }
+        for (i, r) in self.rows.iter().enumerate() {
+            let f = |name: &str| format!("rows[{i}].{name}");
+            e.required(&f("description"), &r.description);
+            e.max_len(&f("description"), &r.description, l.description);
+            if let Some(a) = r.article_number.as_deref() {
+                e.required(&f("article_number"), a);
+                e.max_len(&f("article_number"), a, l.article_number);
+            }
+            if let Some(acc) = r.account_number {
+                if !(1000..=9999).contains(&acc) {
+                    e.push(
+                        f("account_number"),
+                        "must be a four-digit account (1000–9999)",
+                    );
+                }
+            }
+            e.max_scale(&f("quantity"), r.quantity, 2);
+            // Visma: 2 decimals for domestic prices, 4 for foreign currencies.
+            e.max_scale(&f("unit_price"), r.unit_price, if foreign { 4 } else { 2 });
+            if let Some(v) = r.vat_rate {
+                e.range(&f("vat_rate"), v, Decimal::ZERO, Decimal::ONE_HUNDRED);
+                if !v.fract().is_zero() {
+                    e.push(f("vat_rate"), "must be a whole percentage");
+                }
+            }
+            if let Some(d) = r.discount {
+                e.range(&f("discount"), d, Decimal::ZERO, Decimal::ONE_HUNDRED);
+                e.max_scale(&f("discount"), d, 2);
+            }
+            if let Some(h) = &r.house_work {
+                if let Some(hours) = h.hours {
+                    e.range(
+                        &f("house_work.hours"),
+                        hours,
+                        Decimal::ZERO,
+                        Decimal::from(999),
+                    );
+                    if !hours.fract().is_zero() {
+                        e.push(f("house_work.hours"), "must be whole hours");
+                    }
+                }
+                if let Some(a) = h.amount {
+                    if a.is_sign_negative() {
+                        e.push(f("house_work.amount"), "must not be negative");
+                    }
+                    e.max_scale(&f("house_work.amount"), a, 2);
+                }
+            }
+            if r.is_priced() {
+                let has_article = r.article_number.as_deref().is_some_and(|a| !a.is_empty());
+                if l.needs_article && !has_article {
+                    e.push(
+                        f("article_number"),
+                        "is required on a priced row (Visma books rows through articles)",
+                    );
+                } else if l.needs_article_or_account && !has_article && r.account_number.is_none() {
+                    e.push(
+                        f("account_number"),
+                        "a priced row needs an article_number or an account_number",
+                    );
+                }
+            }
+        }
+        e.finish()
+    }
+
+    /// Totals computed from the rows (net per row rounded to öre, VAT per row).
+    pub fn computed_totals(&self) -> Totals {
+        let mut net = Decimal::ZERO;
+        let mut vat = Decimal::ZERO;
+        for r in &self.rows {
+            let n = r.net();
+            net += n;
+            vat += round_money(n * r.vat_rate.unwrap_or_default() / Decimal::ONE_HUNDRED);
+        }
+        Totals {
+            net,
+            vat,
+            total: net + vat,
+        }
+    }
+
+    /// A stable SHA-256 over the content that is sent to a provider: everything except our id,
+    /// `updated_at` and the read-only totals. Blank texts count as absent, decimals by value.
+    pub fn content_hash(&self) -> String {
+        let dec = |d: &Option<Decimal>| match d {
+            Some(d) => Value::String(canonical_decimal(*d)),
+            None => Value::Null,
+        };
+        let rows: Vec<Value> = self
+            .rows
+            .iter()
+            .map(|r| {
+                json!({
+                    "description": r.description,
+                    "article_number": norm(&r.article_number),
+                    "account_number": r.account_number,
+                    "quantity": canonical_decimal(r.quantity),
+                    "unit_price": canonical_decimal(r.unit_price),
+                    "vat_rate": dec(&r.vat_rate),
+                    "discount": dec(&r.discount.filter(|d| !d.is_zero())),
+                    "house_work": r.house_work.as_ref().map(|h| json!({
+                        "kind": h.kind,
+                        "hours": dec(&h.hours),
+                        "amount": dec(&h.amount),
+                    })),
+                })
+            })
+            .collect();
+        let v = json!({
+            "v": 1,
+            "customer_id": self.customer_id,
+            "invoice_date": self.invoice_date.to_string(),
+            "due_date": self.due_date.map(|d| d.to_string()),
+            "currency": norm(&self.currency),
+            "our_reference": norm(&self.our_reference),
+            "your_reference": norm(&self.your_reference),
+            "rows": rows,
+        });
+        hash_value(&v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::str::FromStr;
+
+    fn d(s: &str) -> Decimal {
+        Decimal::from_str(s).unwrap()
+    }
+
+    pub(crate) fn sample() -> Invoice {
+        Invoice {
+            id: "inv-1".into(),
+            customer_id: "cust-1".into(),
+            invoice_date: NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),
+            due_date: NaiveDate::from_ymd_opt(2026, 12, 1),
+            currency: Some("SEK".into()),
+            our_reference: Some("Anna".into()),
+            your_reference: None,
+            rows: vec![
+                InvoiceRow {
+                    description: "Arbete badrum".into(),
+                    article_number: Some("ARB".into()),
+                    account_number: Some(3001),
+                    quantity: d("8"),
+                    unit_price: d("650.00"),
+                    vat_rate: Some(d("25")),
+                    discount: None,
+                    house_work: Some(HouseWork {
+                        kind: HouseWorkKind::Rot,
+                        hours: Some(d("8")),
+                        amount: None,
+                    }),
+                },
+                InvoiceRow {
+                    description: "Kakel".into(),
+                    article_number: Some("KAK".into()),
+                    account_number: None,
+                    quantity: d("12.5"),
+                    unit_price: d("199.90"),
+                    vat_rate: Some(d("25")),
+                    discount: Some(d("10")),
+                    house_work: None,
+                },
+            ],
+            totals: None,
+            updated_at: None,
+        }
+    }
+
+    #[test]
+    fn a_good_invoice_passes_everywhere() {
+        let i = sample();
+        assert_eq!(i.validate(), Ok(()));
+        assert_eq!(i.validate_for(ProviderKind::Fortnox), Ok(()));
+        assert_eq!(i.validate_for(ProviderKind::Visma), Ok(()));
+    }
+
+    #[test]
+    fn row_errors_carry_their_index() {
+        let mut i = sample();
+        i.due_date = NaiveDate::from_ymd_opt(2026, 10, 1);
+        i.rows[1].description = "x".repeat(256);
+        i.rows[1].quantity = d("1.234");
+        i.rows[1].vat_rate = Some(d("12.5"));
+        i.rows[0].account_number = Some(30);
+        let errs = i.validate().unwrap_err();
+        let fields: Vec<_> = errs.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "due_date",
+                "rows[0].account_number",
+                "rows[1].description",
+                "rows[1].quantity",
+                "rows[1].vat_rate"
+            ]
+        );
+        i.rows.clear();
+        let errs = i.validate().unwrap_err();
+        assert!(errs.iter().any(|e| e.field == "rows"));
+    }
+
+    #[test]
+    fn article_rules_differ_per_provider() {
+        let mut i = sample();
+        i.rows[0].article_number = None;
+        assert_eq!(i.validate_for(ProviderKind::Fortnox), Ok(()));
+        let errs = i.validate_for(ProviderKind::Visma).unwrap_err();
+        assert_eq!(errs[0].field, "rows[0].article_number");
+        i.rows[0].account_number = None;
+        let errs = i.validate_for(ProviderKind::Fortnox).unwrap_err();
+        assert_eq!(errs[0].field, "rows[0].account_number");
+        // a text row needs neither
+        i.rows[0].unit_price = Decimal::ZERO;
+        assert_eq!(i.validate_for(ProviderKind::Fortnox), Ok(()));
+        assert_eq!(i.validate_for(ProviderKind::Visma), Ok(()));
+    }
+
+    #[test]
+    fn foreign_prices_may_have_four_decimals() {
+        let mut i = sample();
+        i.rows[1].unit_price = d("19.9912");
+        assert!(i.validate().is_err());
+        i.currency = Some("EUR".into());
+        assert_eq!(i.validate(), Ok(()));
+    }
+
+    #[test]
+    fn totals_round_per_row() {
+        let t = sample().computed_totals();
+        // 8 × 650 = 5200; 12.5 × 199.90 = 2498.75 less 10 % = 2248.875 → 2248.88
+        assert_eq!(t.net, d("7448.88"));
+        assert_eq!(t.vat, d("1862.22"));
+        assert_eq!(t.total, d("9311.10"));
+    }
+
+    #[test]
+    fn hash_ignores_totals_time_id_and_decimal_scale() {
+        let a = sample();
+        let mut b = sample();
+        b.id = "x".into();
+        b.totals = Some(a.computed_totals());
+        b.updated_at = Some(Utc::now());
+        b.rows[0].unit_price = d("650");
+        b.rows[1].discount = Some(d("10.00"));
+        assert_eq!(a.content_hash(), b.content_hash());
+        b.rows[1].quantity = d("13");
+        assert_ne!(a.content_hash(), b.content_hash());
+        let mut c = sample();
+        c.rows.swap(0, 1);
+        assert_ne!(a.content_hash(), c.content_hash());
+    }
+
+    #[test]
+    fn json_round_trips_with_string_money() {
+        let i = sample();
+        let text = serde_json::to_string(&i).unwrap();
+        assert!(text.contains(r#""unit_price":"650.00""#), "{text}");
+        assert!(text.contains(r#""kind":"rot""#), "{text}");
+        let back: Invoice = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, i);
+        let n: Invoice = serde_json::from_str(
+            r#"{"id":"i","customer_id":"c","invoice_date":"2026-11-01",
+                "rows":[{"description":"a","quantity":2,"unit_price":10.5}]}"#,
+        )
+        .unwrap();
+        assert_eq!(n.rows[0].unit_price, d("10.5"));
+    }
+}

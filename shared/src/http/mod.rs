@@ -1,0 +1,12 @@
+//! Outbound HTTP to the providers: error classification, retries with backoff and jitter, and
+//! a rate limiter shared by every Lambda instance.
+
+pub mod backoff;
+pub mod error;
+pub mod limiter;
+pub mod outbound;
+
+pub use backoff::RetryPolicy;
+pub use error::ApiError;
+pub use limiter::{Bucket, Limit, RateLimiter, SlotLimiter, SlotStore, Tuning};
+pub use outbound::{Answer, Call, Outbound};

@@ -1,0 +1,182 @@
+//! One queue message = one slice of one job.
+//!
+//! The worker holds a lease on the integration while a slice runs, so one job runs per
+//! integration at a time. A message for a busy integration is sent again with a delay as a new
+//! message (so it does not spend its receive count). A retryable failure makes the message
+//! visible again after an exponential backoff; after `maxReceiveCount` receives SQS moves it to
+//! the dead-letter queue. A crash leaves the message to come back after the visibility timeout,
+//! and the job resumes from its checkpoint.
+
+use super::{error_now, message_for};
+use crate::domain::job::backoff_seconds;
+use crate::domain::{IntegrationStatus, Job, JobState, TenantId};
+use crate::store::{JobMessage, StoreError};
+use crate::sync::{run_slice, SliceOutcome, SyncError};
+use crate::AppContext;
+use chrono::Utc;
+use rand::Rng;
+use std::time::Duration;
+
+const LEASE_PURPOSE: &str = "sync";
+
+/// What to tell SQS about a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disposition {
+    /// Delete it: handled (or handed on as a new message).
+    Done,
+    /// Report it as a batch item failure: it comes back (after its visibility timeout).
+    Retry,
+}
+
+/// Handles one message. `remaining` is how long the invocation may still run.
+pub async fn handle(ctx: &AppContext, body: &str, receipt_handle: &str, remaining: Duration) -> Disposition {
+    let msg: JobMessage = match serde_json::from_str(body) {
+        Ok(m) => m,
+        Err(e) => {
+            // A poison message: let it fail its receives and land in the dead-letter queue.
+            tracing::error!(error = %e, "unreadable job message");
+            return Disposition::Retry;
+        }
+    };
+    match handle_message(ctx, &msg, receipt_handle, remaining).await {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::error!(job = %msg.job_id, error = %e, "job message failed; it will come back");
+            Disposition::Retry
+        }
+    }
+}
+
+async fn handle_message(
+    ctx: &AppContext,
+    msg: &JobMessage,
+    receipt_handle: &str,
+    remaining: Duration,
+) -> Result<Disposition, StoreError> {
+    let Some(mut job) = ctx.db.get_job(&msg.integration_id, &msg.job_id).await? else {
+        tracing::warn!(job = %msg.job_id, "message for a job that does not exist");
+        return Ok(Disposition::Done);
+    };
+    if job.state.is_terminal() || msg.slice < job.slices {
+        return Ok(Disposition::Done);
+    }
+    let now = Utc::now();
+    if let Some(nb) = job.not_before.filter(|nb| *nb > now) {
+        let wait = (nb - now).num_seconds().max(1) as u64;
+        ctx.queue.send(msg, wait).await?;
+        return Ok(Disposition::Done);
+    }
+    let tenant = TenantId::parse(&job.tenant_id).ok_or_else(|| StoreError::Corrupt("job tenant".into()))?;
+    let Some(integration) = ctx.db.get_integration(&tenant, &job.integration_id).await? else {
+        finish(ctx, &mut job, JobState::Failed, Some(error_now("integration_gone", "the integration no longer exists"))).await?;
+        return Ok(Disposition::Done);
+    };
+    if integration.status != IntegrationStatus::Connected {
+        let (code, text) = match integration.status {
+            IntegrationStatus::NeedsReauth | IntegrationStatus::Revoked => {
+                ("needs_reauth", "the integration must be connected again before it can sync")
+            }
+            _ => ("not_connected", "the integration is not connected"),
+        };
+        finish(ctx, &mut job, JobState::Failed, Some(error_now(code, text))).await?;
+        return Ok(Disposition::Done);
+    }
+
+    let budget = ctx.config.sync.slice_budget.min(remaining.saturating_sub(Duration::from_secs(15)));
+    let owner = format!("{}:{}", job.id, uuid::Uuid::new_v4().simple());
+    let lease_ttl = budget + ctx.config.sync.lease_grace;
+    if !ctx.db.try_lease(&tenant, &integration.id, LEASE_PURPOSE, &owner, lease_ttl).await? {
+        let delay = ctx.config.sync.busy_delay.as_secs() + rand::rng().random_range(0..10);
+        ctx.queue.send(msg, delay).await?;
+        tracing::info!(job = %job.id, delay, "integration busy; message sent again with a delay");
+        return Ok(Disposition::Done);
+    }
+    let outcome = run_leased(ctx, &mut job, &integration, receipt_handle, budget).await;
+    if let Err(e) = ctx.db.release_lease(&tenant, &integration.id, LEASE_PURPOSE, &owner).await {
+        tracing::warn!(job = %job.id, error = %e, "could not release the sync lease; it will expire");
+    }
+    outcome
+}
+
+async fn run_leased(
+    ctx: &AppContext,
+    job: &mut Job,
+    integration: &crate::domain::Integration,
+    receipt_handle: &str,
+    budget: Duration,
+) -> Result<Disposition, StoreError> {
+    job.state = JobState::Running;
+    job.updated_at = Utc::now();
+    match ctx.db.save_job(job).await {
+        Ok(()) => {}
+        Err(StoreError::Conflict(_)) => return Ok(Disposition::Done), // someone else moved it
+        Err(e) => return Err(e),
+    }
+    let started = std::time::Instant::now();
+    let result = run_slice(ctx, integration, job, budget).await;
+    tracing::info!(
+        tenant = %job.tenant_id, integration = %job.integration_id, job = %job.id, slice = job.slices,
+        elapsed_ms = started.elapsed().as_millis() as u64, done = job.progress.done, failed = job.progress.failed,
+        "slice ended"
+    );
+    match result {
+        Ok(SliceOutcome::Finished) => {
+            job.attempts = 0;
+            job.slices += 1;
+            finish(ctx, job, JobState::Succeeded, None).await?;
+            Ok(Disposition::Done)
+        }
+        Ok(SliceOutcome::MoreWork) => {
+            job.attempts = 0;
+            job.slices += 1;
+            job.state = JobState::Queued;
+            job.updated_at = Utc::now();
+            ctx.db.save_job(job).await?;
+            ctx.queue.send(&message_for(job), 0).await?;
+            Ok(Disposition::Done)
+        }
+        Err(SyncError::NeedsReauth(reason)) => {
+            finish(ctx, job, JobState::Failed, Some(error_now("needs_reauth", reason))).await?;
+            Ok(Disposition::Done)
+        }
+        Err(SyncError::Fatal(reason)) => {
+            finish(ctx, job, JobState::Failed, Some(error_now("failed", reason))).await?;
+            Ok(Disposition::Done)
+        }
+        Err(SyncError::Retryable { reason, retry_after }) => {
+            job.attempts += 1;
+            job.last_error = Some(error_now("retryable", reason));
+            job.state = JobState::Queued;
+            job.updated_at = Utc::now();
+            ctx.db.save_job(job).await?;
+            let s = &ctx.config.sync;
+            let backoff = backoff_seconds(job.attempts, s.backoff_base.as_secs(), s.backoff_cap.as_secs(), rand::rng().random::<f64>())
+                .max(retry_after.map(|d| d.as_secs()).unwrap_or(0))
+                .max(1);
+            ctx.queue.retry_after(receipt_handle, backoff).await?;
+            tracing::warn!(job = %job.id, attempts = job.attempts, backoff, "slice failed; retrying with backoff");
+            Ok(Disposition::Retry)
+        }
+    }
+}
+
+/// Moves a job to a terminal state.
+pub async fn finish(
+    ctx: &AppContext,
+    job: &mut Job,
+    state: JobState,
+    error: Option<crate::domain::LastError>,
+) -> Result<(), StoreError> {
+    job.state = state;
+    if error.is_some() {
+        job.last_error = error;
+    }
+    job.updated_at = Utc::now();
+    job.finished_at = Some(job.updated_at);
+    match ctx.db.save_job(job).await {
+        Ok(()) | Err(StoreError::Conflict(_)) => {}
+        Err(e) => return Err(e),
+    }
+    tracing::info!(tenant = %job.tenant_id, integration = %job.integration_id, job = %job.id, state = %state, "job finished");
+    Ok(())
+}

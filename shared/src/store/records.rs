@@ -1,0 +1,658 @@
+//! Sync state in DynamoDB, all under `pk = INTEGRATION#<id>`:
+//!
+//! | sk | what |
+//! |---|---|
+//! | `LOCAL#<entity>#<our id>` | the app's canonical record, its content hash and `updated_at` |
+//! | `PENDING#<entity>#<our id>` | marker: this record awaits export (carries the hash to export) |
+//! | `MAP#<entity>#<our id>` | our id → provider id, last synced content hash, pending-create flag |
+//! | `RMAP#<entity>#<remote id>` | provider id → our id |
+//! | `FEED#<entity>#<seq>` | change feed of records pulled from the provider, monotonic `seq` |
+//! | `SEQ` | the feed's sequence counter |
+//! | `CONFLICT#<at>#<entity>#<our id>` | a last-write-wins decision |
+//! | `CHECKPOINT#<entity>` | high-water mark of incremental pulls |
+//! | `IDEMP#<key>` | a stored answer to an `Idempotency-Key` request (TTL 24 h) |
+
+use super::item::{get_n, get_s, n, s, ts, Item};
+use super::jobs::integration_pk;
+use super::{Db, StoreError};
+use crate::domain::Entity;
+use aws_sdk_dynamodb::types::{DeleteRequest, KeysAndAttributes, PutRequest, ReturnValue, WriteRequest};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+/// The app's copy of a record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LocalRecord {
+    /// Our id.
+    pub our_id: String,
+    /// Canonical JSON.
+    pub doc: serde_json::Value,
+    /// Content hash of `doc`.
+    pub hash: String,
+    /// When the app changed it.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A pending export.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pending {
+    /// Our id.
+    pub our_id: String,
+    /// The hash the export is for.
+    pub hash: String,
+    /// Set when exporting this hash failed for a reason a retry will not fix.
+    pub failed_hash: Option<String>,
+}
+
+/// Our id ↔ provider id, with the state both sides had at the last sync.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Mapping {
+    /// Our id.
+    pub our_id: String,
+    /// The provider's id; `None` while a create is in flight.
+    pub remote_id: Option<String>,
+    /// Content hash both sides had at the last sync.
+    pub synced_hash: Option<String>,
+    /// Provider's modification time at the last sync.
+    pub remote_modified_at: Option<DateTime<Utc>>,
+    /// A create was sent and its outcome is not known yet: look up by our reference first.
+    pub create_pending_since: Option<DateTime<Utc>>,
+    /// The provider deleted the record.
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+/// One entry of the change feed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeedEntry {
+    /// Cursor: monotonic per integration.
+    pub seq: u64,
+    /// Entity.
+    pub entity: Entity,
+    /// `upsert` or `delete`.
+    pub op: String,
+    /// Our id.
+    pub our_id: String,
+    /// Provider id.
+    pub remote_id: String,
+    /// Canonical record (absent on delete).
+    pub record: Option<serde_json::Value>,
+    /// When we pulled it.
+    pub pulled_at: DateTime<Utc>,
+}
+
+/// A logged last-write-wins decision.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Conflict {
+    /// Entity.
+    pub entity: Entity,
+    /// Our id.
+    pub our_id: String,
+    /// Provider id.
+    pub remote_id: String,
+    /// `local` or `provider`.
+    pub winner: String,
+    /// When the app changed it.
+    pub local_updated_at: DateTime<Utc>,
+    /// When the provider changed it.
+    pub remote_modified_at: Option<DateTime<Utc>>,
+    /// The job that decided.
+    pub job_id: String,
+    /// When.
+    pub decided_at: DateTime<Utc>,
+}
+
+/// A write to apply in a batch.
+pub enum Write {
+    /// Put an item.
+    Put(Item),
+    /// Delete by sort key.
+    Delete(String),
+}
+
+fn local_sk(e: Entity, id: &str) -> String {
+    format!("LOCAL#{e}#{id}")
+}
+fn pending_sk(e: Entity, id: &str) -> String {
+    format!("PENDING#{e}#{id}")
+}
+fn map_sk(e: Entity, id: &str) -> String {
+    format!("MAP#{e}#{id}")
+}
+fn rmap_sk(e: Entity, id: &str) -> String {
+    format!("RMAP#{e}#{id}")
+}
+fn feed_sk(e: Entity, seq: u64) -> String {
+    format!("FEED#{e}#{seq:020}")
+}
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+fn parse_ts(v: Option<&str>) -> Option<DateTime<Utc>> {
+    v.and_then(|s| DateTime::parse_from_rfc3339(s).ok()).map(|d| d.with_timezone(&Utc))
+}
+
+/// Items that make up a local record and its pending-export marker.
+pub fn local_items(integration_id: &str, e: Entity, r: &LocalRecord) -> Vec<Item> {
+    let pk = integration_pk(integration_id);
+    let mut local = Item::new();
+    local.insert("pk".into(), s(&pk));
+    local.insert("sk".into(), s(local_sk(e, &r.our_id)));
+    local.insert("doc".into(), s(r.doc.to_string()));
+    local.insert("hash".into(), s(&r.hash));
+    local.insert("updated_at".into(), ts(r.updated_at));
+    let mut pending = Item::new();
+    pending.insert("pk".into(), s(&pk));
+    pending.insert("sk".into(), s(pending_sk(e, &r.our_id)));
+    pending.insert("hash".into(), s(&r.hash));
+    vec![local, pending]
+}
+
+/// The item of a mapping (and of its reverse when the remote id is known).
+pub fn mapping_items(integration_id: &str, e: Entity, m: &Mapping) -> Vec<Item> {
+    let pk = integration_pk(integration_id);
+    let mut it = Item::new();
+    it.insert("pk".into(), s(&pk));
+    it.insert("sk".into(), s(map_sk(e, &m.our_id)));
+    it.insert("our_id".into(), s(&m.our_id));
+    if let Some(r) = &m.remote_id {
+        it.insert("remote_id".into(), s(r));
+    }
+    if let Some(h) = &m.synced_hash {
+        it.insert("synced_hash".into(), s(h));
+    }
+    if let Some(t) = m.remote_modified_at {
+        it.insert("remote_modified_at".into(), ts(t));
+    }
+    if let Some(t) = m.create_pending_since {
+        it.insert("create_pending_since".into(), ts(t));
+    }
+    if let Some(t) = m.deleted_at {
+        it.insert("deleted_at".into(), ts(t));
+    }
+    let mut out = vec![it];
+    if let Some(r) = &m.remote_id {
+        let mut rev = Item::new();
+        rev.insert("pk".into(), s(&pk));
+        rev.insert("sk".into(), s(rmap_sk(e, r)));
+        rev.insert("our_id".into(), s(&m.our_id));
+        out.push(rev);
+    }
+    out
+}
+
+fn mapping_from(it: &Item) -> Mapping {
+    Mapping {
+        our_id: get_s(it, "our_id").unwrap_or_default().to_string(),
+        remote_id: get_s(it, "remote_id").map(str::to_string),
+        synced_hash: get_s(it, "synced_hash").map(str::to_string),
+        remote_modified_at: parse_ts(get_s(it, "remote_modified_at")),
+        create_pending_since: parse_ts(get_s(it, "create_pending_since")),
+        deleted_at: parse_ts(get_s(it, "deleted_at")),
+    }
+}
+
+fn local_from(it: &Item) -> Result<LocalRecord, StoreError> {
+    let sk = get_s(it, "sk").unwrap_or_default();
+    Ok(LocalRecord {
+        our_id: sk.splitn(3, '#').nth(2).unwrap_or_default().to_string(),
+        doc: serde_json::from_str(get_s(it, "doc").unwrap_or("null")).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        hash: get_s(it, "hash").unwrap_or_default().to_string(),
+        updated_at: parse_ts(get_s(it, "updated_at")).unwrap_or_else(Utc::now),
+    })
+}
+
+/// A page of a query by sort-key prefix.
+pub struct KeyPage {
+    /// Items.
+    pub items: Vec<Item>,
+    /// Sort key to continue after, when there is more.
+    pub next: Option<String>,
+}
+
+impl Db {
+    /// Applies puts and deletes with BatchWriteItem, 25 per call, retrying unprocessed items.
+    /// Gives the number of BatchWriteItem calls made.
+    pub async fn write_batch(&self, writes: Vec<Write>, integration_id: &str) -> Result<usize, StoreError> {
+        let pk = integration_pk(integration_id);
+        let mut calls = 0;
+        let all: Vec<WriteRequest> = writes
+            .into_iter()
+            .map(|w| match w {
+                Write::Put(item) => PutRequest::builder()
+                    .set_item(Some(item))
+                    .build()
+                    .map(|p| WriteRequest::builder().put_request(p).build()),
+                Write::Delete(sk) => DeleteRequest::builder()
+                    .key("pk", s(&pk))
+                    .key("sk", s(sk))
+                    .build()
+                    .map(|d| WriteRequest::builder().delete_request(d).build()),
+            })
+            .collect::<Result<_, _>>()
+            .map_err(StoreError::dynamo)?;
+        for chunk in all.chunks(25) {
+            let mut pending = chunk.to_vec();
+            for attempt in 0..10u32 {
+                calls += 1;
+                let out = self
+                    .client()
+                    .batch_write_item()
+                    .request_items(self.table(), pending)
+                    .send()
+                    .await
+                    .map_err(StoreError::dynamo)?;
+                pending = out.unprocessed_items().and_then(|m| m.get(self.table())).cloned().unwrap_or_default();
+                if pending.is_empty() {
+                    break;
+                }
+                if attempt == 9 {
+                    return Err(StoreError::Aws { service: "DynamoDB", message: "writes left unprocessed".into() });
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(25 << attempt.min(6))).await;
+            }
+        }
+        Ok(calls)
+    }
+
+    /// Items whose sort key starts with `prefix`, after `after` (exclusive), in key order.
+    pub async fn query_prefix(
+        &self,
+        integration_id: &str,
+        prefix: &str,
+        after: Option<&str>,
+        limit: i32,
+    ) -> Result<KeyPage, StoreError> {
+        let mut q = self
+            .client()
+            .query()
+            .table_name(self.table())
+            .consistent_read(true)
+            .expression_attribute_values(":pk", s(integration_pk(integration_id)))
+            .limit(limit);
+        q = match after {
+            Some(a) => q
+                .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
+                .expression_attribute_values(":from", s(format!("{a}\u{1}")))
+                .expression_attribute_values(":to", s(format!("{prefix}\u{10FFFF}"))),
+            None => q
+                .key_condition_expression("pk = :pk AND begins_with(sk, :p)")
+                .expression_attribute_values(":p", s(prefix)),
+        };
+        let out = q.send().await.map_err(StoreError::dynamo)?;
+        let items = out.items().to_vec();
+        let next = out
+            .last_evaluated_key()
+            .and_then(|k| get_s(k, "sk").map(str::to_string));
+        Ok(KeyPage { items, next })
+    }
+
+    /// Reads many items by sort key with BatchGetItem (100 per call).
+    pub async fn get_many(&self, integration_id: &str, sks: &[String]) -> Result<HashMap<String, Item>, StoreError> {
+        let pk = integration_pk(integration_id);
+        let mut found = HashMap::new();
+        let mut unique: Vec<&String> = sks.iter().collect();
+        unique.sort();
+        unique.dedup();
+        for chunk in unique.chunks(100) {
+            let mut ks = KeysAndAttributes::builder().consistent_read(true);
+            for sk in chunk {
+                ks = ks.keys(HashMap::from([("pk".to_string(), s(&pk)), ("sk".to_string(), s(*sk))]));
+            }
+            let mut pending = Some(ks.build().map_err(StoreError::dynamo)?);
+            while let Some(req) = pending.take() {
+                let out = self
+                    .client()
+                    .batch_get_item()
+                    .request_items(self.table(), req)
+                    .send()
+                    .await
+                    .map_err(StoreError::dynamo)?;
+                for it in out.responses().and_then(|r| r.get(self.table())).into_iter().flatten() {
+                    if let Some(sk) = get_s(it, "sk") {
+                        found.insert(sk.to_string(), it.clone());
+                    }
+                }
+                pending = out
+                    .unprocessed_keys()
+                    .and_then(|u| u.get(self.table()))
+                    .filter(|k| !k.keys().is_empty())
+                    .cloned();
+            }
+        }
+        Ok(found)
+    }
+
+    /// Local records by our ids.
+    pub async fn local_records(
+        &self,
+        integration_id: &str,
+        e: Entity,
+        ids: &[String],
+    ) -> Result<HashMap<String, LocalRecord>, StoreError> {
+        let sks: Vec<String> = ids.iter().map(|i| local_sk(e, i)).collect();
+        let items = self.get_many(integration_id, &sks).await?;
+        items.values().map(local_from).map(|r| r.map(|r| (r.our_id.clone(), r))).collect()
+    }
+
+    /// Mappings by our ids.
+    pub async fn mappings(&self, integration_id: &str, e: Entity, ids: &[String]) -> Result<HashMap<String, Mapping>, StoreError> {
+        let sks: Vec<String> = ids.iter().map(|i| map_sk(e, i)).collect();
+        Ok(self
+            .get_many(integration_id, &sks)
+            .await?
+            .values()
+            .map(mapping_from)
+            .map(|m| (m.our_id.clone(), m))
+            .collect())
+    }
+
+    /// Our ids by provider ids.
+    pub async fn our_ids(&self, integration_id: &str, e: Entity, remote_ids: &[String]) -> Result<HashMap<String, String>, StoreError> {
+        let sks: Vec<String> = remote_ids.iter().map(|r| rmap_sk(e, r)).collect();
+        Ok(self
+            .get_many(integration_id, &sks)
+            .await?
+            .into_iter()
+            .filter_map(|(sk, it)| {
+                let remote = sk.splitn(3, '#').nth(2)?.to_string();
+                Some((remote, get_s(&it, "our_id")?.to_string()))
+            })
+            .collect())
+    }
+
+    /// Records awaiting export, in id order, after `after`.
+    pub async fn pending_exports(
+        &self,
+        integration_id: &str,
+        e: Entity,
+        after: Option<&str>,
+        limit: i32,
+    ) -> Result<(Vec<Pending>, Option<String>), StoreError> {
+        let prefix = format!("PENDING#{e}#");
+        let page = self
+            .query_prefix(integration_id, &prefix, after.map(|a| pending_sk(e, a)).as_deref(), limit)
+            .await?;
+        let items = page
+            .items
+            .iter()
+            .map(|it| Pending {
+                our_id: get_s(it, "sk").unwrap_or_default().trim_start_matches(&prefix).to_string(),
+                hash: get_s(it, "hash").unwrap_or_default().to_string(),
+                failed_hash: get_s(it, "failed_hash").map(str::to_string),
+            })
+            .collect();
+        Ok((items, page.next.map(|sk| sk.trim_start_matches(&prefix).to_string())))
+    }
+
+    /// Every local record of an entity, in id order, after `after`.
+    pub async fn local_page(
+        &self,
+        integration_id: &str,
+        e: Entity,
+        after: Option<&str>,
+        limit: i32,
+    ) -> Result<(Vec<LocalRecord>, Option<String>), StoreError> {
+        let prefix = format!("LOCAL#{e}#");
+        let page = self
+            .query_prefix(integration_id, &prefix, after.map(|a| local_sk(e, a)).as_deref(), limit)
+            .await?;
+        let recs = page.items.iter().map(local_from).collect::<Result<Vec<_>, _>>()?;
+        Ok((recs, page.next.map(|sk| sk.trim_start_matches(&prefix).to_string())))
+    }
+
+    /// Every mapping of an entity, in id order, after `after`.
+    pub async fn mapping_page(
+        &self,
+        integration_id: &str,
+        e: Entity,
+        after: Option<&str>,
+        limit: i32,
+    ) -> Result<(Vec<Mapping>, Option<String>), StoreError> {
+        let prefix = format!("MAP#{e}#");
+        let page = self
+            .query_prefix(integration_id, &prefix, after.map(|a| map_sk(e, a)).as_deref(), limit)
+            .await?;
+        let maps = page.items.iter().map(mapping_from).collect();
+        Ok((maps, page.next.map(|sk| sk.trim_start_matches(&prefix).to_string())))
+    }
+
+    /// Clears a pending-export marker if it still holds `hash` (a newer change keeps it).
+    pub async fn clear_pending(&self, integration_id: &str, e: Entity, our_id: &str, hash: &str) -> Result<(), StoreError> {
+        let res = self
+            .client()
+            .delete_item()
+            .table_name(self.table())
+            .key("pk", s(integration_pk(integration_id)))
+            .key("sk", s(pending_sk(e, our_id)))
+            .condition_expression("#h = :h")
+            .expression_attribute_names("#h", "hash")
+            .expression_attribute_values(":h", s(hash))
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(()),
+            Err(e) => Err(StoreError::dynamo(e)),
+        }
+    }
+
+    /// Marks a pending export as failed for this hash, with the reason.
+    pub async fn fail_pending(&self, integration_id: &str, e: Entity, our_id: &str, hash: &str, reason: &str) -> Result<(), StoreError> {
+        let res = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .key("pk", s(integration_pk(integration_id)))
+            .key("sk", s(pending_sk(e, our_id)))
+            .update_expression("SET failed_hash = :h, failure = :r, failed_at = :now")
+            .condition_expression("#h = :h")
+            .expression_attribute_names("#h", "hash")
+            .expression_attribute_values(":h", s(hash))
+            .expression_attribute_values(":r", s(reason.chars().take(500).collect::<String>()))
+            .expression_attribute_values(":now", ts(Utc::now()))
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(()),
+            Err(e) => Err(StoreError::dynamo(e)),
+        }
+    }
+
+    /// Writes a mapping. With `expect_remote = None` it must not exist yet or be a pending
+    /// create; otherwise it must still point at that remote id. This is what keeps two
+    /// creates of one record from both being recorded.
+    pub async fn put_mapping(
+        &self,
+        integration_id: &str,
+        e: Entity,
+        m: &Mapping,
+        expect_remote: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let mut items = mapping_items(integration_id, e, m).into_iter();
+        let main = items.next().unwrap_or_default();
+        let mut req = self.client().put_item().table_name(self.table()).set_item(Some(main));
+        req = match expect_remote {
+            None => req.condition_expression("attribute_not_exists(pk) OR attribute_not_exists(remote_id)"),
+            Some(r) => req
+                .condition_expression("remote_id = :r")
+                .expression_attribute_values(":r", s(r)),
+        };
+        match req.send().await {
+            Ok(_) => {}
+            Err(err) if err.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {
+                return Err(StoreError::Conflict(format!("mapping of {e} {} changed", m.our_id)));
+            }
+            Err(err) => return Err(StoreError::dynamo(err)),
+        }
+        if let Some(rev) = items.next() {
+            self.client()
+                .put_item()
+                .table_name(self.table())
+                .set_item(Some(rev))
+                .send()
+                .await
+                .map_err(StoreError::dynamo)?;
+        }
+        Ok(())
+    }
+
+    /// Reserves `count` feed sequence numbers; gives the first.
+    pub async fn reserve_seq(&self, integration_id: &str, count: u64) -> Result<u64, StoreError> {
+        let out = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .key("pk", s(integration_pk(integration_id)))
+            .key("sk", s("SEQ"))
+            .update_expression("ADD next_seq :n")
+            .expression_attribute_values(":n", n(count as i64))
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await
+            .map_err(StoreError::dynamo)?;
+        let last = out.attributes().and_then(|a| get_n(a, "next_seq")).unwrap_or(count as i64) as u64;
+        Ok(last - count + 1)
+    }
+
+    /// The feed item for an entry.
+    pub fn feed_item(integration_id: &str, f: &FeedEntry) -> Result<Item, StoreError> {
+        let mut it = Item::new();
+        it.insert("pk".into(), s(integration_pk(integration_id)));
+        it.insert("sk".into(), s(feed_sk(f.entity, f.seq)));
+        it.insert("doc".into(), s(serde_json::to_string(f).map_err(|e| StoreError::Corrupt(e.to_string()))?));
+        Ok(it)
+    }
+
+    /// Feed entries of an entity after `cursor`.
+    pub async fn feed(&self, integration_id: &str, e: Entity, cursor: u64, limit: i32) -> Result<Vec<FeedEntry>, StoreError> {
+        let page = self
+            .query_prefix(integration_id, &format!("FEED#{e}#"), Some(&feed_sk(e, cursor)), limit)
+            .await?;
+        page.items
+            .iter()
+            .map(|it| serde_json::from_str(get_s(it, "doc").unwrap_or("null")).map_err(|e| StoreError::Corrupt(e.to_string())))
+            .collect()
+    }
+
+    /// The conflict-log item for a decision.
+    pub fn conflict_item(integration_id: &str, c: &Conflict) -> Result<Item, StoreError> {
+        let mut it = Item::new();
+        it.insert("pk".into(), s(integration_pk(integration_id)));
+        it.insert(
+            "sk".into(),
+            s(format!("CONFLICT#{}#{}#{}", rfc3339(c.decided_at), c.entity, c.our_id)),
+        );
+        it.insert("doc".into(), s(serde_json::to_string(c).map_err(|e| StoreError::Corrupt(e.to_string()))?));
+        it.insert("ttl".into(), n((c.decided_at + chrono::Duration::days(180)).timestamp()));
+        Ok(it)
+    }
+
+    /// The conflict log, newest first.
+    pub async fn conflicts(&self, integration_id: &str, limit: i32) -> Result<Vec<Conflict>, StoreError> {
+        let out = self
+            .client()
+            .query()
+            .table_name(self.table())
+            .key_condition_expression("pk = :pk AND begins_with(sk, :p)")
+            .expression_attribute_values(":pk", s(integration_pk(integration_id)))
+            .expression_attribute_values(":p", s("CONFLICT#"))
+            .scan_index_forward(false)
+            .limit(limit)
+            .send()
+            .await
+            .map_err(StoreError::dynamo)?;
+        out.items()
+            .iter()
+            .map(|it| serde_json::from_str(get_s(it, "doc").unwrap_or("null")).map_err(|e| StoreError::Corrupt(e.to_string())))
+            .collect()
+    }
+
+    /// The pull high-water mark of an entity.
+    pub async fn pull_checkpoint(&self, integration_id: &str, e: Entity) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let out = self
+            .client()
+            .get_item()
+            .table_name(self.table())
+            .key("pk", s(integration_pk(integration_id)))
+            .key("sk", s(format!("CHECKPOINT#{e}")))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(StoreError::dynamo)?;
+        Ok(out.item().and_then(|it| parse_ts(get_s(it, "high_water"))))
+    }
+
+    /// Advances the pull high-water mark (never backwards).
+    pub async fn set_pull_checkpoint(&self, integration_id: &str, e: Entity, high_water: DateTime<Utc>) -> Result<(), StoreError> {
+        let res = self
+            .client()
+            .put_item()
+            .table_name(self.table())
+            .item("pk", s(integration_pk(integration_id)))
+            .item("sk", s(format!("CHECKPOINT#{e}")))
+            .item("high_water", s(rfc3339(high_water)))
+            .condition_expression("attribute_not_exists(high_water) OR high_water <= :hw")
+            .expression_attribute_values(":hw", s(rfc3339(high_water)))
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(()),
+            Err(err) if err.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(()),
+            Err(err) => Err(StoreError::dynamo(err)),
+        }
+    }
+
+    /// A stored idempotent answer: (request fingerprint, status, body).
+    pub async fn idempotent_answer(&self, integration_id: &str, key: &str) -> Result<Option<(String, u16, String)>, StoreError> {
+        let out = self
+            .client()
+            .get_item()
+            .table_name(self.table())
+            .key("pk", s(integration_pk(integration_id)))
+            .key("sk", s(format!("IDEMP#{key}")))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(StoreError::dynamo)?;
+        Ok(out.item().and_then(|it| {
+            Some((
+                get_s(it, "fingerprint")?.to_string(),
+                get_n(it, "status")? as u16,
+                get_s(it, "body")?.to_string(),
+            ))
+        }))
+    }
+
+    /// Stores an idempotent answer for 24 hours; `false` when the key was taken meanwhile.
+    pub async fn store_idempotent_answer(
+        &self,
+        integration_id: &str,
+        key: &str,
+        fingerprint: &str,
+        status: u16,
+        body: &str,
+    ) -> Result<bool, StoreError> {
+        let res = self
+            .client()
+            .put_item()
+            .table_name(self.table())
+            .item("pk", s(integration_pk(integration_id)))
+            .item("sk", s(format!("IDEMP#{key}")))
+            .item("fingerprint", s(fingerprint))
+            .item("status", n(status as i64))
+            .item("body", s(body))
+            .item("ttl", n((Utc::now() + chrono::Duration::hours(24)).timestamp()))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(true),
+            Err(err) if err.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(false),
+            Err(err) => Err(StoreError::dynamo(err)),
+        }
+    }
+}

@@ -1,0 +1,210 @@
+//! The records API's use cases: the app upserts its records (they are exported by a job), and
+//! reads the feed of records pulled from the provider.
+
+use crate::domain::{Customer, Direction, Entity, FieldError, Integration, Invoice, JobState, Mode, ProviderKind, Trigger};
+use crate::jobs::{self, JobRequest};
+use crate::store::records::{local_items, FeedEntry, LocalRecord, Write};
+use crate::store::StoreError;
+use crate::AppContext;
+use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value;
+
+/// Most records one request may upsert.
+pub const MAX_RECORDS: usize = 100;
+
+/// What the sync engine needs of a canonical record.
+pub trait SyncRecord: DeserializeOwned + Serialize + Clone + Send + Sync {
+    /// Which entity.
+    const ENTITY: Entity;
+    /// Our id.
+    fn our_id(&self) -> &str;
+    /// When it last changed on the side it was read from.
+    fn changed_at(&self) -> Option<DateTime<Utc>>;
+    /// Sets that time.
+    fn set_changed_at(&mut self, t: DateTime<Utc>);
+    /// Field problems for this provider.
+    fn problems(&self, provider: ProviderKind) -> Result<(), Vec<FieldError>>;
+    /// Content hash (ignores timestamps and read-only fields).
+    fn hash(&self) -> String;
+}
+
+impl SyncRecord for Customer {
+    const ENTITY: Entity = Entity::Customers;
+    fn our_id(&self) -> &str {
+        &self.id
+    }
+    fn changed_at(&self) -> Option<DateTime<Utc>> {
+        self.updated_at
+    }
+    fn set_changed_at(&mut self, t: DateTime<Utc>) {
+        self.updated_at = Some(t);
+    }
+    fn problems(&self, provider: ProviderKind) -> Result<(), Vec<FieldError>> {
+        self.validate_for(provider)
+    }
+    fn hash(&self) -> String {
+        self.content_hash()
+    }
+}
+
+impl SyncRecord for Invoice {
+    const ENTITY: Entity = Entity::Invoices;
+    fn our_id(&self) -> &str {
+        &self.id
+    }
+    fn changed_at(&self) -> Option<DateTime<Utc>> {
+        self.updated_at
+    }
+    fn set_changed_at(&mut self, t: DateTime<Utc>) {
+        self.updated_at = Some(t);
+    }
+    fn problems(&self, provider: ProviderKind) -> Result<(), Vec<FieldError>> {
+        self.validate_for(provider)
+    }
+    fn hash(&self) -> String {
+        self.content_hash()
+    }
+}
+
+/// A request that cannot be accepted, naming every field at fault.
+#[derive(Debug)]
+pub struct Rejected(pub Vec<FieldError>);
+
+/// Parses and validates the `records` array of an upsert for `provider`.
+pub fn parse_records<T: SyncRecord>(records: &Value, provider: ProviderKind) -> Result<Vec<T>, Rejected> {
+    let Value::Array(items) = records else {
+        return Err(Rejected(vec![FieldError::new("records", "`records` must be an array")]));
+    };
+    if items.is_empty() || items.len() > MAX_RECORDS {
+        return Err(Rejected(vec![FieldError::new(
+            "records",
+            format!("`records` must hold 1 to {MAX_RECORDS} records, not {}", items.len()),
+        )]));
+    }
+    let mut out = Vec::with_capacity(items.len());
+    let mut problems = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for (i, item) in items.iter().enumerate() {
+        let rec: T = match serde_path_to_error::deserialize(item) {
+            Ok(r) => r,
+            Err(e) => {
+                let path = e.path().to_string();
+                let field = if path == "." { format!("records[{i}]") } else { format!("records[{i}].{path}") };
+                problems.push(FieldError::new(field, e.inner().to_string()));
+                continue;
+            }
+        };
+        if let Err(errs) = rec.problems(provider) {
+            problems.extend(errs.into_iter().map(|e| FieldError::new(format!("records[{i}].{}", e.field), e.message)));
+        }
+        if !seen.insert(rec.our_id().to_string()) {
+            problems.push(FieldError::new(format!("records[{i}].id"), "the same id appears twice in this request"));
+        }
+        out.push(rec);
+    }
+    if problems.is_empty() {
+        Ok(out)
+    } else {
+        Err(Rejected(problems))
+    }
+}
+
+/// What an upsert did.
+#[derive(Debug, Clone, Serialize)]
+pub struct UpsertOutcome {
+    /// Records stored and queued for export.
+    pub accepted: usize,
+    /// Records identical to what is stored already.
+    pub unchanged: usize,
+    /// The export job, when anything changed.
+    pub job_id: Option<String>,
+}
+
+/// Stores the app's records and makes sure an export job is queued for them.
+pub async fn upsert<T: SyncRecord>(ctx: &AppContext, integration: &Integration, records: Vec<T>) -> Result<UpsertOutcome, StoreError> {
+    let (accepted, unchanged) = store(ctx, integration, records).await?;
+    if accepted == 0 {
+        return Ok(UpsertOutcome { accepted, unchanged, job_id: None });
+    }
+    let job_id = ensure_export_job(ctx, integration, T::ENTITY).await?;
+    Ok(UpsertOutcome { accepted, unchanged, job_id: Some(job_id) })
+}
+
+/// Stores the app's records and marks the changed ones for export. Gives (changed, unchanged).
+pub async fn store<T: SyncRecord>(ctx: &AppContext, integration: &Integration, records: Vec<T>) -> Result<(usize, usize), StoreError> {
+    let entity = T::ENTITY;
+    let ids: Vec<String> = records.iter().map(|r| r.our_id().to_string()).collect();
+    let existing = ctx.db.local_records(&integration.id, entity, &ids).await?;
+    let now = Utc::now();
+    let mut writes = Vec::new();
+    let mut unchanged = 0;
+    for mut rec in records {
+        let hash = rec.hash();
+        if existing.get(rec.our_id()).is_some_and(|e| e.hash == hash) {
+            unchanged += 1;
+            continue;
+        }
+        if rec.changed_at().is_none() {
+            rec.set_changed_at(now);
+        }
+        let local = LocalRecord {
+            our_id: rec.our_id().to_string(),
+            doc: serde_json::to_value(&rec).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            hash,
+            updated_at: rec.changed_at().unwrap_or(now),
+        };
+        writes.extend(local_items(&integration.id, entity, &local).into_iter().map(Write::Put));
+    }
+    let accepted = writes.len() / 2;
+    if accepted > 0 {
+        ctx.db.write_batch(writes, &integration.id).await?;
+    }
+    Ok((accepted, unchanged))
+}
+
+/// A queued export job picks up every pending record when it runs, so a new upsert reuses a
+/// job that has not started yet instead of piling up jobs.
+async fn ensure_export_job(ctx: &AppContext, integration: &Integration, entity: Entity) -> Result<String, StoreError> {
+    let recent = ctx.db.list_jobs(&integration.id, 10).await?;
+    if let Some(j) = recent.iter().find(|j| {
+        j.state == JobState::Queued
+            && j.trigger == Trigger::RecordUpsert
+            && j.slices == 0
+            && j.attempts == 0
+            && j.entities.contains(&entity)
+    }) {
+        return Ok(j.id.clone());
+    }
+    let job = jobs::enqueue(
+        ctx,
+        integration,
+        &JobRequest {
+            direction: Direction::Push,
+            entities: vec![Entity::Customers, Entity::Invoices],
+            mode: Mode::Incremental,
+            trigger: Trigger::RecordUpsert,
+            target: None,
+            not_before: None,
+        },
+    )
+    .await?;
+    Ok(job.id)
+}
+
+/// A page of the change feed.
+#[derive(Debug, Clone, Serialize)]
+pub struct FeedPage {
+    /// Entries after the cursor, in order.
+    pub records: Vec<FeedEntry>,
+    /// Pass as `after` to continue; the same cursor when there is nothing new.
+    pub next_cursor: u64,
+}
+
+/// Reads the feed of pulled records after `cursor`.
+pub async fn feed(ctx: &AppContext, integration: &Integration, entity: Entity, cursor: u64, limit: i32) -> Result<FeedPage, StoreError> {
+    let records = ctx.db.feed(&integration.id, entity, cursor, limit).await?;
+    let next_cursor = records.last().map(|r| r.seq).unwrap_or(cursor);
+    Ok(FeedPage { records, next_cursor })
+}
