@@ -66,3 +66,72 @@ pub fn sandbox_kind(p: shared::domain::ProviderKind) -> sandbox::ProviderKind {
         shared::domain::ProviderKind::Visma => sandbox::ProviderKind::Visma,
     }
 }
+
+/// A canonical customer as the app sends it.
+pub fn customer_json(i: usize, name_suffix: &str, updated_at: chrono::DateTime<chrono::Utc>) -> serde_json::Value {
+    serde_json::json!({
+        "id": format!("cust-{i:05}"),
+        "name": format!("Kund {i} Bygg AB{name_suffix}"),
+        "organisation_number": format!("556{:03}-{:04}", i % 1000, i % 10000),
+        "email": format!("kund{i}@example.se"),
+        "phone": "08-123 456 78",
+        "address": {"line1": format!("Storgatan {}", i % 90 + 1), "postal_code": "111 22", "city": "Stockholm", "country_code": "SE"},
+        "currency": "SEK",
+        "is_private_person": false,
+        "active": true,
+        "updated_at": updated_at,
+    })
+}
+
+/// A canonical invoice for customer `customer` as the app sends it; rows fit `provider`
+/// (Fortnox needs an article or an account, Visma an article).
+pub fn invoice_json(i: usize, customer: usize, provider: shared::domain::ProviderKind) -> serde_json::Value {
+    let row = match provider {
+        shared::domain::ProviderKind::Fortnox => serde_json::json!({"description": "Arbete enligt offert", "account_number": 3001, "quantity": "2.5", "unit_price": "650.00", "vat_rate": "25"}),
+        shared::domain::ProviderKind::Visma => serde_json::json!({"description": "Arbete enligt offert", "article_number": "1", "quantity": "2.5", "unit_price": "650.00", "vat_rate": "25"}),
+    };
+    serde_json::json!({
+        "id": format!("inv-{i:05}"),
+        "customer_id": format!("cust-{customer:05}"),
+        "invoice_date": "2026-11-20",
+        "due_date": "2026-12-20",
+        "currency": "SEK",
+        "our_reference": "Anna Andersson",
+        "your_reference": "Bo Berg",
+        "rows": [row],
+    })
+}
+
+/// Upserts records through the records API, 100 per request; panics on a refusal.
+pub async fn upsert(stack: &devstack::Stack, tenant: &str, integration: &str, entity: &str, records: Vec<serde_json::Value>) {
+    for chunk in records.chunks(100) {
+        let r = stack
+            .call(
+                reqwest::Method::POST,
+                &format!("/api/integrations/{integration}/records/{entity}"),
+                Some(tenant),
+                Some(serde_json::json!({ "records": chunk })),
+            )
+            .await
+            .expect("records API answers");
+        assert_eq!(r.status, 202, "upsert refused: {}", r.text);
+    }
+}
+
+/// Waits until every job of the integration has ended; gives them.
+pub async fn wait_idle(stack: &devstack::Stack, integration: &str, timeout: std::time::Duration) -> Vec<shared::domain::Job> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let jobs = stack.ctx.db.list_jobs(integration, 100).await.expect("jobs");
+        if !jobs.is_empty() && jobs.iter().all(|j| j.state.is_terminal()) {
+            return jobs;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "jobs still running: {:?}", jobs.iter().map(|j| (j.state, j.progress.clone(), j.last_error.clone())).collect::<Vec<_>>());
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+/// Path of Fortnox's OpenAPI document in `shared/specs`.
+pub fn fortnox_openapi() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/specs/fortnox-openapi.json")
+}
