@@ -65,6 +65,35 @@ pub struct SyncSettings {
     pub page_size: u32,
 }
 
+/// Signed webhooks (see `docs/webhooks.md`).
+#[derive(Clone, Debug)]
+pub struct WebhookSettings {
+    /// Public base URL deliveries are posted to (the webhook function's URL), without a
+    /// trailing slash; `None` when not configured, and then no webhook URL is shown.
+    pub base_url: Option<String>,
+    /// The signature scheme of integrations that did not choose one.
+    pub default_scheme: crate::webhooks::Scheme,
+    /// The header that carries a Visma-portal-style signature.
+    pub visma_signature_header: String,
+    /// How far a signed timestamp may be from now, either way.
+    pub tolerance: Duration,
+    /// How long a rotated-out key stays accepted, unless the rotation says otherwise.
+    pub rotation_grace: Duration,
+    /// How long a received event id is remembered to drop replays.
+    pub replay_ttl: Duration,
+    /// How long a container trusts the keys it read (a key that fails is read again sooner).
+    pub key_cache_ttl: Duration,
+}
+
+impl WebhookSettings {
+    /// The URL senders post the integration's deliveries to.
+    pub fn url_for(&self, integration_id: &str) -> Option<String> {
+        self.base_url
+            .as_ref()
+            .map(|b| format!("{b}/api/integrations/{integration_id}/webhook"))
+    }
+}
+
 /// Everything a function needs to know about its surroundings.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -98,6 +127,8 @@ pub struct Config {
     pub visma: VismaSettings,
     /// Background sync settings.
     pub sync: SyncSettings,
+    /// Signed webhooks.
+    pub webhook: WebhookSettings,
 }
 
 /// A configuration value that is missing or malformed.
@@ -200,6 +231,22 @@ impl Config {
                     .parse()
                     .map_err(|_| ConfigError("PAGE_SIZE must be a whole number".into()))?,
             },
+            webhook: WebhookSettings {
+                base_url: get("WEBHOOK_BASE_URL").map(trim),
+                default_scheme: or("WEBHOOK_DEFAULT_SCHEME", "ours")
+                    .parse()
+                    .map_err(|e| ConfigError(format!("WEBHOOK_DEFAULT_SCHEME: {e}")))?,
+                visma_signature_header: or("WEBHOOK_VISMA_SIGNATURE_HEADER", "X-Webhook-Signature")
+                    .parse::<http::HeaderName>()
+                    .map_err(|_| {
+                        ConfigError("WEBHOOK_VISMA_SIGNATURE_HEADER must be a header name".into())
+                    })?
+                    .to_string(),
+                tolerance: secs("WEBHOOK_TOLERANCE_SECONDS", 300)?,
+                rotation_grace: secs("WEBHOOK_ROTATION_GRACE_SECONDS", 24 * 3600)?,
+                replay_ttl: secs("WEBHOOK_REPLAY_TTL_SECONDS", 7 * 24 * 3600)?,
+                key_cache_ttl: secs("WEBHOOK_KEY_CACHE_SECONDS", 60)?,
+            },
         })
     }
 
@@ -250,6 +297,31 @@ mod tests {
             "https://api.example.se/api/integrations/callback/visma"
         );
         assert!(c.visma.revocation_enabled);
+        assert_eq!(c.webhook.url_for("i1"), None);
+        assert_eq!(c.webhook.default_scheme, crate::webhooks::Scheme::Ours);
+        assert_eq!(c.webhook.tolerance, Duration::from_secs(300));
+        assert_eq!(c.webhook.rotation_grace, Duration::from_secs(86_400));
+    }
+
+    #[test]
+    fn reads_webhook_settings() {
+        let mut v = BASE.to_vec();
+        v.extend([
+            ("WEBHOOK_BASE_URL", "https://abc.lambda-url.eu-north-1.on.aws/"),
+            ("WEBHOOK_DEFAULT_SCHEME", "visma-portal"),
+            ("WEBHOOK_VISMA_SIGNATURE_HEADER", "X-Visma-Signature"),
+        ]);
+        let c = Config::from_lookup(vars(&v)).unwrap();
+        assert_eq!(
+            c.webhook.url_for("i1").as_deref(),
+            Some("https://abc.lambda-url.eu-north-1.on.aws/api/integrations/i1/webhook")
+        );
+        assert_eq!(c.webhook.default_scheme, crate::webhooks::Scheme::VismaPortal);
+        assert_eq!(c.webhook.visma_signature_header, "x-visma-signature");
+        let mut bad = BASE.to_vec();
+        bad.push(("WEBHOOK_DEFAULT_SCHEME", "stripe"));
+        let err = Config::from_lookup(vars(&bad)).unwrap_err();
+        assert!(err.0.contains("WEBHOOK_DEFAULT_SCHEME"), "{err}");
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod providers;
 pub mod store;
 pub mod sync;
 pub mod telemetry;
+pub mod webhooks;
 
 pub use config::Config;
 pub use context::AppContext;

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -125,6 +126,14 @@ pub struct SandboxConfig {
     /// Presenting a spent refresh token also revokes every token descended from the same
     /// consent (refresh-token reuse detection). Off by default: neither provider documents it.
     pub refresh_reuse_revokes_family: bool,
+    /// Divides the REST rate-limit windows (10 → Fortnox 0.5 s, Visma 6 s), so tests and
+    /// benchmarks run fast against the real window shapes. Token and code lifetimes are not
+    /// scaled. Non-positive values count as 1.
+    pub time_scale: f64,
+    /// Fortnox's OpenAPI JSON (`shared/specs/fortnox-openapi.json`): when set, every Fortnox
+    /// request and response body is validated against it and violations are recorded
+    /// (`SandboxState::contract_violations`).
+    pub fortnox_openapi: Option<PathBuf>,
 }
 
 impl Default for SandboxConfig {
@@ -161,6 +170,8 @@ impl SandboxConfig {
             visma_revocation_enabled: true,
             fortnox_expires_in_as_string: false,
             refresh_reuse_revokes_family: false,
+            time_scale: 1.0,
+            fortnox_openapi: None,
         }
     }
 

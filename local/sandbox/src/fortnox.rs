@@ -169,6 +169,7 @@ pub(crate) fn router() -> Router<Arc<SandboxState>> {
         )
         .route("/oauth-v1/revoke", post(revoke))
         .route("/3/companyinformation", get(company_information))
+        .merge(crate::fortnox_rest::routes())
 }
 
 async fn revoke(

@@ -27,15 +27,27 @@
 //! Neither tokens, codes nor secrets are logged; [`token_fingerprint`] names them.
 
 #![warn(missing_docs)]
+// `json!` literals of whole Fortnox records nest deeper than the default allows.
+#![recursion_limit = "512"]
 
 mod browser;
 mod config;
 mod consent;
+mod contract;
+mod faults;
 pub mod fortnox;
+mod fortnox_rest;
 mod inspect;
+mod lenient;
 mod oauth;
+mod ratelimit;
+mod rest;
+mod seed;
+mod server;
 mod state;
+mod store;
 pub mod visma;
+mod visma_rest;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -53,6 +65,11 @@ pub use config::{
     ClientRegistration, Company, ProviderKind, SandboxConfig, DEFAULT_FORTNOX_CLIENT_ID,
     DEFAULT_FORTNOX_CLIENT_SECRET, DEFAULT_VISMA_CLIENT_ID, DEFAULT_VISMA_CLIENT_SECRET,
 };
+pub use contract::{
+    fortnox_contract, ContractError, ContractViolation, Direction, FortnoxContract,
+};
+pub use faults::{FaultConfig, FaultKind, InjectedFault};
+pub use ratelimit::{FORTNOX_RATE_LIMIT, FORTNOX_RATE_WINDOW, VISMA_RATE_LIMIT, VISMA_RATE_WINDOW};
 pub use state::{
     token_fingerprint, RequestRecord, RevocationRecord, SandboxState, TokenRequestRecord,
 };
@@ -84,6 +101,9 @@ pub enum SandboxError {
     /// The consent page could not be read or used.
     #[error("consent: {0}")]
     Consent(String),
+    /// `SandboxConfig::fortnox_openapi` could not be loaded.
+    #[error("Fortnox OpenAPI contract: {0}")]
+    Contract(#[from] ContractError),
 }
 
 /// A sandbox serving on a loopback port; dropping it or calling [`shutdown`](Self::shutdown)
@@ -148,19 +168,10 @@ pub async fn start(config: SandboxConfig) -> Result<RunningSandbox, SandboxError
         .await
         .map_err(bind_error)?;
     let addr = listener.local_addr().map_err(bind_error)?;
-    let state = Arc::new(SandboxState::new(config));
+    let state = Arc::new(SandboxState::try_new(config)?);
     let app = router(state.clone());
     let (tx, rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = rx.await;
-            })
-            .await;
-        if let Err(e) = served {
-            tracing::error!(error = %e, "sandbox server stopped");
-        }
-    });
+    let task = tokio::spawn(server::serve(listener, app, rx));
     tracing::info!(%addr, "sandbox listening");
     Ok(RunningSandbox {
         base_url: format!("http://{addr}"),
@@ -179,6 +190,10 @@ pub fn router(state: Arc<SandboxState>) -> Router {
         .nest("/_sandbox", inspect::router())
         .layer(middleware::from_fn_with_state(
             state.clone(),
+            rest::rest_layer,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
             record_request,
         ))
         .with_state(state)
@@ -193,8 +208,16 @@ async fn record_request(
 ) -> Response {
     let method = request.method().to_string();
     let full_path = request.uri().path().to_string();
+    // Only REST queries are kept: OAuth queries may carry codes and state.
+    let query = rest::rest_target(&full_path)
+        .and(request.uri().query())
+        .map(str::to_string);
     let response = next.run(request).await;
-    let status = response.status().as_u16();
+    let status = if response.extensions().get::<faults::DropConnection>().is_some() {
+        0
+    } else {
+        response.status().as_u16()
+    };
     tracing::debug!(%method, path = %full_path, status, "served");
     let provider_path = [ProviderKind::Fortnox, ProviderKind::Visma]
         .into_iter()
@@ -211,6 +234,7 @@ async fn record_request(
             } else {
                 path
             },
+            query,
             status,
             at: Utc::now(),
         });

@@ -470,6 +470,28 @@ fn issue(
     }
 }
 
+/// Issues an access token as a finished consent would (no refresh token), for tests that
+/// need to call the REST API without the browser dance.
+pub(crate) fn mint_access_token(
+    state: &SandboxState,
+    provider: ProviderKind,
+    client_id: &str,
+    company_key: &str,
+    scopes: &[&str],
+) -> String {
+    let now = Instant::now();
+    let mut store = state.oauth();
+    store.next_family += 1;
+    let grant = Grant {
+        provider,
+        client_id: client_id.to_string(),
+        scopes: scopes.iter().map(|s| (*s).to_string()).collect(),
+        company_key: company_key.to_string(),
+        family: store.next_family,
+    };
+    issue(&mut store, state.config(), grant, false, now).access_token
+}
+
 /// An access token shaped like the providers' JWTs; the sandbox only ever looks it up.
 fn jwt_like(grant: &Grant, ttl: Duration) -> String {
     let now = Utc::now().timestamp();

@@ -3,12 +3,17 @@
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::{Mutex, MutexGuard};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use serde_json::Value;
 
 use crate::config::{Company, ProviderKind, SandboxConfig};
+use crate::contract::{fortnox_contract, ContractError, ContractViolation, FortnoxContract};
+use crate::faults::{Decision, FaultConfig, FaultState, InjectedFault};
+use crate::ratelimit::RateLimits;
+use crate::store::RestStore;
 
 /// State shared by every handler of one sandbox; cheap to inspect from tests through `Arc`.
 #[derive(Debug)]
@@ -16,6 +21,11 @@ pub struct SandboxState {
     config: SandboxConfig,
     oauth: Mutex<OAuthStore>,
     records: Mutex<Records>,
+    rest: Mutex<RestStore>,
+    faults: Mutex<FaultState>,
+    limits: Mutex<RateLimits>,
+    contract: Option<FortnoxContract>,
+    violations: Mutex<Vec<ContractViolation>>,
 }
 
 /// One call to a token endpoint, successful or not.
@@ -44,7 +54,9 @@ pub struct RequestRecord {
     pub method: String,
     /// Path as the real provider would see it (without `/fortnox` or `/visma`, without query).
     pub path: String,
-    /// HTTP status of the answer.
+    /// Raw query string of a REST request (`/3/…`, `/v2/…`); never kept for OAuth paths.
+    pub query: Option<String>,
+    /// HTTP status of the answer; 0 when the connection was dropped without an answer.
     pub status: u16,
     /// When the request was answered.
     pub at: DateTime<Utc>,
@@ -163,13 +175,35 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl SandboxState {
-    /// Fresh state for `config`, with no consents, codes or tokens.
+    /// Fresh state for `config`, with no consents, codes, tokens or REST data.
+    ///
+    /// # Panics
+    /// When `config.fortnox_openapi` is set and cannot be loaded; [`Self::try_new`] (and
+    /// [`crate::start`]) return that as an error instead.
     pub fn new(config: SandboxConfig) -> Self {
-        SandboxState {
+        match Self::try_new(config) {
+            Ok(state) => state,
+            Err(e) => panic!("sandbox: {e}"),
+        }
+    }
+
+    /// Fresh state for `config`; fails when the configured Fortnox OpenAPI file is unusable.
+    pub fn try_new(config: SandboxConfig) -> Result<Self, ContractError> {
+        let contract = config
+            .fortnox_openapi
+            .as_ref()
+            .map(fortnox_contract)
+            .transpose()?;
+        Ok(SandboxState {
             config,
             oauth: Mutex::new(OAuthStore::default()),
             records: Mutex::new(Records::default()),
-        }
+            rest: Mutex::new(RestStore::default()),
+            faults: Mutex::new(FaultState::default()),
+            limits: Mutex::new(RateLimits::default()),
+            contract,
+            violations: Mutex::new(Vec::new()),
+        })
     }
 
     /// The configuration this sandbox runs with.
@@ -240,12 +274,17 @@ impl SandboxState {
         killed
     }
 
-    /// Forgets the recorded requests, token requests and revocations (tokens stay valid).
+    /// Forgets the recorded requests, token requests, revocations, injected faults, contract
+    /// violations and rate-limit counts (tokens and REST data stay).
     pub fn clear_records(&self) {
         let mut records = lock(&self.records);
         records.token_requests.clear();
         records.requests.clear();
         records.revocations.clear();
+        drop(records);
+        lock(&self.faults).clear();
+        lock(&self.violations).clear();
+        lock(&self.limits).clear_counts();
     }
 
     /// The company `key` ([`Company::key`]) of `provider`, if configured.
@@ -254,6 +293,208 @@ impl SandboxState {
             .companies(provider)
             .iter()
             .find(|c| c.key(provider) == key)
+    }
+
+    /// [`Company::key`] of `provider`'s first configured company (the one preselected on
+    /// the consent page), or `""` when none is configured.
+    pub fn default_company_key(&self, provider: ProviderKind) -> String {
+        self.config
+            .companies(provider)
+            .first()
+            .map(|c| c.key(provider))
+            .unwrap_or_default()
+    }
+
+    /// Issues an access token for `client_id` bound to `company_key` with `scopes`, as a
+    /// finished consent would (no refresh token): for tests that call the REST API without
+    /// the OAuth dance. The company must be configured for the token to authenticate.
+    pub fn issue_access_token(
+        &self,
+        provider: ProviderKind,
+        client_id: &str,
+        company_key: &str,
+        scopes: &[&str],
+    ) -> String {
+        crate::oauth::mint_access_token(self, provider, client_id, company_key, scopes)
+    }
+
+    /// Replaces the fault configuration (restarting its seeded sequence).
+    pub fn set_faults(&self, faults: FaultConfig) {
+        lock(&self.faults).set(faults);
+    }
+
+    /// The fault configuration in force.
+    pub fn faults(&self) -> FaultConfig {
+        lock(&self.faults).config().clone()
+    }
+
+    /// Every fault injected so far, oldest first.
+    pub fn faults_injected(&self) -> Vec<InjectedFault> {
+        lock(&self.faults).injected().to_vec()
+    }
+
+    /// How many 429s `provider`'s real rate limiter served (injected ones not counted).
+    pub fn rate_limited_count(&self, provider: ProviderKind) -> usize {
+        lock(&self.limits).limited_count(provider)
+    }
+
+    /// Every contract violation found so far (needs `SandboxConfig::fortnox_openapi`).
+    pub fn contract_violations(&self) -> Vec<ContractViolation> {
+        lock(&self.violations).clone()
+    }
+
+    /// The loaded Fortnox contract, if configured.
+    pub fn contract(&self) -> Option<&FortnoxContract> {
+        self.contract.as_ref()
+    }
+
+    /// Full records of every customer of a company (Fortnox bodies without `@url`; Visma
+    /// bodies as GET returns them), ordered by customer number.
+    pub fn customers(&self, provider: ProviderKind, company_key: &str) -> Vec<Value> {
+        let mut store = self.rest();
+        match provider {
+            ProviderKind::Fortnox => store.fortnox_mut(company_key).0.customer_bodies(),
+            ProviderKind::Visma => store.visma_mut(company_key).0.customer_bodies(),
+        }
+    }
+
+    /// Full records of every invoice of a company, ordered by number.
+    pub fn invoices(&self, provider: ProviderKind, company_key: &str) -> Vec<Value> {
+        let mut store = self.rest();
+        match provider {
+            ProviderKind::Fortnox => store.fortnox_mut(company_key).0.invoice_bodies(),
+            ProviderKind::Visma => store.visma_mut(company_key).0.invoice_bodies(),
+        }
+    }
+
+    /// Number of customers of a company.
+    pub fn customer_count(&self, provider: ProviderKind, company_key: &str) -> usize {
+        let mut store = self.rest();
+        match provider {
+            ProviderKind::Fortnox => store.fortnox_mut(company_key).0.customer_count(),
+            ProviderKind::Visma => store.visma_mut(company_key).0.customer_count(),
+        }
+    }
+
+    /// Number of invoices of a company (Visma: booked invoices, not drafts).
+    pub fn invoice_count(&self, provider: ProviderKind, company_key: &str) -> usize {
+        let mut store = self.rest();
+        match provider {
+            ProviderKind::Fortnox => store.fortnox_mut(company_key).0.invoice_count(),
+            ProviderKind::Visma => store.visma_mut(company_key).0.invoice_count(),
+        }
+    }
+
+    /// Adds `n` realistic Swedish customers (deterministic for a company: the k-th seeded
+    /// customer is always the same); returns their ids (Fortnox `CustomerNumber`, Visma
+    /// `Id`).
+    pub fn seed_customers(&self, provider: ProviderKind, company_key: &str, n: usize) -> Vec<String> {
+        let mut store = self.rest();
+        match provider {
+            ProviderKind::Fortnox => {
+                let (data, clock) = store.fortnox_mut(company_key);
+                data.seed_customers(company_key, n, clock)
+            }
+            ProviderKind::Visma => {
+                let (data, clock) = store.visma_mut(company_key);
+                data.seed_customers(company_key, n, clock)
+            }
+        }
+    }
+
+    /// Changes customer `id` as a person in the accounting system would: `edit` gets the
+    /// full record (as [`Self::customers`] shows it) and its modification time is bumped.
+    /// Returns whether the customer exists.
+    pub fn modify_customer(
+        &self,
+        provider: ProviderKind,
+        company_key: &str,
+        id: &str,
+        edit: impl FnOnce(&mut Value),
+    ) -> bool {
+        let mut store = self.rest();
+        match provider {
+            ProviderKind::Fortnox => {
+                let (data, clock) = store.fortnox_mut(company_key);
+                data.modify_customer(id, edit, clock)
+            }
+            ProviderKind::Visma => {
+                let (data, clock) = store.visma_mut(company_key);
+                data.modify_customer(id, edit, clock)
+            }
+        }
+    }
+
+    /// Deletes customer `id` as a person would (a Fortnox number stays reserved; deletions
+    /// are invisible to change filters). Returns whether it existed.
+    pub fn delete_customer(&self, provider: ProviderKind, company_key: &str, id: &str) -> bool {
+        let mut store = self.rest();
+        match provider {
+            ProviderKind::Fortnox => store.fortnox_mut(company_key).0.delete_customer(id),
+            ProviderKind::Visma => store.visma_mut(company_key).0.delete_customer(id),
+        }
+    }
+
+    /// Sets customer `id`'s modification time (Fortnox's `lastmodified`, Visma's
+    /// `ChangedUtc`), for tests of incremental reads. Returns whether it exists.
+    pub fn set_customer_modified(
+        &self,
+        provider: ProviderKind,
+        company_key: &str,
+        id: &str,
+        at: DateTime<Utc>,
+    ) -> bool {
+        let mut store = self.rest();
+        match provider {
+            ProviderKind::Fortnox => store.fortnox_mut(company_key).0.set_customer_modified(id, at),
+            ProviderKind::Visma => store.visma_mut(company_key).0.set_customer_modified(id, at),
+        }
+    }
+
+    /// Sets invoice `id`'s modification time (Fortnox `DocumentNumber`, Visma `Id`), for
+    /// tests of incremental reads. Returns whether it exists.
+    pub fn set_invoice_modified(
+        &self,
+        provider: ProviderKind,
+        company_key: &str,
+        id: &str,
+        at: DateTime<Utc>,
+    ) -> bool {
+        let mut store = self.rest();
+        match provider {
+            ProviderKind::Fortnox => store.fortnox_mut(company_key).0.set_invoice_modified(id, at),
+            ProviderKind::Visma => store.visma_mut(company_key).0.set_invoice_modified(id, at),
+        }
+    }
+
+    pub(crate) fn rest(&self) -> MutexGuard<'_, RestStore> {
+        lock(&self.rest)
+    }
+
+    pub(crate) fn rate_limits(&self) -> MutexGuard<'_, RateLimits> {
+        lock(&self.limits)
+    }
+
+    /// The fate of one REST request and the configured slow delay.
+    pub(crate) fn fault_decision(&self, is_write: bool) -> (Decision, Duration) {
+        let mut faults = lock(&self.faults);
+        let decision = faults.decide(is_write);
+        (decision, faults.config().slow_delay)
+    }
+
+    pub(crate) fn record_fault(&self, fault: InjectedFault) {
+        lock(&self.faults).record(fault);
+    }
+
+    pub(crate) fn record_violation(&self, violation: ContractViolation) {
+        tracing::warn!(
+            method = %violation.method,
+            path = %violation.path,
+            direction = ?violation.direction,
+            errors = ?violation.errors,
+            "Fortnox contract violation"
+        );
+        lock(&self.violations).push(violation);
     }
 
     pub(crate) fn oauth(&self) -> MutexGuard<'_, OAuthStore> {

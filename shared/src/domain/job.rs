@@ -194,6 +194,9 @@ pub struct Progress {
     pub skipped: u64,
     /// Records where both sides had changed.
     pub conflicts: u64,
+    /// The longest slice so far, in milliseconds (shows that no slice outgrows its budget).
+    #[serde(default)]
+    pub longest_slice_ms: u64,
 }
 
 impl Progress {
@@ -203,6 +206,7 @@ impl Progress {
         self.failed += other.failed;
         self.skipped += other.skipped;
         self.conflicts += other.conflicts;
+        self.longest_slice_ms = self.longest_slice_ms.max(other.longest_slice_ms);
     }
 }
 

@@ -23,6 +23,8 @@ pub struct Call {
     pub query: Vec<(String, String)>,
     /// JSON body, already serialised.
     pub body: Option<Vec<u8>>,
+    /// Whether repeating the call after an unknown outcome is harmless.
+    pub idempotent: bool,
 }
 
 impl Call {
@@ -33,12 +35,14 @@ impl Call {
             url: url.into(),
             query: Vec::new(),
             body: None,
+            idempotent: true,
         }
     }
 
-    /// A call with a JSON body.
+    /// A call with a JSON body; idempotent unless it is a POST.
     pub fn with_body(method: reqwest::Method, url: impl Into<String>, body: Vec<u8>) -> Self {
         Call {
+            idempotent: method != reqwest::Method::POST,
             method,
             url: url.into(),
             query: Vec::new(),
@@ -52,9 +56,9 @@ impl Call {
         self
     }
 
-    /// GET, PUT and DELETE may be repeated; POST may not.
+    /// Whether the call may be repeated after an unknown outcome.
     pub fn is_idempotent(&self) -> bool {
-        self.method != reqwest::Method::POST
+        self.idempotent
     }
 }
 

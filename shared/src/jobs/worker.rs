@@ -114,6 +114,7 @@ async fn run_leased(
     }
     let started = std::time::Instant::now();
     let result = run_slice(ctx, integration, job, budget).await;
+    job.progress.longest_slice_ms = job.progress.longest_slice_ms.max(started.elapsed().as_millis() as u64);
     tracing::info!(
         tenant = %job.tenant_id, integration = %job.integration_id, job = %job.id, slice = job.slices,
         elapsed_ms = started.elapsed().as_millis() as u64, done = job.progress.done, failed = job.progress.failed,

@@ -100,7 +100,11 @@ pub fn parse_utc(s: &str) -> Option<DateTime<Utc>> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Some(t.with_timezone(&Utc));
     }
-    for f in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M"] {
+    for f in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+    ] {
         if let Ok(t) = NaiveDateTime::parse_from_str(s, f) {
             return Some(t.and_utc());
         }
@@ -164,10 +168,7 @@ mod tests {
         assert_eq!(b.i, Some(42));
         assert_eq!(b.b, Some(true));
         assert_eq!(b.date, NaiveDate::from_ymd_opt(2026, 11, 22));
-        assert_eq!(
-            b.t.unwrap().to_rfc3339(),
-            "2026-11-22T10:00:00.500+00:00"
-        );
+        assert_eq!(b.t.unwrap().to_rfc3339(), "2026-11-22T10:00:00.500+00:00");
         let c = loose(r#"{"d":12.34,"i":7.0,"b":0,"s":null,"t":"2026-11-22T10:00:00+01:00"}"#);
         assert_eq!(c.d, Some(Decimal::from_str("12.34").unwrap()));
         assert_eq!(c.i, Some(7));

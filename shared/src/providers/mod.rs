@@ -1,9 +1,15 @@
 //! The accounting systems behind one trait. Fortnox and Visma each implement [`Provider`];
 //! code outside this module never asks which one it is talking to.
 
+pub mod api;
 pub mod fortnox;
+pub mod lenient;
 pub mod oauth;
+pub mod settings;
 pub mod visma;
+
+pub use api::{AccountingApi, ApiAuth, IdPage, InvoiceAction, Page, Remote};
+pub use settings::ApiSettings;
 
 use crate::config::{Config, CredentialsSource};
 use crate::domain::{ProviderKind, Secret, TokenSet};
@@ -202,11 +208,35 @@ impl CredentialStore {
 pub struct Providers {
     fortnox: Arc<dyn Provider>,
     visma: Arc<dyn Provider>,
+    fortnox_api: Arc<fortnox::FortnoxApi>,
+    visma_api: Arc<visma::VismaApi>,
+    // Kept to rebuild the data clients with another limiter or settings.
+    parts: Arc<ApiParts>,
+}
+
+/// What the data clients are built from.
+struct ApiParts {
+    config: Config,
+    http: reqwest::Client,
+    credentials: Arc<CredentialStore>,
 }
 
 impl Providers {
-    /// Builds both providers from configuration.
+    /// Builds both providers from configuration. The data clients read their tuning from the
+    /// environment ([`ApiSettings::from_env`]) and pace requests with a limiter local to this
+    /// process until [`Providers::with_api`] hands them the shared one.
     pub fn new(config: &Config, http: reqwest::Client, credentials: Arc<CredentialStore>) -> Self {
+        let settings = ApiSettings::from_env().unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "provider API settings unreadable; using defaults");
+            ApiSettings::default()
+        });
+        let limiter = Arc::new(crate::http::SlotLimiter::local(settings.tuning));
+        let parts = Arc::new(ApiParts {
+            config: config.clone(),
+            http: http.clone(),
+            credentials: credentials.clone(),
+        });
+        let (fortnox_api, visma_api) = Self::data_clients(&parts, settings, limiter);
         Providers {
             fortnox: Arc::new(fortnox::Fortnox::new(
                 config.fortnox.clone(),
@@ -214,7 +244,53 @@ impl Providers {
                 credentials.clone(),
             )),
             visma: Arc::new(visma::Visma::new(config.visma.clone(), http, credentials)),
+            fortnox_api,
+            visma_api,
+            parts,
         }
+    }
+
+    fn data_clients(
+        parts: &ApiParts,
+        settings: ApiSettings,
+        limiter: Arc<dyn crate::http::RateLimiter>,
+    ) -> (Arc<fortnox::FortnoxApi>, Arc<visma::VismaApi>) {
+        let out = crate::http::Outbound::new(parts.http.clone(), limiter, settings.retry);
+        (
+            Arc::new(fortnox::FortnoxApi::new(
+                &parts.config.fortnox,
+                settings.clone(),
+                out.clone(),
+                parts.credentials.clone(),
+            )),
+            Arc::new(visma::VismaApi::new(
+                &parts.config.visma,
+                settings,
+                out,
+                parts.credentials.clone(),
+            )),
+        )
+    }
+
+    /// The same providers with data clients over `settings` and `limiter` (in production the
+    /// DynamoDB-backed one: [`Providers::with_shared_limiter`]).
+    pub fn with_api(
+        mut self,
+        settings: ApiSettings,
+        limiter: Arc<dyn crate::http::RateLimiter>,
+    ) -> Self {
+        let (f, v) = Self::data_clients(&self.parts, settings, limiter);
+        self.fortnox_api = f;
+        self.visma_api = v;
+        self
+    }
+
+    /// The same providers pacing their data calls through the rate-limit buckets in `db`'s
+    /// table, shared by every Lambda instance.
+    pub fn with_shared_limiter(self, db: &crate::store::Db, settings: ApiSettings) -> Self {
+        let store = Arc::new(crate::store::ratelimit::RateLimitStore::new(db));
+        let limiter = Arc::new(crate::http::SlotLimiter::new(store, settings.tuning));
+        self.with_api(settings, limiter)
     }
 
     /// The provider for `kind`.
@@ -223,5 +299,23 @@ impl Providers {
             ProviderKind::Fortnox => self.fortnox.as_ref(),
             ProviderKind::Visma => self.visma.as_ref(),
         }
+    }
+
+    /// The data API for `kind`.
+    pub fn api(&self, kind: ProviderKind) -> &dyn AccountingApi {
+        match kind {
+            ProviderKind::Fortnox => self.fortnox_api.as_ref(),
+            ProviderKind::Visma => self.visma_api.as_ref(),
+        }
+    }
+
+    /// The Fortnox data client, for its extras (bookkeep, cancel, credit).
+    pub fn fortnox_api(&self) -> &fortnox::FortnoxApi {
+        &self.fortnox_api
+    }
+
+    /// The Visma data client, for its extras (drafts, terms of payment, articles).
+    pub fn visma_api(&self) -> &visma::VismaApi {
+        &self.visma_api
     }
 }

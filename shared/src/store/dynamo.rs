@@ -28,6 +28,38 @@ fn lease_sk(integration_id: &str, purpose: &str) -> String {
     format!("LEASE#{integration_id}#{purpose}")
 }
 
+/// Sort key of an integration's owner item, under `pk = INTEGRATION#<id>`.
+pub(crate) const OWNER_SK: &str = "META";
+
+/// Who owns an integration, found by its id alone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IntegrationOwner {
+    /// Owner.
+    pub tenant_id: TenantId,
+    /// Which accounting system.
+    pub provider: ProviderKind,
+    /// The integration's secret (tokens and webhook keys).
+    pub secret_name: String,
+    /// The webhook signature scheme chosen for the integration; `None` means the default.
+    pub webhook_scheme: Option<String>,
+}
+
+/// The owner item of `i`: `pk = INTEGRATION#<id>, sk = META`.
+pub(crate) fn owner_item(i: &Integration, webhook_scheme: Option<&str>) -> Item {
+    let mut it = Item::new();
+    it.insert("pk".into(), s(super::jobs::integration_pk(&i.id)));
+    it.insert("sk".into(), s(OWNER_SK));
+    it.insert("tenant_id".into(), s(i.tenant_id.as_str()));
+    it.insert("integration_id".into(), s(&i.id));
+    it.insert("provider".into(), s(i.provider.as_str()));
+    it.insert("secret_name".into(), s(&i.secret_name));
+    it.insert("created_at".into(), ts(i.created_at));
+    if let Some(scheme) = webhook_scheme {
+        it.insert("webhook_scheme".into(), s(scheme));
+    }
+    it
+}
+
 /// An OAuth state as stored: bound to tenant, integration, provider and return URL.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OAuthState {
@@ -96,11 +128,20 @@ impl Db {
             .condition_expression("attribute_not_exists(pk)")
             .build()
             .map_err(StoreError::dynamo)?;
+        // The owner item lets a webhook URL, which carries only the integration id, find the
+        // tenant. Written in the same transaction so an integration never lacks one.
+        let owner = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(owner_item(i, None)))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(StoreError::dynamo)?;
         let res = self
             .client
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().put(claim).build())
             .transact_items(TransactWriteItem::builder().put(put).build())
+            .transact_items(TransactWriteItem::builder().put(owner).build())
             .send()
             .await;
         match res {
@@ -114,6 +155,33 @@ impl Db {
             }
             Err(e) => Err(StoreError::dynamo(e)),
         }
+    }
+
+    /// Who owns the integration `id`: the lookup behind a webhook URL, which names only the
+    /// integration. `None` for an unknown id, and for integrations created before owner items
+    /// existed (rotating their webhook key writes one).
+    pub async fn integration_owner(&self, id: &str) -> Result<Option<IntegrationOwner>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(super::jobs::integration_pk(id)))
+            .key("sk", s(OWNER_SK))
+            .send()
+            .await
+            .map_err(StoreError::dynamo)?;
+        let Some(it) = out.item() else {
+            return Ok(None);
+        };
+        Ok(Some(IntegrationOwner {
+            tenant_id: TenantId::parse(req_s(it, "tenant_id")?)
+                .ok_or_else(|| StoreError::Corrupt("tenant_id".into()))?,
+            provider: req_s(it, "provider")?
+                .parse()
+                .map_err(|e| StoreError::Corrupt(format!("{e}")))?,
+            secret_name: req_s(it, "secret_name")?.to_string(),
+            webhook_scheme: get_s(it, "webhook_scheme").map(str::to_string),
+        }))
     }
 
     /// The id of the tenant's active (not disconnected) integration with `provider`.

@@ -8,6 +8,7 @@ pub mod queue;
 pub mod ratelimit;
 pub mod records;
 pub mod secrets;
+pub mod webhooks;
 
 pub use dynamo::{Db, OAuthState};
 pub use queue::{JobMessage, Queue};

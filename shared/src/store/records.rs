@@ -52,8 +52,11 @@ pub struct Mapping {
     pub our_id: String,
     /// The provider's id; `None` while a create is in flight.
     pub remote_id: Option<String>,
-    /// Content hash both sides had at the last sync.
+    /// Content hash of our side at the last sync.
     pub synced_hash: Option<String>,
+    /// Content hash of the provider's record at the last sync (as the provider returns it,
+    /// so imperfect round trips never look like changes).
+    pub remote_hash: Option<String>,
     /// Provider's modification time at the last sync.
     pub remote_modified_at: Option<DateTime<Utc>>,
     /// A create was sent and its outcome is not known yet: look up by our reference first.
@@ -150,6 +153,16 @@ pub fn local_items(integration_id: &str, e: Entity, r: &LocalRecord) -> Vec<Item
     vec![local, pending]
 }
 
+/// The item of a local record written from the provider's side (no export pending).
+pub fn local_item(integration_id: &str, e: Entity, r: &LocalRecord) -> Item {
+    local_items(integration_id, e, r).swap_remove(0)
+}
+
+/// The sort key of a pending-export marker.
+pub fn pending_key(e: Entity, id: &str) -> String {
+    pending_sk(e, id)
+}
+
 /// The item of a mapping (and of its reverse when the remote id is known).
 pub fn mapping_items(integration_id: &str, e: Entity, m: &Mapping) -> Vec<Item> {
     let pk = integration_pk(integration_id);
@@ -162,6 +175,9 @@ pub fn mapping_items(integration_id: &str, e: Entity, m: &Mapping) -> Vec<Item> 
     }
     if let Some(h) = &m.synced_hash {
         it.insert("synced_hash".into(), s(h));
+    }
+    if let Some(h) = &m.remote_hash {
+        it.insert("remote_hash".into(), s(h));
     }
     if let Some(t) = m.remote_modified_at {
         it.insert("remote_modified_at".into(), ts(t));
@@ -188,6 +204,7 @@ fn mapping_from(it: &Item) -> Mapping {
         our_id: get_s(it, "our_id").unwrap_or_default().to_string(),
         remote_id: get_s(it, "remote_id").map(str::to_string),
         synced_hash: get_s(it, "synced_hash").map(str::to_string),
+        remote_hash: get_s(it, "remote_hash").map(str::to_string),
         remote_modified_at: parse_ts(get_s(it, "remote_modified_at")),
         create_pending_since: parse_ts(get_s(it, "create_pending_since")),
         deleted_at: parse_ts(get_s(it, "deleted_at")),
@@ -335,6 +352,26 @@ impl Db {
         let sks: Vec<String> = ids.iter().map(|i| local_sk(e, i)).collect();
         let items = self.get_many(integration_id, &sks).await?;
         items.values().map(local_from).map(|r| r.map(|r| (r.our_id.clone(), r))).collect()
+    }
+
+    /// Pending-export markers by our ids.
+    pub async fn pendings(&self, integration_id: &str, e: Entity, ids: &[String]) -> Result<HashMap<String, Pending>, StoreError> {
+        let prefix = format!("PENDING#{e}#");
+        let sks: Vec<String> = ids.iter().map(|i| pending_sk(e, i)).collect();
+        Ok(self
+            .get_many(integration_id, &sks)
+            .await?
+            .into_iter()
+            .map(|(sk, it)| {
+                let id = sk.trim_start_matches(&prefix).to_string();
+                let p = Pending {
+                    our_id: id.clone(),
+                    hash: get_s(&it, "hash").unwrap_or_default().to_string(),
+                    failed_hash: get_s(&it, "failed_hash").map(str::to_string),
+                };
+                (id, p)
+            })
+            .collect())
     }
 
     /// Mappings by our ids.

@@ -89,7 +89,8 @@ mod tests {
     fn classifies_real_bodies() {
         let e = classify(
             403,
-            br#"{"ErrorInformation":{"error":1,"message":"Ogiltig access-token.","code":2000311}}"#,
+            r#"{"ErrorInformation":{"error":1,"message":"Ogiltig access-token.","code":2000311}}"#
+                .as_bytes(),
         );
         assert_eq!(
             e,
@@ -99,22 +100,29 @@ mod tests {
         );
         let e = classify(
             401,
-            br#"{"ErrorInformation":{"Error":1,"Message":"Saknar access-token.","Code":"2000310"}}"#,
+            r#"{"ErrorInformation":{"Error":1,"Message":"Saknar access-token.","Code":"2000310"}}"#
+                .as_bytes(),
         );
         assert!(matches!(e, ApiError::NeedsReauth { .. }));
         let e = classify(
             403,
-            br#"{"ErrorInformation":{"error":1,"message":"Det saknas en licens för att utföra denna åtgärd.","code":2001101}}"#,
+            r#"{"ErrorInformation":{"error":1,"message":"Det saknas en licens för att utföra denna åtgärd.","code":2001101}}"#.as_bytes(),
         );
-        assert!(matches!(e, ApiError::NeedsPerson { code: Some(2001101), .. }));
+        assert!(matches!(
+            e,
+            ApiError::NeedsPerson {
+                code: Some(2001101),
+                ..
+            }
+        ));
         let e = classify(
             500,
-            br#"{"ErrorInformation":{"error":1,"message":"Ett systemfel har uppstått.","code":1000003}}"#,
+            r#"{"ErrorInformation":{"error":1,"message":"Ett systemfel har uppstått.","code":1000003}}"#.as_bytes(),
         );
         assert!(e.is_retryable());
         let e = classify(
             400,
-            br#"{"ErrorInformation":{"error":1,"message":"Kunde inte hitta konto.","code":2001304}}"#,
+            r#"{"ErrorInformation":{"error":1,"message":"Kunde inte hitta konto.","code":2001304}}"#.as_bytes(),
         );
         assert_eq!(
             e,
@@ -126,16 +134,23 @@ mod tests {
         );
         let e = classify(
             400,
-            br#"{"ErrorInformation":{"error":1,"message":"Kundnummer 10 används redan.","code":2000637}}"#,
+            r#"{"ErrorInformation":{"error":1,"message":"Kundnummer 10 används redan.","code":2000637}}"#.as_bytes(),
         );
-        assert!(matches!(e, ApiError::InvalidData { code: Some(CODE_CUSTOMER_NUMBER_TAKEN), .. }));
+        assert!(matches!(
+            e,
+            ApiError::InvalidData {
+                code: Some(CODE_CUSTOMER_NUMBER_TAKEN),
+                ..
+            }
+        ));
         let e = classify(
             404,
-            br#"{"ErrorInformation":{"error":1,"message":"Kan inte hitta kunden.","code":2000433}}"#,
+            r#"{"ErrorInformation":{"error":1,"message":"Kan inte hitta kunden.","code":2000433}}"#
+                .as_bytes(),
         );
         assert!(matches!(e, ApiError::NotFound { .. }));
         assert!(matches!(
-            classify(429, br#"{"message":"Too many requests"}"#),
+            classify(429, r#"{"message":"Too many requests"}"#.as_bytes()),
             ApiError::RateLimited { retry_after: None, ref message } if message == "Too many requests"
         ));
         assert!(matches!(
@@ -143,7 +158,7 @@ mod tests {
             ApiError::Retryable { .. }
         ));
         assert!(matches!(
-            classify(400, br#"{"error":"invalid_token","error_description":"expired"}"#),
+            classify(400, r#"{"error":"invalid_token","error_description":"expired"}"#.as_bytes()),
             ApiError::NeedsReauth { ref message } if message == "expired"
         ));
     }

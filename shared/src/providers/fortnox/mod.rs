@@ -1,5 +1,12 @@
 //! Fortnox: OAuth at `apps.fortnox.se/oauth-v1`, REST at `api.fortnox.se/3`.
 
+pub mod client;
+pub mod errors;
+pub mod mapping;
+pub(crate) mod wire;
+
+pub use client::FortnoxApi;
+
 use super::oauth::{classify_oauth_error, request_tokens, revoke_token, transport_error};
 use super::{CompanyInfo, CredentialStore, Provider, ProviderError};
 use crate::config::FortnoxSettings;

@@ -1,5 +1,12 @@
 //! Visma eAccounting: OAuth at the Visma Online identity server, REST at `eaccountingapi/v2`.
 
+pub mod client;
+pub mod errors;
+pub mod mapping;
+pub mod wire;
+
+pub use client::VismaApi;
+
 use super::oauth::{request_tokens, revoke_token, transport_error};
 use super::{CompanyInfo, CredentialStore, Provider, ProviderError};
 use crate::config::VismaSettings;

@@ -1,0 +1,246 @@
+//! What every REST request (`/fortnox/3/…`, `/visma/v2/…`) goes through, outermost first:
+//! contract checks (Fortnox, when a spec is configured), fault injection, the provider's
+//! rate limit, then the handler.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use serde_json::Value;
+
+use crate::config::ProviderKind;
+use crate::contract::{ContractViolation, Direction, FortnoxContract};
+use crate::faults::{Decision, DropConnection, FaultKind, InjectedFault};
+use crate::ratelimit::{
+    scaled, FORTNOX_RATE_LIMIT, FORTNOX_RATE_WINDOW, VISMA_RATE_LIMIT, VISMA_RATE_WINDOW,
+};
+use crate::state::SandboxState;
+use crate::{fortnox_rest, oauth, visma_rest};
+
+/// Largest request or response body the contract check buffers.
+const BODY_LIMIT: usize = 64 * 1024 * 1024;
+
+/// The provider and provider-side path (`/3/customers`) of a REST request path.
+pub(crate) fn rest_target(path: &str) -> Option<(ProviderKind, &str)> {
+    let under = |prefix: &str, api: &str| {
+        path.strip_prefix(prefix)
+            .filter(|rest| *rest == api || rest.starts_with(&format!("{api}/")))
+    };
+    under("/fortnox", "/3")
+        .map(|rest| (ProviderKind::Fortnox, rest))
+        .or_else(|| under("/visma", "/v2").map(|rest| (ProviderKind::Visma, rest)))
+}
+
+/// Middleware over the whole router; passes non-REST requests straight through.
+pub(crate) async fn rest_layer(
+    State(state): State<Arc<SandboxState>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let path = request.uri().path().to_string();
+    let Some((provider, api_path)) = rest_target(&path) else {
+        return next.run(request).await;
+    };
+    let api_path = api_path.to_string();
+    let method = request.method().clone();
+    let contract = match provider {
+        ProviderKind::Fortnox => state.contract().cloned(),
+        ProviderKind::Visma => None,
+    };
+    let Some(contract) = contract else {
+        return guarded(&state, provider, &method, &api_path, request, next).await;
+    };
+    let request = if method == Method::POST || method == Method::PUT {
+        let (parts, body) = request.into_parts();
+        let Ok(bytes) = axum::body::to_bytes(body, BODY_LIMIT).await else {
+            return StatusCode::PAYLOAD_TOO_LARGE.into_response();
+        };
+        if !bytes.is_empty() {
+            let errors = match serde_json::from_slice::<Value>(&bytes) {
+                Ok(v) => contract.validate_request(method.as_str(), &api_path, &v).err(),
+                Err(e) => Some(vec![format!("/: the body is not JSON: {e}")]),
+            };
+            if let Some(errors) = errors {
+                state.record_violation(violation(&method, &api_path, Direction::Request, None, errors));
+            }
+        }
+        Request::from_parts(parts, Body::from(bytes))
+    } else {
+        request
+    };
+    let response = guarded(&state, provider, &method, &api_path, request, next).await;
+    if response.extensions().get::<DropConnection>().is_some() {
+        return response;
+    }
+    check_response(&state, &contract, &method, &api_path, response).await
+}
+
+fn violation(
+    method: &Method,
+    path: &str,
+    direction: Direction,
+    status: Option<u16>,
+    errors: Vec<String>,
+) -> ContractViolation {
+    ContractViolation {
+        method: method.to_string(),
+        path: path.to_string(),
+        direction,
+        status,
+        errors,
+    }
+}
+
+async fn check_response(
+    state: &SandboxState,
+    contract: &FortnoxContract,
+    method: &Method,
+    api_path: &str,
+    response: Response,
+) -> Response {
+    let status = response.status().as_u16();
+    let (parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, BODY_LIMIT).await else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    if !bytes.is_empty() {
+        let errors = match serde_json::from_slice::<Value>(&bytes) {
+            Ok(v) => contract.validate_response(method.as_str(), api_path, status, &v).err(),
+            Err(e) => Some(vec![format!("/: the body is not JSON: {e}")]),
+        };
+        if let Some(errors) = errors {
+            state.record_violation(violation(method, api_path, Direction::Response, Some(status), errors));
+        }
+    }
+    Response::from_parts(parts, Body::from(bytes))
+}
+
+fn server_error(provider: ProviderKind) -> Response {
+    match provider {
+        ProviderKind::Fortnox => fortnox_rest::system_error(),
+        ProviderKind::Visma => visma_rest::server_error(),
+    }
+}
+
+fn drop_connection(provider: ProviderKind) -> Response {
+    let mut response = server_error(provider);
+    response.extensions_mut().insert(DropConnection);
+    response
+}
+
+fn whole_seconds(wait: Duration) -> u64 {
+    (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
+}
+
+fn too_many_requests(provider: ProviderKind, wait: Duration) -> Response {
+    match provider {
+        ProviderKind::Fortnox => fortnox_rest::too_many_requests(),
+        ProviderKind::Visma => visma_rest::too_many_requests(whole_seconds(wait)),
+    }
+}
+
+/// Visma's rate-limit "endpoint": the first path segment after `/v2/` (`customers`,
+/// `customerinvoicedrafts`, …), whatever follows it.
+fn visma_endpoint(api_path: &str) -> String {
+    api_path
+        .trim_start_matches("/v2")
+        .trim_start_matches('/')
+        .split('/')
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase()
+}
+
+/// Applies the provider's rate limit to an authenticated request; requests whose token does
+/// not authenticate are left to the handler (which answers 401).
+fn rate_limit(state: &SandboxState, provider: ProviderKind, api_path: &str, request: &Request) -> Option<Response> {
+    let (grant, company) = oauth::authenticate_bearer(state, provider, request.headers()).ok()?;
+    let scale = state.config().time_scale;
+    let now = Instant::now();
+    let (key, limit, window) = match provider {
+        ProviderKind::Fortnox => (
+            company.key(provider),
+            FORTNOX_RATE_LIMIT,
+            scaled(FORTNOX_RATE_WINDOW, scale),
+        ),
+        ProviderKind::Visma => (
+            visma_endpoint(api_path),
+            VISMA_RATE_LIMIT,
+            scaled(VISMA_RATE_WINDOW, scale),
+        ),
+    };
+    let checked = state
+        .rate_limits()
+        .check(provider, &grant.client_id, &key, limit, window, now);
+    checked.err().map(|wait| too_many_requests(provider, wait))
+}
+
+/// Fault injection around the rate limit and the handler.
+async fn guarded(
+    state: &SandboxState,
+    provider: ProviderKind,
+    method: &Method,
+    api_path: &str,
+    request: Request,
+    next: Next,
+) -> Response {
+    let is_write = !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
+    let (decision, delay) = state.fault_decision(is_write);
+    let record = |kind: FaultKind| {
+        state.record_fault(InjectedFault {
+            provider,
+            method: method.to_string(),
+            path: api_path.to_string(),
+            kind,
+            at: Utc::now(),
+        });
+    };
+    if let Decision::Pre(kind) = decision {
+        record(kind);
+        match kind {
+            FaultKind::DropConnection => return drop_connection(provider),
+            FaultKind::Error500 => return server_error(provider),
+            FaultKind::RateLimited => return too_many_requests(provider, Duration::from_secs(1)),
+            _ => tokio::time::sleep(delay).await,
+        }
+    }
+    if let Some(limited) = rate_limit(state, provider, api_path, &request) {
+        return limited;
+    }
+    let response = next.run(request).await;
+    match decision {
+        Decision::CommitThen(kind) if response.status().is_success() => {
+            record(kind);
+            match kind {
+                FaultKind::CommitThenError500 => server_error(provider),
+                FaultKind::CommitThenDrop => drop_connection(provider),
+                _ => {
+                    tokio::time::sleep(delay).await;
+                    response
+                }
+            }
+        }
+        _ => response,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets() {
+        assert_eq!(rest_target("/fortnox/3/customers"), Some((ProviderKind::Fortnox, "/3/customers")));
+        assert_eq!(rest_target("/visma/v2/customers/x"), Some((ProviderKind::Visma, "/v2/customers/x")));
+        assert_eq!(rest_target("/fortnox/oauth-v1/token"), None);
+        assert_eq!(rest_target("/fortnox/30/x"), None);
+        assert_eq!(visma_endpoint("/v2/customerinvoicedrafts/abc/convert"), "customerinvoicedrafts");
+        assert_eq!(whole_seconds(Duration::from_millis(100)), 1);
+        assert_eq!(whole_seconds(Duration::from_millis(2100)), 3);
+    }
+}

@@ -1,0 +1,521 @@
+//! Canonical ↔ Fortnox, both directions.
+//!
+//! | canonical | Fortnox |
+//! |---|---|
+//! | `Customer.id` (ours) | `ExternalReference` |
+//! | name, organisation_number, email, phone | `Name`, `OrganisationNumber`, `Email`, `Phone1` |
+//! | address line1/line2/postal_code/city/country_code | `Address1/2`, `ZipCode`, `City`, `CountryCode` |
+//! | currency | `Currency` |
+//! | is_private_person | `Type` `PRIVATE`/`COMPANY` |
+//! | vat_number, reverse_charge_construction | `VATNumber`, `VATType` `SEREVERSEDVAT` (else `SEVAT` for Swedish customers) |
+//! | active | `Active` |
+//! | `Invoice.id` (ours) | `ExternalInvoiceReference1` |
+//! | customer_id | `CustomerNumber` (the provider's id, given by the caller) |
+//! | invoice_date, due_date, currency, our/your_reference | `InvoiceDate`, `DueDate`, `Currency`, `OurReference`, `YourReference` |
+//! | row description, article_number, account_number | `Description`, `ArticleNumber`, `AccountNumber` |
+//! | row quantity, unit_price, vat_rate, discount (%) | `DeliveredQuantity` (a string), `Price`, `VAT` (whole %), `Discount` + `DiscountType: PERCENT` |
+//! | row house_work rot/rut, hours | `HouseWork`, `HouseWorkType` (`CONSTRUCTION`/`CLEANING` when written), `HouseWorkHoursToReport`; invoice `TaxReductionType` |
+//! | totals net/vat/total (read) | `Net`, `TotalVAT`, `Total` |
+//!
+//! Lossy spots, by design: Fortnox has no modification time on customers or invoices
+//! (`updated_at` stays `None`); a house-work row's reduction amount is computed by Fortnox and
+//! not read back; "green technology" house work has no canonical form; an `AMOUNT` discount is
+//! read back as the equivalent percentage.
+
+use super::wire::{CustomerIn, CustomerOut, InvoiceIn, InvoiceOut, InvoiceRowIn, InvoiceRowOut};
+use crate::domain::money::round_money;
+use crate::domain::{
+    Address, Customer, Decimal, HouseWork, HouseWorkKind, Invoice, InvoiceRow, Totals,
+};
+use crate::http::ApiError;
+use crate::providers::Remote;
+
+/// Whether a body creates a record or updates one (PUT is partial: on update, cleared fields
+/// are sent as `""` where Fortnox's schema allows an empty string).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteMode {
+    /// POST.
+    Create,
+    /// PUT.
+    Update,
+}
+
+fn clearable(v: &Option<String>, mode: WriteMode) -> Option<String> {
+    match (v.as_deref().map(str::trim), mode) {
+        (Some(s), _) if !s.is_empty() => Some(s.to_string()),
+        (_, WriteMode::Update) => Some(String::new()),
+        (_, WriteMode::Create) => None,
+    }
+}
+
+fn present(v: &Option<String>) -> Option<String> {
+    v.as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+}
+
+/// The body Fortnox gets for `c`.
+pub fn customer_out(c: &Customer, mode: WriteMode) -> CustomerOut {
+    let a = &c.address;
+    let swedish = a.country_code.as_deref().is_none_or(|cc| cc == "SE");
+    CustomerOut {
+        name: Some(c.name.trim().to_string()),
+        organisation_number: clearable(&c.organisation_number, mode),
+        email: clearable(&c.email, mode),
+        phone1: clearable(&c.phone, mode),
+        // Address1, CountryCode and Currency have a minimum length: never sent empty.
+        address1: present(&a.line1),
+        address2: clearable(&a.line2, mode),
+        zip_code: clearable(&a.postal_code, mode),
+        city: clearable(&a.city, mode),
+        country_code: present(&a.country_code),
+        currency: present(&c.currency),
+        kind: Some(if c.is_private_person {
+            "PRIVATE"
+        } else {
+            "COMPANY"
+        }),
+        vat_number: clearable(&c.vat_number, mode),
+        vat_type: if c.reverse_charge_construction {
+            Some("SEREVERSEDVAT")
+        } else if swedish {
+            Some("SEVAT")
+        } else {
+            None
+        },
+        active: Some(c.active),
+        external_reference: Some(c.id.clone()),
+    }
+}
+
+/// The canonical customer of a Fortnox record.
+pub fn customer_in(w: &CustomerIn) -> Result<Remote<Customer>, ApiError> {
+    let remote_id = w
+        .customer_number
+        .clone()
+        .ok_or_else(|| ApiError::unexpected("a Fortnox customer without CustomerNumber"))?;
+    let record = Customer {
+        id: w.external_reference.clone().unwrap_or_default(),
+        name: w.name.clone().unwrap_or_default(),
+        organisation_number: w.organisation_number.clone(),
+        email: w.email.clone(),
+        phone: w.phone1.clone().or_else(|| w.phone.clone()),
+        address: Address {
+            line1: w.address1.clone(),
+            line2: w.address2.clone(),
+            postal_code: w.zip_code.clone(),
+            city: w.city.clone(),
+            country_code: w.country_code.clone().map(|c| c.to_ascii_uppercase()),
+        },
+        currency: w.currency.clone().map(|c| c.to_ascii_uppercase()),
+        is_private_person: w.kind.as_deref() == Some("PRIVATE"),
+        vat_number: w.vat_number.clone(),
+        reverse_charge_construction: w.vat_type.as_deref() == Some("SEREVERSEDVAT"),
+        active: w.active.unwrap_or(true),
+        updated_at: None,
+    };
+    Ok(Remote {
+        remote_id,
+        our_reference: w.external_reference.clone(),
+        record,
+        modified_at: None,
+        customer_remote_id: None,
+        editable: true,
+    })
+}
+
+/// House-work types Fortnox counts as ROT; the rest but green technology are RUT.
+const ROT_TYPES: &[&str] = &[
+    "CONSTRUCTION",
+    "ELECTRICITY",
+    "GLASSMETALWORK",
+    "GROUNDDRAINAGEWORK",
+    "MASONRY",
+    "PAINTINGWALLPAPERING",
+    "HVAC",
+];
+const GREEN_TYPES: &[&str] = &[
+    "SOLARCELLS",
+    "STORAGESELFPRODUCEDELECTRICITY",
+    "CHARGINGSTATIONELECTRICVEHICLE",
+];
+
+fn whole(v: Decimal, field: String) -> Result<i64, ApiError> {
+    let n = v.normalize();
+    if !n.fract().is_zero() {
+        return Err(ApiError::invalid_field(
+            field,
+            "Fortnox takes whole numbers here",
+        ));
+    }
+    n.mantissa()
+        .checked_div(10i128.pow(n.scale()))
+        .and_then(|m| i64::try_from(m).ok())
+        .ok_or_else(|| ApiError::invalid_field(field, "out of range"))
+}
+
+/// The body Fortnox gets for `i`, billed to the Fortnox customer `customer_number`.
+pub fn invoice_out(
+    i: &Invoice,
+    customer_number: &str,
+    mode: WriteMode,
+) -> Result<InvoiceOut, ApiError> {
+    let mut reduction: Option<HouseWorkKind> = None;
+    let mut rows = Vec::with_capacity(i.rows.len());
+    for (n, r) in i.rows.iter().enumerate() {
+        let vat = r
+            .vat_rate
+            .map(|v| whole(v, format!("rows[{n}].vat_rate")))
+            .transpose()?;
+        let (house_work, house_work_type, hours) = match &r.house_work {
+            Some(h) => {
+                match reduction {
+                    Some(k) if k != h.kind => {
+                        return Err(ApiError::invalid_field(
+                            format!("rows[{n}].house_work.kind"),
+                            "an invoice cannot mix ROT and RUT",
+                        ))
+                    }
+                    _ => reduction = Some(h.kind),
+                }
+                let hours = h
+                    .hours
+                    .map(|v| whole(v, format!("rows[{n}].house_work.hours")))
+                    .transpose()?;
+                let t = match h.kind {
+                    HouseWorkKind::Rot => "CONSTRUCTION",
+                    HouseWorkKind::Rut => "CLEANING",
+                };
+                (Some(true), Some(t), hours)
+            }
+            None if mode == WriteMode::Update => (Some(false), None, None),
+            None => (None, None, None),
+        };
+        // Fortnox updates rows in place by position: on update, say "no discount" and "no
+        // article" explicitly, or the old row's values would stay.
+        let discount = match (r.discount.filter(|d| !d.is_zero()), mode) {
+            (None, WriteMode::Update) => Some(Decimal::ZERO),
+            (d, _) => d,
+        };
+        rows.push(InvoiceRowOut {
+            article_number: match mode {
+                WriteMode::Create => present(&r.article_number),
+                WriteMode::Update => clearable(&r.article_number, mode),
+            },
+            account_number: r.account_number,
+            description: r.description.clone(),
+            delivered_quantity: r.quantity.normalize().to_string(),
+            price: Some(r.unit_price),
+            vat,
+            discount,
+            discount_type: discount.map(|_| "PERCENT"),
+            house_work,
+            house_work_type,
+            house_work_hours_to_report: hours,
+        });
+    }
+    Ok(InvoiceOut {
+        customer_number: customer_number.to_string(),
+        invoice_date: Some(i.invoice_date.to_string()),
+        due_date: i.due_date.map(|d| d.to_string()),
+        currency: present(&i.currency),
+        our_reference: clearable(&i.our_reference, mode),
+        your_reference: clearable(&i.your_reference, mode),
+        external_invoice_reference1: Some(i.id.clone()),
+        vat_included: Some(false),
+        tax_reduction_type: match reduction {
+            Some(HouseWorkKind::Rot) => Some("rot"),
+            Some(HouseWorkKind::Rut) => Some("rut"),
+            None if mode == WriteMode::Update => Some("none"),
+            None => None,
+        },
+        invoice_rows: rows,
+    })
+}
+
+fn row_in(r: &InvoiceRowIn, invoice_reduction: Option<&str>) -> InvoiceRow {
+    let quantity = r.delivered_quantity.unwrap_or_default();
+    let unit_price = r.price.unwrap_or_default();
+    let discount = match (r.discount, r.discount_type.as_deref()) {
+        (Some(d), _) if d.is_zero() => None,
+        (Some(d), Some("AMOUNT")) => {
+            let gross = quantity * unit_price;
+            (!gross.is_zero()).then(|| round_money(d / gross * Decimal::ONE_HUNDRED))
+        }
+        (d, _) => d,
+    };
+    let house_work = match (r.house_work, r.house_work_type.as_deref()) {
+        (Some(true), t) => {
+            let kind = match t {
+                Some(t) if GREEN_TYPES.contains(&t) => None,
+                Some(t) if ROT_TYPES.contains(&t) => Some(HouseWorkKind::Rot),
+                Some("OTHERCOSTS") | None => match invoice_reduction {
+                    Some("rot") => Some(HouseWorkKind::Rot),
+                    Some("rut") => Some(HouseWorkKind::Rut),
+                    _ => None,
+                },
+                Some(_) => Some(HouseWorkKind::Rut),
+            };
+            kind.map(|kind| HouseWork {
+                kind,
+                hours: r.house_work_hours_to_report.filter(|h| !h.is_zero()),
+                amount: None,
+            })
+        }
+        _ => None,
+    };
+    InvoiceRow {
+        description: r.description.clone().unwrap_or_default(),
+        article_number: r.article_number.clone(),
+        account_number: r.account_number.and_then(|a| u32::try_from(a).ok()),
+        quantity,
+        unit_price,
+        vat_rate: r.vat,
+        discount,
+        house_work,
+    }
+}
+
+/// The canonical invoice of a Fortnox record (`customer_id` holds the Fortnox customer number).
+pub fn invoice_in(w: &InvoiceIn) -> Result<Remote<Invoice>, ApiError> {
+    let remote_id = w
+        .document_number
+        .clone()
+        .ok_or_else(|| ApiError::unexpected("a Fortnox invoice without DocumentNumber"))?;
+    let invoice_date = w.invoice_date.ok_or_else(|| {
+        ApiError::unexpected(format!("Fortnox invoice {remote_id} has no InvoiceDate"))
+    })?;
+    let reduction = w
+        .extra
+        .get("TaxReductionType")
+        .and_then(serde_json::Value::as_str);
+    let totals = w.total.map(|total| {
+        let vat = w.total_vat.unwrap_or_default();
+        Totals {
+            net: w.net.unwrap_or(total - vat),
+            vat,
+            total,
+        }
+    });
+    let customer = w.customer_number.clone().unwrap_or_default();
+    let record = Invoice {
+        id: w.external_invoice_reference1.clone().unwrap_or_default(),
+        customer_id: customer.clone(),
+        invoice_date,
+        due_date: w.due_date,
+        currency: w.currency.clone().map(|c| c.to_ascii_uppercase()),
+        our_reference: w.our_reference.clone(),
+        your_reference: w.your_reference.clone(),
+        rows: w
+            .invoice_rows
+            .iter()
+            .flatten()
+            .map(|r| row_in(r, reduction))
+            .collect(),
+        totals,
+        updated_at: None,
+    };
+    Ok(Remote {
+        remote_id,
+        our_reference: w.external_invoice_reference1.clone(),
+        record,
+        modified_at: None,
+        customer_remote_id: (!customer.is_empty()).then_some(customer),
+        editable: !(w.booked.unwrap_or(false) || w.cancelled.unwrap_or(false)),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::providers::fortnox::wire::{CustomerWrap, InvoiceWrap};
+    use chrono::NaiveDate;
+    use std::str::FromStr;
+
+    fn d(s: &str) -> Decimal {
+        Decimal::from_str(s).unwrap()
+    }
+
+    fn customer() -> Customer {
+        Customer {
+            id: "cust-1".into(),
+            name: "Bygg AB".into(),
+            organisation_number: Some("556677-8899".into()),
+            email: Some("info@bygg.se".into()),
+            phone: None,
+            address: Address {
+                line1: Some("Storgatan 1".into()),
+                line2: None,
+                postal_code: Some("903 26".into()),
+                city: Some("Umeå".into()),
+                country_code: Some("SE".into()),
+            },
+            currency: Some("SEK".into()),
+            is_private_person: false,
+            vat_number: Some("SE556677889901".into()),
+            reverse_charge_construction: true,
+            active: true,
+            updated_at: None,
+        }
+    }
+
+    fn invoice() -> Invoice {
+        Invoice {
+            id: "inv-1".into(),
+            customer_id: "cust-1".into(),
+            invoice_date: NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),
+            due_date: NaiveDate::from_ymd_opt(2026, 12, 1),
+            currency: Some("SEK".into()),
+            our_reference: Some("Anna".into()),
+            your_reference: None,
+            rows: vec![
+                InvoiceRow {
+                    description: "Arbete".into(),
+                    article_number: None,
+                    account_number: Some(3001),
+                    quantity: d("8"),
+                    unit_price: d("650.50"),
+                    vat_rate: Some(d("25")),
+                    discount: Some(d("10")),
+                    house_work: Some(HouseWork {
+                        kind: HouseWorkKind::Rot,
+                        hours: Some(d("8")),
+                        amount: None,
+                    }),
+                },
+                InvoiceRow {
+                    description: "Material".into(),
+                    article_number: Some("MAT".into()),
+                    account_number: None,
+                    quantity: d("2.5"),
+                    unit_price: d("100"),
+                    vat_rate: Some(d("25")),
+                    discount: None,
+                    house_work: None,
+                },
+            ],
+            totals: None,
+            updated_at: None,
+        }
+    }
+
+    #[test]
+    fn customer_bodies_create_and_update() {
+        let c = customer();
+        let body = serde_json::to_value(CustomerWrap {
+            customer: &customer_out(&c, WriteMode::Create),
+        })
+        .unwrap();
+        let b = &body["Customer"];
+        assert_eq!(b["ExternalReference"], "cust-1");
+        assert_eq!(b["VATType"], "SEREVERSEDVAT");
+        assert_eq!(b["Type"], "COMPANY");
+        assert_eq!(b["ZipCode"], "903 26");
+        assert!(b.get("Phone1").is_none(), "{b}");
+        let u = serde_json::to_value(customer_out(&c, WriteMode::Update)).unwrap();
+        assert_eq!(u["Phone1"], "", "cleared on update");
+        assert!(u.get("Address2").is_some());
+    }
+
+    #[test]
+    fn customers_round_trip() {
+        let c = customer();
+        let text = serde_json::to_string(&customer_out(&c, WriteMode::Create)).unwrap();
+        let mut back: CustomerIn = serde_json::from_str(&text).unwrap();
+        back.customer_number = Some("17".into());
+        let r = customer_in(&back).unwrap();
+        assert_eq!(r.remote_id, "17");
+        assert_eq!(r.our_reference.as_deref(), Some("cust-1"));
+        assert_eq!(r.record, c);
+        assert_eq!(r.record.content_hash(), c.content_hash());
+    }
+
+    #[test]
+    fn invoice_bodies_follow_fortnox_types() {
+        let body = serde_json::to_string(&InvoiceWrap {
+            invoice: &invoice_out(&invoice(), "17", WriteMode::Create).unwrap(),
+        })
+        .unwrap();
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let i = &v["Invoice"];
+        assert_eq!(i["CustomerNumber"], "17");
+        assert_eq!(i["ExternalInvoiceReference1"], "inv-1");
+        assert_eq!(i["TaxReductionType"], "rot");
+        let r = &i["InvoiceRows"][0];
+        assert_eq!(r["DeliveredQuantity"], "8");
+        assert_eq!(r["VAT"], 25);
+        assert_eq!(r["AccountNumber"], 3001);
+        assert_eq!(r["DiscountType"], "PERCENT");
+        assert_eq!(r["HouseWorkType"], "CONSTRUCTION");
+        assert_eq!(r["HouseWorkHoursToReport"], 8);
+        assert!(body.contains(r#""Price":650.5"#), "{body}");
+        assert!(i["InvoiceRows"][1].get("Discount").is_none());
+    }
+
+    #[test]
+    fn unmappable_values_name_the_field() {
+        let mut i = invoice();
+        i.rows[1].vat_rate = Some(d("12.5"));
+        let e = invoice_out(&i, "1", WriteMode::Create).unwrap_err();
+        assert!(
+            matches!(e, ApiError::InvalidData { field: Some(ref f), .. } if f == "rows[1].vat_rate")
+        );
+        let mut i = invoice();
+        i.rows[1].house_work = Some(HouseWork {
+            kind: HouseWorkKind::Rut,
+            hours: None,
+            amount: None,
+        });
+        assert!(invoice_out(&i, "1", WriteMode::Create).is_err());
+    }
+
+    #[test]
+    fn invoices_round_trip() {
+        let i = invoice();
+        let text =
+            serde_json::to_string(&invoice_out(&i, "17", WriteMode::Create).unwrap()).unwrap();
+        let mut back: InvoiceIn = serde_json::from_str(&text).unwrap();
+        back.document_number = Some("1001".into());
+        back.total = Some(d("5934.10"));
+        back.total_vat = Some(d("1186.82"));
+        back.booked = Some(true);
+        let r = invoice_in(&back).unwrap();
+        assert_eq!(r.remote_id, "1001");
+        assert_eq!(r.customer_remote_id.as_deref(), Some("17"));
+        assert!(!r.editable);
+        let mut expect = i.clone();
+        expect.customer_id = "17".into();
+        let mut got = r.record.clone();
+        assert_eq!(got.totals.as_ref().unwrap().net, d("4747.28"));
+        got.totals = None;
+        assert_eq!(got, expect);
+    }
+
+    #[test]
+    fn reads_amount_discounts_and_house_work_types() {
+        let w: InvoiceIn = serde_json::from_str(
+            r#"{"DocumentNumber":1,"CustomerNumber":"2","InvoiceDate":"2026-01-01",
+                "TaxReductionType":"rut",
+                "InvoiceRows":[
+                  {"DeliveredQuantity":"2","Price":"100","Discount":"50","DiscountType":"AMOUNT",
+                   "HouseWork":true,"HouseWorkType":"GARDENING","HouseWorkHoursToReport":"3"},
+                  {"DeliveredQuantity":"1","Price":"10","HouseWork":true,"HouseWorkType":"OTHERCOSTS"},
+                  {"DeliveredQuantity":"1","Price":"10","HouseWork":true,"HouseWorkType":"SOLARCELLS"}]}"#,
+        )
+        .unwrap();
+        let r = invoice_in(&w).unwrap().record;
+        assert_eq!(r.rows[0].discount, Some(d("25")));
+        assert_eq!(
+            r.rows[0].house_work.as_ref().unwrap().kind,
+            HouseWorkKind::Rut
+        );
+        assert_eq!(r.rows[0].house_work.as_ref().unwrap().hours, Some(d("3")));
+        assert_eq!(
+            r.rows[1].house_work.as_ref().unwrap().kind,
+            HouseWorkKind::Rut
+        );
+        assert!(r.rows[2].house_work.is_none());
+        assert!(r.totals.is_none());
+    }
+}
