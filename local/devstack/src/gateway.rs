@@ -34,6 +34,10 @@ pub enum Function {
     SyncInvoice,
     /// `records`
     Records,
+    /// `webhook` (behind its Lambda function URL, not the HTTP API)
+    Webhook,
+    /// `webhook_key`
+    WebhookKey,
 }
 
 /// A route: method, path template, function, and whether the JWT authorizer guards it.
@@ -90,6 +94,68 @@ pub const ROUTES: &[Route] = &[
         method: "DELETE",
         path: "/api/integrations/{id}",
         function: Function::Disconnect,
+        authorized: true,
+    },
+    Route {
+        method: "POST",
+        path: "/api/integrations/{id}/sync",
+        function: Function::Sync,
+        authorized: true,
+    },
+    Route {
+        method: "POST",
+        path: "/api/integrations/{id}/jobs/{job}/retry",
+        function: Function::Sync,
+        authorized: true,
+    },
+    Route {
+        method: "POST",
+        path: "/api/integrations/sync-invoice",
+        function: Function::SyncInvoice,
+        authorized: true,
+    },
+    Route {
+        method: "GET",
+        path: "/api/integrations/{id}/jobs",
+        function: Function::Status,
+        authorized: true,
+    },
+    Route {
+        method: "GET",
+        path: "/api/integrations/{id}/jobs/{job}",
+        function: Function::Status,
+        authorized: true,
+    },
+    Route {
+        method: "GET",
+        path: "/api/integrations/{id}/conflicts",
+        function: Function::Status,
+        authorized: true,
+    },
+    Route {
+        method: "POST",
+        path: "/api/integrations/{id}/records/{entity}",
+        function: Function::Records,
+        authorized: true,
+    },
+    Route {
+        method: "GET",
+        path: "/api/integrations/{id}/records/{entity}",
+        function: Function::Records,
+        authorized: true,
+    },
+    // In AWS this is the webhook function's URL (auth type NONE), not an HTTP API route: no
+    // JWT, and the function gets a function URL event.
+    Route {
+        method: "POST",
+        path: "/api/integrations/{id}/webhook",
+        function: Function::Webhook,
+        authorized: false,
+    },
+    Route {
+        method: "POST",
+        path: "/api/integrations/{id}/webhook-key/rotate",
+        function: Function::WebhookKey,
         authorized: true,
     },
 ];
@@ -199,15 +265,19 @@ async fn dispatch(
     } else {
         None
     };
-    let event = api_gateway_event(
-        route,
-        &method,
-        &uri,
-        &headers,
-        &body,
-        &path_params,
-        claims.as_ref(),
-    );
+    let event = if route.function == Function::Webhook {
+        function_url_event(&method, &uri, &headers, &body)
+    } else {
+        api_gateway_event(
+            route,
+            &method,
+            &uri,
+            &headers,
+            &body,
+            &path_params,
+            claims.as_ref(),
+        )
+    };
     let request = match lambda_http::request::from_str(&event.to_string()) {
         Ok(r) => r,
         Err(e) => {
@@ -229,6 +299,8 @@ async fn dispatch(
         Function::Sync => sync::handler(ctx, request).await,
         Function::SyncInvoice => sync_invoice::handler(ctx, request).await,
         Function::Records => records::handler(ctx, request).await,
+        Function::Webhook => webhook::handler(ctx, request).await,
+        Function::WebhookKey => webhook_key::handler(ctx, request).await,
     };
     match result {
         Ok(resp) => to_axum(resp),
@@ -332,6 +404,77 @@ pub fn api_gateway_event(
     event
 }
 
+/// The event a Lambda function URL sends (payload format 2.0 without API Gateway's parts):
+/// route key `$default`, no `pathParameters`, no authorizer, and a body that is base64-encoded
+/// unless its content type is text, as the function URL does it.
+pub fn function_url_event(method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Value {
+    let mut hdrs = Map::new();
+    for (k, v) in headers {
+        let v = v.to_str().unwrap_or_default();
+        match hdrs.get_mut(k.as_str()) {
+            Some(Value::String(s)) => {
+                s.push(',');
+                s.push_str(v);
+            }
+            _ => {
+                hdrs.insert(k.as_str().to_string(), Value::String(v.to_string()));
+            }
+        }
+    }
+    let raw_query = uri.query().unwrap_or("").to_string();
+    let content_type = headers
+        .get("content-type")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let textual = content_type.starts_with("text/")
+        || ["json", "xml", "javascript", "x-www-form-urlencoded"]
+            .iter()
+            .any(|t| content_type.contains(t));
+    let (body_value, is_b64) = match std::str::from_utf8(body) {
+        Ok(t) if textual => (t.to_string(), false),
+        _ => {
+            use base64::Engine;
+            (base64::engine::general_purpose::STANDARD.encode(body), true)
+        }
+    };
+    let host = headers
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1");
+    let now = chrono::Utc::now();
+    let mut event = json!({
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": uri.path(),
+        "rawQueryString": raw_query,
+        "headers": hdrs,
+        "requestContext": {
+            "accountId": "anonymous",
+            "apiId": "devstackwebhookurl",
+            "domainName": host,
+            "domainPrefix": "devstackwebhookurl",
+            "http": {
+                "method": method.as_str(),
+                "path": uri.path(),
+                "protocol": "HTTP/1.1",
+                "sourceIp": "127.0.0.1",
+                "userAgent": headers.get("user-agent").and_then(|h| h.to_str().ok()).unwrap_or("")
+            },
+            "requestId": uuid::Uuid::new_v4().to_string(),
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": now.format("%d/%b/%Y:%H:%M:%S %z").to_string(),
+            "timeEpoch": now.timestamp_millis()
+        },
+        "isBase64Encoded": is_b64
+    });
+    if !body.is_empty() {
+        event["body"] = Value::String(body_value);
+    }
+    event
+}
+
 fn to_axum(resp: lambda_http::Response<Body>) -> Response {
     let (parts, body) = resp.into_parts();
     let bytes = match body {
@@ -349,6 +492,32 @@ fn to_axum(resp: lambda_http::Response<Body>) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn function_url_events_parse_like_aws_sends_them() {
+        use lambda_http::RequestExt;
+        let mut headers = HeaderMap::new();
+        headers.insert("content-type", "application/octet-stream".parse().unwrap());
+        headers.insert("x-signature", "t=1,v1=ab".parse().unwrap());
+        let uri: Uri = "/api/integrations/i-1/webhook?x=1".parse().unwrap();
+        let body = [0u8, 159, 146, 150];
+        let event = function_url_event(&Method::POST, &uri, &headers, &body);
+        assert_eq!(event["isBase64Encoded"], true);
+        assert!(event.get("pathParameters").is_none());
+        assert!(event["requestContext"].get("authorizer").is_none());
+        let req = lambda_http::request::from_str(&event.to_string()).unwrap();
+        assert_eq!(req.raw_http_path(), "/api/integrations/i-1/webhook");
+        assert_eq!(req.method(), Method::POST);
+        assert_eq!(req.headers()["x-signature"], "t=1,v1=ab");
+        assert!(req.path_parameters_ref().is_none_or(|p| p.first("id").is_none()));
+        match req.body() {
+            Body::Binary(b) => assert_eq!(b.as_slice(), &body),
+            other => panic!("binary body expected, got {other:?}"),
+        }
+        headers.insert("content-type", "application/json".parse().unwrap());
+        let event = function_url_event(&Method::POST, &uri, &headers, b"{}");
+        assert_eq!((event["isBase64Encoded"].clone(), event["body"].clone()), (json!(false), json!("{}")));
+    }
 
     #[test]
     fn matches_literal_routes_before_parameters() {
@@ -369,6 +538,11 @@ mod tests {
             Function::Disconnect
         );
         assert!(match_route("PUT", "/api/integrations/x").is_none());
+        let (r, p) = match_route("POST", "/api/integrations/abc/webhook").unwrap();
+        assert_eq!((r.function, r.authorized), (Function::Webhook, false));
+        assert_eq!(p["id"], "abc");
+        let (r, _) = match_route("POST", "/api/integrations/abc/webhook-key/rotate").unwrap();
+        assert_eq!((r.function, r.authorized), (Function::WebhookKey, true));
         assert!(match_route("GET", "/api/integrations/").is_none());
     }
 }

@@ -108,6 +108,8 @@ impl Stack {
             ),
             ("DEFAULT_RETURN_URL", format!("{api_url}/dev/return")),
             ("PUBLIC_API_URL", api_url.clone()),
+            // The webhook function's URL in AWS; here the same listener serves it.
+            ("WEBHOOK_BASE_URL", api_url.clone()),
             ("FORTNOX_AUTH_URL", format!("{}/fortnox", sandbox.base_url)),
             ("FORTNOX_API_URL", format!("{}/fortnox", sandbox.base_url)),
             ("VISMA_IDENTITY_URL", format!("{}/visma", sandbox.base_url)),

@@ -7,6 +7,11 @@
 //! checked (`date` must be `YYYY-MM-DD`): an empty string in a date field is a violation.
 //! The spec declares no `additionalProperties: false` and nothing `nullable`, so extra fields
 //! pass and every `null` fails. Validators are compiled once per schema and shared.
+//!
+//! One deliberate relaxation: PUT request bodies are checked without `required`. Fortnox
+//! documents PUT as a partial update ("properties not provided will be left unchanged"), yet
+//! the spec reuses the full schemas, which require `Name` (customers) and `CustomerNumber`
+//! (invoices). Everything else (types, lengths, enums, formats) still applies to PUTs.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -81,6 +86,8 @@ impl std::fmt::Debug for FortnoxContract {
 struct Inner {
     /// `{"components": …}` after the `nullable` pass.
     root: Map<String, Value>,
+    /// The same without any `required`, for partial updates (PUT request bodies).
+    partial_root: Map<String, Value>,
     paths: Vec<PathEntry>,
     validators: Mutex<HashMap<String, Arc<jsonschema::Validator>>>,
 }
@@ -106,11 +113,7 @@ pub fn fortnox_contract(spec_path: impl AsRef<Path>) -> Result<FortnoxContract, 
     let path = spec_path.as_ref();
     let key = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
     let loaded = LOADED.get_or_init(Default::default);
-    if let Some(found) = loaded
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .get(&key)
-    {
+    if let Some(found) = loaded.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
         return Ok(found.clone());
     }
     let text = std::fs::read_to_string(path).map_err(|source| ContractError::Read {
@@ -137,8 +140,12 @@ impl FortnoxContract {
             .map(Value::take)
             .ok_or_else(|| ContractError::Shape("the spec has no components".into()))?;
         openapi_to_json_schema(&mut components);
+        let mut partial_components = components.clone();
+        strip_required(&mut partial_components);
         let mut root = Map::new();
         root.insert("components".into(), components);
+        let mut partial_root = Map::new();
+        partial_root.insert("components".into(), partial_components);
         let paths = spec
             .get("paths")
             .and_then(Value::as_object)
@@ -149,9 +156,7 @@ impl FortnoxContract {
                 segments: template
                     .trim_matches('/')
                     .split('/')
-                    .map(|s| {
-                        (!(s.starts_with('{') && s.ends_with('}'))).then(|| s.to_string())
-                    })
+                    .map(|s| (!(s.starts_with('{') && s.ends_with('}'))).then(|| s.to_string()))
                     .collect(),
                 operations: item
                     .as_object()
@@ -167,6 +172,7 @@ impl FortnoxContract {
         Ok(FortnoxContract {
             inner: Arc::new(Inner {
                 root,
+                partial_root,
                 paths,
                 validators: Mutex::new(HashMap::new()),
             }),
@@ -175,11 +181,18 @@ impl FortnoxContract {
 
     /// Checks a request body against the `requestBody` schema of `method path`
     /// (`path` like `/3/customers/12`, no query). Operations without a request body schema
-    /// accept anything; an operation missing from the spec is an error.
-    pub fn validate_request(&self, method: &str, path: &str, body: &Value) -> Result<(), Vec<String>> {
+    /// accept anything; an operation missing from the spec is an error. PUT bodies are
+    /// partial updates, so `required` is not enforced on them.
+    pub fn validate_request(
+        &self,
+        method: &str,
+        path: &str,
+        body: &Value,
+    ) -> Result<(), Vec<String>> {
         let op = self.operation(method, path)?;
+        let partial = method.eq_ignore_ascii_case("PUT");
         match &op.request {
-            Some(schema) => self.validate(schema, body),
+            Some(schema) => self.validate(schema, body, partial),
             None => Ok(()),
         }
     }
@@ -200,7 +213,7 @@ impl FortnoxContract {
             .or_else(|| op.responses.get(&format!("{}XX", status / 100)))
             .or_else(|| op.responses.get("default"));
         match schema {
-            Some(Some(schema)) => self.validate(schema, body),
+            Some(Some(schema)) => self.validate(schema, body, false),
             _ => Ok(()),
         }
     }
@@ -227,11 +240,16 @@ impl FortnoxContract {
             // The most literal template wins (`/3/invoices/{n}/bookkeep` over `/3/invoices/{n}/{x}`).
             .max_by_key(|entry| entry.segments.iter().filter(|s| s.is_some()).count())
             .and_then(|entry| entry.operations.get(&method))
-            .ok_or_else(|| vec![format!("the spec has no operation {} {path}", method.to_uppercase())])
+            .ok_or_else(|| {
+                vec![format!(
+                    "the spec has no operation {} {path}",
+                    method.to_uppercase()
+                )]
+            })
     }
 
-    fn validate(&self, schema: &Value, body: &Value) -> Result<(), Vec<String>> {
-        let validator = self.validator(schema)?;
+    fn validate(&self, schema: &Value, body: &Value, partial: bool) -> Result<(), Vec<String>> {
+        let validator = self.validator(schema, partial)?;
         let errors: Vec<String> = validator
             .iter_errors(body)
             .map(|e| {
@@ -246,8 +264,12 @@ impl FortnoxContract {
         }
     }
 
-    fn validator(&self, schema: &Value) -> Result<Arc<jsonschema::Validator>, Vec<String>> {
-        let key = schema.to_string();
+    fn validator(
+        &self,
+        schema: &Value,
+        partial: bool,
+    ) -> Result<Arc<jsonschema::Validator>, Vec<String>> {
+        let key = format!("{}{schema}", if partial { "partial:" } else { "" });
         let mut cache = self
             .inner
             .validators
@@ -256,7 +278,11 @@ impl FortnoxContract {
         if let Some(found) = cache.get(&key) {
             return Ok(found.clone());
         }
-        let mut document = self.inner.root.clone();
+        let mut document = if partial {
+            self.inner.partial_root.clone()
+        } else {
+            self.inner.root.clone()
+        };
         match schema {
             Value::Object(keywords) => {
                 for (k, v) in keywords {
@@ -266,6 +292,9 @@ impl FortnoxContract {
             other => return Err(vec![format!("unusable schema in the spec: {other}")]),
         }
         openapi_to_json_schema_shallow(&mut document);
+        if partial {
+            document.remove("required");
+        }
         let validator = jsonschema::options()
             .with_draft(jsonschema::Draft::Draft4)
             .should_validate_formats(true)
@@ -330,6 +359,21 @@ fn openapi_to_json_schema_shallow(map: &mut Map<String, Value>) {
     }
 }
 
+/// Removes every `required` list below `v` (a property *named* `required` is an object, so
+/// it stays).
+fn strip_required(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            if map.get("required").is_some_and(Value::is_array) {
+                map.remove("required");
+            }
+            map.values_mut().for_each(strip_required);
+        }
+        Value::Array(items) => items.iter_mut().for_each(strip_required),
+        _ => {}
+    }
+}
+
 fn nullable_to_type(map: &mut Map<String, Value>) {
     if map.get("nullable").and_then(Value::as_bool) != Some(true) {
         map.remove("nullable");
@@ -380,13 +424,36 @@ mod tests {
     fn refs_nullable_and_formats() {
         let c = tiny();
         assert!(c
-            .validate_request("PUT", "/3/things/7", &json!({"Thing": {"Name": "a", "Note": null}}))
+            .validate_request(
+                "PUT",
+                "/3/things/7",
+                &json!({"Thing": {"Name": "a", "Note": null}})
+            )
             .is_ok());
         let errors = c
-            .validate_response("PUT", "/3/things/7", 200, &json!({"Thing": {"Name": "", "Day": "2024-13-01"}}))
+            .validate_response(
+                "PUT",
+                "/3/things/7",
+                200,
+                &json!({"Thing": {"Name": "", "Day": "2024-13-01"}}),
+            )
             .unwrap_err();
         assert_eq!(errors.len(), 2, "{errors:?}");
-        assert!(c.validate_request("GET", "/3/things/7", &json!({})).is_err());
-        assert!(c.validate_response("PUT", "/3/things/7", 404, &json!({"x": 1})).is_ok());
+        assert!(c
+            .validate_request("GET", "/3/things/7", &json!({}))
+            .is_err());
+        // PUT is a partial update: `required` does not apply, types still do.
+        assert!(c
+            .validate_request("PUT", "/3/things/7", &json!({"Thing": {"Note": "x"}}))
+            .is_ok());
+        assert!(c
+            .validate_request("PUT", "/3/things/7", &json!({"Thing": {"Name": 1}}))
+            .is_err());
+        assert!(c
+            .validate_response("PUT", "/3/things/7", 200, &json!({"Thing": {"Note": "x"}}))
+            .is_err());
+        assert!(c
+            .validate_response("PUT", "/3/things/7", 404, &json!({"x": 1}))
+            .is_ok());
     }
 }

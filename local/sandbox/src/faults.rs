@@ -176,7 +176,13 @@ impl FaultState {
             (c.rate_429, FaultKind::RateLimited),
             (c.slow, FaultKind::Slow),
         ];
-        let rate = |r: f64| if r.is_finite() { r.clamp(0.0, 1.0) } else { 0.0 };
+        let rate = |r: f64| {
+            if r.is_finite() {
+                r.clamp(0.0, 1.0)
+            } else {
+                0.0
+            }
+        };
         if ladder.iter().all(|(r, _)| rate(*r) == 0.0) && rate(commit) == 0.0 {
             return Decision::None;
         }
@@ -236,8 +242,8 @@ mod tests {
 
     #[test]
     fn json_uses_milliseconds() {
-        let c: FaultConfig = serde_json::from_str(r#"{"slow": 1.0, "slow_delay_ms": 250}"#)
-            .expect("parses");
+        let c: FaultConfig =
+            serde_json::from_str(r#"{"slow": 1.0, "slow_delay_ms": 250}"#).expect("parses");
         assert_eq!(c.slow_delay, Duration::from_millis(250));
         assert_eq!(c.error_500, 0.0);
     }

@@ -31,11 +31,10 @@ use serde_json::{json, Map, Value};
 
 use crate::config::ProviderKind;
 use crate::fortnox::{
-    authorize_api, ApiError, CODE_ACCOUNT_NOT_FOUND, CODE_CUSTOMER_IN_USE,
-    CODE_CUSTOMER_NOT_FOUND, CODE_CUSTOMER_NUMBER_TAKEN, CODE_DOCUMENT_NUMBER_TAKEN,
-    CODE_INVALID_ACTION, CODE_INVALID_EMAIL, CODE_INVALID_JSON, CODE_INVALID_PARAMETER,
-    CODE_INVALID_VALUE, CODE_INVOICE_LOCKED, CODE_NOT_FOUND, CODE_REQUIRED_FIELD,
-    CODE_VALUE_TOO_LONG,
+    authorize_api, ApiError, CODE_ACCOUNT_NOT_FOUND, CODE_CUSTOMER_IN_USE, CODE_CUSTOMER_NOT_FOUND,
+    CODE_CUSTOMER_NUMBER_TAKEN, CODE_DOCUMENT_NUMBER_TAKEN, CODE_INVALID_ACTION,
+    CODE_INVALID_EMAIL, CODE_INVALID_JSON, CODE_INVALID_PARAMETER, CODE_INVALID_VALUE,
+    CODE_INVOICE_LOCKED, CODE_NOT_FOUND, CODE_REQUIRED_FIELD, CODE_VALUE_TOO_LONG,
 };
 use crate::lenient::{
     bool_field, boolean, contains_ci, date, dec_field, decimal, integer, luhn_check_digit, money,
@@ -84,14 +83,19 @@ pub(crate) fn routes() -> Router<Arc<SandboxState>> {
         .route("/3/customers", get(list_customers).post(create_customer))
         .route(
             "/3/customers/{CustomerNumber}",
-            get(get_customer).put(update_customer).delete(delete_customer),
+            get(get_customer)
+                .put(update_customer)
+                .delete(delete_customer),
         )
         .route("/3/invoices", get(list_invoices).post(create_invoice))
         .route(
             "/3/invoices/{DocumentNumber}",
             get(get_invoice).put(update_invoice),
         )
-        .route("/3/invoices/{DocumentNumber}/bookkeep", put(bookkeep_invoice))
+        .route(
+            "/3/invoices/{DocumentNumber}/bookkeep",
+            put(bookkeep_invoice),
+        )
         .route("/3/invoices/{DocumentNumber}/cancel", put(cancel_invoice))
         .route("/3/invoices/{DocumentNumber}/credit", put(credit_invoice))
 }
@@ -113,7 +117,10 @@ fn base_url(headers: &HeaderMap) -> String {
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .filter(|h| !h.is_empty())
-        .map_or_else(|| PUBLIC_BASE.to_string(), |h| format!("http://{h}/fortnox/3"))
+        .map_or_else(
+            || PUBLIC_BASE.to_string(),
+            |h| format!("http://{h}/fortnox/3"),
+        )
 }
 
 fn bad_request(code: i64, message: impl Into<String>) -> ApiError {
@@ -126,12 +133,8 @@ fn not_found(message: impl Into<String>) -> ApiError {
 
 /// The object inside `{"<wrapper>": {…}}`.
 fn parse_wrapped(body: &[u8], wrapper: &str) -> Result<Map<String, Value>, ApiError> {
-    let value: Value = serde_json::from_slice(body).map_err(|_| {
-        bad_request(
-            CODE_INVALID_JSON,
-            "Ogiltig JSON: kunde inte tolka begäran.",
-        )
-    })?;
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|_| bad_request(CODE_INVALID_JSON, "Ogiltig JSON: kunde inte tolka begäran."))?;
     match value {
         Value::Object(mut outer) => match outer.remove(wrapper) {
             Some(Value::Object(inner)) => Ok(inner),
@@ -160,7 +163,10 @@ async fn list_customers(
         let key = company_key(&state, &headers, "customer")?;
         let query = parse_query(query.as_deref(), CUSTOMER_PARAMS)?;
         let paging = Paging::from_query(&query)?;
-        let since = query.get("lastmodified").map(|s| parse_lastmodified(s)).transpose()?;
+        let since = query
+            .get("lastmodified")
+            .map(|s| parse_lastmodified(s))
+            .transpose()?;
         let base = base_url(&headers);
         let mut store = state.rest();
         let (data, _) = store.fortnox_mut(&key);
@@ -193,8 +199,10 @@ async fn get_customer(
             .customers
             .get(&NatKey::of(&number))
             .ok_or_else(|| customer_not_found(&number))?;
-        Ok(Json(json!({"Customer": render_customer(&base_url(&headers), &record.body)}))
-            .into_response())
+        Ok(
+            Json(json!({"Customer": render_customer(&base_url(&headers), &record.body)}))
+                .into_response(),
+        )
     })())
 }
 
@@ -241,8 +249,10 @@ async fn update_customer(
         }
         record.body = updated;
         record.modified = clock.tick();
-        Ok(Json(json!({"Customer": render_customer(&base_url(&headers), &record.body)}))
-            .into_response())
+        Ok(
+            Json(json!({"Customer": render_customer(&base_url(&headers), &record.body)}))
+                .into_response(),
+        )
     })())
 }
 
@@ -283,7 +293,10 @@ async fn list_invoices(
         let key = company_key(&state, &headers, "invoice")?;
         let query = parse_query(query.as_deref(), INVOICE_PARAMS)?;
         let paging = Paging::from_query(&query)?;
-        let since = query.get("lastmodified").map(|s| parse_lastmodified(s)).transpose()?;
+        let since = query
+            .get("lastmodified")
+            .map(|s| parse_lastmodified(s))
+            .transpose()?;
         let filter = InvoiceFilter::from_query(&query)?;
         let base = base_url(&headers);
         let mut store = state.rest();
@@ -324,8 +337,10 @@ async fn get_invoice(
             .invoices
             .get(&number)
             .ok_or_else(|| invoice_not_found(&raw))?;
-        Ok(Json(json!({"Invoice": render_invoice(&base_url(&headers), &record.body)}))
-            .into_response())
+        Ok(
+            Json(json!({"Invoice": render_invoice(&base_url(&headers), &record.body)}))
+                .into_response(),
+        )
     })())
 }
 
@@ -367,8 +382,10 @@ async fn update_invoice(
             .invoices
             .get(&number)
             .ok_or_else(|| invoice_not_found(&raw))?;
-        Ok(Json(json!({"Invoice": render_invoice(&base_url(&headers), &record.body)}))
-            .into_response())
+        Ok(
+            Json(json!({"Invoice": render_invoice(&base_url(&headers), &record.body)}))
+                .into_response(),
+        )
     })())
 }
 
@@ -379,7 +396,12 @@ enum Action {
     Credit,
 }
 
-fn invoice_action(state: &SandboxState, headers: &HeaderMap, raw: &str, action: Action) -> Response {
+fn invoice_action(
+    state: &SandboxState,
+    headers: &HeaderMap,
+    raw: &str,
+    action: Action,
+) -> Response {
     answer((|| {
         let key = company_key(state, headers, "invoice")?;
         let number = document_number(raw)?;
@@ -394,8 +416,10 @@ fn invoice_action(state: &SandboxState, headers: &HeaderMap, raw: &str, action: 
             .invoices
             .get(&number)
             .ok_or_else(|| invoice_not_found(raw))?;
-        Ok(Json(json!({"Invoice": render_invoice(&base_url(headers), &record.body)}))
-            .into_response())
+        Ok(
+            Json(json!({"Invoice": render_invoice(&base_url(headers), &record.body)}))
+                .into_response(),
+        )
     })())
 }
 
@@ -457,7 +481,14 @@ fn name_required() -> ApiError {
 // ---------------------------------------------------------------------------------------
 // Query parameters, paging, sorting
 
-const COMMON_PARAMS: &[&str] = &["limit", "page", "offset", "lastmodified", "sortby", "sortorder"];
+const COMMON_PARAMS: &[&str] = &[
+    "limit",
+    "page",
+    "offset",
+    "lastmodified",
+    "sortby",
+    "sortorder",
+];
 
 const CUSTOMER_PARAMS: &[&str] = &[
     "filter",
@@ -564,7 +595,12 @@ struct Paging {
     offset: usize,
 }
 
-fn positive(query: &HashMap<String, String>, name: &str, default: usize, min: usize) -> Result<usize, ApiError> {
+fn positive(
+    query: &HashMap<String, String>,
+    name: &str,
+    default: usize,
+    min: usize,
+) -> Result<usize, ApiError> {
     match query.get(name) {
         None => Ok(default),
         Some(raw) => raw
@@ -646,7 +682,7 @@ fn sort_records(
                     format!("Ogiltigt värde för parametern \"sortby\": \"{by}\"."),
                 )
             })?;
-        records.sort_by(|a, b| sort_key(&a.body, field).cmp(&sort_key(&b.body, field)));
+        records.sort_by_key(|r| sort_key(&r.body, field));
     }
     if descending {
         records.reverse();
@@ -677,15 +713,20 @@ fn parse_lastmodified(raw: &str) -> Result<DateTime<Utc>, ApiError> {
         )
     };
     let s = raw.trim();
-    let naive = ["%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M"]
-        .iter()
-        .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
-        .or_else(|| {
-            NaiveDate::parse_from_str(s, "%Y-%m-%d")
-                .ok()
-                .and_then(|d| d.and_hms_opt(0, 0, 0))
-        })
-        .ok_or_else(invalid)?;
+    let naive = [
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%dT%H:%M",
+    ]
+    .iter()
+    .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
+    .or_else(|| {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .ok()
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+    })
+    .ok_or_else(invalid)?;
     stockholm_to_utc(naive).ok_or_else(invalid)
 }
 
@@ -741,7 +782,15 @@ impl<'q> InvoiceFilter<'q> {
     fn from_query(query: &'q HashMap<String, String>) -> Result<Self, ApiError> {
         let filter = query.get("filter").map(String::as_str);
         if let Some(f) = filter {
-            if !["cancelled", "fullypaid", "unpaid", "unpaidoverdue", "unbooked"].contains(&f) {
+            if ![
+                "cancelled",
+                "fullypaid",
+                "unpaid",
+                "unpaidoverdue",
+                "unbooked",
+            ]
+            .contains(&f)
+            {
                 return Err(bad_request(
                     CODE_INVALID_PARAMETER,
                     format!("Ogiltigt filter: \"{f}\"."),
@@ -836,7 +885,8 @@ impl<'q> InvoiceFilter<'q> {
         if !flags_ok {
             return false;
         }
-        let invoice_date = NaiveDate::parse_from_str(str_field(body, "InvoiceDate"), "%Y-%m-%d").ok();
+        let invoice_date =
+            NaiveDate::parse_from_str(str_field(body, "InvoiceDate"), "%Y-%m-%d").ok();
         let in_range = |d: Option<NaiveDate>, from: Option<NaiveDate>, to: Option<NaiveDate>| {
             (from.is_none() && to.is_none())
                 || d.is_some_and(|d| from.is_none_or(|f| d >= f) && to.is_none_or(|t| d <= t))
@@ -862,9 +912,12 @@ impl<'q> InvoiceFilter<'q> {
         };
         let accounts_ok = (self.account_from.is_none() && self.account_to.is_none())
             || rows.iter().any(|r| {
-                r.get("AccountNumber").and_then(Value::as_i64).is_some_and(|a| {
-                    self.account_from.is_none_or(|f| a >= f) && self.account_to.is_none_or(|t| a <= t)
-                })
+                r.get("AccountNumber")
+                    .and_then(Value::as_i64)
+                    .is_some_and(|a| {
+                        self.account_from.is_none_or(|f| a >= f)
+                            && self.account_to.is_none_or(|t| a <= t)
+                    })
             });
         row_text("articlenumber", "ArticleNumber")
             && row_text("articledescription", "Description")
@@ -884,7 +937,10 @@ enum Kind {
     OptionalText(usize),
     Bool,
     Number,
-    Int { min: i64, max: i64 },
+    Int {
+        min: i64,
+        max: i64,
+    },
     /// One of these (matched case-insensitively, stored as listed); `""` removes it.
     Choice(&'static [&'static str]),
     /// ISO 3166 alpha-2; `""` removes it.
@@ -926,13 +982,37 @@ fn customer_field(name: &str) -> Option<Kind> {
         "WWW" | "VisitingAddress" | "VisitingCity" => Kind::Text(128),
         "DefaultDeliveryTypes" => Kind::DeliveryTypes,
         "DefaultTemplates" => Kind::TextObject(&["CashInvoice", "Invoice", "Offer", "Order"]),
-        "Name" | "Address2" | "City" | "Comments" | "CostCenter" | "DeliveryAddress1"
-        | "DeliveryAddress2" | "DeliveryCity" | "DeliveryFax" | "DeliveryName"
-        | "DeliveryPhone1" | "DeliveryPhone2" | "EmailInvoiceBCC" | "EmailInvoiceCC"
-        | "EmailOfferBCC" | "EmailOfferCC" | "EmailOrderBCC" | "EmailOrderCC"
-        | "ExternalReference" | "Fax" | "InvoiceAdministrationFee" | "InvoiceFreight"
-        | "InvoiceRemark" | "Phone1" | "Phone2" | "PriceList" | "Project" | "TermsOfDelivery"
-        | "TermsOfPayment" | "VATNumber" | "WayOfDelivery" => Kind::Text(1024),
+        "Name"
+        | "Address2"
+        | "City"
+        | "Comments"
+        | "CostCenter"
+        | "DeliveryAddress1"
+        | "DeliveryAddress2"
+        | "DeliveryCity"
+        | "DeliveryFax"
+        | "DeliveryName"
+        | "DeliveryPhone1"
+        | "DeliveryPhone2"
+        | "EmailInvoiceBCC"
+        | "EmailInvoiceCC"
+        | "EmailOfferBCC"
+        | "EmailOfferCC"
+        | "EmailOrderBCC"
+        | "EmailOrderCC"
+        | "ExternalReference"
+        | "Fax"
+        | "InvoiceAdministrationFee"
+        | "InvoiceFreight"
+        | "InvoiceRemark"
+        | "Phone1"
+        | "Phone2"
+        | "PriceList"
+        | "Project"
+        | "TermsOfDelivery"
+        | "TermsOfPayment"
+        | "VATNumber"
+        | "WayOfDelivery" => Kind::Text(1024),
         _ => return None,
     })
 }
@@ -1309,7 +1389,10 @@ fn labels(value: &Value) -> Option<Value> {
 }
 
 /// Applies the writable fields of `input` to a customer body and re-derives countries.
-fn apply_customer_fields(body: &mut Map<String, Value>, input: &Map<String, Value>) -> Result<(), ApiError> {
+fn apply_customer_fields(
+    body: &mut Map<String, Value>,
+    input: &Map<String, Value>,
+) -> Result<(), ApiError> {
     for (field, value) in input {
         if let Some(kind) = customer_field(field) {
             apply_field(body, field, kind, value)?;
@@ -1323,7 +1406,10 @@ fn render_customer(base: &str, body: &Map<String, Value>) -> Value {
     let mut out = body.clone();
     out.insert(
         "@url".into(),
-        Value::String(format!("{base}/customers/{}", str_field(body, "CustomerNumber"))),
+        Value::String(format!(
+            "{base}/customers/{}",
+            str_field(body, "CustomerNumber")
+        )),
     );
     Value::Object(out)
 }
@@ -1361,7 +1447,11 @@ impl FortnoxData {
     }
 
     /// Creates a customer from the inner object of `{"Customer": …}`; returns its number.
-    fn create_customer(&mut self, input: &Map<String, Value>, clock: &mut Clock) -> Result<String, ApiError> {
+    fn create_customer(
+        &mut self,
+        input: &Map<String, Value>,
+        clock: &mut Clock,
+    ) -> Result<String, ApiError> {
         let mut body = customer_defaults();
         apply_customer_fields(&mut body, input)?;
         if str_field(&body, "Name").trim().is_empty() {
@@ -1440,7 +1530,10 @@ fn invoice_field(name: &str) -> Option<Kind> {
         "YourOrderNumber" => Kind::Text(75),
         "DeliveryDate" | "DueDate" | "InvoiceDate" | "OutboundDate" => Kind::Date,
         "AdministrationFee" | "Freight" | "CurrencyRate" => Kind::Number,
-        "CurrencyUnit" => Kind::Int { min: 1, max: 1_000_000 },
+        "CurrencyUnit" => Kind::Int {
+            min: 1,
+            max: 1_000_000,
+        },
         "EUQuarterlyReport" | "NotCompleted" | "VATIncluded" => Kind::Bool,
         "InvoiceType" => Kind::Choice(&[
             "INVOICE",
@@ -1472,8 +1565,8 @@ fn invoice_field(name: &str) -> Option<Kind> {
         "Labels" => Kind::Labels,
         "Address1" | "Address2" | "City" | "Comments" | "CostCenter" | "Country"
         | "CustomerName" | "DeliveryAddress1" | "DeliveryAddress2" | "DeliveryCity"
-        | "DeliveryCountry" | "DeliveryName" | "DeliveryZipCode" | "OCR" | "Phone1"
-        | "Phone2" | "PriceList" | "PrintTemplate" | "Project" | "Remarks" | "TermsOfDelivery"
+        | "DeliveryCountry" | "DeliveryName" | "DeliveryZipCode" | "OCR" | "Phone1" | "Phone2"
+        | "PriceList" | "PrintTemplate" | "Project" | "Remarks" | "TermsOfDelivery"
         | "TermsOfPayment" | "WayOfDelivery" | "ZipCode" => Kind::Text(1024),
         _ => return None,
     })
@@ -1593,7 +1686,10 @@ fn build_row(
         // An article row without an account books on the default sales account.
         row.insert("AccountNumber".into(), Value::from(3001));
     }
-    let account = row.get("AccountNumber").and_then(Value::as_i64).unwrap_or(3001);
+    let account = row
+        .get("AccountNumber")
+        .and_then(Value::as_i64)
+        .unwrap_or(3001);
     match input.get("VAT") {
         Some(v) if !v.is_null() => match integer(v) {
             Ok(Some(vat)) if [0, 6, 12, 25].contains(&vat) => {
@@ -1603,7 +1699,10 @@ fn build_row(
             _ => {
                 return Err(bad_request(
                     CODE_INVALID_VALUE,
-                    format!("Ogiltig momssats {v} (rad {}): tillåtna är 0, 6, 12 och 25.", index + 1),
+                    format!(
+                        "Ogiltig momssats {v} (rad {}): tillåtna är 0, 6, 12 och 25.",
+                        index + 1
+                    ),
                 ))
             }
         },
@@ -1629,7 +1728,9 @@ fn build_rows(existing: &[Value], input: &Value) -> Result<Vec<Value>, ApiError>
         .filter_map(Value::as_object)
         .filter_map(|r| r.get("RowId").and_then(Value::as_i64).map(|id| (id, r)))
         .collect();
-    let any_ids = items.iter().any(|r| r.get("RowId").is_some_and(|v| !v.is_null()));
+    let any_ids = items
+        .iter()
+        .any(|r| r.get("RowId").is_some_and(|v| !v.is_null()));
     let mut rows = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
         let Some(item) = item.as_object() else {
@@ -1719,12 +1820,19 @@ fn recompute(body: &mut Map<String, Value>) {
         ("RoundOff", money(round_off)),
         ("Total", money(total)),
         ("TotalToPay", money(total)),
-        ("Balance", money(if settled { Decimal::ZERO } else { total })),
+        (
+            "Balance",
+            money(if settled { Decimal::ZERO } else { total }),
+        ),
         ("BasisTaxReduction", money(Decimal::ZERO)),
         ("ContributionValue", money(net)),
         (
             "ContributionPercent",
-            money(if net.is_zero() { Decimal::ZERO } else { Decimal::from(100) }),
+            money(if net.is_zero() {
+                Decimal::ZERO
+            } else {
+                Decimal::from(100)
+            }),
         ),
         ("HouseWork", Value::Bool(house_work)),
     ] {
@@ -1843,7 +1951,10 @@ fn set_due_date(body: &mut Map<String, Value>) {
         let due = d
             .checked_add_days(Days::new(terms_days(str_field(body, "TermsOfPayment"))))
             .unwrap_or(d);
-        body.insert("DueDate".into(), Value::String(due.format("%Y-%m-%d").to_string()));
+        body.insert(
+            "DueDate".into(),
+            Value::String(due.format("%Y-%m-%d").to_string()),
+        );
     }
 }
 
@@ -1853,7 +1964,10 @@ fn ocr(number: u64) -> String {
     format!("{digits}{}", luhn_check_digit(&digits))
 }
 
-fn apply_invoice_fields(body: &mut Map<String, Value>, input: &Map<String, Value>) -> Result<(), ApiError> {
+fn apply_invoice_fields(
+    body: &mut Map<String, Value>,
+    input: &Map<String, Value>,
+) -> Result<(), ApiError> {
     for (field, value) in input {
         if let Some(kind) = invoice_field(field) {
             apply_field(body, field, kind, value)?;
@@ -1865,10 +1979,15 @@ fn apply_invoice_fields(body: &mut Map<String, Value>, input: &Map<String, Value
 fn render_invoice(base: &str, body: &Map<String, Value>) -> Value {
     let mut out = body.clone();
     let number = str_field(body, "DocumentNumber").to_string();
-    out.insert("@url".into(), Value::String(format!("{base}/invoices/{number}")));
+    out.insert(
+        "@url".into(),
+        Value::String(format!("{base}/invoices/{number}")),
+    );
     out.insert(
         "@urlTaxReductionList".into(),
-        Value::String(format!("{base}/taxreductions?filter=invoices&referencenumber={number}")),
+        Value::String(format!(
+            "{base}/taxreductions?filter=invoices&referencenumber={number}"
+        )),
     );
     Value::Object(out)
 }
@@ -1878,7 +1997,10 @@ fn invoice_list_item(base: &str, body: &Map<String, Value>) -> Value {
     let mut item = Map::new();
     item.insert(
         "@url".into(),
-        Value::String(format!("{base}/invoices/{}", str_field(body, "DocumentNumber"))),
+        Value::String(format!(
+            "{base}/invoices/{}",
+            str_field(body, "DocumentNumber")
+        )),
     );
     for field in [
         "Balance",
@@ -1959,7 +2081,11 @@ impl FortnoxData {
     }
 
     /// Creates an invoice from the inner object of `{"Invoice": …}`; returns its number.
-    fn create_invoice(&mut self, input: &Map<String, Value>, clock: &mut Clock) -> Result<u64, ApiError> {
+    fn create_invoice(
+        &mut self,
+        input: &Map<String, Value>,
+        clock: &mut Clock,
+    ) -> Result<u64, ApiError> {
         let customer = customer_for_invoice(self, input)?.ok_or_else(|| {
             bad_request(
                 CODE_REQUIRED_FIELD,
@@ -1971,7 +2097,10 @@ impl FortnoxData {
         if let Some(rows) = input.get("InvoiceRows").filter(|v| !v.is_null()) {
             body.insert("InvoiceRows".into(), Value::Array(build_rows(&[], rows)?));
         }
-        if !input.get("DueDate").is_some_and(|v| date(v).ok().flatten().is_some()) {
+        if input
+            .get("DueDate")
+            .is_none_or(|v| date(v).ok().flatten().is_none())
+        {
             set_due_date(&mut body);
         }
         let requested = match input.get("DocumentNumber").filter(|v| !v.is_null()) {
@@ -2012,7 +2141,12 @@ impl FortnoxData {
         Ok(number)
     }
 
-    fn update_invoice(&mut self, number: u64, input: &Map<String, Value>, clock: &mut Clock) -> Result<(), ApiError> {
+    fn update_invoice(
+        &mut self,
+        number: u64,
+        input: &Map<String, Value>,
+        clock: &mut Clock,
+    ) -> Result<(), ApiError> {
         let existing = self
             .invoices
             .get(&number)
@@ -2039,7 +2173,10 @@ impl FortnoxData {
                     ("Country", "Country"),
                     ("OrganisationNumber", "OrganisationNumber"),
                 ] {
-                    body.insert(to.into(), Value::String(str_field(customer, from).to_string()));
+                    body.insert(
+                        to.into(),
+                        Value::String(str_field(customer, from).to_string()),
+                    );
                 }
             }
         }
@@ -2054,7 +2191,10 @@ impl FortnoxData {
                 .and_then(Value::as_array)
                 .cloned()
                 .unwrap_or_default();
-            body.insert("InvoiceRows".into(), Value::Array(build_rows(&existing_rows, rows)?));
+            body.insert(
+                "InvoiceRows".into(),
+                Value::Array(build_rows(&existing_rows, rows)?),
+            );
         }
         let new_terms = (
             str_field(&body, "InvoiceDate").to_string(),
@@ -2098,7 +2238,9 @@ impl FortnoxData {
             .unwrap_or_else(|_| today().year());
         record.body.insert("Booked".into(), Value::Bool(true));
         record.body.insert("VoucherSeries".into(), Value::from("B"));
-        record.body.insert("VoucherNumber".into(), Value::from(voucher));
+        record
+            .body
+            .insert("VoucherNumber".into(), Value::from(voucher));
         record.body.insert("VoucherYear".into(), Value::from(year));
         record.modified = clock.tick();
         self.next_voucher_number = voucher + 1;
@@ -2110,7 +2252,9 @@ impl FortnoxData {
         if bool_field(&record.body, "Booked") {
             return Err(bad_request(
                 CODE_INVALID_ACTION,
-                format!("Faktura {number} är bokförd och kan inte makuleras. Kreditera den i stället."),
+                format!(
+                    "Faktura {number} är bokförd och kan inte makuleras. Kreditera den i stället."
+                ),
             ));
         }
         if bool_field(&record.body, "Cancelled") {
@@ -2158,13 +2302,22 @@ impl FortnoxData {
         ] {
             credit.remove(field);
         }
-        credit.insert("DocumentNumber".into(), Value::String(credit_number.to_string()));
+        credit.insert(
+            "DocumentNumber".into(),
+            Value::String(credit_number.to_string()),
+        );
         credit.insert("OCR".into(), Value::String(ocr(credit_number)));
         credit.insert("Credit".into(), Value::from("true"));
-        credit.insert("CreditInvoiceReference".into(), Value::String(number.to_string()));
+        credit.insert(
+            "CreditInvoiceReference".into(),
+            Value::String(number.to_string()),
+        );
         credit.insert("Booked".into(), Value::Bool(false));
         credit.insert("Sent".into(), Value::Bool(false));
-        credit.insert("InvoiceDate".into(), Value::String(today().format("%Y-%m-%d").to_string()));
+        credit.insert(
+            "InvoiceDate".into(),
+            Value::String(today().format("%Y-%m-%d").to_string()),
+        );
         set_due_date(&mut credit);
         if let Some(Value::Array(rows)) = credit.get_mut("InvoiceRows") {
             for row in rows.iter_mut().filter_map(Value::as_object_mut) {
@@ -2182,9 +2335,10 @@ impl FortnoxData {
             },
         );
         let record = self.invoice_mut(number)?;
-        record
-            .body
-            .insert("CreditInvoiceReference".into(), Value::String(credit_number.to_string()));
+        record.body.insert(
+            "CreditInvoiceReference".into(),
+            Value::String(credit_number.to_string()),
+        );
         recompute(&mut record.body);
         record.modified = clock.tick();
         Ok(())
@@ -2220,7 +2374,12 @@ impl FortnoxData {
     }
 
     /// Adds `n` generated customers; returns their numbers.
-    pub fn seed_customers(&mut self, company_key: &str, n: usize, clock: &mut Clock) -> Vec<String> {
+    pub fn seed_customers(
+        &mut self,
+        company_key: &str,
+        n: usize,
+        clock: &mut Clock,
+    ) -> Vec<String> {
         let mut numbers = Vec::with_capacity(n);
         for _ in 0..n {
             let s = seed::customer("fortnox", company_key, self.seeded);
@@ -2260,7 +2419,12 @@ impl FortnoxData {
 
     /// Lets `edit` change a customer as a person in Fortnox would; bumps its modification
     /// time. The number cannot change; countries are re-derived.
-    pub fn modify_customer(&mut self, number: &str, edit: impl FnOnce(&mut Value), clock: &mut Clock) -> bool {
+    pub fn modify_customer(
+        &mut self,
+        number: &str,
+        edit: impl FnOnce(&mut Value),
+        clock: &mut Clock,
+    ) -> bool {
         let Some(record) = self.customers.get_mut(&NatKey::of(number)) else {
             return false;
         };
@@ -2317,7 +2481,10 @@ mod tests {
         body.insert("VATIncluded".into(), Value::Bool(vat_included));
         body.insert("Currency".into(), Value::from("SEK"));
         body.insert("CreditInvoiceReference".into(), Value::from("0"));
-        body.insert("InvoiceRows".into(), Value::Array(build_rows(&[], &rows).expect("rows")));
+        body.insert(
+            "InvoiceRows".into(),
+            Value::Array(build_rows(&[], &rows).expect("rows")),
+        );
         recompute(&mut body);
         body
     }
@@ -2361,11 +2528,31 @@ mod tests {
     fn stockholm_time_handles_dst() {
         let t = |s: &str| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap();
         // Winter: UTC+1; summer: UTC+2.
-        assert_eq!(stockholm_to_utc(t("2024-01-15 10:00")).unwrap().to_rfc3339(), "2024-01-15T09:00:00+00:00");
-        assert_eq!(stockholm_to_utc(t("2024-07-15 10:00")).unwrap().to_rfc3339(), "2024-07-15T08:00:00+00:00");
+        assert_eq!(
+            stockholm_to_utc(t("2024-01-15 10:00"))
+                .unwrap()
+                .to_rfc3339(),
+            "2024-01-15T09:00:00+00:00"
+        );
+        assert_eq!(
+            stockholm_to_utc(t("2024-07-15 10:00"))
+                .unwrap()
+                .to_rfc3339(),
+            "2024-07-15T08:00:00+00:00"
+        );
         // Spring gap: 02:30 does not exist; read with the winter offset.
-        assert_eq!(stockholm_to_utc(t("2024-03-31 02:30")).unwrap().to_rfc3339(), "2024-03-31T01:30:00+00:00");
+        assert_eq!(
+            stockholm_to_utc(t("2024-03-31 02:30"))
+                .unwrap()
+                .to_rfc3339(),
+            "2024-03-31T01:30:00+00:00"
+        );
         // Autumn overlap: 02:30 happens twice; the earlier one (summer time) wins.
-        assert_eq!(stockholm_to_utc(t("2024-10-27 02:30")).unwrap().to_rfc3339(), "2024-10-27T00:30:00+00:00");
+        assert_eq!(
+            stockholm_to_utc(t("2024-10-27 02:30"))
+                .unwrap()
+                .to_rfc3339(),
+            "2024-10-27T00:30:00+00:00"
+        );
     }
 }

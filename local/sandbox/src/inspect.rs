@@ -78,7 +78,9 @@ async fn faults_injected(State(state): State<Arc<SandboxState>>) -> Json<Vec<Inj
     Json(state.faults_injected())
 }
 
-async fn contract_violations(State(state): State<Arc<SandboxState>>) -> Json<Vec<ContractViolation>> {
+async fn contract_violations(
+    State(state): State<Arc<SandboxState>>,
+) -> Json<Vec<ContractViolation>> {
     Json(state.contract_violations())
 }
 
@@ -89,15 +91,17 @@ async fn rate_limited(State(state): State<Arc<SandboxState>>) -> Json<Value> {
     }))
 }
 
-fn provider(raw: &str) -> Result<ProviderKind, Response> {
+fn provider(raw: &str) -> Result<ProviderKind, Box<Response>> {
     match raw {
         "fortnox" => Ok(ProviderKind::Fortnox),
         "visma" => Ok(ProviderKind::Visma),
-        other => Err((
-            StatusCode::NOT_FOUND,
-            Json(json!({"error": format!("unknown provider {other}")})),
-        )
-            .into_response()),
+        other => Err(Box::new(
+            (
+                StatusCode::NOT_FOUND,
+                Json(json!({"error": format!("unknown provider {other}")})),
+            )
+                .into_response(),
+        )),
     }
 }
 
@@ -105,7 +109,12 @@ fn provider(raw: &str) -> Result<ProviderKind, Response> {
 fn company(state: &SandboxState, provider: ProviderKind, query: Option<&str>) -> String {
     serde_urlencoded::from_str::<Vec<(String, String)>>(query.unwrap_or(""))
         .ok()
-        .and_then(|pairs| pairs.into_iter().find(|(k, _)| k == "company").map(|(_, v)| v))
+        .and_then(|pairs| {
+            pairs
+                .into_iter()
+                .find(|(k, _)| k == "company")
+                .map(|(_, v)| v)
+        })
         .unwrap_or_else(|| state.default_company_key(provider))
 }
 
@@ -116,7 +125,7 @@ async fn customers(
 ) -> Response {
     match provider(&raw) {
         Ok(p) => Json(state.customers(p, &company(&state, p, query.as_deref()))).into_response(),
-        Err(r) => r,
+        Err(r) => *r,
     }
 }
 
@@ -127,7 +136,7 @@ async fn invoices(
 ) -> Response {
     match provider(&raw) {
         Ok(p) => Json(state.invoices(p, &company(&state, p, query.as_deref()))).into_response(),
-        Err(r) => r,
+        Err(r) => *r,
     }
 }
 
@@ -145,7 +154,7 @@ async fn seed_customers(
 ) -> Response {
     let p = match provider(&raw) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     match serde_json::from_slice::<SeedRequest>(&body) {
         Ok(req) => {

@@ -238,7 +238,10 @@ mod tests {
 
     #[test]
     fn lenient_numbers() {
-        assert_eq!(decimal(&json!("12.50")).unwrap(), Some(Decimal::new(1250, 2)));
+        assert_eq!(
+            decimal(&json!("12.50")).unwrap(),
+            Some(Decimal::new(1250, 2))
+        );
         assert_eq!(decimal(&json!(0.1)).unwrap(), Some(Decimal::new(1, 1)));
         assert_eq!(decimal(&json!("")).unwrap(), None);
         assert!(decimal(&json!("abc")).is_err());
@@ -257,7 +260,12 @@ mod tests {
 
     #[test]
     fn natural_order() {
-        let mut v = vec![NatKey::of("10"), NatKey::of("9"), NatKey::of("A1"), NatKey::of("2")];
+        let mut v = [
+            NatKey::of("10"),
+            NatKey::of("9"),
+            NatKey::of("A1"),
+            NatKey::of("2"),
+        ];
         v.sort();
         assert_eq!(v[0], NatKey::of("2"));
         assert_eq!(v[3], NatKey::of("A1"));

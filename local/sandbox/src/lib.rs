@@ -17,8 +17,22 @@
 //! | `POST /visma/connect/token` | `authorization_code`, `refresh_token` |
 //! | `POST /visma/connect/revocation` | revoke a refresh token (404 when switched off) |
 //! | `GET /visma/v2/companysettings` | company settings |
+//! | `GET\|POST /fortnox/3/customers`, `GET\|PUT\|DELETE /fortnox/3/customers/{n}` | customers |
+//! | `GET\|POST /fortnox/3/invoices`, `GET\|PUT /fortnox/3/invoices/{n}` | invoices |
+//! | `PUT /fortnox/3/invoices/{n}/bookkeep`, `…/cancel`, `…/credit` | invoice actions |
+//! | `GET\|POST /visma/v2/customers`, `GET\|PUT\|DELETE /visma/v2/customers/{id}` | customers |
+//! | `GET /visma/v2/termsofpayment[/{id}]`, `GET /visma/v2/articles[/{id}]` | lookups |
+//! | `GET\|POST /visma/v2/customerinvoicedrafts`, `GET\|DELETE …/{id}`, `POST …/{id}/convert` | drafts |
+//! | `GET\|POST /visma/v2/customerinvoices`, `GET /visma/v2/customerinvoices/{id}` | invoices |
 //! | `GET /_sandbox/token-requests`, `/_sandbox/requests`, `/_sandbox/revocations` | records |
 //! | `POST /_sandbox/expire-access-tokens`, `/_sandbox/clear-records` | test controls |
+//! | `GET\|POST /_sandbox/faults`, `GET /_sandbox/faults-injected` | fault injection |
+//! | `GET /_sandbox/contract-violations`, `GET /_sandbox/rate-limited` | records |
+//! | `GET /_sandbox/{provider}/customers`, `…/invoices`, `POST …/seed-customers` | data |
+//!
+//! Every REST request (`/fortnox/3/…`, `/visma/v2/…`) passes, outermost first: the Fortnox
+//! contract check (when [`SandboxConfig::fortnox_openapi`] is set), fault injection
+//! ([`FaultConfig`]), the provider's rate limit, then the handler.
 //!
 //! A client registered without redirect URIs (the defaults) accepts any
 //! `http://127.0.0.1:<port>/…` or `http://localhost:<port>/…` redirect URI, since test
@@ -213,7 +227,11 @@ async fn record_request(
         .and(request.uri().query())
         .map(str::to_string);
     let response = next.run(request).await;
-    let status = if response.extensions().get::<faults::DropConnection>().is_some() {
+    let status = if response
+        .extensions()
+        .get::<faults::DropConnection>()
+        .is_some()
+    {
         0
     } else {
         response.status().as_u16()

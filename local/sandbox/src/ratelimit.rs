@@ -88,9 +88,8 @@ mod tests {
         let mut limits = RateLimits::default();
         let w = Duration::from_secs(5);
         let t0 = Instant::now();
-        let check = |l: &mut RateLimits, t: Instant| {
-            l.check(ProviderKind::Fortnox, "c", "1", 3, w, t)
-        };
+        let check =
+            |l: &mut RateLimits, t: Instant| l.check(ProviderKind::Fortnox, "c", "1", 3, w, t);
         assert!(check(&mut limits, t0).is_ok());
         assert!(check(&mut limits, t0 + Duration::from_secs(3)).is_ok());
         assert!(check(&mut limits, t0 + Duration::from_secs(3)).is_ok());
@@ -104,7 +103,10 @@ mod tests {
 
     #[test]
     fn scale_divides_the_window() {
-        assert_eq!(scaled(Duration::from_secs(60), 10.0), Duration::from_secs(6));
+        assert_eq!(
+            scaled(Duration::from_secs(60), 10.0),
+            Duration::from_secs(6)
+        );
         assert_eq!(scaled(Duration::from_secs(5), 0.0), Duration::from_secs(5));
     }
 }

@@ -62,11 +62,19 @@ pub(crate) async fn rest_layer(
         };
         if !bytes.is_empty() {
             let errors = match serde_json::from_slice::<Value>(&bytes) {
-                Ok(v) => contract.validate_request(method.as_str(), &api_path, &v).err(),
+                Ok(v) => contract
+                    .validate_request(method.as_str(), &api_path, &v)
+                    .err(),
                 Err(e) => Some(vec![format!("/: the body is not JSON: {e}")]),
             };
             if let Some(errors) = errors {
-                state.record_violation(violation(&method, &api_path, Direction::Request, None, errors));
+                state.record_violation(violation(
+                    &method,
+                    &api_path,
+                    Direction::Request,
+                    None,
+                    errors,
+                ));
             }
         }
         Request::from_parts(parts, Body::from(bytes))
@@ -110,11 +118,19 @@ async fn check_response(
     };
     if !bytes.is_empty() {
         let errors = match serde_json::from_slice::<Value>(&bytes) {
-            Ok(v) => contract.validate_response(method.as_str(), api_path, status, &v).err(),
+            Ok(v) => contract
+                .validate_response(method.as_str(), api_path, status, &v)
+                .err(),
             Err(e) => Some(vec![format!("/: the body is not JSON: {e}")]),
         };
         if let Some(errors) = errors {
-            state.record_violation(violation(method, api_path, Direction::Response, Some(status), errors));
+            state.record_violation(violation(
+                method,
+                api_path,
+                Direction::Response,
+                Some(status),
+                errors,
+            ));
         }
     }
     Response::from_parts(parts, Body::from(bytes))
@@ -158,7 +174,12 @@ fn visma_endpoint(api_path: &str) -> String {
 
 /// Applies the provider's rate limit to an authenticated request; requests whose token does
 /// not authenticate are left to the handler (which answers 401).
-fn rate_limit(state: &SandboxState, provider: ProviderKind, api_path: &str, request: &Request) -> Option<Response> {
+fn rate_limit(
+    state: &SandboxState,
+    provider: ProviderKind,
+    api_path: &str,
+    request: &Request,
+) -> Option<Response> {
     let (grant, company) = oauth::authenticate_bearer(state, provider, request.headers()).ok()?;
     let scale = state.config().time_scale;
     let now = Instant::now();
@@ -235,11 +256,20 @@ mod tests {
 
     #[test]
     fn targets() {
-        assert_eq!(rest_target("/fortnox/3/customers"), Some((ProviderKind::Fortnox, "/3/customers")));
-        assert_eq!(rest_target("/visma/v2/customers/x"), Some((ProviderKind::Visma, "/v2/customers/x")));
+        assert_eq!(
+            rest_target("/fortnox/3/customers"),
+            Some((ProviderKind::Fortnox, "/3/customers"))
+        );
+        assert_eq!(
+            rest_target("/visma/v2/customers/x"),
+            Some((ProviderKind::Visma, "/v2/customers/x"))
+        );
         assert_eq!(rest_target("/fortnox/oauth-v1/token"), None);
         assert_eq!(rest_target("/fortnox/30/x"), None);
-        assert_eq!(visma_endpoint("/v2/customerinvoicedrafts/abc/convert"), "customerinvoicedrafts");
+        assert_eq!(
+            visma_endpoint("/v2/customerinvoicedrafts/abc/convert"),
+            "customerinvoicedrafts"
+        );
         assert_eq!(whole_seconds(Duration::from_millis(100)), 1);
         assert_eq!(whole_seconds(Duration::from_millis(2100)), 3);
     }

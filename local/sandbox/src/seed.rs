@@ -24,20 +24,82 @@ const FIRST_NAMES: &[&str] = &[
 ];
 
 const SURNAMES: &[&str] = &[
-    "Andersson", "Johansson", "Karlsson", "Nilsson", "Eriksson", "Larsson", "Olsson", "Persson",
-    "Svensson", "Gustafsson", "Pettersson", "Jonsson", "Jansson", "Hansson", "Bengtsson",
-    "Jönsson", "Lindberg", "Jakobsson", "Magnusson", "Olofsson", "Lindström", "Lindqvist",
-    "Lindgren", "Berg", "Axelsson", "Bergström", "Lundberg", "Lundgren", "Mattsson", "Berglund",
-    "Fredriksson", "Sandberg", "Henriksson", "Forsberg", "Sjöberg", "Wallin", "Engström",
-    "Eklund", "Danielsson", "Håkansson", "Björk", "Bergman", "Holm", "Wikström", "Isaksson",
+    "Andersson",
+    "Johansson",
+    "Karlsson",
+    "Nilsson",
+    "Eriksson",
+    "Larsson",
+    "Olsson",
+    "Persson",
+    "Svensson",
+    "Gustafsson",
+    "Pettersson",
+    "Jonsson",
+    "Jansson",
+    "Hansson",
+    "Bengtsson",
+    "Jönsson",
+    "Lindberg",
+    "Jakobsson",
+    "Magnusson",
+    "Olofsson",
+    "Lindström",
+    "Lindqvist",
+    "Lindgren",
+    "Berg",
+    "Axelsson",
+    "Bergström",
+    "Lundberg",
+    "Lundgren",
+    "Mattsson",
+    "Berglund",
+    "Fredriksson",
+    "Sandberg",
+    "Henriksson",
+    "Forsberg",
+    "Sjöberg",
+    "Wallin",
+    "Engström",
+    "Eklund",
+    "Danielsson",
+    "Håkansson",
+    "Björk",
+    "Bergman",
+    "Holm",
+    "Wikström",
+    "Isaksson",
 ];
 
 const TRADES: &[&str] = &[
-    "Bygg", "El", "Måleri", "VVS", "Trädgård", "Städ", "Transport", "Snickeri", "Plåtslageri",
-    "Tak", "Mark", "Rör", "Golv", "Kakel", "Fönster", "Ventilation", "Lås", "Glas",
+    "Bygg",
+    "El",
+    "Måleri",
+    "VVS",
+    "Trädgård",
+    "Städ",
+    "Transport",
+    "Snickeri",
+    "Plåtslageri",
+    "Tak",
+    "Mark",
+    "Rör",
+    "Golv",
+    "Kakel",
+    "Fönster",
+    "Ventilation",
+    "Lås",
+    "Glas",
 ];
 
-const SUFFIXES: &[&str] = &["AB", "& Son AB", "Service AB", "Entreprenad AB", "HB", "i Sverige AB"];
+const SUFFIXES: &[&str] = &[
+    "AB",
+    "& Son AB",
+    "Service AB",
+    "Entreprenad AB",
+    "HB",
+    "i Sverige AB",
+];
 
 /// (city, first three digits of its postal codes, phone area code)
 const CITIES: &[(&str, &str, &str)] = &[
@@ -68,9 +130,24 @@ const CITIES: &[(&str, &str, &str)] = &[
 ];
 
 const STREETS: &[&str] = &[
-    "Storgatan", "Kungsgatan", "Drottninggatan", "Västra vägen", "Skolgatan", "Kyrkogatan",
-    "Järnvägsgatan", "Industrivägen", "Parkvägen", "Ringvägen", "Björkvägen", "Tallvägen",
-    "Åsvägen", "Sjögatan", "Hamngatan", "Mejerivägen", "Bruksgatan", "Smedjegatan",
+    "Storgatan",
+    "Kungsgatan",
+    "Drottninggatan",
+    "Västra vägen",
+    "Skolgatan",
+    "Kyrkogatan",
+    "Järnvägsgatan",
+    "Industrivägen",
+    "Parkvägen",
+    "Ringvägen",
+    "Björkvägen",
+    "Tallvägen",
+    "Åsvägen",
+    "Sjögatan",
+    "Hamngatan",
+    "Mejerivägen",
+    "Bruksgatan",
+    "Smedjegatan",
 ];
 
 fn pick<'a>(rng: &mut SplitMix64, items: &[&'a str]) -> &'a str {
@@ -115,7 +192,12 @@ pub(crate) fn customer(provider: &str, company_key: &str, index: u64) -> SeedCus
         let day = 1 + rng.below(28);
         let nine = format!("{year:02}{month:02}{day:02}{:03}", serial % 1000);
         let check = luhn_check_digit(&nine);
-        let email = format!("{}.{}{}@mail.se", ascii_slug(first), ascii_slug(last), serial % 100);
+        let email = format!(
+            "{}.{}{}@mail.se",
+            ascii_slug(first),
+            ascii_slug(last),
+            serial % 100
+        );
         (
             format!("{first} {last}"),
             format!("{}-{}{check}", &nine[..6], &nine[6..]),
@@ -151,7 +233,12 @@ pub(crate) fn customer(provider: &str, company_key: &str, index: u64) -> SeedCus
             rng.below(100)
         )
     } else {
-        format!("{area}-{:03} {:02} {:02}", rng.below(1000), rng.below(100), rng.below(100))
+        format!(
+            "{area}-{:03} {:02} {:02}",
+            rng.below(1000),
+            rng.below(100),
+            rng.below(100)
+        )
     };
     SeedCustomer {
         name,
@@ -176,11 +263,21 @@ mod tests {
         assert_eq!(a.name, b.name);
         assert_eq!(a.organisation_number.len(), 11);
         assert!(a.email.contains('@') && a.email.is_ascii());
-        let digits: String = a.organisation_number.chars().filter(char::is_ascii_digit).collect();
-        assert_eq!(luhn_check_digit(&digits[..9]), digits[9..].parse::<u32>().unwrap());
+        let digits: String = a
+            .organisation_number
+            .chars()
+            .filter(char::is_ascii_digit)
+            .collect();
+        assert_eq!(
+            luhn_check_digit(&digits[..9]),
+            digits[9..].parse::<u32>().unwrap()
+        );
         let orgs: std::collections::HashSet<String> = (0..2000)
             .map(|i| customer("visma", "x", i).organisation_number)
             .collect();
-        assert!(orgs.len() > 1990, "organisation numbers should be (nearly) unique");
+        assert!(
+            orgs.len() > 1990,
+            "organisation numbers should be (nearly) unique"
+        );
     }
 }

@@ -388,7 +388,12 @@ impl SandboxState {
     /// Adds `n` realistic Swedish customers (deterministic for a company: the k-th seeded
     /// customer is always the same); returns their ids (Fortnox `CustomerNumber`, Visma
     /// `Id`).
-    pub fn seed_customers(&self, provider: ProviderKind, company_key: &str, n: usize) -> Vec<String> {
+    pub fn seed_customers(
+        &self,
+        provider: ProviderKind,
+        company_key: &str,
+        n: usize,
+    ) -> Vec<String> {
         let mut store = self.rest();
         match provider {
             ProviderKind::Fortnox => {
@@ -446,7 +451,10 @@ impl SandboxState {
     ) -> bool {
         let mut store = self.rest();
         match provider {
-            ProviderKind::Fortnox => store.fortnox_mut(company_key).0.set_customer_modified(id, at),
+            ProviderKind::Fortnox => store
+                .fortnox_mut(company_key)
+                .0
+                .set_customer_modified(id, at),
             ProviderKind::Visma => store.visma_mut(company_key).0.set_customer_modified(id, at),
         }
     }
@@ -462,7 +470,10 @@ impl SandboxState {
     ) -> bool {
         let mut store = self.rest();
         match provider {
-            ProviderKind::Fortnox => store.fortnox_mut(company_key).0.set_invoice_modified(id, at),
+            ProviderKind::Fortnox => store
+                .fortnox_mut(company_key)
+                .0
+                .set_invoice_modified(id, at),
             ProviderKind::Visma => store.visma_mut(company_key).0.set_invoice_modified(id, at),
         }
     }

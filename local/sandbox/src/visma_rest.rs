@@ -33,8 +33,8 @@ use uuid::Uuid;
 
 use crate::config::ProviderKind;
 use crate::lenient::{
-    boolean, date, dec_field, decimal, integer, money, round0, round2, stable_uuid,
-    str_field, string, NatKey,
+    boolean, date, dec_field, decimal, integer, money, round0, round2, stable_uuid, str_field,
+    string, NatKey,
 };
 use crate::seed;
 use crate::state::SandboxState;
@@ -75,6 +75,8 @@ pub(crate) struct VismaData {
     customers: BTreeMap<NatKey, Record>,
     /// Customer id → its key in `customers`.
     customer_index: HashMap<String, NatKey>,
+    /// Lower-cased customer number → customer id (numbers are unique, ignoring case).
+    number_index: HashMap<String, String>,
     next_customer_number: u64,
     terms: Vec<Map<String, Value>>,
     articles: Vec<Map<String, Value>>,
@@ -133,36 +135,66 @@ impl VismaData {
         })
         .collect();
         let articles = [
-            ("1", "Arbetstid", "Labour", "650.00", 25, "Timme", "tim", "Tjänster 25 %"),
-            ("2", "Material", "Material", "100.00", 25, "Styck", "st", "Varor 25 %"),
-            ("3", "Resekostnad", "Travel", "250.00", 6, "Styck", "st", "Persontransport 6 %"),
+            (
+                "1",
+                "Arbetstid",
+                "Labour",
+                "650.00",
+                25,
+                "Timme",
+                "tim",
+                "Tjänster 25 %",
+            ),
+            (
+                "2",
+                "Material",
+                "Material",
+                "100.00",
+                25,
+                "Styck",
+                "st",
+                "Varor 25 %",
+            ),
+            (
+                "3",
+                "Resekostnad",
+                "Travel",
+                "250.00",
+                6,
+                "Styck",
+                "st",
+                "Persontransport 6 %",
+            ),
         ]
         .iter()
-        .map(|(number, name, english, price, vat, unit, abbrev, coding)| {
-            let net = Decimal::from_str_exact(price).unwrap_or_default();
-            let gross = round2(net * (Decimal::ONE + Decimal::from(*vat) / Decimal::from(100)));
-            object(json!({
-                "Id": id(&["article", number]),
-                "IsActive": true,
-                "Number": number,
-                "Name": name,
-                "NameEnglish": english,
-                "NetPrice": money(net),
-                "GrossPrice": money(gross),
-                "CodingId": id(&["coding", coding]),
-                "CodingName": coding,
-                "VatRatePercent": vat,
-                "UnitId": id(&["unit", unit]),
-                "UnitName": unit,
-                "UnitAbbreviation": abbrev,
-                "IsStock": false,
-                "ChangedUtc": utc_text(now),
-            }))
-        })
+        .map(
+            |(number, name, english, price, vat, unit, abbrev, coding)| {
+                let net = Decimal::from_str_exact(price).unwrap_or_default();
+                let gross = round2(net * (Decimal::ONE + Decimal::from(*vat) / Decimal::from(100)));
+                object(json!({
+                    "Id": id(&["article", number]),
+                    "IsActive": true,
+                    "Number": number,
+                    "Name": name,
+                    "NameEnglish": english,
+                    "NetPrice": money(net),
+                    "GrossPrice": money(gross),
+                    "CodingId": id(&["coding", coding]),
+                    "CodingName": coding,
+                    "VatRatePercent": vat,
+                    "UnitId": id(&["unit", unit]),
+                    "UnitName": unit,
+                    "UnitAbbreviation": abbrev,
+                    "IsStock": false,
+                    "ChangedUtc": utc_text(now),
+                }))
+            },
+        )
         .collect();
         VismaData {
             customers: BTreeMap::new(),
             customer_index: HashMap::new(),
+            number_index: HashMap::new(),
             next_customer_number: 1,
             terms,
             articles,
@@ -186,19 +218,30 @@ pub(crate) fn routes() -> Router<Arc<SandboxState>> {
         .route("/v2/customers", get(list_customers).post(create_customer))
         .route(
             "/v2/customers/{id}",
-            get(get_customer).put(replace_customer).delete(delete_customer),
+            get(get_customer)
+                .put(replace_customer)
+                .delete(delete_customer),
         )
         .route("/v2/termsofpayment", get(list_terms))
         .route("/v2/termsofpayment/{id}", get(get_terms))
         .route("/v2/articles", get(list_articles))
         .route("/v2/articles/{id}", get(get_article))
-        .route("/v2/customerinvoicedrafts", get(list_drafts).post(create_draft))
+        .route(
+            "/v2/customerinvoicedrafts",
+            get(list_drafts).post(create_draft),
+        )
         .route(
             "/v2/customerinvoicedrafts/{id}",
             get(get_draft).delete(delete_draft),
         )
-        .route("/v2/customerinvoicedrafts/{id}/convert", post(convert_draft))
-        .route("/v2/customerinvoices", get(list_invoices).post(create_invoice))
+        .route(
+            "/v2/customerinvoicedrafts/{id}/convert",
+            post(convert_draft),
+        )
+        .route(
+            "/v2/customerinvoices",
+            get(list_invoices).post(create_invoice),
+        )
         .route("/v2/customerinvoices/{id}", get(get_invoice))
 }
 
@@ -208,7 +251,11 @@ fn answer(result: Answer) -> Response {
     result.unwrap_or_else(IntoResponse::into_response)
 }
 
-fn company_key(state: &SandboxState, headers: &HeaderMap, scopes: &[&str]) -> Result<String, ApiError> {
+fn company_key(
+    state: &SandboxState,
+    headers: &HeaderMap,
+    scopes: &[&str],
+) -> Result<String, ApiError> {
     authorize_api(state, headers, scopes).map(|(_, company)| company.key(ProviderKind::Visma))
 }
 
@@ -313,7 +360,9 @@ async fn get_customer(
         let id = guid(&raw, "Customer")?;
         let mut store = state.rest();
         let (data, _) = store.visma_mut(&key);
-        let record = data.customer(&id).ok_or_else(|| not_found("Customer", &id))?;
+        let record = data
+            .customer(&id)
+            .ok_or_else(|| not_found("Customer", &id))?;
         Ok(ok(Value::Object(record.body.clone())))
     })())
 }
@@ -439,7 +488,9 @@ async fn get_terms(
     headers: HeaderMap,
     Path(raw): Path<String>,
 ) -> Response {
-    answer(get_plain(&state, &headers, &raw, "TermsOfPayment", |d| &d.terms))
+    answer(get_plain(&state, &headers, &raw, "TermsOfPayment", |d| {
+        &d.terms
+    }))
 }
 
 async fn list_articles(
@@ -447,7 +498,9 @@ async fn list_articles(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    answer(list_plain(&state, &headers, query.as_deref(), |d| &d.articles))
+    answer(list_plain(&state, &headers, query.as_deref(), |d| {
+        &d.articles
+    }))
 }
 
 async fn get_article(
@@ -455,7 +508,9 @@ async fn get_article(
     headers: HeaderMap,
     Path(raw): Path<String>,
 ) -> Response {
-    answer(get_plain(&state, &headers, &raw, "Article", |d| &d.articles))
+    answer(get_plain(&state, &headers, &raw, "Article", |d| {
+        &d.articles
+    }))
 }
 
 async fn list_drafts(
@@ -638,7 +693,8 @@ impl Query {
             .map_err(|_| bad_request(CODE_BAD_QUERY, "The query string could not be read."))?;
         let mut out = HashMap::new();
         for (name, value) in pairs {
-            if name.starts_with('$') && !["$page", "$pagesize", "$filter"].contains(&name.as_str()) {
+            if name.starts_with('$') && !["$page", "$pagesize", "$filter"].contains(&name.as_str())
+            {
                 return Err(bad_request(
                     CODE_BAD_QUERY,
                     format!("The query option {name} is not supported."),
@@ -683,11 +739,25 @@ impl Paging {
         })
     }
 
-    fn envelope<T>(&self, items: &[T], server_time: DateTime<Utc>, render: impl Fn(&T) -> Value) -> Value {
+    fn envelope<T>(
+        &self,
+        items: &[T],
+        server_time: DateTime<Utc>,
+        render: impl Fn(&T) -> Value,
+    ) -> Value {
         let total = items.len();
-        let start = self.page.saturating_sub(1).saturating_mul(self.page_size).min(total);
+        let start = self
+            .page
+            .saturating_sub(1)
+            .saturating_mul(self.page_size)
+            .min(total);
         let end = start.saturating_add(self.page_size).min(total);
-        let data: Vec<Value> = items.get(start..end).unwrap_or(&[]).iter().map(render).collect();
+        let data: Vec<Value> = items
+            .get(start..end)
+            .unwrap_or(&[])
+            .iter()
+            .map(render)
+            .collect();
         json!({
             "Meta": {
                 "CurrentPage": self.page,
@@ -708,14 +778,19 @@ fn parse_utc(raw: &str) -> Option<DateTime<Utc>> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Some(t.with_timezone(&Utc));
     }
-    let naive = ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S"]
-        .iter()
-        .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
-        .or_else(|| {
-            NaiveDate::parse_from_str(s, "%Y-%m-%d")
-                .ok()
-                .and_then(|d| d.and_hms_opt(0, 0, 0))
-        })?;
+    let naive = [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M:%S",
+    ]
+    .iter()
+    .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
+    .or_else(|| {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .ok()
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+    })?;
     Some(Utc.from_utc_datetime(&naive))
 }
 
@@ -834,7 +909,9 @@ fn tokenize(s: &str) -> Result<Vec<Token>, ApiError> {
                 }
                 if ch == '\'' {
                     // `datetime'2024-01-01T00:00:00'` (OData v3): the prefix is dropped.
-                    if word.eq_ignore_ascii_case("datetime") || word.eq_ignore_ascii_case("datetimeoffset") {
+                    if word.eq_ignore_ascii_case("datetime")
+                        || word.eq_ignore_ascii_case("datetimeoffset")
+                    {
                         word.clear();
                         break;
                     }
@@ -869,7 +946,9 @@ impl Filter {
                 .iter()
                 .find(|(f, _)| f.eq_ignore_ascii_case(field))
                 .copied()
-                .ok_or_else(|| bad_filter(format!("The field '{field}' cannot be used in $filter.")))?;
+                .ok_or_else(|| {
+                    bad_filter(format!("The field '{field}' cannot be used in $filter."))
+                })?;
             let op = match op.to_ascii_lowercase().as_str() {
                 "eq" => Op::Eq,
                 "ne" => Op::Ne,
@@ -877,7 +956,11 @@ impl Filter {
                 "ge" => Op::Ge,
                 "lt" => Op::Lt,
                 "le" => Op::Le,
-                other => return Err(bad_filter(format!("The operator '{other}' is not supported in $filter."))),
+                other => {
+                    return Err(bad_filter(format!(
+                        "The operator '{other}' is not supported in $filter."
+                    )))
+                }
             };
             let value = operand(name, kind, value)?;
             conditions.push(Condition {
@@ -888,7 +971,9 @@ impl Filter {
             });
             match tail {
                 [] => break,
-                [Token::Word(and), more @ ..] if and.eq_ignore_ascii_case("and") && !more.is_empty() => {
+                [Token::Word(and), more @ ..]
+                    if and.eq_ignore_ascii_case("and") && !more.is_empty() =>
+                {
                     rest = more;
                 }
                 _ => {
@@ -927,22 +1012,37 @@ fn operand(field: &str, kind: FieldType, token: &Token) -> Result<Operand, ApiEr
             )
         }),
         (FieldType::Text, Token::Quoted(s)) => Ok(Operand::Text(s.clone())),
-        (FieldType::Bool, Token::Word(w)) if w == "true" || w == "false" => Ok(Operand::Bool(w == "true")),
+        (FieldType::Bool, Token::Word(w)) if w == "true" || w == "false" => {
+            Ok(Operand::Bool(w == "true"))
+        }
         (FieldType::Number, Token::Word(w)) => w
             .parse::<Decimal>()
             .map(Operand::Number)
             .map_err(|_| bad_filter(format!("'{w}' is not a number for {field}."))),
-        _ => Err(bad_filter(format!("'{text}' is not a valid value for {field}."))),
+        _ => Err(bad_filter(format!(
+            "'{text}' is not a valid value for {field}."
+        ))),
     }
 }
 
 fn field_operand(body: &Map<String, Value>, field: &str, kind: FieldType) -> Operand {
     match (kind, body.get(field)) {
         (_, None | Some(Value::Null)) => Operand::Null,
-        (FieldType::Date, Some(Value::String(s))) => parse_utc(s).map_or(Operand::Null, Operand::Date),
-        (FieldType::Text, Some(v)) => string(v).ok().flatten().map_or(Operand::Null, Operand::Text),
-        (FieldType::Bool, Some(v)) => boolean(v).ok().flatten().map_or(Operand::Null, Operand::Bool),
-        (FieldType::Number, Some(v)) => decimal(v).ok().flatten().map_or(Operand::Null, Operand::Number),
+        (FieldType::Date, Some(Value::String(s))) => {
+            parse_utc(s).map_or(Operand::Null, Operand::Date)
+        }
+        (FieldType::Text, Some(v)) => string(v)
+            .ok()
+            .flatten()
+            .map_or(Operand::Null, Operand::Text),
+        (FieldType::Bool, Some(v)) => boolean(v)
+            .ok()
+            .flatten()
+            .map_or(Operand::Null, Operand::Bool),
+        (FieldType::Number, Some(v)) => decimal(v)
+            .ok()
+            .flatten()
+            .map_or(Operand::Null, Operand::Number),
         _ => Operand::Null,
     }
 }
@@ -989,12 +1089,22 @@ fn customer_field(name: &str) -> Option<Kind> {
     Some(match name {
         "CustomerNumber" => Kind::Text(16),
         "CorporateIdentityNumber" | "VatNumber" => Kind::Text(20),
-        "ContactPersonEmail" | "EmailAddress" | "EmailAddressOrder" | "WwwAddress" => Kind::Text(255),
-        "ContactPersonMobile" | "ContactPersonPhone" | "ContactPersonName" | "MobilePhone"
-        | "Telephone" | "Name" | "InvoiceAddress1" | "InvoiceAddress2" | "InvoiceCity"
-        | "DeliveryAddress1" | "DeliveryAddress2" | "DeliveryCity" | "DeliveryCustomerName" => {
-            Kind::Text(50)
+        "ContactPersonEmail" | "EmailAddress" | "EmailAddressOrder" | "WwwAddress" => {
+            Kind::Text(255)
         }
+        "ContactPersonMobile"
+        | "ContactPersonPhone"
+        | "ContactPersonName"
+        | "MobilePhone"
+        | "Telephone"
+        | "Name"
+        | "InvoiceAddress1"
+        | "InvoiceAddress2"
+        | "InvoiceCity"
+        | "DeliveryAddress1"
+        | "DeliveryAddress2"
+        | "DeliveryCity"
+        | "DeliveryCustomerName" => Kind::Text(50),
         "GLN" => Kind::Text(13),
         "InvoicePostalCode" | "DeliveryPostalCode" => Kind::Text(10),
         "Note" => Kind::Text(4000),
@@ -1002,8 +1112,11 @@ fn customer_field(name: &str) -> Option<Kind> {
         "InvoiceCountryCode" | "DeliveryCountryCode" => Kind::Country,
         "TermsOfPaymentId" | "DeliveryMethodId" | "DeliveryTermId" | "PayToAccountId"
         | "PriceListId" | "ProjectId" => Kind::Guid,
-        "IsActive" | "IsPrivatePerson" | "ReverseChargeOnConstructionServices"
-        | "IsFutureInvoiceDateAllowed" | "IsNorthernIreland" => Kind::Bool,
+        "IsActive"
+        | "IsPrivatePerson"
+        | "ReverseChargeOnConstructionServices"
+        | "IsFutureInvoiceDateAllowed"
+        | "IsNorthernIreland" => Kind::Bool,
         "DiscountPercentage" => Kind::Number,
         "WebshopCustomerNumber" => Kind::Int,
         _ => return None,
@@ -1081,7 +1194,10 @@ fn read(field: &str, kind: Kind, value: &Value) -> Result<Value, ApiError> {
     }
     match kind {
         Kind::Text(max) => {
-            let s = string(value).ok().flatten().ok_or_else(|| invalid(field, value))?;
+            let s = string(value)
+                .ok()
+                .flatten()
+                .ok_or_else(|| invalid(field, value))?;
             if s.chars().count() > max {
                 return Err(bad_request(
                     CODE_TOO_LONG,
@@ -1091,7 +1207,10 @@ fn read(field: &str, kind: Kind, value: &Value) -> Result<Value, ApiError> {
             Ok(Value::String(s))
         }
         Kind::Guid => {
-            let s = string(value).ok().flatten().ok_or_else(|| invalid(field, value))?;
+            let s = string(value)
+                .ok()
+                .flatten()
+                .ok_or_else(|| invalid(field, value))?;
             if s.trim().is_empty() {
                 return Ok(Value::Null);
             }
@@ -1116,7 +1235,10 @@ fn read(field: &str, kind: Kind, value: &Value) -> Result<Value, ApiError> {
         },
         Kind::Country | Kind::Currency => {
             let len = if matches!(kind, Kind::Country) { 2 } else { 3 };
-            let s = string(value).ok().flatten().ok_or_else(|| invalid(field, value))?;
+            let s = string(value)
+                .ok()
+                .flatten()
+                .ok_or_else(|| invalid(field, value))?;
             let s = s.trim().to_ascii_uppercase();
             if s.is_empty() {
                 Ok(Value::Null)
@@ -1143,10 +1265,9 @@ impl VismaData {
     }
 
     fn customer_number_taken(&self, number: &str, except_id: &str) -> bool {
-        self.customers.values().any(|r| {
-            str_field(&r.body, "CustomerNumber").eq_ignore_ascii_case(number)
-                && str_field(&r.body, "Id") != except_id
-        })
+        self.number_index
+            .get(&number.to_lowercase())
+            .is_some_and(|owner| owner != except_id)
     }
 
     fn assign_customer_number(&mut self) -> String {
@@ -1164,7 +1285,20 @@ impl VismaData {
 
     fn remove_customer(&mut self, id: &str) -> Option<Record> {
         let key = self.customer_index.remove(id)?;
-        self.customers.remove(&key)
+        let record = self.customers.remove(&key)?;
+        self.number_index
+            .remove(&str_field(&record.body, "CustomerNumber").to_lowercase());
+        Some(record)
+    }
+
+    /// Files a customer under its id and number (the caller checked the number is free).
+    fn insert_customer(&mut self, id: &str, record: Record) {
+        let number = str_field(&record.body, "CustomerNumber").to_string();
+        let key = NatKey::of(&number);
+        self.customer_index.insert(id.to_string(), key.clone());
+        self.number_index
+            .insert(number.to_lowercase(), id.to_string());
+        self.customers.insert(key, record);
     }
 
     /// Creates (`existing` = None) or replaces a customer from the whole `input` body.
@@ -1199,7 +1333,11 @@ impl VismaData {
             )
         })?;
         body.insert("TermsOfPayment".into(), Value::Object(terms));
-        let number = match body.get("CustomerNumber").and_then(Value::as_str).map(str::trim) {
+        let number = match body
+            .get("CustomerNumber")
+            .and_then(Value::as_str)
+            .map(str::trim)
+        {
             Some(n) if !n.is_empty() => {
                 if self.customer_number_taken(n, id) {
                     return Err(bad_request(
@@ -1224,10 +1362,8 @@ impl VismaData {
         let changed = clock.tick();
         body.insert("ChangedUtc".into(), Value::String(utc_text(changed)));
         self.remove_customer(id);
-        let key = NatKey::of(&number);
-        self.customer_index.insert(id.to_string(), key.clone());
-        self.customers.insert(
-            key,
+        self.insert_customer(
+            id,
             Record {
                 body: body.clone(),
                 changed,
@@ -1246,7 +1382,10 @@ impl VismaData {
     }
 
     /// Validates a draft or invoice body and computes its rows and totals (no ids yet).
-    fn build_invoice_like(&self, input: &Map<String, Value>) -> Result<Map<String, Value>, ApiError> {
+    fn build_invoice_like(
+        &self,
+        input: &Map<String, Value>,
+    ) -> Result<Map<String, Value>, ApiError> {
         let present = |f: &str| input.get(f).filter(|v| !v.is_null());
         let customer_raw = present("CustomerId").ok_or_else(|| required("CustomerId"))?;
         let customer_id = match read("CustomerId", Kind::Guid, customer_raw)? {
@@ -1259,7 +1398,8 @@ impl VismaData {
                 format!("Validation failed: CustomerId {customer_id} does not match any customer."),
             )
         })?;
-        let rot_raw = present("RotReducedInvoicingType").ok_or_else(|| required("RotReducedInvoicingType"))?;
+        let rot_raw = present("RotReducedInvoicingType")
+            .ok_or_else(|| required("RotReducedInvoicingType"))?;
         let rot = match integer(rot_raw) {
             Ok(Some(n)) if (0..=2).contains(&n) => n,
             _ => return Err(invalid("RotReducedInvoicingType", rot_raw)),
@@ -1270,25 +1410,31 @@ impl VismaData {
             .flatten()
             .ok_or_else(|| invalid("EuThirdParty", eu_raw))?;
         let rows_raw = present("Rows").ok_or_else(|| required("Rows"))?;
-        let rows_in = rows_raw.as_array().ok_or_else(|| invalid("Rows", rows_raw))?;
+        let rows_in = rows_raw
+            .as_array()
+            .ok_or_else(|| invalid("Rows", rows_raw))?;
         let mut rows = Vec::with_capacity(rows_in.len());
         let mut by_rate: BTreeMap<i64, Decimal> = BTreeMap::new();
         for (i, row) in rows_in.iter().enumerate() {
             let label = |f: &str| format!("Rows[{i}].{f}");
-            let row = row.as_object().ok_or_else(|| invalid(&format!("Rows[{i}]"), row))?;
+            let row = row
+                .as_object()
+                .ok_or_else(|| invalid(&format!("Rows[{i}]"), row))?;
             let get = |f: &str| row.get(f).filter(|v| !v.is_null());
             let is_text = match get("IsTextRow") {
                 None => false,
-                Some(v) => boolean(v).ok().flatten().ok_or_else(|| invalid(&label("IsTextRow"), v))?,
+                Some(v) => boolean(v)
+                    .ok()
+                    .flatten()
+                    .ok_or_else(|| invalid(&label("IsTextRow"), v))?,
             };
             let text_raw = get("Text").ok_or_else(|| required(&label("Text")))?;
             let text = read(&label("Text"), Kind::Text(2000), text_raw)?;
             let vat_free_raw = get("ReversedConstructionServicesVatFree")
                 .ok_or_else(|| required(&label("ReversedConstructionServicesVatFree")))?;
-            let vat_free = boolean(vat_free_raw)
-                .ok()
-                .flatten()
-                .ok_or_else(|| invalid(&label("ReversedConstructionServicesVatFree"), vat_free_raw))?;
+            let vat_free = boolean(vat_free_raw).ok().flatten().ok_or_else(|| {
+                invalid(&label("ReversedConstructionServicesVatFree"), vat_free_raw)
+            })?;
             let mut out = object(json!({
                 "LineNumber": i + 1,
                 "ArticleId": null,
@@ -1319,7 +1465,10 @@ impl VismaData {
                 let article = self.article(&article_id).ok_or_else(|| {
                     bad_request(
                         CODE_UNKNOWN_REFERENCE,
-                        format!("Validation failed: {} {article_id} does not match any article.", label("ArticleId")),
+                        format!(
+                            "Validation failed: {} {article_id} does not match any article.",
+                            label("ArticleId")
+                        ),
                     )
                 })?;
                 let number_of = |f: &str| -> Result<Decimal, ApiError> {
@@ -1342,21 +1491,36 @@ impl VismaData {
                 let vat = if vat_free {
                     0
                 } else {
-                    article.get("VatRatePercent").and_then(Value::as_i64).unwrap_or(25)
+                    article
+                        .get("VatRatePercent")
+                        .and_then(Value::as_i64)
+                        .unwrap_or(25)
                 };
                 let net = round2(quantity * unit_price * (Decimal::ONE - discount));
                 *by_rate.entry(vat).or_default() += net;
                 for (k, v) in [
                     ("ArticleId", Value::String(article_id.clone())),
-                    ("ArticleNumber", article.get("Number").cloned().unwrap_or(Value::Null)),
+                    (
+                        "ArticleNumber",
+                        article.get("Number").cloned().unwrap_or(Value::Null),
+                    ),
                     ("UnitPrice", money(unit_price)),
                     ("DiscountPercentage", money(discount)),
                     ("Quantity", money(quantity)),
-                    ("UnitId", article.get("UnitId").cloned().unwrap_or(Value::Null)),
-                    ("UnitName", article.get("UnitName").cloned().unwrap_or(Value::Null)),
+                    (
+                        "UnitId",
+                        article.get("UnitId").cloned().unwrap_or(Value::Null),
+                    ),
+                    (
+                        "UnitName",
+                        article.get("UnitName").cloned().unwrap_or(Value::Null),
+                    ),
                     (
                         "UnitAbbreviation",
-                        article.get("UnitAbbreviation").cloned().unwrap_or(Value::Null),
+                        article
+                            .get("UnitAbbreviation")
+                            .cloned()
+                            .unwrap_or(Value::Null),
                     ),
                 ] {
                     out.insert(k.into(), v);
@@ -1422,7 +1586,11 @@ impl VismaData {
         Ok(body)
     }
 
-    fn create_draft(&mut self, input: &Map<String, Value>, clock: &mut Clock) -> Result<Map<String, Value>, ApiError> {
+    fn create_draft(
+        &mut self,
+        input: &Map<String, Value>,
+        clock: &mut Clock,
+    ) -> Result<Map<String, Value>, ApiError> {
         let mut body = self.build_invoice_like(input)?;
         let id = Uuid::new_v4().to_string();
         let now = clock.tick();
@@ -1443,7 +1611,11 @@ impl VismaData {
     }
 
     /// Turns a validated body into a booked invoice: number, dates, remaining amount.
-    fn book_invoice(&mut self, mut body: Map<String, Value>, clock: &mut Clock) -> Map<String, Value> {
+    fn book_invoice(
+        &mut self,
+        mut body: Map<String, Value>,
+        clock: &mut Clock,
+    ) -> Map<String, Value> {
         let number = self.next_invoice_number.max(1);
         self.next_invoice_number = number + 1;
         let id = Uuid::new_v4().to_string();
@@ -1492,7 +1664,11 @@ impl VismaData {
         body
     }
 
-    fn convert_draft(&mut self, id: &str, clock: &mut Clock) -> Result<Map<String, Value>, ApiError> {
+    fn convert_draft(
+        &mut self,
+        id: &str,
+        clock: &mut Clock,
+    ) -> Result<Map<String, Value>, ApiError> {
         let seq = *self
             .draft_index
             .get(id)
@@ -1547,14 +1723,20 @@ impl VismaData {
     }
 
     /// Adds `n` generated customers (stable ids); returns their ids.
-    pub fn seed_customers(&mut self, company_key: &str, n: usize, clock: &mut Clock) -> Vec<String> {
+    pub fn seed_customers(
+        &mut self,
+        company_key: &str,
+        n: usize,
+        clock: &mut Clock,
+    ) -> Vec<String> {
         let terms = self.terms.first().cloned().unwrap_or_default();
         let mut ids = Vec::with_capacity(n);
         for _ in 0..n {
             let index = self.seeded;
             self.seeded += 1;
             let s = seed::customer("visma", company_key, index);
-            let id = stable_uuid(&["visma", company_key, "customer", &index.to_string()]).to_string();
+            let id =
+                stable_uuid(&["visma", company_key, "customer", &index.to_string()]).to_string();
             let number = self.assign_customer_number();
             let changed = clock.tick();
             let mut body = customer_defaults();
@@ -1562,48 +1744,61 @@ impl VismaData {
                 ("Id", Value::String(id.clone())),
                 ("CustomerNumber", Value::String(number.clone())),
                 ("Name", Value::String(s.name)),
-                ("CorporateIdentityNumber", Value::String(s.organisation_number)),
+                (
+                    "CorporateIdentityNumber",
+                    Value::String(s.organisation_number),
+                ),
                 ("InvoiceAddress1", Value::String(s.address1)),
                 ("InvoicePostalCode", Value::String(s.zip_code)),
                 ("InvoiceCity", Value::String(s.city)),
                 ("EmailAddress", Value::String(s.email)),
                 ("Telephone", Value::String(s.phone)),
                 ("IsPrivatePerson", Value::Bool(s.is_private)),
-                ("TermsOfPaymentId", terms.get("Id").cloned().unwrap_or(Value::Null)),
+                (
+                    "TermsOfPaymentId",
+                    terms.get("Id").cloned().unwrap_or(Value::Null),
+                ),
                 ("TermsOfPayment", Value::Object(terms.clone())),
                 ("ChangedUtc", Value::String(utc_text(changed))),
             ] {
                 body.insert(k.into(), v);
             }
-            let key = NatKey::of(&number);
-            self.customer_index.insert(id.clone(), key.clone());
-            self.customers.insert(key, Record { body, changed });
+            self.insert_customer(&id, Record { body, changed });
             ids.push(id);
         }
         ids
     }
 
     /// Lets `edit` change a customer as a person in eAccounting would; bumps `ChangedUtc`.
-    /// `Id` cannot change; a changed `CustomerNumber` re-files the record.
-    pub fn modify_customer(&mut self, id: &str, edit: impl FnOnce(&mut Value), clock: &mut Clock) -> bool {
+    /// `Id` cannot change; a changed `CustomerNumber` re-files the record, unless another
+    /// customer has it (then the old number stays).
+    pub fn modify_customer(
+        &mut self,
+        id: &str,
+        edit: impl FnOnce(&mut Value),
+        clock: &mut Clock,
+    ) -> bool {
         let Ok(id) = Uuid::parse_str(id.trim()).map(|u| u.to_string()) else {
             return false;
         };
         let Some(record) = self.remove_customer(&id) else {
             return false;
         };
+        let old_number = str_field(&record.body, "CustomerNumber").to_string();
         let mut value = Value::Object(record.body);
         edit(&mut value);
         let mut body = match value {
             Value::Object(map) => map,
             _ => customer_defaults(),
         };
+        let number = str_field(&body, "CustomerNumber").to_string();
+        if number.trim().is_empty() || self.customer_number_taken(&number, &id) {
+            body.insert("CustomerNumber".into(), Value::String(old_number));
+        }
         let changed = clock.tick();
         body.insert("Id".into(), Value::String(id.clone()));
         body.insert("ChangedUtc".into(), Value::String(utc_text(changed)));
-        let key = NatKey::of(str_field(&body, "CustomerNumber"));
-        self.customer_index.insert(id, key.clone());
-        self.customers.insert(key, Record { body, changed });
+        self.insert_customer(&id, Record { body, changed });
         true
     }
 
@@ -1669,7 +1864,11 @@ mod tests {
         .expect("parses");
         assert_eq!(f.0.len(), 2);
         assert_eq!(f.0[1].value, Operand::Text("O'Brien".into()));
-        assert!(Filter::parse("(ChangedUtc ge datetime'2024-05-01')", CUSTOMER_FILTER_FIELDS).is_ok());
+        assert!(Filter::parse(
+            "(ChangedUtc ge datetime'2024-05-01')",
+            CUSTOMER_FILTER_FIELDS
+        )
+        .is_ok());
         let bad = |s: &str| Filter::parse(s, CUSTOMER_FILTER_FIELDS).unwrap_err().code;
         assert_eq!(bad("ChangedUtc gt"), CODE_BAD_FILTER);
         assert_eq!(bad("ChangedUtc gt 2024-13-45"), CODE_BAD_DATE);

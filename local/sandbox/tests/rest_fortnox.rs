@@ -41,14 +41,21 @@ fn numbers(body: &Value, list: &str, field: &str) -> Vec<String> {
 async fn customer_pages_walk_2000_records() {
     let sb = sandbox().await;
     let api = fortnox(&sb);
-    let seeded = sb.state.seed_customers(ProviderKind::Fortnox, &api.company, 2000);
+    let seeded = sb
+        .state
+        .seed_customers(ProviderKind::Fortnox, &api.company, 2000);
     assert_eq!(seeded.len(), 2000);
-    assert_eq!(sb.state.customer_count(ProviderKind::Fortnox, &api.company), 2000);
+    assert_eq!(
+        sb.state.customer_count(ProviderKind::Fortnox, &api.company),
+        2000
+    );
 
     let mut seen = Vec::new();
     let mut page = 1;
     loop {
-        let (status, body) = api.get(&format!("/3/customers?limit=500&page={page}")).await;
+        let (status, body) = api
+            .get(&format!("/3/customers?limit=500&page={page}"))
+            .await;
         assert_eq!(status, StatusCode::OK, "{body}");
         let meta = &body["MetaInformation"];
         assert_eq!(meta["@TotalResources"], 2000);
@@ -82,11 +89,26 @@ async fn customer_pages_walk_2000_records() {
     let (_, body) = api.get("/3/customers?limit=500&page=9").await;
     assert_eq!(body["Customers"].as_array().unwrap().len(), 0);
     let (status, body) = api.get("/3/customers?limit=501").await;
-    assert_fortnox_error(status, &body, StatusCode::BAD_REQUEST, CODE_INVALID_PARAMETER);
+    assert_fortnox_error(
+        status,
+        &body,
+        StatusCode::BAD_REQUEST,
+        CODE_INVALID_PARAMETER,
+    );
     let (status, body) = api.get("/3/customers?colour=blue").await;
-    assert_fortnox_error(status, &body, StatusCode::BAD_REQUEST, CODE_INVALID_PARAMETER);
+    assert_fortnox_error(
+        status,
+        &body,
+        StatusCode::BAD_REQUEST,
+        CODE_INVALID_PARAMETER,
+    );
     let (status, body) = api.get("/3/customers?page=0").await;
-    assert_fortnox_error(status, &body, StatusCode::BAD_REQUEST, CODE_INVALID_PARAMETER);
+    assert_fortnox_error(
+        status,
+        &body,
+        StatusCode::BAD_REQUEST,
+        CODE_INVALID_PARAMETER,
+    );
 
     // Sorting.
     let (_, body) = api.get("/3/customers?sortby=name&limit=500").await;
@@ -142,7 +164,9 @@ async fn search_parameters_are_substring_matches() {
         .collect();
     refs.sort();
     assert_eq!(refs, ["12", "123"]);
-    let (_, body) = api.get("/3/invoices?customernumber=1&documentnumber=3").await;
+    let (_, body) = api
+        .get("/3/invoices?customernumber=1&documentnumber=3")
+        .await;
     assert_eq!(numbers(&body, "Invoices", "DocumentNumber"), ["3"]);
     assert_responses_match_contract(&sb);
 }
@@ -155,7 +179,9 @@ fn utc(s: &str) -> DateTime<Utc> {
 async fn lastmodified_is_swedish_local_time_across_dst() {
     let sb = sandbox().await;
     let api = fortnox(&sb);
-    let ids = sb.state.seed_customers(ProviderKind::Fortnox, &api.company, 4);
+    let ids = sb
+        .state
+        .seed_customers(ProviderKind::Fortnox, &api.company, 4);
     let set = |id: &str, at: &str| {
         assert!(sb
             .state
@@ -191,23 +217,36 @@ async fn lastmodified_is_swedish_local_time_across_dst() {
 
     // A change made now by a person shows up from "a minute ago" in Swedish time, and not
     // from "a minute ago" misread as UTC wall time (which is one or two hours earlier here).
-    assert!(sb.state.modify_customer(ProviderKind::Fortnox, &api.company, &ids[0], |c| {
-        c["City"] = json!("Kiruna");
-    }));
+    assert!(sb
+        .state
+        .modify_customer(ProviderKind::Fortnox, &api.company, &ids[0], |c| {
+            c["City"] = json!("Kiruna");
+        }));
     let a_minute_ago = Utc::now() - chrono::Duration::minutes(1);
     let local = Stockholm
         .from_utc_datetime(&a_minute_ago.naive_utc())
         .format("%Y-%m-%d %H:%M:%S")
         .to_string();
     let (_, body) = api
-        .get(&format!("/3/customers?lastmodified={}", local.replace(' ', "%20")))
+        .get(&format!(
+            "/3/customers?lastmodified={}",
+            local.replace(' ', "%20")
+        ))
         .await;
-    assert_eq!(numbers(&body, "Customers", "CustomerNumber"), [ids[0].clone()]);
+    assert_eq!(
+        numbers(&body, "Customers", "CustomerNumber"),
+        [ids[0].clone()]
+    );
     let (_, full) = api.get(&format!("/3/customers/{}", ids[0])).await;
     assert_eq!(full["Customer"]["City"], "Kiruna");
 
     let (status, body) = api.get("/3/customers?lastmodified=yesterday").await;
-    assert_fortnox_error(status, &body, StatusCode::BAD_REQUEST, CODE_INVALID_PARAMETER);
+    assert_fortnox_error(
+        status,
+        &body,
+        StatusCode::BAD_REQUEST,
+        CODE_INVALID_PARAMETER,
+    );
 
     // Invoices filter the same way.
     let (status, _) = api
@@ -217,7 +256,12 @@ async fn lastmodified_is_swedish_local_time_across_dst() {
         )
         .await;
     assert_eq!(status, StatusCode::CREATED);
-    assert!(sb.state.set_invoice_modified(ProviderKind::Fortnox, &api.company, "1", utc("2024-03-31T01:30:00Z")));
+    assert!(sb.state.set_invoice_modified(
+        ProviderKind::Fortnox,
+        &api.company,
+        "1",
+        utc("2024-03-31T01:30:00Z")
+    ));
     let (_, body) = api.get("/3/invoices?lastmodified=2024-03-31%2003:30").await;
     assert_eq!(numbers(&body, "Invoices", "DocumentNumber"), ["1"]);
     let (_, body) = api.get("/3/invoices?lastmodified=2024-03-31%2003:31").await;
@@ -264,7 +308,10 @@ async fn customer_round_trip_and_lenient_input() {
 
     // PUT merges: only what is sent changes.
     let (status, body) = api
-        .put("/3/customers/1", &json!({"Customer": {"City": "Boden", "CustomerNumber": "999"}}))
+        .put(
+            "/3/customers/1",
+            &json!({"Customer": {"City": "Boden", "CustomerNumber": "999"}}),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["Customer"]["City"], "Boden");
@@ -272,17 +319,29 @@ async fn customer_round_trip_and_lenient_input() {
     assert_eq!(body["Customer"]["CustomerNumber"], "1");
     let (_, got) = api.get("/3/customers/1").await;
     assert_eq!(got, body);
-    assert_eq!(sb.state.customers(ProviderKind::Fortnox, &api.company)[0]["City"], "Boden");
+    assert_eq!(
+        sb.state.customers(ProviderKind::Fortnox, &api.company)[0]["City"],
+        "Boden"
+    );
 
     // Validation, in Swedish.
-    let (status, body) = api.post("/3/customers", &json!({"Customer": {"City": "Umeå"}})).await;
+    let (status, body) = api
+        .post("/3/customers", &json!({"Customer": {"City": "Umeå"}}))
+        .await;
     assert_fortnox_error(status, &body, StatusCode::BAD_REQUEST, CODE_REQUIRED_FIELD);
-    assert!(body["ErrorInformation"]["message"].as_str().unwrap().contains("namn"));
-    let (status, body) = api.put("/3/customers/1", &json!({"Customer": {"Name": ""}})).await;
+    assert!(body["ErrorInformation"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("namn"));
+    let (status, body) = api
+        .put("/3/customers/1", &json!({"Customer": {"Name": ""}}))
+        .await;
     assert_fortnox_error(status, &body, StatusCode::BAD_REQUEST, CODE_REQUIRED_FIELD);
     let (status, body) = api.post_raw("/3/customers", "{\"Customer\": {").await;
     assert_fortnox_error(status, &body, StatusCode::BAD_REQUEST, CODE_INVALID_JSON);
-    let (status, body) = api.post("/3/customers", &json!({"Name": "No wrapper"})).await;
+    let (status, body) = api
+        .post("/3/customers", &json!({"Name": "No wrapper"}))
+        .await;
     assert_fortnox_error(status, &body, StatusCode::BAD_REQUEST, CODE_INVALID_JSON);
     let (status, body) = api.get("/3/customers/77").await;
     assert_fortnox_error(status, &body, StatusCode::NOT_FOUND, CODE_NOT_FOUND);
@@ -300,13 +359,24 @@ async fn customer_numbers_stay_reserved_after_deletion() {
         assert_eq!(body["Customer"]["CustomerNumber"], expected);
     }
     let (status, body) = api
-        .post("/3/customers", &json!({"Customer": {"Name": "Own number", "CustomerNumber": "K-100"}}))
+        .post(
+            "/3/customers",
+            &json!({"Customer": {"Name": "Own number", "CustomerNumber": "K-100"}}),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let (status, body) = api
-        .post("/3/customers", &json!({"Customer": {"Name": "Dup", "CustomerNumber": "K-100"}}))
+        .post(
+            "/3/customers",
+            &json!({"Customer": {"Name": "Dup", "CustomerNumber": "K-100"}}),
+        )
         .await;
-    assert_fortnox_error(status, &body, StatusCode::BAD_REQUEST, CODE_CUSTOMER_NUMBER_TAKEN);
+    assert_fortnox_error(
+        status,
+        &body,
+        StatusCode::BAD_REQUEST,
+        CODE_CUSTOMER_NUMBER_TAKEN,
+    );
 
     let (status, body) = api.delete("/3/customers/2").await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
@@ -314,14 +384,27 @@ async fn customer_numbers_stay_reserved_after_deletion() {
     assert_fortnox_error(status, &body, StatusCode::NOT_FOUND, CODE_NOT_FOUND);
     // The deleted number cannot be used again, by hand or by the sequence.
     let (status, body) = api
-        .post("/3/customers", &json!({"Customer": {"Name": "Again", "CustomerNumber": 2}}))
+        .post(
+            "/3/customers",
+            &json!({"Customer": {"Name": "Again", "CustomerNumber": 2}}),
+        )
         .await;
-    assert_fortnox_error(status, &body, StatusCode::BAD_REQUEST, CODE_CUSTOMER_NUMBER_TAKEN);
-    assert!(body["ErrorInformation"]["message"].as_str().unwrap().contains("används redan"));
+    assert_fortnox_error(
+        status,
+        &body,
+        StatusCode::BAD_REQUEST,
+        CODE_CUSTOMER_NUMBER_TAKEN,
+    );
+    assert!(body["ErrorInformation"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("används redan"));
     let (_, body) = api.post("/3/customers", &fortnox_customer("Next")).await;
     assert_eq!(body["Customer"]["CustomerNumber"], "3");
     // A person deleting in Fortnox reserves the number too.
-    assert!(sb.state.delete_customer(ProviderKind::Fortnox, &api.company, "3"));
+    assert!(sb
+        .state
+        .delete_customer(ProviderKind::Fortnox, &api.company, "3"));
     let (_, body) = api.post("/3/customers", &fortnox_customer("After")).await;
     assert_eq!(body["Customer"]["CustomerNumber"], "4");
     let (status, _) = api.delete("/3/customers/3").await;
@@ -334,7 +417,10 @@ async fn invoices_compute_totals_and_follow_their_life_cycle() {
     let sb = sandbox().await;
     let api = fortnox(&sb);
     let (_, body) = api.post("/3/customers", &fortnox_customer("Kund AB")).await;
-    let customer = body["Customer"]["CustomerNumber"].as_str().unwrap().to_string();
+    let customer = body["Customer"]["CustomerNumber"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let (status, body) = api
         .post(
             "/3/invoices",
@@ -354,7 +440,10 @@ async fn invoices_compute_totals_and_follow_their_life_cycle() {
     let inv = &body["Invoice"];
     assert_eq!(inv["DocumentNumber"], "1");
     assert_eq!(inv["CustomerName"], "Kund AB");
-    assert_eq!(inv["DueDate"], "2024-06-01", "30 days from the customer's terms");
+    assert_eq!(
+        inv["DueDate"], "2024-06-01",
+        "30 days from the customer's terms"
+    );
     assert_eq!(inv["Net"], 1018.17);
     assert_eq!(inv["TotalVAT"], 252.18);
     assert_eq!(inv["Total"], 1270.0);
@@ -368,7 +457,10 @@ async fn invoices_compute_totals_and_follow_their_life_cycle() {
 
     // Editable until booked; rows map by position.
     let (status, body) = api
-        .put("/3/invoices/1", &json!({"Invoice": {"InvoiceRows": [{"Price": 100}], "YourReference": "Bo"}}))
+        .put(
+            "/3/invoices/1",
+            &json!({"Invoice": {"InvoiceRows": [{"Price": 100}], "YourReference": "Bo"}}),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["Invoice"]["InvoiceRows"].as_array().unwrap().len(), 1);
@@ -380,7 +472,9 @@ async fn invoices_compute_totals_and_follow_their_life_cycle() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["Invoice"]["Booked"], true);
     assert_eq!(body["Invoice"]["VoucherSeries"], "B");
-    let (status, body) = api.put("/3/invoices/1", &json!({"Invoice": {"YourReference": "X"}})).await;
+    let (status, body) = api
+        .put("/3/invoices/1", &json!({"Invoice": {"YourReference": "X"}}))
+        .await;
     assert_fortnox_error(status, &body, StatusCode::BAD_REQUEST, CODE_INVOICE_LOCKED);
     let (status, body) = api.put_empty("/3/invoices/1/cancel").await;
     assert_fortnox_error(status, &body, StatusCode::BAD_REQUEST, CODE_INVALID_ACTION);
@@ -394,7 +488,10 @@ async fn invoices_compute_totals_and_follow_their_life_cycle() {
     assert_eq!(credit["Invoice"]["Credit"], "true");
     assert_eq!(credit["Invoice"]["CreditInvoiceReference"], "1");
     assert_eq!(credit["Invoice"]["Total"], -375.0);
-    assert_eq!(credit["Invoice"]["InvoiceRows"][0]["DeliveredQuantity"], "-3.00");
+    assert_eq!(
+        credit["Invoice"]["InvoiceRows"][0]["DeliveredQuantity"],
+        "-3.00"
+    );
     let (status, body) = api.put_empty("/3/invoices/1/credit").await;
     assert_fortnox_error(status, &body, StatusCode::BAD_REQUEST, CODE_INVALID_ACTION);
 
@@ -409,7 +506,9 @@ async fn invoices_compute_totals_and_follow_their_life_cycle() {
     let (status, body) = api.put_empty("/3/invoices/3/cancel").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["Invoice"]["Cancelled"], true);
-    let (status, body) = api.put("/3/invoices/3", &json!({"Invoice": {"Remarks": "x"}})).await;
+    let (status, body) = api
+        .put("/3/invoices/3", &json!({"Invoice": {"Remarks": "x"}}))
+        .await;
     assert_fortnox_error(status, &body, StatusCode::BAD_REQUEST, CODE_INVOICE_LOCKED);
     let (status, body) = api.put_empty("/3/invoices/3/bookkeep").await;
     assert_fortnox_error(status, &body, StatusCode::BAD_REQUEST, CODE_INVALID_ACTION);
@@ -419,12 +518,27 @@ async fn invoices_compute_totals_and_follow_their_life_cycle() {
     let (_, body) = api.get("/3/invoices?filter=unbooked").await;
     assert_eq!(numbers(&body, "Invoices", "DocumentNumber"), ["2"]);
     let (_, body) = api.get("/3/invoices?sortby=total&limit=10").await;
-    assert_eq!(numbers(&body, "Invoices", "DocumentNumber"), ["2", "3", "1"]);
+    assert_eq!(
+        numbers(&body, "Invoices", "DocumentNumber"),
+        ["2", "3", "1"]
+    );
     let (status, body) = api.get("/3/invoices?filter=lost").await;
-    assert_fortnox_error(status, &body, StatusCode::BAD_REQUEST, CODE_INVALID_PARAMETER);
-    assert_eq!(sb.state.invoice_count(ProviderKind::Fortnox, &api.company), 3);
+    assert_fortnox_error(
+        status,
+        &body,
+        StatusCode::BAD_REQUEST,
+        CODE_INVALID_PARAMETER,
+    );
+    assert_eq!(
+        sb.state.invoice_count(ProviderKind::Fortnox, &api.company),
+        3
+    );
     let (status, body) = api.delete("/3/customers/1").await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "a customer with invoices stays: {body}");
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "a customer with invoices stays: {body}"
+    );
     assert_responses_match_contract(&sb);
 }
 
@@ -436,9 +550,19 @@ async fn invoice_validation_errors() {
     let invoice = |rows: Value| json!({"Invoice": {"CustomerNumber": "1", "InvoiceRows": rows}});
 
     let (status, body) = api
-        .post("/3/invoices", &invoice(json!([{"Description": "Konsulttimmar", "DeliveredQuantity": 1, "Price": 900}])))
+        .post(
+            "/3/invoices",
+            &invoice(
+                json!([{"Description": "Konsulttimmar", "DeliveredQuantity": 1, "Price": 900}]),
+            ),
+        )
         .await;
-    assert_fortnox_error(status, &body, StatusCode::BAD_REQUEST, CODE_ACCOUNT_NOT_FOUND);
+    assert_fortnox_error(
+        status,
+        &body,
+        StatusCode::BAD_REQUEST,
+        CODE_ACCOUNT_NOT_FOUND,
+    );
     assert!(body["ErrorInformation"]["message"]
         .as_str()
         .unwrap()
@@ -447,23 +571,42 @@ async fn invoice_validation_errors() {
 
     let long = "x".repeat(256);
     let (status, body) = api
-        .post("/3/invoices", &invoice(json!([{"AccountNumber": 3001, "Description": long}])))
+        .post(
+            "/3/invoices",
+            &invoice(json!([{"AccountNumber": 3001, "Description": long}])),
+        )
         .await;
     assert_fortnox_error(status, &body, StatusCode::BAD_REQUEST, CODE_VALUE_TOO_LONG);
     let (status, _) = api
-        .post("/3/invoices", &invoice(json!([{"AccountNumber": 3001, "Description": "x".repeat(255)}])))
+        .post(
+            "/3/invoices",
+            &invoice(json!([{"AccountNumber": 3001, "Description": "x".repeat(255)}])),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED);
 
     let (status, body) = api
-        .post("/3/invoices", &json!({"Invoice": {"CustomerNumber": "404"}}))
+        .post(
+            "/3/invoices",
+            &json!({"Invoice": {"CustomerNumber": "404"}}),
+        )
         .await;
-    assert_fortnox_error(status, &body, StatusCode::BAD_REQUEST, CODE_CUSTOMER_NOT_FOUND);
-    let (status, body) = api.post("/3/invoices", &json!({"Invoice": {"YourReference": "a"}})).await;
+    assert_fortnox_error(
+        status,
+        &body,
+        StatusCode::BAD_REQUEST,
+        CODE_CUSTOMER_NOT_FOUND,
+    );
+    let (status, body) = api
+        .post("/3/invoices", &json!({"Invoice": {"YourReference": "a"}}))
+        .await;
     assert_fortnox_error(status, &body, StatusCode::BAD_REQUEST, CODE_REQUIRED_FIELD);
     let (status, body) = api.get("/3/invoices/99").await;
     assert_fortnox_error(status, &body, StatusCode::NOT_FOUND, CODE_NOT_FOUND);
-    assert_eq!(sb.state.invoice_count(ProviderKind::Fortnox, &api.company), 1);
+    assert_eq!(
+        sb.state.invoice_count(ProviderKind::Fortnox, &api.company),
+        1
+    );
     assert_responses_match_contract(&sb);
 }
 
@@ -471,9 +614,13 @@ async fn invoice_validation_errors() {
 async fn tokens_are_bound_to_their_company_and_scopes() {
     let sb = sandbox().await;
     let first = fortnox(&sb);
-    let second_key = sb.state.config().fortnox_companies[1].database_number.to_string();
+    let second_key = sb.state.config().fortnox_companies[1]
+        .database_number
+        .to_string();
     let second = api_for(&sb, ProviderKind::Fortnox, Some(&second_key));
-    first.post("/3/customers", &fortnox_customer("Only in the first")).await;
+    first
+        .post("/3/customers", &fortnox_customer("Only in the first"))
+        .await;
     let (_, body) = second.get("/3/customers").await;
     assert_eq!(body["MetaInformation"]["@TotalResources"], 0);
     assert_eq!(body["MetaInformation"]["@TotalPages"], 0);

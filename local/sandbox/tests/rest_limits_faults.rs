@@ -47,7 +47,10 @@ async fn fortnox_window_slides() {
     // The 26th inside the window.
     let response = raw_get(&api, "/3/customers?limit=1").await;
     assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
-    assert!(response.headers().get("retry-after").is_none(), "Fortnox sends no Retry-After");
+    assert!(
+        response.headers().get("retry-after").is_none(),
+        "Fortnox sends no Retry-After"
+    );
     let body: Value = response.json().await.expect("json");
     assert_eq!(body["message"], "Too many requests");
     assert_eq!(sb.state.rate_limited_count(ProviderKind::Fortnox), 1);
@@ -68,16 +71,25 @@ async fn fortnox_window_slides() {
 async fn fortnox_limit_is_per_tenant_and_scaled() {
     let sb = sandbox_with(|c| c.time_scale = 2.5).await; // window 2 s
     let first = fortnox(&sb);
-    let second_key = sb.state.config().fortnox_companies[1].database_number.to_string();
+    let second_key = sb.state.config().fortnox_companies[1]
+        .database_number
+        .to_string();
     let second = api_for(&sb, ProviderKind::Fortnox, Some(&second_key));
     // Another token for the same tenant shares the budget.
     let other_token = fortnox(&sb);
     let statuses = join_all((0..30).map(|i| {
-        let api = if i % 2 == 0 { first.clone() } else { other_token.clone() };
+        let api = if i % 2 == 0 {
+            first.clone()
+        } else {
+            other_token.clone()
+        };
         async move { api.get("/3/companyinformation").await.0 }
     }))
     .await;
-    let limited = statuses.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count();
+    let limited = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
     assert_eq!(limited, 5, "{statuses:?}");
     let (status, _) = second.get("/3/companyinformation").await;
     assert_eq!(status, StatusCode::OK, "another tenant has its own window");
@@ -105,11 +117,18 @@ async fn visma_limit_is_per_client_and_endpoint_across_companies() {
     let b = api_for(&sb, ProviderKind::Visma, Some(&b_key));
     for chunk in 0..600 / 20 {
         let statuses = join_all((0..20).map(|i| {
-            let api = if (chunk * 20 + i) % 2 == 0 { a.clone() } else { b.clone() };
+            let api = if (chunk * 20 + i) % 2 == 0 {
+                a.clone()
+            } else {
+                b.clone()
+            };
             async move { api.get("/v2/customers?$pagesize=1").await.0 }
         }))
         .await;
-        assert!(statuses.iter().all(|s| *s == StatusCode::OK), "{statuses:?}");
+        assert!(
+            statuses.iter().all(|s| *s == StatusCode::OK),
+            "{statuses:?}"
+        );
     }
     let (status, body) = b.get("/v2/customers").await;
     assert_visma_error(status, &body, StatusCode::TOO_MANY_REQUESTS, 4010);
@@ -134,7 +153,9 @@ async fn visma_limit_is_per_client_and_endpoint_across_companies() {
     let (status, _) = other_app.get("/v2/customers").await;
     assert_eq!(status, StatusCode::OK);
     // Sub-paths count against the endpoint.
-    let (status, _) = a.get(&format!("/v2/customers/{}", uuid::Uuid::new_v4())).await;
+    let (status, _) = a
+        .get(&format!("/v2/customers/{}", uuid::Uuid::new_v4()))
+        .await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(sb.state.rate_limited_count(ProviderKind::Visma), 2);
     // After N seconds a slot is free again.
@@ -163,7 +184,10 @@ async fn injected_500_and_429() {
     sb.state.set_faults(faults(|f| f.error_500 = 1.0));
     let (status, body) = fx.get("/3/customers").await;
     assert_fortnox_error(status, &body, StatusCode::INTERNAL_SERVER_ERROR, 1_000_003);
-    assert!(body["ErrorInformation"]["message"].as_str().unwrap().contains("Systemfel"));
+    assert!(body["ErrorInformation"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("Systemfel"));
     let (status, body) = vm.get("/v2/customers").await;
     assert_visma_error(status, &body, StatusCode::INTERNAL_SERVER_ERROR, 5000);
 
@@ -173,12 +197,24 @@ async fn injected_500_and_429() {
     assert!(response.headers().get("retry-after").is_none());
     let (status, body) = vm.get("/v2/customers").await;
     assert_visma_error(status, &body, StatusCode::TOO_MANY_REQUESTS, 4010);
-    assert!(body["DeveloperErrorMessage"].as_str().unwrap().ends_with("Try again in 1 seconds."));
+    assert!(body["DeveloperErrorMessage"]
+        .as_str()
+        .unwrap()
+        .ends_with("Try again in 1 seconds."));
     assert_eq!(
         kinds(&sb),
-        [FaultKind::Error500, FaultKind::Error500, FaultKind::RateLimited, FaultKind::RateLimited]
+        [
+            FaultKind::Error500,
+            FaultKind::Error500,
+            FaultKind::RateLimited,
+            FaultKind::RateLimited
+        ]
     );
-    assert_eq!(sb.state.rate_limited_count(ProviderKind::Fortnox), 0, "injected 429s are not the limiter's");
+    assert_eq!(
+        sb.state.rate_limited_count(ProviderKind::Fortnox),
+        0,
+        "injected 429s are not the limiter's"
+    );
 
     // OAuth and inspection are never touched.
     sb.state.set_faults(faults(|f| {
@@ -192,7 +228,11 @@ async fn injected_500_and_429() {
         .await
         .unwrap();
     assert_ne!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
-    let response = http().get(format!("{}/_sandbox/requests", sb.base_url)).send().await.unwrap();
+    let response = http()
+        .get(format!("{}/_sandbox/requests", sb.base_url))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     sb.state.set_faults(FaultConfig::default());
     let (status, _) = fx.get("/3/customers").await;
@@ -244,13 +284,28 @@ async fn dropped_connections_are_connection_errors() {
             .expect_err("no response");
         assert!(!err.is_timeout(), "{err:?}");
         assert!(err.status().is_none(), "{err:?}");
-        assert!(started.elapsed() < Duration::from_secs(5), "closed promptly");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "closed promptly"
+        );
     }
-    assert_eq!(kinds(&sb), [FaultKind::DropConnection, FaultKind::DropConnection]);
-    let dropped: Vec<_> = sb.state.requests().into_iter().filter(|r| r.status == 0).collect();
+    assert_eq!(
+        kinds(&sb),
+        [FaultKind::DropConnection, FaultKind::DropConnection]
+    );
+    let dropped: Vec<_> = sb
+        .state
+        .requests()
+        .into_iter()
+        .filter(|r| r.status == 0)
+        .collect();
     assert_eq!(dropped.len(), 2, "recorded with status 0");
     sb.state.set_faults(FaultConfig::default());
-    assert_eq!(fx.get("/3/customers").await.0, StatusCode::OK, "a new connection works");
+    assert_eq!(
+        fx.get("/3/customers").await.0,
+        StatusCode::OK,
+        "a new connection works"
+    );
 }
 
 #[tokio::test]
@@ -290,9 +345,16 @@ async fn commit_then_fail_applies_the_write_first() {
         }
         seen.insert(kind);
         // Whatever the client saw, the customer exists.
-        assert_eq!(sb.state.customer_count(ProviderKind::Fortnox, &fx.company), posted);
+        assert_eq!(
+            sb.state.customer_count(ProviderKind::Fortnox, &fx.company),
+            posted
+        );
     }
-    assert_eq!(seen.len(), 3, "all three endings within {posted} writes: {seen:?}");
+    assert_eq!(
+        seen.len(),
+        3,
+        "all three endings within {posted} writes: {seen:?}"
+    );
     assert!(kinds(&sb).iter().all(|k| k.committed()));
     let names: Vec<Value> = sb
         .state
@@ -323,15 +385,25 @@ async fn seeded_faults_repeat_and_only_writes_spares_reads() {
         });
         let mut out = Vec::new();
         for i in 0..20 {
-            assert_eq!(api.get("/3/customers").await.0, StatusCode::OK, "reads are spared");
-            out.push(api.post("/3/customers", &fortnox_customer(&format!("K{i}"))).await.0);
+            assert_eq!(
+                api.get("/3/customers").await.0,
+                StatusCode::OK,
+                "reads are spared"
+            );
+            out.push(
+                api.post("/3/customers", &fortnox_customer(&format!("K{i}")))
+                    .await
+                    .0,
+            );
         }
         out
     }
     let first = outcomes(7).await;
     assert_eq!(first, outcomes(7).await, "same seed, same faults");
     assert_ne!(first, outcomes(8).await);
-    assert!(first.contains(&StatusCode::INTERNAL_SERVER_ERROR) && first.contains(&StatusCode::CREATED));
+    assert!(
+        first.contains(&StatusCode::INTERNAL_SERVER_ERROR) && first.contains(&StatusCode::CREATED)
+    );
 }
 
 #[tokio::test]
@@ -347,7 +419,10 @@ async fn faults_are_set_over_http() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(sb.state.faults().slow_delay, Duration::from_millis(1500));
-    assert_eq!(api.get("/3/customers").await.0, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(
+        api.get("/3/customers").await.0,
+        StatusCode::INTERNAL_SERVER_ERROR
+    );
     let injected: Value = control
         .get(format!("{}/_sandbox/faults-injected", sb.base_url))
         .send()

@@ -62,11 +62,15 @@ async fn customer_body(api: &Api, name: &str) -> Value {
 async fn customer_pages_walk_2000_records() {
     let sb = sandbox().await;
     let api = visma(&sb);
-    let seeded = sb.state.seed_customers(ProviderKind::Visma, &api.company, 2000);
+    let seeded = sb
+        .state
+        .seed_customers(ProviderKind::Visma, &api.company, 2000);
     let mut seen = Vec::new();
     let mut page = 1;
     loop {
-        let (status, body) = api.get(&format!("/v2/customers?$page={page}&$pagesize=1000")).await;
+        let (status, body) = api
+            .get(&format!("/v2/customers?$page={page}&$pagesize=1000"))
+            .await;
         assert_eq!(status, StatusCode::OK, "{body}");
         let meta = &body["Meta"];
         assert_eq!(meta["CurrentPage"], page);
@@ -105,13 +109,17 @@ async fn customer_pages_walk_2000_records() {
 async fn changed_utc_filters_and_server_time_high_water_mark() {
     let sb = sandbox().await;
     let api = visma(&sb);
-    let seeded = sb.state.seed_customers(ProviderKind::Visma, &api.company, 3);
+    let seeded = sb
+        .state
+        .seed_customers(ProviderKind::Visma, &api.company, 3);
     for (id, at) in seeded.iter().zip([
         "2024-05-01T09:00:00Z",
         "2024-05-01T10:00:00Z",
         "2024-05-01T11:00:00Z",
     ]) {
-        assert!(sb.state.set_customer_modified(ProviderKind::Visma, &api.company, id, utc(at)));
+        assert!(sb
+            .state
+            .set_customer_modified(ProviderKind::Visma, &api.company, id, utc(at)));
     }
     let get = |expr: &'static str| {
         let api = api.clone();
@@ -129,12 +137,15 @@ async fn changed_utc_filters_and_server_time_high_water_mark() {
     assert_eq!(ids(&body), seeded[2..], "offsets are honoured");
     let (_, body) = get("ChangedUtc gt 2024-05-01T09:30:00 and CustomerNumber eq '3'").await;
     assert_eq!(ids(&body), seeded[2..]);
-    let number_two = sb.state.customers(ProviderKind::Visma, &api.company)[1]["CorporateIdentityNumber"]
+    let number_two = sb.state.customers(ProviderKind::Visma, &api.company)[1]
+        ["CorporateIdentityNumber"]
         .as_str()
         .unwrap()
         .to_string();
     let (_, body) = api
-        .get(&filter(&format!("CorporateIdentityNumber eq '{number_two}'")))
+        .get(&filter(&format!(
+            "CorporateIdentityNumber eq '{number_two}'"
+        )))
         .await;
     assert_eq!(ids(&body), seeded[1..2]);
 
@@ -153,17 +164,24 @@ async fn changed_utc_filters_and_server_time_high_water_mark() {
     let since_mark = filter(&format!("ChangedUtc gt {mark}"));
     let (_, body) = api.get(&since_mark).await;
     assert!(ids(&body).is_empty(), "{body}");
-    assert!(sb.state.modify_customer(ProviderKind::Visma, &api.company, &seeded[0], |c| {
-        c["Note"] = json!("changed by a person");
-    }));
+    assert!(sb
+        .state
+        .modify_customer(ProviderKind::Visma, &api.company, &seeded[0], |c| {
+            c["Note"] = json!("changed by a person");
+        }));
     let (_, body) = api.get(&since_mark).await;
     assert_eq!(ids(&body), seeded[..1]);
     assert_eq!(body["Data"][0]["Note"], "changed by a person");
     // Deletions are invisible to change filters.
-    assert!(sb.state.delete_customer(ProviderKind::Visma, &api.company, &seeded[1]));
+    assert!(sb
+        .state
+        .delete_customer(ProviderKind::Visma, &api.company, &seeded[1]));
     let (_, body) = api.get(&since_mark).await;
     assert_eq!(ids(&body), seeded[..1]);
-    assert_eq!(sb.state.customer_count(ProviderKind::Visma, &api.company), 2);
+    assert_eq!(
+        sb.state.customer_count(ProviderKind::Visma, &api.company),
+        2
+    );
 }
 
 #[tokio::test]
@@ -182,16 +200,29 @@ async fn customer_create_requires_fields_and_put_replaces() {
         let mut body = full.clone();
         body.as_object_mut().unwrap().remove(field);
         let (status, answer) = api.post("/v2/customers", &body).await;
-        assert_visma_error(status, &answer, StatusCode::BAD_REQUEST, CODE_REQUIRED_FIELD);
+        assert_visma_error(
+            status,
+            &answer,
+            StatusCode::BAD_REQUEST,
+            CODE_REQUIRED_FIELD,
+        );
         assert!(
-            answer["DeveloperErrorMessage"].as_str().unwrap().contains(field),
+            answer["DeveloperErrorMessage"]
+                .as_str()
+                .unwrap()
+                .contains(field),
             "{answer}"
         );
     }
     let mut bad_terms = full.clone();
     bad_terms["TermsOfPaymentId"] = json!(uuid::Uuid::new_v4().to_string());
     let (status, answer) = api.post("/v2/customers", &bad_terms).await;
-    assert_visma_error(status, &answer, StatusCode::BAD_REQUEST, CODE_UNKNOWN_REFERENCE);
+    assert_visma_error(
+        status,
+        &answer,
+        StatusCode::BAD_REQUEST,
+        CODE_UNKNOWN_REFERENCE,
+    );
     let mut long_number = full.clone();
     long_number["CustomerNumber"] = json!("12345678901234567");
     let (status, answer) = api.post("/v2/customers", &long_number).await;
@@ -222,12 +253,23 @@ async fn customer_create_requires_fields_and_put_replaces() {
     assert_eq!(status, StatusCode::OK, "{replaced}");
     assert_eq!(replaced["EmailAddress"], Value::Null);
     assert_eq!(replaced["InvoiceCity"], "Mölndal");
-    assert_eq!(replaced["CustomerNumber"], "1", "the number survives when left out");
-    assert!(replaced["ChangedUtc"].as_str().unwrap() > changed.as_str(), "set by the server");
+    assert_eq!(
+        replaced["CustomerNumber"], "1",
+        "the number survives when left out"
+    );
+    assert!(
+        replaced["ChangedUtc"].as_str().unwrap() > changed.as_str(),
+        "set by the server"
+    );
     let mut no_name = replacement.clone();
     no_name.as_object_mut().unwrap().remove("Name");
     let (status, answer) = api.put(&format!("/v2/customers/{id}"), &no_name).await;
-    assert_visma_error(status, &answer, StatusCode::BAD_REQUEST, CODE_REQUIRED_FIELD);
+    assert_visma_error(
+        status,
+        &answer,
+        StatusCode::BAD_REQUEST,
+        CODE_REQUIRED_FIELD,
+    );
 
     // Customer numbers are unique.
     let mut second = full.clone();
@@ -287,7 +329,9 @@ async fn article_id(api: &Api, name: &str) -> String {
 async fn drafts_convert_to_invoices() {
     let sb = sandbox().await;
     let api = visma(&sb);
-    let (_, customer) = api.post("/v2/customers", &customer_body(&api, "Kund AB").await).await;
+    let (_, customer) = api
+        .post("/v2/customers", &customer_body(&api, "Kund AB").await)
+        .await;
     let customer_id = customer["Id"].as_str().unwrap().to_string();
     let labour = article_id(&api, "Arbetstid").await;
     let draft = json!({
@@ -309,12 +353,17 @@ async fn drafts_convert_to_invoices() {
     assert_eq!(created["TotalAmount"], 2031.0);
     assert_eq!(created["TotalRoundings"], -0.25);
     assert_eq!(created["Rows"][1]["IsTextRow"], true);
-    let (status, got) = api.get(&format!("/v2/customerinvoicedrafts/{draft_id}")).await;
+    let (status, got) = api
+        .get(&format!("/v2/customerinvoicedrafts/{draft_id}"))
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(got, created);
 
     let (status, invoice) = api
-        .post(&format!("/v2/customerinvoicedrafts/{draft_id}/convert"), &json!({}))
+        .post(
+            &format!("/v2/customerinvoicedrafts/{draft_id}/convert"),
+            &json!({}),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{invoice}");
     assert_eq!(invoice["InvoiceNumber"], 1);
@@ -325,10 +374,15 @@ async fn drafts_convert_to_invoices() {
     assert_eq!(invoice["BuyersOrderReference"], "PO-9");
     assert!(invoice["CreatedUtc"].is_string() && invoice["ModifiedUtc"].is_string());
     assert!(invoice["DueDate"].as_str().unwrap() > invoice["InvoiceDate"].as_str().unwrap());
-    let (status, answer) = api.get(&format!("/v2/customerinvoicedrafts/{draft_id}")).await;
+    let (status, answer) = api
+        .get(&format!("/v2/customerinvoicedrafts/{draft_id}"))
+        .await;
     assert_visma_error(status, &answer, StatusCode::NOT_FOUND, CODE_NOT_FOUND);
     let (status, answer) = api
-        .post(&format!("/v2/customerinvoicedrafts/{draft_id}/convert"), &json!({}))
+        .post(
+            &format!("/v2/customerinvoicedrafts/{draft_id}/convert"),
+            &json!({}),
+        )
         .await;
     assert_visma_error(status, &answer, StatusCode::NOT_FOUND, CODE_NOT_FOUND);
     let invoice_id = invoice["Id"].as_str().unwrap();
@@ -348,18 +402,40 @@ async fn drafts_convert_to_invoices() {
     let (_, list) = api.get("/v2/customerinvoices").await;
     assert_eq!(list["Meta"]["TotalNumberOfResults"], 2);
     let (status, answer) = api.delete(&format!("/v2/customers/{customer_id}")).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "a customer with invoices stays: {answer}");
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "a customer with invoices stays: {answer}"
+    );
 
     // Validation.
     let mut no_article = draft.clone();
-    no_article["Rows"][0].as_object_mut().unwrap().remove("ArticleId");
+    no_article["Rows"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("ArticleId");
     let (status, answer) = api.post("/v2/customerinvoicedrafts", &no_article).await;
-    assert_visma_error(status, &answer, StatusCode::BAD_REQUEST, CODE_REQUIRED_FIELD);
-    assert!(answer["DeveloperErrorMessage"].as_str().unwrap().contains("ArticleId"));
+    assert_visma_error(
+        status,
+        &answer,
+        StatusCode::BAD_REQUEST,
+        CODE_REQUIRED_FIELD,
+    );
+    assert!(answer["DeveloperErrorMessage"]
+        .as_str()
+        .unwrap()
+        .contains("ArticleId"));
     let mut unknown_customer = draft.clone();
     unknown_customer["CustomerId"] = json!(uuid::Uuid::new_v4().to_string());
-    let (status, answer) = api.post("/v2/customerinvoicedrafts", &unknown_customer).await;
-    assert_visma_error(status, &answer, StatusCode::BAD_REQUEST, CODE_UNKNOWN_REFERENCE);
+    let (status, answer) = api
+        .post("/v2/customerinvoicedrafts", &unknown_customer)
+        .await;
+    assert_visma_error(
+        status,
+        &answer,
+        StatusCode::BAD_REQUEST,
+        CODE_UNKNOWN_REFERENCE,
+    );
     let mut bad_rot = draft.clone();
     bad_rot["RotReducedInvoicingType"] = json!(5);
     let (status, answer) = api.post("/v2/customerinvoicedrafts", &bad_rot).await;
@@ -368,7 +444,12 @@ async fn drafts_convert_to_invoices() {
         let mut missing = draft.clone();
         missing.as_object_mut().unwrap().remove(field);
         let (status, answer) = api.post("/v2/customerinvoicedrafts", &missing).await;
-        assert_visma_error(status, &answer, StatusCode::BAD_REQUEST, CODE_REQUIRED_FIELD);
+        assert_visma_error(
+            status,
+            &answer,
+            StatusCode::BAD_REQUEST,
+            CODE_REQUIRED_FIELD,
+        );
     }
 }
 
@@ -376,7 +457,9 @@ async fn drafts_convert_to_invoices() {
 async fn invoices_filter_on_modified_since_utc() {
     let sb = sandbox().await;
     let api = visma(&sb);
-    let (_, customer) = api.post("/v2/customers", &customer_body(&api, "Kund AB").await).await;
+    let (_, customer) = api
+        .post("/v2/customers", &customer_body(&api, "Kund AB").await)
+        .await;
     let labour = article_id(&api, "Arbetstid").await;
     let mut invoice_ids = Vec::new();
     for _ in 0..3 {
@@ -394,15 +477,22 @@ async fn invoices_filter_on_modified_since_utc() {
         assert_eq!(status, StatusCode::CREATED, "{invoice}");
         invoice_ids.push(invoice["Id"].as_str().unwrap().to_string());
     }
-    for (id, at) in invoice_ids
-        .iter()
-        .zip(["2024-05-01T09:00:00Z", "2024-05-01T10:00:00Z", "2024-05-01T11:00:00Z"])
-    {
-        assert!(sb.state.set_invoice_modified(ProviderKind::Visma, &api.company, id, utc(at)));
+    for (id, at) in invoice_ids.iter().zip([
+        "2024-05-01T09:00:00Z",
+        "2024-05-01T10:00:00Z",
+        "2024-05-01T11:00:00Z",
+    ]) {
+        assert!(sb
+            .state
+            .set_invoice_modified(ProviderKind::Visma, &api.company, id, utc(at)));
     }
-    let (_, body) = api.get("/v2/customerinvoices?modifiedSinceUtc=2024-05-01T10:00:00Z").await;
+    let (_, body) = api
+        .get("/v2/customerinvoices?modifiedSinceUtc=2024-05-01T10:00:00Z")
+        .await;
     assert_eq!(ids(&body), invoice_ids[1..], "inclusive");
-    let (_, body) = api.get("/v2/customerinvoices?modifiedSinceUtc=2024-05-01T10:00:00.001Z").await;
+    let (_, body) = api
+        .get("/v2/customerinvoices?modifiedSinceUtc=2024-05-01T10:00:00.001Z")
+        .await;
     assert_eq!(ids(&body), invoice_ids[2..]);
     let (_, body) = api
         .get("/v2/customerinvoices?modifiedSinceUtc=2024-05-01T10:30:00Z&$pagesize=1")

@@ -532,13 +532,28 @@ pub struct IntegrationView {
     pub connected_at: Option<DateTime<Utc>>,
     /// Last error a person should see.
     pub last_error: Option<LastError>,
+    /// Where signed webhook deliveries for this integration go (never the key); `None` when
+    /// `WEBHOOK_BASE_URL` is not configured.
+    pub webhook_url: Option<String>,
     /// Created.
     pub created_at: DateTime<Utc>,
     /// Updated.
     pub updated_at: DateTime<Utc>,
 }
 
+impl IntegrationView {
+    /// The view with the integration's webhook URL from the configuration.
+    pub fn new(i: Integration, config: &crate::Config) -> Self {
+        let webhook_url = config.webhook.url_for(&i.id);
+        IntegrationView {
+            webhook_url,
+            ..IntegrationView::from(i)
+        }
+    }
+}
+
 impl From<Integration> for IntegrationView {
+    /// The view without a webhook URL (use [`IntegrationView::new`] to include it).
     fn from(i: Integration) -> Self {
         IntegrationView {
             id: i.id,
@@ -551,6 +566,7 @@ impl From<Integration> for IntegrationView {
             refresh_expires_at: i.refresh_expires_at,
             connected_at: i.connected_at,
             last_error: i.last_error,
+            webhook_url: None,
             created_at: i.created_at,
             updated_at: i.updated_at,
         }

@@ -15,6 +15,7 @@
 use crate::store::StoreError;
 use async_trait::async_trait;
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -165,12 +166,35 @@ impl SlotQueue {
     }
 }
 
+/// What a limiter has done, for benchmarks and tests.
+#[derive(Debug, Default)]
+pub struct LimiterStats {
+    /// Slots handed to callers.
+    pub granted: AtomicU64,
+    /// Reservations made in the store (each one conditional write).
+    pub reservations: AtomicU64,
+    /// Slots thrown away because they were too old to use safely.
+    pub dropped: AtomicU64,
+}
+
+impl LimiterStats {
+    /// (granted, reservations, dropped) now.
+    pub fn snapshot(&self) -> (u64, u64, u64) {
+        (
+            self.granted.load(Ordering::Relaxed),
+            self.reservations.load(Ordering::Relaxed),
+            self.dropped.load(Ordering::Relaxed),
+        )
+    }
+}
+
 /// The limiter: slots from a [`SlotStore`], spent locally in small batches.
 pub struct SlotLimiter {
     store: Arc<dyn SlotStore>,
     fallback: MemorySlotStore,
     tuning: Tuning,
     queues: Mutex<HashMap<String, Arc<tokio::sync::Mutex<SlotQueue>>>>,
+    stats: LimiterStats,
 }
 
 impl SlotLimiter {
@@ -184,7 +208,13 @@ impl SlotLimiter {
                 batch: tuning.batch.max(1),
             },
             queues: Mutex::new(HashMap::new()),
+            stats: LimiterStats::default(),
         }
+    }
+
+    /// What this limiter has done so far.
+    pub fn stats(&self) -> &LimiterStats {
+        &self.stats
     }
 
     /// A limiter that only knows this process (no shared store).
@@ -209,9 +239,11 @@ impl SlotLimiter {
         let mut q = cell.lock().await;
         loop {
             let now = now_us();
-            q.drop_stale(now - grace);
+            let dropped = q.drop_stale(now - grace) as u64;
+            self.stats.dropped.fetch_add(dropped, Ordering::Relaxed);
             // Refill while one slot is left, so the store's latency hides behind that slot.
             if q.slots.len() <= 1 {
+                self.stats.reservations.fetch_add(1, Ordering::Relaxed);
                 let busy = q.last_end > now;
                 let first = match self
                     .store
@@ -234,9 +266,11 @@ impl SlotLimiter {
                 q.last_end = first + i64::from(self.tuning.batch) * spacing;
                 // Two reservations are contiguous only when the bucket was busy; keep order.
                 q.slots.make_contiguous().sort_unstable();
-                q.drop_stale(now_us() - grace);
+                let dropped = q.drop_stale(now_us() - grace) as u64;
+                self.stats.dropped.fetch_add(dropped, Ordering::Relaxed);
             }
             if let Some(slot) = q.slots.pop_front() {
+                self.stats.granted.fetch_add(1, Ordering::Relaxed);
                 return slot;
             }
         }

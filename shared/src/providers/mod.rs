@@ -255,18 +255,20 @@ impl Providers {
         settings: ApiSettings,
         limiter: Arc<dyn crate::http::RateLimiter>,
     ) -> (Arc<fortnox::FortnoxApi>, Arc<visma::VismaApi>) {
-        let out = crate::http::Outbound::new(parts.http.clone(), limiter, settings.retry);
+        // One executor each, so that each client counts its own requests and 429s.
+        let out =
+            || crate::http::Outbound::new(parts.http.clone(), limiter.clone(), settings.retry);
         (
             Arc::new(fortnox::FortnoxApi::new(
                 &parts.config.fortnox,
                 settings.clone(),
-                out.clone(),
+                out(),
                 parts.credentials.clone(),
             )),
             Arc::new(visma::VismaApi::new(
                 &parts.config.visma,
-                settings,
-                out,
+                settings.clone(),
+                out(),
                 parts.credentials.clone(),
             )),
         )

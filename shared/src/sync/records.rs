@@ -91,7 +91,11 @@ pub fn parse_records<T: SyncRecord>(records: &Value, provider: ProviderKind) -> 
             Ok(r) => r,
             Err(e) => {
                 let path = e.path().to_string();
-                let field = if path == "." { format!("records[{i}]") } else { format!("records[{i}].{path}") };
+                let mut field = if path == "." { format!("records[{i}]") } else { format!("records[{i}].{path}") };
+                // serde reports a missing field at its parent: name the field itself.
+                if let Some(name) = e.inner().to_string().strip_prefix("missing field `").and_then(|r| r.split('`').next()) {
+                    field = format!("{field}.{name}");
+                }
                 problems.push(FieldError::new(field, e.inner().to_string()));
                 continue;
             }

@@ -88,7 +88,12 @@ pub fn visma(sb: &RunningSandbox) -> Api {
 }
 
 impl Api {
-    pub async fn send(&self, method: reqwest::Method, path: &str, body: Option<&Value>) -> (StatusCode, Value) {
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> (StatusCode, Value) {
         let mut request = self
             .http
             .request(method, format!("{}{}", self.base, path))

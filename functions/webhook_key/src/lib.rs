@@ -1,0 +1,117 @@
+//! `POST /api/integrations/{id}/webhook-key/rotate` (behind the JWT authorizer): issues a new
+//! webhook signing key and answers it this once; older keys stay accepted for a grace period.
+//!
+//! Body (all optional): `{"scheme": "ours" | "visma-portal", "key": string, "grace_seconds": n}`.
+//! `key` stores a key that a provider's portal generated instead of making one (it is then not
+//! echoed); `grace_seconds` (0 to 604800, default `WEBHOOK_ROTATION_GRACE_SECONDS`) says how
+//! long the old keys keep working: 0 cuts them off at once, for a leaked key.
+
+use lambda_http::{Body, Error, Request, Response};
+use serde_json::Value;
+use shared::api::request::optional_string;
+use shared::api::{json, json_body, path_param, respond, tenant, Problem};
+use shared::domain::Secret;
+use shared::webhooks::{rotate_key, RotateRequest, Scheme, MAX_GRACE};
+use shared::AppContext;
+use std::time::Duration;
+
+/// Shortest key accepted from a caller.
+const MIN_IMPORTED_KEY: usize = 16;
+/// Longest key accepted from a caller.
+const MAX_IMPORTED_KEY: usize = 512;
+
+/// Handles one request.
+pub async fn handler(ctx: &AppContext, req: Request) -> Result<Response<Body>, Error> {
+    Ok(respond(handle(ctx, &req).await))
+}
+
+async fn handle(ctx: &AppContext, req: &Request) -> Result<Response<Body>, Problem> {
+    let tenant = tenant(req, &ctx.config.tenant_claim)?;
+    let id = path_param(req, "id")?;
+    let rotate = rotate_request(&json_body(req)?)?;
+    let rotated = rotate_key(ctx, &tenant, &id, rotate).await?;
+    json(200, &rotated)
+}
+
+/// Reads the optional body.
+pub fn rotate_request(body: &serde_json::Map<String, Value>) -> Result<RotateRequest, Problem> {
+    let scheme = optional_string(body, "scheme", 32)?
+        .map(|s| {
+            s.parse::<Scheme>().map_err(|e| {
+                Problem::invalid_field("scheme", e).with("allowed", vec!["ours", "visma-portal"])
+            })
+        })
+        .transpose()?;
+    let key = optional_string(body, "key", MAX_IMPORTED_KEY)?
+        .map(|k| {
+            let ok = k.chars().count() >= MIN_IMPORTED_KEY
+                && k.trim() == k
+                && !k.chars().any(char::is_control);
+            if ok {
+                Ok(Secret::new(k))
+            } else {
+                Err(Problem::invalid_field(
+                    "key",
+                    format!(
+                        "`key` must be {MIN_IMPORTED_KEY} to {MAX_IMPORTED_KEY} printable characters without surrounding spaces"
+                    ),
+                ))
+            }
+        })
+        .transpose()?;
+    let grace = match body.get("grace_seconds") {
+        None | Some(Value::Null) => None,
+        Some(Value::Number(n)) => match n.as_u64() {
+            Some(s) if s <= MAX_GRACE.as_secs() => Some(Duration::from_secs(s)),
+            _ => return Err(grace_problem()),
+        },
+        Some(_) => return Err(grace_problem()),
+    };
+    Ok(RotateRequest { scheme, key, grace })
+}
+
+fn grace_problem() -> Problem {
+    Problem::invalid_field(
+        "grace_seconds",
+        format!(
+            "`grace_seconds` must be a whole number from 0 to {}",
+            MAX_GRACE.as_secs()
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn parse(v: Value) -> Result<RotateRequest, Problem> {
+        rotate_request(v.as_object().unwrap())
+    }
+
+    #[test]
+    fn reads_the_optional_fields() {
+        let r = parse(json!({})).unwrap();
+        assert!(r.scheme.is_none() && r.key.is_none() && r.grace.is_none());
+        let r = parse(json!({"scheme": "visma-portal", "key": "k".repeat(40), "grace_seconds": 0})).unwrap();
+        assert_eq!(r.scheme, Some(Scheme::VismaPortal));
+        assert_eq!(r.key.unwrap().expose().len(), 40);
+        assert_eq!(r.grace, Some(Duration::ZERO));
+    }
+
+    #[test]
+    fn names_the_field_at_fault() {
+        for (body, field) in [
+            (json!({"scheme": "stripe"}), "scheme"),
+            (json!({"key": "short"}), "key"),
+            (json!({"key": format!(" {} ", "k".repeat(20))}), "key"),
+            (json!({"grace_seconds": -1}), "grace_seconds"),
+            (json!({"grace_seconds": 604_801}), "grace_seconds"),
+            (json!({"grace_seconds": "60"}), "grace_seconds"),
+        ] {
+            let p = parse(body.clone()).err().unwrap_or_else(|| panic!("{body} accepted"));
+            assert_eq!(p.details().field.as_deref(), Some(field), "{body}");
+            assert_eq!(p.details().status, 400);
+        }
+    }
+}
