@@ -129,6 +129,8 @@ pub struct Config {
     pub sync: SyncSettings,
     /// Signed webhooks.
     pub webhook: WebhookSettings,
+    /// Provider data API tuning: rate limits, retries, page sizes.
+    pub api: crate::providers::ApiSettings,
 }
 
 /// A configuration value that is missing or malformed.
@@ -231,6 +233,7 @@ impl Config {
                     .parse()
                     .map_err(|_| ConfigError("PAGE_SIZE must be a whole number".into()))?,
             },
+            api: crate::providers::ApiSettings::from_lookup(&get).map_err(|e| ConfigError(e.0 + " must be a whole number"))?,
             webhook: WebhookSettings {
                 base_url: get("WEBHOOK_BASE_URL").map(trim),
                 default_scheme: or("WEBHOOK_DEFAULT_SCHEME", "ours")

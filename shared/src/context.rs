@@ -50,7 +50,9 @@ impl AppContext {
         let secrets = aws_sdk_secretsmanager::Client::new(sdk);
         let vault = Vault::new(secrets.clone(), config.kms_key_id.clone());
         let credentials = Arc::new(CredentialStore::new(config.credentials.clone(), secrets));
-        let providers = Providers::new(&config, http.clone(), credentials);
+        // Every instance paces provider calls through the same DynamoDB buckets.
+        let providers =
+            Providers::new(&config, http.clone(), credentials).with_shared_limiter(&db, config.api.clone());
         let tokens = TokenManager::new(
             db.clone(),
             vault.clone(),

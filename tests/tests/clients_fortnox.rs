@@ -35,7 +35,11 @@ async fn pages_through_2000_customers_with_full_records() {
         assert!(p.high_water.is_some());
         for r in &p.items {
             assert!(!r.record.name.is_empty(), "full record: {r:?}");
-            assert!(seen.insert(r.remote_id.clone()), "duplicate {}", r.remote_id);
+            assert!(
+                seen.insert(r.remote_id.clone()),
+                "duplicate {}",
+                r.remote_id
+            );
         }
         if !p.has_more {
             break;
@@ -58,7 +62,10 @@ async fn pages_through_2000_customers_with_full_records() {
         .filter(|r| r.path.starts_with("/3/customers/") && r.method == "GET")
         .count();
     assert_eq!((lists, gets), (4, 2000));
-    assert_eq!(stack.sandbox.state.rate_limited_count(SandboxKind::Fortnox), 0);
+    assert_eq!(
+        stack.sandbox.state.rate_limited_count(SandboxKind::Fortnox),
+        0
+    );
 
     // The deletion pass needs the list requests only.
     stack.sandbox.state.clear_records();
@@ -98,7 +105,10 @@ async fn incremental_pulls_return_only_changed_customers() {
                 c["Email"] = "ny@exempel.se".into();
             }));
     }
-    let page = api.list_customers(&auth, Some(since), 1).await.expect("pull");
+    let page = api
+        .list_customers(&auth, Some(since), 1)
+        .await
+        .expect("pull");
     assert!(!page.has_more);
     let got: HashSet<String> = page.items.iter().map(|r| r.remote_id.clone()).collect();
     assert_eq!(got, changed);
@@ -108,7 +118,11 @@ async fn incremental_pulls_return_only_changed_customers() {
         .all(|r| r.record.email.as_deref() == Some("ny@exempel.se")));
     // Nothing changed since this pull began.
     let later = api
-        .list_customers(&auth, page.high_water.map(|t| t + chrono::Duration::seconds(1)), 1)
+        .list_customers(
+            &auth,
+            page.high_water.map(|t| t + chrono::Duration::seconds(1)),
+            1,
+        )
         .await
         .expect("pull");
     assert!(later.items.is_empty(), "{:?}", later.items);
@@ -134,7 +148,9 @@ async fn customers_and_invoices_round_trip_and_are_found_by_our_reference() {
     // A second customer whose reference contains ours must not be taken for it.
     let mut other = customer("cust-7f3a-2", "Bygg & Kakel i Umeå AB");
     other.organisation_number = ours.organisation_number.clone();
-    api.create_customer(&auth, &other).await.expect("create other");
+    api.create_customer(&auth, &other)
+        .await
+        .expect("create other");
     let found = api
         .find_customer_by_reference(&auth, &ours)
         .await
@@ -146,7 +162,10 @@ async fn customers_and_invoices_round_trip_and_are_found_by_our_reference() {
         .await
         .expect("lookup")
         .is_none());
-    assert_eq!(api.reference_key(Entity::Customers, "cust-7f3a"), "cust-7f3a");
+    assert_eq!(
+        api.reference_key(Entity::Customers, "cust-7f3a"),
+        "cust-7f3a"
+    );
 
     ours.email = Some("ekonomi@kakel.se".into());
     ours.phone = None;
@@ -173,7 +192,10 @@ async fn customers_and_invoices_round_trip_and_are_found_by_our_reference() {
         .await
         .expect("create inv-1");
     assert_ne!(a.remote_id, b.remote_id);
-    assert_eq!(b.customer_remote_id.as_deref(), Some(created.remote_id.as_str()));
+    assert_eq!(
+        b.customer_remote_id.as_deref(),
+        Some(created.remote_id.as_str())
+    );
     assert!(b.editable);
     let t = b.record.totals.clone().expect("totals");
     assert_eq!(t.net, d("5425"));
@@ -208,7 +230,10 @@ async fn customers_and_invoices_round_trip_and_are_found_by_our_reference() {
         .update_invoice(&auth, &b.remote_id, &first, &created.remote_id)
         .await
         .expect_err("a booked invoice cannot be edited");
-    assert!(matches!(refused, ApiError::InvalidData { .. }), "{refused:?}");
+    assert!(
+        matches!(refused, ApiError::InvalidData { .. }),
+        "{refused:?}"
+    );
     providers
         .fortnox_api()
         .credit(&auth, &b.remote_id)
@@ -230,7 +255,11 @@ async fn every_error_class_is_recognised_from_sandbox_bodies() {
     let api = providers.api(F);
 
     // NotFound: a missing record is None on reads and NotFound on writes.
-    assert!(api.get_customer(&auth, "999999").await.expect("get").is_none());
+    assert!(api
+        .get_customer(&auth, "999999")
+        .await
+        .expect("get")
+        .is_none());
     let e = api
         .update_customer(&auth, "999999", &customer("c-x", "X AB"))
         .await
@@ -269,7 +298,10 @@ async fn every_error_class_is_recognised_from_sandbox_bodies() {
         error_500: 1.0,
         ..FaultConfig::default()
     });
-    let e = api.get_customer(&auth, &c.remote_id).await.expect_err("500");
+    let e = api
+        .get_customer(&auth, &c.remote_id)
+        .await
+        .expect_err("500");
     assert!(matches!(e, ApiError::Retryable { .. }), "{e:?}");
     let attempts = stack
         .sandbox
@@ -317,13 +349,21 @@ async fn every_error_class_is_recognised_from_sandbox_bodies() {
 
 #[tokio::test]
 async fn a_missing_licence_needs_a_person() {
-    let stack =
-        clients_support::stack_with_scopes(F, "customer companyinformation").await;
+    let stack = clients_support::stack_with_scopes(F, "customer companyinformation").await;
     let (auth, _) = connect(&stack, "tenant-licence", F).await;
     let api = stack.ctx.providers.api(F);
-    let e = api.list_invoices(&auth, None, 1).await.expect_err("no invoice scope");
+    let e = api
+        .list_invoices(&auth, None, 1)
+        .await
+        .expect_err("no invoice scope");
     assert!(
-        matches!(e, ApiError::NeedsPerson { code: Some(2_001_101), .. }),
+        matches!(
+            e,
+            ApiError::NeedsPerson {
+                code: Some(2_001_101),
+                ..
+            }
+        ),
         "{e:?}"
     );
     assert!(api.list_customers(&auth, None, 1).await.is_ok());
@@ -374,7 +414,9 @@ async fn every_client_method_keeps_to_fortnox_openapi() {
         .create_invoice(&auth, &inv, &c.remote_id)
         .await
         .expect("create invoice");
-    api.get_invoice(&auth, &i.remote_id).await.expect("get invoice");
+    api.get_invoice(&auth, &i.remote_id)
+        .await
+        .expect("get invoice");
     api.find_invoice_by_reference(&auth, &inv)
         .await
         .expect("find invoice")
@@ -383,18 +425,30 @@ async fn every_client_method_keeps_to_fortnox_openapi() {
     api.update_invoice(&auth, &i.remote_id, &inv, &c.remote_id)
         .await
         .expect("update invoice");
-    api.list_invoices(&auth, None, 1).await.expect("list invoices");
+    api.list_invoices(&auth, None, 1)
+        .await
+        .expect("list invoices");
     api.list_invoices(&auth, Some(chrono::Utc::now()), 1)
         .await
         .expect("list invoices since");
     api.list_invoice_ids(&auth, 1).await.expect("invoice ids");
-    fortnox.bookkeep(&auth, &i.remote_id).await.expect("bookkeep");
+    fortnox
+        .bookkeep(&auth, &i.remote_id)
+        .await
+        .expect("bookkeep");
     fortnox.credit(&auth, &i.remote_id).await.expect("credit");
     let other = api
-        .create_invoice(&auth, &invoice("inv-contract-2", &ours.id, ["A", "B"]), &c.remote_id)
+        .create_invoice(
+            &auth,
+            &invoice("inv-contract-2", &ours.id, ["A", "B"]),
+            &c.remote_id,
+        )
         .await
         .expect("second invoice");
-    fortnox.cancel(&auth, &other.remote_id).await.expect("cancel");
+    fortnox
+        .cancel(&auth, &other.remote_id)
+        .await
+        .expect("cancel");
 
     let violations = stack.sandbox.state.contract_violations();
     assert!(violations.is_empty(), "{violations:#?}");

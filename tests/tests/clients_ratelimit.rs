@@ -52,7 +52,10 @@ async fn two_clients_of_one_fortnox_tenant_draw_no_429s() {
     // limit rather than each at half of it.
     let window = Duration::from_millis(500);
     assert!(elapsed >= window * 4, "{elapsed:?}");
-    assert!(elapsed < window * 8, "{elapsed:?}: too slow for a shared limit");
+    assert!(
+        elapsed < window * 8,
+        "{elapsed:?}: too slow for a shared limit"
+    );
 }
 
 #[tokio::test]
@@ -97,7 +100,10 @@ async fn injected_429s_are_honoured() {
             .expect("honoured and retried");
     }
     let (_, limited, retries) = p.fortnox_api().stats().snapshot();
-    assert!(limited > 0 && retries >= limited, "{limited} 429s, {retries} retries");
+    assert!(
+        limited > 0 && retries >= limited,
+        "{limited} 429s, {retries} retries"
+    );
     let window = Duration::from_millis(500);
     assert!(
         started.elapsed() >= window * u32::try_from(limited).unwrap_or(1),

@@ -66,7 +66,10 @@ async fn incremental_pulls_return_only_changes_since_the_server_time() {
                 c["EmailAddress"] = "ny@exempel.se".into();
             }));
     }
-    let delta = api.list_customers(&auth, Some(mark), 1).await.expect("delta");
+    let delta = api
+        .list_customers(&auth, Some(mark), 1)
+        .await
+        .expect("delta");
     let got: HashSet<String> = delta.items.iter().map(|r| r.remote_id.clone()).collect();
     assert_eq!(got, changed);
     let again = api
@@ -80,17 +83,28 @@ async fn incremental_pulls_return_only_changes_since_the_server_time() {
         .create_customer(&auth, &customer("c-inc", "Inkrement AB"))
         .await
         .expect("customer");
-    api.create_invoice(&auth, &invoice("i-inc-1", "c-inc", ["1", "2"]), &c.remote_id)
-        .await
-        .expect("invoice 1");
+    api.create_invoice(
+        &auth,
+        &invoice("i-inc-1", "c-inc", ["1", "2"]),
+        &c.remote_id,
+    )
+    .await
+    .expect("invoice 1");
     let first = api.list_invoices(&auth, None, 1).await.expect("invoices");
     assert_eq!(first.items.len(), 1);
     let mark = first.high_water.expect("server time");
     let second = api
-        .create_invoice(&auth, &invoice("i-inc-2", "c-inc", ["1", "3"]), &c.remote_id)
+        .create_invoice(
+            &auth,
+            &invoice("i-inc-2", "c-inc", ["1", "3"]),
+            &c.remote_id,
+        )
         .await
         .expect("invoice 2");
-    let delta = api.list_invoices(&auth, Some(mark), 1).await.expect("delta");
+    let delta = api
+        .list_invoices(&auth, Some(mark), 1)
+        .await
+        .expect("delta");
     let got: Vec<&str> = delta.items.iter().map(|r| r.remote_id.as_str()).collect();
     assert_eq!(got, [second.remote_id.as_str()]);
 }
@@ -103,7 +117,10 @@ async fn customers_and_invoices_round_trip_and_are_found_by_our_reference() {
     let api = providers.api(V);
 
     // A UUID does not fit CustomerNumber (16): it is stored as a hash of itself.
-    let mut ours = customer("6f1c2a4e-0b7d-4c1a-9e3f-5a6b7c8d9e01", "Rörmokare Svensson AB");
+    let mut ours = customer(
+        "6f1c2a4e-0b7d-4c1a-9e3f-5a6b7c8d9e01",
+        "Rörmokare Svensson AB",
+    );
     let created = api.create_customer(&auth, &ours).await.expect("create");
     let key = api.reference_key(Entity::Customers, &ours.id);
     assert_eq!(key.len(), 16);
@@ -220,7 +237,15 @@ async fn customers_and_invoices_round_trip_and_are_found_by_our_reference() {
         "{e:?}"
     );
     // Terms of payment and articles are looked up once per company.
-    assert_eq!(providers.visma_api().list_articles(&auth).await.expect("articles").len(), 3);
+    assert_eq!(
+        providers
+            .visma_api()
+            .list_articles(&auth)
+            .await
+            .expect("articles")
+            .len(),
+        3
+    );
     stack.sandbox.state.clear_records();
     api.create_customer(&auth, &customer("C-2", "Två AB"))
         .await
@@ -232,7 +257,11 @@ async fn customers_and_invoices_round_trip_and_are_found_by_our_reference() {
         .iter()
         .map(|r| r.path.clone())
         .collect();
-    assert_eq!(paths, ["/v2/customers"], "terms of payment come from the cache");
+    assert_eq!(
+        paths,
+        ["/v2/customers"],
+        "terms of payment come from the cache"
+    );
 }
 
 #[tokio::test]
@@ -243,7 +272,11 @@ async fn every_error_class_is_recognised_from_sandbox_bodies() {
     let api = providers.api(V);
 
     let missing = "0b4c0a80-0000-4000-8000-000000000000";
-    assert!(api.get_customer(&auth, missing).await.expect("get").is_none());
+    assert!(api
+        .get_customer(&auth, missing)
+        .await
+        .expect("get")
+        .is_none());
     let e = api
         .update_customer(&auth, missing, &customer("x", "X AB"))
         .await
@@ -254,12 +287,18 @@ async fn every_error_class_is_recognised_from_sandbox_bodies() {
         access_token: shared::domain::Secret::new("not-a-token"),
         tenant_key: auth.tenant_key.clone(),
     };
-    let e = api.list_customers(&bogus, None, 1).await.expect_err("bad token");
+    let e = api
+        .list_customers(&bogus, None, 1)
+        .await
+        .expect_err("bad token");
     assert!(matches!(e, ApiError::NeedsReauth { .. }), "{e:?}");
 
     let mut no_city = customer("c-nocity", "Utan Ort AB");
     no_city.address.city = None;
-    let e = api.create_customer(&auth, &no_city).await.expect_err("city");
+    let e = api
+        .create_customer(&auth, &no_city)
+        .await
+        .expect_err("city");
     match e {
         ApiError::InvalidData { code, message, .. } => {
             assert_eq!(code, Some(2000));
@@ -291,7 +330,10 @@ async fn every_error_class_is_recognised_from_sandbox_bodies() {
         "{outcome:?}"
     );
     assert_eq!(
-        stack.sandbox.state.customer_count(SandboxKind::Visma, &company),
+        stack
+            .sandbox
+            .state
+            .customer_count(SandboxKind::Visma, &company),
         1
     );
     let found = api
@@ -326,7 +368,10 @@ async fn every_error_class_is_recognised_from_sandbox_bodies() {
         }
     }
     assert_eq!(
-        stack.sandbox.state.invoice_count(SandboxKind::Visma, &company),
+        stack
+            .sandbox
+            .state
+            .invoice_count(SandboxKind::Visma, &company),
         1,
         "one invoice, however the faults fell"
     );
@@ -344,7 +389,13 @@ async fn a_missing_scope_needs_a_person() {
         .await
         .expect_err("read-only scope");
     assert!(
-        matches!(e, ApiError::NeedsPerson { code: Some(4006), .. }),
+        matches!(
+            e,
+            ApiError::NeedsPerson {
+                code: Some(4006),
+                ..
+            }
+        ),
         "{e:?}"
     );
 }

@@ -13,11 +13,17 @@ const T: &str = "tenant-sync";
 
 fn fast_options() -> StackOptions {
     let mut opts = StackOptions::default();
-    // The sandbox's rate-limit windows run ten times faster; the limiter is told the same.
-    opts.sandbox.time_scale = 10.0;
     opts.sandbox.fortnox_openapi = Some(fortnox_openapi());
-    opts.env.insert("RATE_LIMIT_TIME_SCALE".into(), "10".into());
+    scale_limits(&mut opts, 10.0);
     opts
+}
+
+/// Runs the sandbox's rate-limit windows `scale` times faster and tells the shared limiter the
+/// same, so the real window shapes are kept.
+fn scale_limits(opts: &mut StackOptions, scale: f64) {
+    opts.sandbox.time_scale = scale;
+    opts.env.insert("FORTNOX_RATE_LIMIT_WINDOW_MS".into(), ((5000.0 / scale) as u64).to_string());
+    opts.env.insert("VISMA_RATE_LIMIT_WINDOW_MS".into(), ((60000.0 / scale) as u64).to_string());
 }
 
 fn company(stack: &Stack, p: ProviderKind) -> String {
@@ -316,8 +322,7 @@ async fn a_job_that_keeps_failing_lands_in_the_dead_letter_queue_and_can_be_retr
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_5000_invoice_export_runs_as_many_short_slices() {
     let mut opts = fast_options();
-    opts.sandbox.time_scale = 40.0;
-    opts.env.insert("RATE_LIMIT_TIME_SCALE".into(), "40".into());
+    scale_limits(&mut opts, 40.0);
     opts.env.insert("SLICE_SECONDS".into(), "4".into());
     opts.sandbox.fortnox_openapi = None;
     let stack = stack_with(opts).await;

@@ -209,31 +209,42 @@ async fn every_verification_failure_gets_the_same_401_and_queues_nothing() {
         (oid, r.json["key"].as_str().unwrap().to_string())
     };
     let body = invoice_event("evt-x", "1");
-    let json_ct = ("content-type", "application/json".to_string());
-    let sig = |k: &str, t: i64| ("x-signature", sign_ours(k.as_bytes(), t, &body));
-    let mut tampered = sign_ours(key.as_bytes(), now(), &body);
-    let last = tampered.pop().unwrap();
-    tampered.push(if last == '0' { '1' } else { '0' });
-
-    let cases: Vec<(&str, String, Vec<(&str, String)>)> = vec![
-        ("bad signature", id.clone(), vec![json_ct.clone(), ("x-signature", tampered)]),
-        ("wrong key: another integration's", id.clone(), vec![json_ct.clone(), sig(&other_key, now())]),
-        ("wrong key: made up", id.clone(), vec![json_ct.clone(), sig("not-the-key-at-all", now())]),
-        ("stale timestamp", id.clone(), vec![json_ct.clone(), sig(&key, now() - 301)]),
-        ("future timestamp", id.clone(), vec![json_ct.clone(), sig(&key, now() + 301)]),
-        ("no signature", id.clone(), vec![json_ct.clone()]),
-        ("malformed header", id.clone(), vec![json_ct.clone(), ("x-signature", "v1=abc".into())]),
-        ("visma header on an ours integration", id.clone(), vec![
-            json_ct.clone(),
-            ("x-webhook-signature", sign_visma(key.as_bytes(), &body)),
-        ]),
-        ("unknown integration", "7d1b3a52-0000-4000-8000-000000000000".into(), vec![json_ct.clone(), sig(&key, now())]),
-        ("not an integration id", "..%2F..%2Fetc".into(), vec![json_ct.clone(), sig(&key, now())]),
-        ("right key, other integration's URL", other_id.clone(), vec![json_ct.clone(), sig(&key, now())]),
+    // Each case's headers are made when it is sent: a timestamp signed early would drift.
+    type Headers = Box<dyn Fn() -> Vec<(&'static str, String)>>;
+    let json_ct = || ("content-type", "application/json".to_string());
+    let signed = |k: &str, skew: i64| -> Headers {
+        let (k, body) = (k.to_string(), body.clone());
+        Box::new(move || vec![json_ct(), ("x-signature", sign_ours(k.as_bytes(), now() + skew, &body))])
+    };
+    let tampered: Headers = {
+        let (k, body) = (key.clone(), body.clone());
+        Box::new(move || {
+            let mut h = sign_ours(k.as_bytes(), now(), &body);
+            let last = h.pop().unwrap();
+            h.push(if last == '0' { '1' } else { '0' });
+            vec![json_ct(), ("x-signature", h)]
+        })
+    };
+    let visma_style: Headers = {
+        let (k, body) = (key.clone(), body.clone());
+        Box::new(move || vec![json_ct(), ("x-webhook-signature", sign_visma(k.as_bytes(), &body))])
+    };
+    let cases: Vec<(&str, String, Headers)> = vec![
+        ("bad signature", id.clone(), tampered),
+        ("wrong key: another integration's", id.clone(), signed(&other_key, 0)),
+        ("wrong key: made up", id.clone(), signed("not-the-key-at-all", 0)),
+        ("stale timestamp", id.clone(), signed(&key, -301)),
+        ("future timestamp", id.clone(), signed(&key, 301)),
+        ("no signature", id.clone(), Box::new(move || vec![json_ct()])),
+        ("malformed header", id.clone(), Box::new(move || vec![json_ct(), ("x-signature", "v1=abc".into())])),
+        ("visma header on an ours integration", id.clone(), visma_style),
+        ("unknown integration", "7d1b3a52-0000-4000-8000-000000000000".into(), signed(&key, 0)),
+        ("not an integration id", "..%2F..%2Fetc".into(), signed(&key, 0)),
+        ("right key, other integration's URL", other_id.clone(), signed(&key, 0)),
     ];
     let mut bodies = std::collections::BTreeSet::new();
     for (what, target, headers) in cases {
-        let r = post(&stack, &target, &body, &headers).await;
+        let r = post(&stack, &target, &body, &headers()).await;
         assert_eq!(r.status, 401, "{what}: {}", r.text);
         assert_eq!(r.content_type, "application/problem+json", "{what}");
         assert!(!r.text.contains(&key) && !r.text.contains(&other_key), "{what}: no key in the answer");
@@ -404,7 +415,7 @@ async fn rotation_accepts_the_old_key_for_the_grace_period_only() {
     let (id, old) = connected(&stack, ProviderKind::Fortnox).await;
     assert_eq!(send(&stack, &id, &old, &invoice_event("r-1", "1")).await.status, 202);
 
-    let r = rotate(&stack, &id, json!({"grace_seconds": 3})).await;
+    let r = rotate(&stack, &id, json!({"grace_seconds": 6})).await;
     assert_eq!(r.status, 200, "{}", r.text);
     let new = r.json["key"].as_str().unwrap().to_string();
     assert_ne!(new, old);
@@ -426,7 +437,10 @@ async fn rotation_accepts_the_old_key_for_the_grace_period_only() {
     tokio::time::sleep(Duration::from_millis(1100)).await;
     assert_eq!(send(&stack, &id, &new, &invoice_event("r-2", "2")).await.status, 202);
     assert_eq!(send(&stack, &id, &old, &invoice_event("r-3", "3")).await.status, 202, "grace");
-    tokio::time::sleep(Duration::from_millis(3100)).await;
+    let retire_at: chrono::DateTime<chrono::Utc> =
+        serde_json::from_value(r.json["retiring_keys"][0]["retire_at"].clone()).unwrap();
+    let left = (retire_at - chrono::Utc::now()).to_std().unwrap_or_default();
+    tokio::time::sleep(left + Duration::from_millis(200)).await;
     let r = send(&stack, &id, &old, &invoice_event("r-4", "4")).await;
     assert_eq!(r.status, 401, "retired: {}", r.text);
     assert_eq!(send(&stack, &id, &new, &invoice_event("r-5", "5")).await.status, 202);

@@ -107,6 +107,9 @@ pub struct Invoice {
     pub updated_at: Option<DateTime<Utc>>,
 }
 
+/// Longest invoice id of ours: Fortnox's `ExternalInvoiceReference1` holds 80 characters.
+pub const MAX_INVOICE_ID_LEN: usize = 80;
+
 /// Field limits a provider sets on invoices.
 #[derive(Debug, Clone, Copy)]
 struct InvoiceLimits {
@@ -176,6 +179,8 @@ impl Invoice {
     fn check(&self, l: InvoiceLimits) -> Result<(), Vec<FieldError>> {
         let mut e = FieldErrors::default();
         check_id(&mut e, "id", &self.id);
+        // Fortnox keeps our invoice id in ExternalInvoiceReference1 (at most 80 characters).
+        e.max_len("id", &self.id, MAX_INVOICE_ID_LEN);
         check_id(&mut e, "customer_id", &self.customer_id);
         if let Some(due) = self.due_date {
             if due < self.invoice_date {

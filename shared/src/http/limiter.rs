@@ -153,16 +153,34 @@ struct SlotQueue {
     slots: VecDeque<i64>,
     /// The end of the last reservation seen: a hint whether the bucket is busy.
     last_end: i64,
+    /// A reservation is under way.
+    refilling: bool,
+    /// After a 429: no slot before this is used, even one reserved before the pause.
+    not_before: i64,
 }
 
 impl SlotQueue {
-    /// Drops slots that are too old to use safely.
+    /// Drops slots that are too old to use safely, or fall in a pause.
     fn drop_stale(&mut self, oldest_usable: i64) -> usize {
         let before = self.slots.len();
-        while self.slots.front().is_some_and(|s| *s < oldest_usable) {
-            self.slots.pop_front();
-        }
+        let not_before = self.not_before;
+        self.slots
+            .retain(|s| *s >= oldest_usable && *s >= not_before);
         before - self.slots.len()
+    }
+}
+
+/// One bucket's local state: its slots and a signal for callers waiting on a reservation.
+#[derive(Debug, Default)]
+struct BucketState {
+    queue: Mutex<SlotQueue>,
+    refilled: tokio::sync::Notify,
+}
+
+impl BucketState {
+    fn lock(&self) -> std::sync::MutexGuard<'_, SlotQueue> {
+        // A poisoned lock only means a task panicked mid-update of a queue of plain numbers.
+        self.queue.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -188,33 +206,33 @@ impl LimiterStats {
     }
 }
 
-/// The limiter: slots from a [`SlotStore`], spent locally in small batches.
+/// The limiter: slots from a [`SlotStore`], spent locally in small batches. The next batch is
+/// reserved in the background while two slots are left, so the store's latency stays off the
+/// request path.
 pub struct SlotLimiter {
     store: Arc<dyn SlotStore>,
-    fallback: MemorySlotStore,
+    fallback: Arc<MemorySlotStore>,
     tuning: Tuning,
-    queues: Mutex<HashMap<String, Arc<tokio::sync::Mutex<SlotQueue>>>>,
-    stats: LimiterStats,
+    buckets: Mutex<HashMap<String, Arc<BucketState>>>,
+    stats: Arc<LimiterStats>,
 }
+
+/// Reserve more while this many slots are left.
+const LOW_WATER: usize = 2;
 
 impl SlotLimiter {
     /// A limiter over `store`.
     pub fn new(store: Arc<dyn SlotStore>, tuning: Tuning) -> Self {
         SlotLimiter {
             store,
-            fallback: MemorySlotStore::default(),
+            fallback: Arc::new(MemorySlotStore::default()),
             tuning: Tuning {
                 headroom_percent: tuning.headroom_percent,
                 batch: tuning.batch.max(1),
             },
-            queues: Mutex::new(HashMap::new()),
-            stats: LimiterStats::default(),
+            buckets: Mutex::new(HashMap::new()),
+            stats: Arc::new(LimiterStats::default()),
         }
-    }
-
-    /// What this limiter has done so far.
-    pub fn stats(&self) -> &LimiterStats {
-        &self.stats
     }
 
     /// A limiter that only knows this process (no shared store).
@@ -222,57 +240,86 @@ impl SlotLimiter {
         Self::new(Arc::new(MemorySlotStore::default()), tuning)
     }
 
-    fn queue(&self, key: &str) -> Arc<tokio::sync::Mutex<SlotQueue>> {
-        match self.queues.lock() {
+    /// What this limiter has done so far.
+    pub fn stats(&self) -> &LimiterStats {
+        &self.stats
+    }
+
+    fn bucket(&self, key: &str) -> Arc<BucketState> {
+        match self.buckets.lock() {
             Ok(mut m) => m.entry(key.to_string()).or_default().clone(),
-            // A poisoned map only means another task panicked; a private queue stays correct
-            // because slots still come from the store.
+            // A private state stays correct: slots still come from the store.
             Err(_) => Arc::default(),
         }
     }
 
-    /// Takes the next usable slot, reserving more when the local queue runs low.
-    async fn next_slot(&self, bucket: &Bucket) -> i64 {
+    /// Reserves a batch for `bucket` in the background; the queue's `refilling` flag is set.
+    fn refill(&self, bucket: &Bucket, state: Arc<BucketState>, busy: bool) {
+        let store = self.store.clone();
+        let fallback = self.fallback.clone();
+        let stats = self.stats.clone();
+        let key = bucket.key.clone();
+        let batch = self.tuning.batch;
         let spacing = bucket.limit.spacing_us(self.tuning.headroom_percent);
         let grace = bucket.limit.grace_us(self.tuning.headroom_percent);
-        let cell = self.queue(&bucket.key);
-        let mut q = cell.lock().await;
-        loop {
+        tokio::spawn(async move {
+            stats.reservations.fetch_add(1, Ordering::Relaxed);
             let now = now_us();
-            let dropped = q.drop_stale(now - grace) as u64;
-            self.stats.dropped.fetch_add(dropped, Ordering::Relaxed);
-            // Refill while one slot is left, so the store's latency hides behind that slot.
-            if q.slots.len() <= 1 {
-                self.stats.reservations.fetch_add(1, Ordering::Relaxed);
-                let busy = q.last_end > now;
-                let first = match self
-                    .store
-                    .reserve(&bucket.key, self.tuning.batch, spacing, now, busy)
-                    .await
-                {
-                    Ok(first) => first,
-                    Err(e) => {
-                        tracing::warn!(bucket = %bucket.key, error = %e,
-                            "shared rate limiter unavailable; pacing this instance alone");
-                        self.fallback
-                            .reserve(&bucket.key, self.tuning.batch, spacing, now, busy)
-                            .await
-                            .unwrap_or(now)
-                    }
-                };
-                for i in 0..i64::from(self.tuning.batch) {
+            let first = match store.reserve(&key, batch, spacing, now, busy).await {
+                Ok(first) => first,
+                Err(e) => {
+                    tracing::warn!(bucket = %key, error = %e,
+                        "shared rate limiter unavailable; pacing this instance alone");
+                    fallback
+                        .reserve(&key, batch, spacing, now, busy)
+                        .await
+                        .unwrap_or(now)
+                }
+            };
+            {
+                let mut q = state.lock();
+                for i in 0..i64::from(batch) {
                     q.slots.push_back(first + i * spacing);
                 }
-                q.last_end = first + i64::from(self.tuning.batch) * spacing;
-                // Two reservations are contiguous only when the bucket was busy; keep order.
+                q.last_end = q.last_end.max(first + i64::from(batch) * spacing);
+                // Reservations are contiguous only while the bucket is busy: keep them ordered.
                 q.slots.make_contiguous().sort_unstable();
                 let dropped = q.drop_stale(now_us() - grace) as u64;
-                self.stats.dropped.fetch_add(dropped, Ordering::Relaxed);
+                stats.dropped.fetch_add(dropped, Ordering::Relaxed);
+                q.refilling = false;
             }
-            if let Some(slot) = q.slots.pop_front() {
+            state.refilled.notify_waiters();
+        });
+    }
+
+    /// Takes the next usable slot, waiting for a reservation when none is left.
+    async fn next_slot(&self, bucket: &Bucket) -> i64 {
+        let grace = bucket.limit.grace_us(self.tuning.headroom_percent);
+        let state = self.bucket(&bucket.key);
+        loop {
+            let notified = state.refilled.notified();
+            tokio::pin!(notified);
+            // Registered before the queue is checked, so a refill finishing in between wakes us.
+            notified.as_mut().enable();
+            let (slot, start) = {
+                let mut q = state.lock();
+                let now = now_us();
+                let dropped = q.drop_stale(now - grace) as u64;
+                self.stats.dropped.fetch_add(dropped, Ordering::Relaxed);
+                let start = q.slots.len() <= LOW_WATER && !q.refilling;
+                if start {
+                    q.refilling = true;
+                }
+                (q.slots.pop_front(), start.then_some(q.last_end > now))
+            };
+            if let Some(busy) = start {
+                self.refill(bucket, state.clone(), busy);
+            }
+            if let Some(slot) = slot {
                 self.stats.granted.fetch_add(1, Ordering::Relaxed);
                 return slot;
             }
+            notified.await;
         }
     }
 }
@@ -290,10 +337,11 @@ impl RateLimiter for SlotLimiter {
     async fn pause(&self, bucket: &Bucket, pause: Duration) {
         let until = now_us() + pause.as_micros() as i64;
         {
-            let cell = self.queue(&bucket.key);
-            let mut q = cell.lock().await;
+            let state = self.bucket(&bucket.key);
+            let mut q = state.lock();
             q.slots.clear();
             q.last_end = q.last_end.max(until);
+            q.not_before = q.not_before.max(until);
         }
         if let Err(e) = self.store.push_back(&bucket.key, until).await {
             tracing::warn!(bucket = %bucket.key, error = %e, "could not share a rate-limit pause");

@@ -206,13 +206,15 @@ pub trait AccountingApi: Send + Sync {
     }
 }
 
-/// Our id as it fits a field of at most `max` characters: unchanged when it fits and holds
-/// only `[A-Za-z0-9_.-]`, otherwise `#` followed by a hash of it (base32, `max - 1` characters,
-/// at most 26 characters: 128 bits). Deterministic, so a lookup computes the same key.
+/// Our id as it fits a field of at most `max` characters: unchanged when it fits, holds only
+/// `[A-Za-z0-9_.-]` and is not all digits (providers number their own records with digits),
+/// otherwise `#` followed by a hash of it (base32, `max - 1` characters, at most 26: 130 bits).
+/// Deterministic, so a lookup computes the same key.
 pub fn fit_reference(our_id: &str, max: usize) -> String {
     let plain = our_id
         .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+        && !our_id.bytes().all(|b| b.is_ascii_digit());
     if plain && !our_id.is_empty() && our_id.len() <= max {
         return our_id.to_string();
     }
@@ -248,5 +250,6 @@ mod tests {
         assert_eq!(fit_reference(uuid, 36), uuid);
         assert_eq!(fit_reference(uuid, 35).len(), 27);
         assert!(fit_reference("a b", 16).starts_with('#'));
+        assert!(fit_reference("1042", 16).starts_with('#'), "digits look like Visma's own");
     }
 }

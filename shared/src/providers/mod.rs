@@ -222,14 +222,11 @@ struct ApiParts {
 }
 
 impl Providers {
-    /// Builds both providers from configuration. The data clients read their tuning from the
-    /// environment ([`ApiSettings::from_env`]) and pace requests with a limiter local to this
-    /// process until [`Providers::with_api`] hands them the shared one.
+    /// Builds both providers from configuration. The data clients take their tuning from
+    /// `config.api` and pace requests with a limiter local to this process until
+    /// [`Providers::with_shared_limiter`] hands them the shared one.
     pub fn new(config: &Config, http: reqwest::Client, credentials: Arc<CredentialStore>) -> Self {
-        let settings = ApiSettings::from_env().unwrap_or_else(|e| {
-            tracing::warn!(error = %e, "provider API settings unreadable; using defaults");
-            ApiSettings::default()
-        });
+        let settings = config.api.clone();
         let limiter = Arc::new(crate::http::SlotLimiter::local(settings.tuning));
         let parts = Arc::new(ApiParts {
             config: config.clone(),

@@ -4,10 +4,9 @@
 
 use super::conflict::{decide, Winner};
 use super::ops::Ops;
-use super::records::SyncRecord;
 use super::{SliceOutcome, SyncError};
 use crate::connections::tokens::TokenError;
-use crate::domain::{Customer, Direction, Entity, Integration, Invoice, Job, Mode};
+use crate::domain::{Customer, Entity, Integration, Invoice, Job, Mode};
 use crate::http::ApiError;
 use crate::providers::api::{AccountingApi, ApiAuth, Remote};
 use crate::store::records::{local_item, Conflict, FeedEntry, LocalRecord, Mapping, Write};
@@ -404,7 +403,7 @@ impl Run<'_> {
         let mut outcome = Done::Written;
         if mapping.remote_hash.as_ref() != Some(&remote_hash) {
             // Both sides changed since the last sync.
-            let winner = decide(local.updated_at, current.modified_at);
+            let winner = decide(local.updated_at, current.modified_at, Utc::now());
             self.log_conflict(e, &local.our_id, remote_id, winner, local.updated_at, current.modified_at).await?;
             if winner == Winner::Provider {
                 self.take_remote::<T>(current, &local.our_id, Some(&local.hash)).await?;
@@ -582,7 +581,7 @@ impl Run<'_> {
                     .get(&our_id)
                     .map(|l| l.updated_at)
                     .unwrap_or_else(Utc::now);
-                let winner = decide(local_at, r.modified_at);
+                let winner = decide(local_at, r.modified_at, Utc::now());
                 self.log_conflict(e, &our_id, &r.remote_id, winner, local_at, r.modified_at).await?;
                 job.progress.conflicts += 1;
                 if winner == Winner::Local {
@@ -765,7 +764,7 @@ fn short_hash(id: &str) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{JobState, Progress, Target, Trigger};
+    use crate::domain::{Direction, JobState, Progress, Target, Trigger};
 
     fn job(direction: Direction, mode: Mode, entities: Vec<Entity>, target: Option<Target>) -> Job {
         Job {

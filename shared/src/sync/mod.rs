@@ -1,7 +1,7 @@
 //! The sync engine: export, pull, conflicts, job slices.
 
 pub mod conflict;
-// `engine` is enabled once `Providers::api` lands (providers helper).
+pub mod engine;
 pub mod ops;
 pub mod records;
 
@@ -39,6 +39,5 @@ pub enum SyncError {
 
 /// Runs one slice of `job` within `budget`, updating its progress and checkpoint.
 pub async fn run_slice(ctx: &AppContext, integration: &Integration, job: &mut Job, budget: Duration) -> Result<SliceOutcome, SyncError> {
-    let _ = (ctx, integration, job, budget);
-    Err(SyncError::Fatal("the sync engine is not wired to the provider clients yet".into()))
+    engine::run(ctx, integration, job, budget).await
 }

@@ -205,6 +205,12 @@ pub async fn receive(
         .get_integration(&signer.tenant_id, integration_id)
         .await?
         .ok_or(ReceiveError::Unauthorized(Unverified::UnknownIntegration))?;
+    if integration.status == IntegrationStatus::Disconnected {
+        // Its keys were deleted with its secret; a container that still has them cached
+        // answers as if they were gone already.
+        cache.forget(integration_id);
+        return Err(ReceiveError::Unauthorized(Unverified::NoSecret));
+    }
     let outcome = act(ctx, &integration, &event).await?;
     tracing::info!(
         tenant = %integration.tenant_id,
@@ -324,9 +330,6 @@ async fn act(
             return ignored("consent is completed through the connect flow; nothing to do".into())
         }
         EventType::ConsentRevoked => {
-            if integration.status == IntegrationStatus::Disconnected {
-                return ignored("the integration is disconnected".into());
-            }
             // A revocation older than the latest consent is stale (a late or replayed
             // delivery): the tenant has connected again since.
             if let (Some(at), Some(connected)) = (event.occurred_at, integration.connected_at) {

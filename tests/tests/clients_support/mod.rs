@@ -97,7 +97,10 @@ pub fn providers(stack: &Stack, settings: ApiSettings) -> Providers {
 
 /// Connects `tenant` to `provider` and gives the integration's auth and sandbox company key.
 pub async fn connect(stack: &Stack, tenant: &str, provider: ProviderKind) -> (ApiAuth, String) {
-    let (id, _) = stack.connect(tenant, provider, true).await.expect("connect");
+    let (id, _) = stack
+        .connect(tenant, provider, true)
+        .await
+        .expect("connect");
     let integration = system_tests::integration(stack, tenant, &id).await;
     let token = stack
         .ctx
