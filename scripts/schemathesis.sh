@@ -83,7 +83,7 @@ set +e
     --max-examples "$MAX_EXAMPLES" \
     --max-redirects 0 \
     --request-timeout 10 \
-    --workers 2 \
+    --workers 1 \
     --report junit,pytest --report-dir "$OUT" \
     "${exclude[@]}" "$@"
 status=$?

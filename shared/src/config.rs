@@ -248,7 +248,7 @@ impl Config {
                 tolerance: secs("WEBHOOK_TOLERANCE_SECONDS", 300)?,
                 rotation_grace: secs("WEBHOOK_ROTATION_GRACE_SECONDS", 24 * 3600)?,
                 replay_ttl: secs("WEBHOOK_REPLAY_TTL_SECONDS", 7 * 24 * 3600)?,
-                key_cache_ttl: secs("WEBHOOK_KEY_CACHE_SECONDS", 60)?,
+                key_cache_ttl: secs("WEBHOOK_KEY_CACHE_SECONDS", 30)?,
             },
         })
     }
@@ -310,7 +310,10 @@ mod tests {
     fn reads_webhook_settings() {
         let mut v = BASE.to_vec();
         v.extend([
-            ("WEBHOOK_BASE_URL", "https://abc.lambda-url.eu-north-1.on.aws/"),
+            (
+                "WEBHOOK_BASE_URL",
+                "https://abc.lambda-url.eu-north-1.on.aws/",
+            ),
             ("WEBHOOK_DEFAULT_SCHEME", "visma-portal"),
             ("WEBHOOK_VISMA_SIGNATURE_HEADER", "X-Visma-Signature"),
         ]);
@@ -319,7 +322,10 @@ mod tests {
             c.webhook.url_for("i1").as_deref(),
             Some("https://abc.lambda-url.eu-north-1.on.aws/api/integrations/i1/webhook")
         );
-        assert_eq!(c.webhook.default_scheme, crate::webhooks::Scheme::VismaPortal);
+        assert_eq!(
+            c.webhook.default_scheme,
+            crate::webhooks::Scheme::VismaPortal
+        );
         assert_eq!(c.webhook.visma_signature_header, "x-visma-signature");
         let mut bad = BASE.to_vec();
         bad.push(("WEBHOOK_DEFAULT_SCHEME", "stripe"));

@@ -9,12 +9,16 @@ use std::collections::BTreeSet;
 /// unless the devstack chooses to serve them too.
 const FUNCTION_URL_ROUTES: &[(&str, &str)] = &[("POST", "/api/integrations/{id}/webhook")];
 
-const METHODS: &[&str] = &["get", "put", "post", "delete", "options", "head", "patch", "trace"];
+const METHODS: &[&str] = &[
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+];
 
 fn document() -> Value {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/openapi.yaml");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
-    serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{} is not valid YAML: {e}", path.display()))
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    serde_yaml::from_str(&text)
+        .unwrap_or_else(|e| panic!("{} is not valid YAML: {e}", path.display()))
 }
 
 /// Every operation of the document: (METHOD, path, operation).
@@ -53,16 +57,26 @@ fn expected_routes() -> BTreeSet<(String, String)> {
     devstack::ROUTES
         .iter()
         .map(|r| (r.method.to_string(), r.path.to_string()))
-        .chain(FUNCTION_URL_ROUTES.iter().map(|(m, p)| (m.to_string(), p.to_string())))
+        .chain(
+            FUNCTION_URL_ROUTES
+                .iter()
+                .map(|(m, p)| (m.to_string(), p.to_string())),
+        )
         .collect()
 }
 
 #[test]
 fn documents_exactly_the_served_routes() {
     let doc = document();
-    assert_eq!(doc["openapi"].as_str().map(|v| &v[..4]), Some("3.1."), "OpenAPI 3.1");
-    let documented: BTreeSet<(String, String)> =
-        operations(&doc).into_iter().map(|(m, p, _)| (m, p)).collect();
+    assert_eq!(
+        doc["openapi"].as_str().map(|v| &v[..4]),
+        Some("3.1."),
+        "OpenAPI 3.1"
+    );
+    let documented: BTreeSet<(String, String)> = operations(&doc)
+        .into_iter()
+        .map(|(m, p, _)| (m, p))
+        .collect();
     let served = expected_routes();
     let undocumented: Vec<_> = served.difference(&documented).collect();
     let unserved: Vec<_> = documented.difference(&served).collect();
@@ -79,20 +93,29 @@ fn asks_for_a_jwt_exactly_where_the_gateway_does() {
         .as_sequence()
         .is_some_and(|s| s.iter().any(|r| r.get("bearerAuth").is_some()));
     assert!(global_bearer, "bearerAuth is the default security");
-    assert_eq!(doc["components"]["securitySchemes"]["bearerAuth"]["scheme"].as_str(), Some("bearer"));
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearerAuth"]["scheme"].as_str(),
+        Some("bearer")
+    );
     for (method, path, op) in operations(&doc) {
         let needs_jwt = match op.get("security") {
             None => global_bearer,
-            Some(s) => s.as_sequence().is_some_and(|s| s.iter().any(|r| r.get("bearerAuth").is_some())),
+            Some(s) => s
+                .as_sequence()
+                .is_some_and(|s| s.iter().any(|r| r.get("bearerAuth").is_some())),
         };
-        let gateway = devstack::ROUTES.iter().find(|r| r.method == method && r.path == path);
+        let gateway = devstack::ROUTES
+            .iter()
+            .find(|r| r.method == method && r.path == path);
         let expected = match gateway {
             Some(r) => r.authorized,
             // Function URL routes authenticate by signature, not JWT.
             None => false,
         };
         assert_eq!(needs_jwt, expected, "{method} {path}: JWT security in the document is {needs_jwt}, the gateway says {expected}");
-        let responses = op["responses"].as_mapping().unwrap_or_else(|| panic!("{method} {path} has no responses"));
+        let responses = op["responses"]
+            .as_mapping()
+            .unwrap_or_else(|| panic!("{method} {path} has no responses"));
         if needs_jwt {
             assert!(
                 responses.contains_key("401"),
@@ -106,32 +129,45 @@ fn asks_for_a_jwt_exactly_where_the_gateway_does() {
 fn every_operation_documents_success_and_problem_json_errors() {
     let doc = document();
     for (method, path, op) in operations(&doc) {
-        let responses = op["responses"].as_mapping().unwrap_or_else(|| panic!("{method} {path} has no responses"));
+        let responses = op["responses"]
+            .as_mapping()
+            .unwrap_or_else(|| panic!("{method} {path} has no responses"));
         let mut success = false;
         for (status, response) in responses {
-            let status = status
-                .as_str()
-                .unwrap_or_else(|| panic!("{method} {path}: quote status codes (\"200\"), they are strings in OpenAPI"));
-            let code: u16 = status.parse().unwrap_or_else(|_| panic!("{method} {path}: status `{status}`"));
+            let status = status.as_str().unwrap_or_else(|| {
+                panic!("{method} {path}: quote status codes (\"200\"), they are strings in OpenAPI")
+            });
+            let code: u16 = status
+                .parse()
+                .unwrap_or_else(|_| panic!("{method} {path}: status `{status}`"));
             let response = resolve(&doc, response);
-            assert!(response["description"].is_string(), "{method} {path} {status}: description");
+            assert!(
+                response["description"].is_string(),
+                "{method} {path} {status}: description"
+            );
             if code < 400 {
                 success = true;
                 continue;
             }
-            let content = response["content"]
-                .as_mapping()
-                .unwrap_or_else(|| panic!("{method} {path} {status}: an error answer with no content"));
-            let problem = content
-                .get("application/problem+json")
-                .unwrap_or_else(|| panic!("{method} {path} {status}: errors are application/problem+json"));
+            let content = response["content"].as_mapping().unwrap_or_else(|| {
+                panic!("{method} {path} {status}: an error answer with no content")
+            });
+            let problem = content.get("application/problem+json").unwrap_or_else(|| {
+                panic!("{method} {path} {status}: errors are application/problem+json")
+            });
             let schema = resolve(&doc, &problem["schema"]);
             let is_problem = schema.get("$ref").is_none()
-                && (schema["required"].as_sequence().is_some_and(|r| r.contains(&Value::from("detail")))
+                && (schema["required"]
+                    .as_sequence()
+                    .is_some_and(|r| r.contains(&Value::from("detail")))
                     || schema["allOf"].as_sequence().is_some_and(|all| {
-                        all.iter().any(|s| s["$ref"].as_str() == Some("#/components/schemas/Problem"))
+                        all.iter()
+                            .any(|s| s["$ref"].as_str() == Some("#/components/schemas/Problem"))
                     }));
-            assert!(is_problem, "{method} {path} {status}: the problem+json schema is not Problem");
+            assert!(
+                is_problem,
+                "{method} {path} {status}: the problem+json schema is not Problem"
+            );
         }
         assert!(success, "{method} {path} documents no success answer");
     }

@@ -207,6 +207,9 @@ async fn export_under_faults_is_exactly_once() {
         }
         let jobs = wait_idle(&stack, &id, Duration::from_secs(300)).await;
         assert!(jobs.iter().all(|j| j.state == JobState::Succeeded), "{provider}: {jobs:?}");
+        let failed: u64 = jobs.iter().map(|j| j.progress.failed).sum();
+        let (still_pending, _) = stack.ctx.db.pending_exports(&id, Entity::Invoices, None, 100).await.unwrap();
+        assert_eq!(failed, 0, "{provider}: no record failed: {:?} pending {still_pending:?}", jobs.iter().map(|j| (&j.id, &j.progress)).collect::<Vec<_>>());
         let injected = stack.sandbox.state.faults_injected();
         assert!(injected.len() > 10, "{provider}: faults were injected: {}", injected.len());
         stack.sandbox.state.set_faults(sandbox::FaultConfig::default());
@@ -231,7 +234,7 @@ async fn export_under_faults_is_exactly_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_worker_killed_mid_slice_resumes_from_the_checkpoint() {
     let mut opts = fast_options();
-    opts.workers = 1;
+    opts.workers = 0;
     opts.visibility_timeout = 3;
     opts.env.insert("SLICE_SECONDS".into(), "3".into());
     opts.env.insert("LEASE_GRACE_SECONDS".into(), "2".into());
@@ -239,8 +242,11 @@ async fn a_worker_killed_mid_slice_resumes_from_the_checkpoint() {
     let (id, _) = stack.connect(T, ProviderKind::Fortnox, true).await.unwrap();
     let now = Utc::now();
     upsert(&stack, T, &id, "customers", (0..400).map(|i| customer_json(i, "", now)).collect()).await;
-    // Wait until the job is well under way, then kill the worker mid-slice.
-    let job_id = stack.ctx.db.list_jobs(&id, 1).await.unwrap()[0].id.clone();
+    let jobs = stack.ctx.db.list_jobs(&id, 10).await.unwrap();
+    assert_eq!(jobs.len(), 1, "one export job for all four upserts");
+    let job_id = jobs[0].id.clone();
+    // Start a worker, wait until the job is well under way, then kill it mid-slice.
+    stack.start_workers(1);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     loop {
         let j = stack.ctx.db.get_job(&id, &job_id).await.unwrap().unwrap();

@@ -25,7 +25,13 @@ async fn connected(stack: &Stack, provider: ProviderKind) -> (String, String) {
     let (id, _) = stack.connect(T, provider, true).await.unwrap();
     let r = rotate(stack, &id, json!({})).await;
     assert_eq!(r.status, 200, "{}", r.text);
-    (id, r.json["key"].as_str().expect("the new key is shown").to_string())
+    (
+        id,
+        r.json["key"]
+            .as_str()
+            .expect("the new key is shown")
+            .to_string(),
+    )
 }
 
 async fn rotate(stack: &Stack, id: &str, body: Value) -> devstack::ApiResponse {
@@ -160,7 +166,10 @@ async fn a_valid_delivery_queues_one_targeted_pull_and_answers_202() {
     assert_eq!(job.direction, Direction::Pull);
     assert_eq!(job.entities, vec![Entity::Invoices]);
     let target = job.target.as_ref().expect("a targeted job");
-    assert_eq!((target.entity, target.remote_id.as_deref()), (Entity::Invoices, Some("1042")));
+    assert_eq!(
+        (target.entity, target.remote_id.as_deref()),
+        (Entity::Invoices, Some("1042"))
+    );
 
     let msgs = take_messages(&stack).await;
     assert_eq!(msgs.len(), 1, "{msgs:?}");
@@ -181,7 +190,13 @@ async fn a_valid_delivery_queues_one_targeted_pull_and_answers_202() {
     .await;
     assert_eq!(r.status, 202, "{}", r.text);
     assert_eq!(r.json["event_id"], "customers:9");
-    let job = stack.ctx.db.get_job(&id, r.json["job_id"].as_str().unwrap()).await.unwrap().unwrap();
+    let job = stack
+        .ctx
+        .db
+        .get_job(&id, r.json["job_id"].as_str().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(job.target.unwrap().remote_id.as_deref(), Some("77"));
     assert_eq!(job.entities, vec![Entity::Customers]);
     assert_eq!(take_messages(&stack).await.len(), 1);
@@ -196,7 +211,10 @@ async fn every_verification_failure_gets_the_same_401_and_queues_nothing() {
     let stack = quiet_stack().await;
     let (id, key) = connected(&stack, ProviderKind::Visma).await;
     let (other_id, other_key) = {
-        let (oid, _) = stack.connect("tenant-other", ProviderKind::Fortnox, true).await.unwrap();
+        let (oid, _) = stack
+            .connect("tenant-other", ProviderKind::Fortnox, true)
+            .await
+            .unwrap();
         let r = stack
             .call(
                 Method::POST,
@@ -214,7 +232,12 @@ async fn every_verification_failure_gets_the_same_401_and_queues_nothing() {
     let json_ct = || ("content-type", "application/json".to_string());
     let signed = |k: &str, skew: i64| -> Headers {
         let (k, body) = (k.to_string(), body.clone());
-        Box::new(move || vec![json_ct(), ("x-signature", sign_ours(k.as_bytes(), now() + skew, &body))])
+        Box::new(move || {
+            vec![
+                json_ct(),
+                ("x-signature", sign_ours(k.as_bytes(), now() + skew, &body)),
+            ]
+        })
     };
     let tampered: Headers = {
         let (k, body) = (key.clone(), body.clone());
@@ -227,33 +250,76 @@ async fn every_verification_failure_gets_the_same_401_and_queues_nothing() {
     };
     let visma_style: Headers = {
         let (k, body) = (key.clone(), body.clone());
-        Box::new(move || vec![json_ct(), ("x-webhook-signature", sign_visma(k.as_bytes(), &body))])
+        Box::new(move || {
+            vec![
+                json_ct(),
+                ("x-webhook-signature", sign_visma(k.as_bytes(), &body)),
+            ]
+        })
     };
     let cases: Vec<(&str, String, Headers)> = vec![
         ("bad signature", id.clone(), tampered),
-        ("wrong key: another integration's", id.clone(), signed(&other_key, 0)),
-        ("wrong key: made up", id.clone(), signed("not-the-key-at-all", 0)),
+        (
+            "wrong key: another integration's",
+            id.clone(),
+            signed(&other_key, 0),
+        ),
+        (
+            "wrong key: made up",
+            id.clone(),
+            signed("not-the-key-at-all", 0),
+        ),
         ("stale timestamp", id.clone(), signed(&key, -301)),
         ("future timestamp", id.clone(), signed(&key, 301)),
-        ("no signature", id.clone(), Box::new(move || vec![json_ct()])),
-        ("malformed header", id.clone(), Box::new(move || vec![json_ct(), ("x-signature", "v1=abc".into())])),
-        ("visma header on an ours integration", id.clone(), visma_style),
-        ("unknown integration", "7d1b3a52-0000-4000-8000-000000000000".into(), signed(&key, 0)),
-        ("not an integration id", "..%2F..%2Fetc".into(), signed(&key, 0)),
-        ("right key, other integration's URL", other_id.clone(), signed(&key, 0)),
+        (
+            "no signature",
+            id.clone(),
+            Box::new(move || vec![json_ct()]),
+        ),
+        (
+            "malformed header",
+            id.clone(),
+            Box::new(move || vec![json_ct(), ("x-signature", "v1=abc".into())]),
+        ),
+        (
+            "visma header on an ours integration",
+            id.clone(),
+            visma_style,
+        ),
+        (
+            "unknown integration",
+            "7d1b3a52-0000-4000-8000-000000000000".into(),
+            signed(&key, 0),
+        ),
+        (
+            "not an integration id",
+            "..%2F..%2Fetc".into(),
+            signed(&key, 0),
+        ),
+        (
+            "right key, other integration's URL",
+            other_id.clone(),
+            signed(&key, 0),
+        ),
     ];
     let mut bodies = std::collections::BTreeSet::new();
     for (what, target, headers) in cases {
         let r = post(&stack, &target, &body, &headers()).await;
         assert_eq!(r.status, 401, "{what}: {}", r.text);
         assert_eq!(r.content_type, "application/problem+json", "{what}");
-        assert!(!r.text.contains(&key) && !r.text.contains(&other_key), "{what}: no key in the answer");
+        assert!(
+            !r.text.contains(&key) && !r.text.contains(&other_key),
+            "{what}: no key in the answer"
+        );
         bodies.insert(r.text);
     }
     assert_eq!(bodies.len(), 1, "one answer for all failures: {bodies:?}");
 
     // Just inside the tolerance both ways is fine; nothing above reached the queue.
-    assert!(take_messages(&stack).await.is_empty(), "nothing queued by failures");
+    assert!(
+        take_messages(&stack).await.is_empty(),
+        "nothing queued by failures"
+    );
     assert!(webhook_jobs(&stack, &id).await.is_empty());
     assert!(webhook_jobs(&stack, &other_id).await.is_empty());
     for (i, skew) in [-295i64, 295].into_iter().enumerate() {
@@ -273,7 +339,10 @@ async fn a_replay_answers_200_and_does_nothing_even_when_sent_concurrently() {
     assert_eq!(first.status, 202, "{}", first.text);
     let again = send(&stack, &id, &key, &body).await;
     assert_eq!(again.status, 200, "{}", again.text);
-    assert_eq!(again.json, json!({"duplicate": true, "event_id": "evt-replay"}));
+    assert_eq!(
+        again.json,
+        json!({"duplicate": true, "event_id": "evt-replay"})
+    );
     // A resend with a new timestamp (a sender's retry) is the same event.
     let later = send_at(&stack, &id, &key, &body, now() + 2).await;
     assert_eq!(later.status, 200);
@@ -291,21 +360,38 @@ async fn a_replay_answers_200_and_does_nothing_even_when_sent_concurrently() {
     assert_eq!(send(&stack, &id, &key, anonymous).await.status, 200);
 
     assert_eq!(webhook_jobs(&stack, &id).await.len(), 3);
-    assert_eq!(take_messages(&stack).await.len(), 3, "one message per distinct event");
+    assert_eq!(
+        take_messages(&stack).await.len(),
+        3,
+        "one message per distinct event"
+    );
     let record = stack
         .ctx
         .db
         .client()
         .get_item()
         .table_name(stack.ctx.db.table())
-        .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(format!("INTEGRATION#{id}")))
-        .key("sk", aws_sdk_dynamodb::types::AttributeValue::S("WHEVT#evt-replay".into()))
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("INTEGRATION#{id}")),
+        )
+        .key(
+            "sk",
+            aws_sdk_dynamodb::types::AttributeValue::S("WHEVT#evt-replay".into()),
+        )
         .send()
         .await
         .unwrap();
-    let ttl: i64 = record.item().unwrap()["ttl"].as_n().unwrap().parse().unwrap();
+    let ttl: i64 = record.item().unwrap()["ttl"]
+        .as_n()
+        .unwrap()
+        .parse()
+        .unwrap();
     let week = 7 * 24 * 3600;
-    assert!((ttl - now() - week).abs() < 60, "replay records expire after 7 days");
+    assert!(
+        (ttl - now() - week).abs() < 60,
+        "replay records expire after 7 days"
+    );
 }
 
 #[tokio::test]
@@ -324,16 +410,28 @@ async fn limits_and_malformed_bodies_get_clear_errors() {
     let mut over = exact.clone();
     over.insert(over.len() - 2, b'x');
     let r = send(&stack, &id, &key, &over).await;
-    assert_eq!((r.status, r.content_type.as_str()), (413, "application/problem+json"), "{}", r.text);
+    assert_eq!(
+        (r.status, r.content_type.as_str()),
+        (413, "application/problem+json"),
+        "{}",
+        r.text
+    );
     assert!(r.json["detail"].as_str().unwrap().contains("262144"));
 
     let body = invoice_event("evt-ct", "1");
-    for ct in ["text/plain", "application/x-www-form-urlencoded", "application/octet-stream"] {
+    for ct in [
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "application/octet-stream",
+    ] {
         let r = post(
             &stack,
             &id,
             &body,
-            &[("content-type", ct.into()), ("x-signature", sign_ours(key.as_bytes(), now(), &body))],
+            &[
+                ("content-type", ct.into()),
+                ("x-signature", sign_ours(key.as_bytes(), now(), &body)),
+            ],
         )
         .await;
         assert_eq!(r.status, 415, "{ct}: {}", r.text);
@@ -341,21 +439,55 @@ async fn limits_and_malformed_bodies_get_clear_errors() {
     }
 
     let r = send(&stack, &id, &key, b"{\"type\": \"invoice.updated\", ").await;
-    assert_eq!((r.status, r.content_type.as_str()), (400, "application/problem+json"), "{}", r.text);
-    assert!(r.json["detail"].as_str().unwrap().contains("not valid JSON"));
+    assert_eq!(
+        (r.status, r.content_type.as_str()),
+        (400, "application/problem+json"),
+        "{}",
+        r.text
+    );
+    assert!(r.json["detail"]
+        .as_str()
+        .unwrap()
+        .contains("not valid JSON"));
     let r = send(&stack, &id, &key, b"[]").await;
     assert_eq!(r.status, 400);
 
-    let r = send(&stack, &id, &key, br#"{"id":"u1","type":"invoice.paid","entity_id":"1"}"#).await;
+    let r = send(
+        &stack,
+        &id,
+        &key,
+        br#"{"id":"u1","type":"invoice.paid","entity_id":"1"}"#,
+    )
+    .await;
     assert_eq!(r.status, 422, "{}", r.text);
     assert_eq!(r.json["event_type"], "invoice.paid");
     assert!(r.json["detail"].as_str().unwrap().contains("invoice.paid"));
-    assert!(r.json["known_types"].as_array().unwrap().contains(&json!("consent.revoked")));
-    let r = send(&stack, &id, &key, br#"{"id":"u2","type":"invoice.updated"}"#).await;
-    assert_eq!((r.status, r.json["field"].as_str()), (422, Some("entity_id")), "{}", r.text);
+    assert!(r.json["known_types"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("consent.revoked")));
+    let r = send(
+        &stack,
+        &id,
+        &key,
+        br#"{"id":"u2","type":"invoice.updated"}"#,
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.json["field"].as_str()),
+        (422, Some("entity_id")),
+        "{}",
+        r.text
+    );
 
     // A rejected event is not recorded: corrected, the same id goes through.
-    let r = send(&stack, &id, &key, br#"{"id":"u2","type":"invoice.updated","entity_id":"8"}"#).await;
+    let r = send(
+        &stack,
+        &id,
+        &key,
+        br#"{"id":"u2","type":"invoice.updated","entity_id":"8"}"#,
+    )
+    .await;
     assert_eq!(r.status, 202, "{}", r.text);
 
     // Any other method or path of the function URL.
@@ -367,7 +499,11 @@ async fn limits_and_malformed_bodies_get_clear_errors() {
         .unwrap();
     assert_ne!(r.status().as_u16(), 202);
 
-    assert_eq!(take_messages(&stack).await.len(), 2, "only the two good deliveries");
+    assert_eq!(
+        take_messages(&stack).await.len(),
+        2,
+        "only the two good deliveries"
+    );
 }
 
 #[tokio::test]
@@ -381,19 +517,35 @@ async fn consent_revoked_marks_the_integration_revoked_and_stops_data_events() {
     assert_eq!(r.json["integration_status"], "revoked");
     let i = integration(&stack, T, &id).await;
     assert_eq!(i.status, IntegrationStatus::Revoked);
-    assert_eq!(i.last_error.as_ref().map(|e| e.code.as_str()), Some("consent_revoked"));
+    assert_eq!(
+        i.last_error.as_ref().map(|e| e.code.as_str()),
+        Some("consent_revoked")
+    );
     let st = stack
-        .call(Method::GET, &format!("/api/integrations/{id}/status"), Some(T), None)
+        .call(
+            Method::GET,
+            &format!("/api/integrations/{id}/status"),
+            Some(T),
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(st.json["status"], "revoked");
-    assert_eq!(send(&stack, &id, &key, revoked.as_bytes()).await.status, 200, "replay");
+    assert_eq!(
+        send(&stack, &id, &key, revoked.as_bytes()).await.status,
+        200,
+        "replay"
+    );
 
     // Data events for a revoked integration are accepted and ignored: a full sync follows
     // the next consent.
     let r = send(&stack, &id, &key, &invoice_event("after-revoke", "3")).await;
     assert_eq!(r.status, 202, "{}", r.text);
-    assert!(r.json["job_id"].is_null() && r.json["ignored"].is_string(), "{}", r.text);
+    assert!(
+        r.json["job_id"].is_null() && r.json["ignored"].is_string(),
+        "{}",
+        r.text
+    );
     assert!(webhook_jobs(&stack, &id).await.is_empty());
     assert!(take_messages(&stack).await.is_empty());
 
@@ -406,14 +558,22 @@ async fn consent_revoked_marks_the_integration_revoked_and_stops_data_events() {
     let r = send(&stack, &id, &key, late.as_bytes()).await;
     assert_eq!(r.status, 202, "{}", r.text);
     assert!(r.json["ignored"].is_string());
-    assert_eq!(integration(&stack, T, &id).await.status, IntegrationStatus::Connected);
+    assert_eq!(
+        integration(&stack, T, &id).await.status,
+        IntegrationStatus::Connected
+    );
 }
 
 #[tokio::test]
 async fn rotation_accepts_the_old_key_for_the_grace_period_only() {
     let stack = quiet_stack().await;
     let (id, old) = connected(&stack, ProviderKind::Fortnox).await;
-    assert_eq!(send(&stack, &id, &old, &invoice_event("r-1", "1")).await.status, 202);
+    assert_eq!(
+        send(&stack, &id, &old, &invoice_event("r-1", "1"))
+            .await
+            .status,
+        202
+    );
 
     let r = rotate(&stack, &id, json!({"grace_seconds": 6})).await;
     assert_eq!(r.status, 200, "{}", r.text);
@@ -425,33 +585,68 @@ async fn rotation_accepts_the_old_key_for_the_grace_period_only() {
         r.json["webhook_url"].as_str(),
         Some(format!("{}/api/integrations/{id}/webhook", stack.api_url).as_str())
     );
-    assert_eq!(r.json["retiring_keys"].as_array().unwrap().len(), 2, "the creation key and the first one");
+    assert_eq!(
+        r.json["retiring_keys"].as_array().unwrap().len(),
+        2,
+        "the creation key and the first one"
+    );
     let stored = secret(&stack, T, &id).await.unwrap();
     assert_eq!(stored.webhook_keys[0].key.expose(), new, "newest first");
     assert!(stored.webhook_keys[0].retire_at.is_none());
     assert!(stored.webhook_keys[1].retire_at.is_some());
-    assert!(stored.tokens.is_some(), "the tokens in the secret are untouched");
+    assert!(
+        stored.tokens.is_some(),
+        "the tokens in the secret are untouched"
+    );
 
     // The function's cached keys do not know the new key yet: it re-reads them (at most once
     // a second), as a warm container in another Lambda would.
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    assert_eq!(send(&stack, &id, &new, &invoice_event("r-2", "2")).await.status, 202);
-    assert_eq!(send(&stack, &id, &old, &invoice_event("r-3", "3")).await.status, 202, "grace");
+    assert_eq!(
+        send(&stack, &id, &new, &invoice_event("r-2", "2"))
+            .await
+            .status,
+        202
+    );
+    assert_eq!(
+        send(&stack, &id, &old, &invoice_event("r-3", "3"))
+            .await
+            .status,
+        202,
+        "grace"
+    );
     let retire_at: chrono::DateTime<chrono::Utc> =
         serde_json::from_value(r.json["retiring_keys"][0]["retire_at"].clone()).unwrap();
-    let left = (retire_at - chrono::Utc::now()).to_std().unwrap_or_default();
+    let left = (retire_at - chrono::Utc::now())
+        .to_std()
+        .unwrap_or_default();
     tokio::time::sleep(left + Duration::from_millis(200)).await;
     let r = send(&stack, &id, &old, &invoice_event("r-4", "4")).await;
     assert_eq!(r.status, 401, "retired: {}", r.text);
-    assert_eq!(send(&stack, &id, &new, &invoice_event("r-5", "5")).await.status, 202);
+    assert_eq!(
+        send(&stack, &id, &new, &invoice_event("r-5", "5"))
+            .await
+            .status,
+        202
+    );
 
     // An urgent rotation cuts the previous key off at once.
     let r = rotate(&stack, &id, json!({"grace_seconds": 0})).await;
     let newest = r.json["key"].as_str().unwrap().to_string();
     assert!(r.json["retiring_keys"].as_array().unwrap().is_empty());
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    assert_eq!(send(&stack, &id, &newest, &invoice_event("r-6", "6")).await.status, 202);
-    assert_eq!(send(&stack, &id, &new, &invoice_event("r-7", "7")).await.status, 401);
+    assert_eq!(
+        send(&stack, &id, &newest, &invoice_event("r-6", "6"))
+            .await
+            .status,
+        202
+    );
+    assert_eq!(
+        send(&stack, &id, &new, &invoice_event("r-7", "7"))
+            .await
+            .status,
+        401
+    );
 
     assert_eq!(webhook_jobs(&stack, &id).await.len(), 5);
     assert_eq!(take_messages(&stack).await.len(), 5);
@@ -468,9 +663,17 @@ async fn rotation_accepts_the_old_key_for_the_grace_period_only() {
         .unwrap();
     assert_eq!(r.status, 404);
     let r = rotate(&stack, &id, json!({"grace_seconds": 999_999_999})).await;
-    assert_eq!((r.status, r.json["field"].as_str()), (400, Some("grace_seconds")));
+    assert_eq!(
+        (r.status, r.json["field"].as_str()),
+        (400, Some("grace_seconds"))
+    );
     let r = stack
-        .call(Method::POST, &format!("/api/integrations/{id}/webhook-key/rotate"), None, Some(json!({})))
+        .call(
+            Method::POST,
+            &format!("/api/integrations/{id}/webhook-key/rotate"),
+            None,
+            Some(json!({})),
+        )
         .await
         .unwrap();
     assert_eq!(r.status, 401, "the rotation route is behind the JWT");
@@ -481,7 +684,12 @@ async fn visma_portal_scheme_with_an_imported_key() {
     let stack = quiet_stack().await;
     let (id, ours) = connected(&stack, ProviderKind::Visma).await;
     let portal_key = "portal-generated-signature-key-0123456789";
-    let r = rotate(&stack, &id, json!({"scheme": "visma-portal", "key": portal_key, "grace_seconds": 0})).await;
+    let r = rotate(
+        &stack,
+        &id,
+        json!({"scheme": "visma-portal", "key": portal_key, "grace_seconds": 0}),
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert!(r.json["key"].is_null(), "an imported key is not echoed");
     assert_eq!(r.json["scheme"], "visma-portal");
@@ -493,18 +701,50 @@ async fn visma_portal_scheme_with_an_imported_key() {
         &stack,
         &id,
         body,
-        &[("content-type", "application/json".into()), ("x-webhook-signature", sign_visma(portal_key.as_bytes(), body))],
+        &[
+            ("content-type", "application/json".into()),
+            (
+                "x-webhook-signature",
+                sign_visma(portal_key.as_bytes(), body),
+            ),
+        ],
     )
     .await;
     assert_eq!(r.status, 202, "{}", r.text);
     // Our scheme is no longer accepted for this integration, nor a signature of another body.
-    assert_eq!(send(&stack, &id, portal_key, br#"{"id":"v-2","type":"customer.updated","entity_id":"x"}"#).await.status, 401);
-    assert_eq!(send(&stack, &id, &ours, br#"{"id":"v-3","type":"customer.updated","entity_id":"x"}"#).await.status, 401);
+    assert_eq!(
+        send(
+            &stack,
+            &id,
+            portal_key,
+            br#"{"id":"v-2","type":"customer.updated","entity_id":"x"}"#
+        )
+        .await
+        .status,
+        401
+    );
+    assert_eq!(
+        send(
+            &stack,
+            &id,
+            &ours,
+            br#"{"id":"v-3","type":"customer.updated","entity_id":"x"}"#
+        )
+        .await
+        .status,
+        401
+    );
     let r = post(
         &stack,
         &id,
         br#"{"id":"v-4","type":"customer.updated","entity_id":"y"}"#,
-        &[("content-type", "application/json".into()), ("x-webhook-signature", sign_visma(portal_key.as_bytes(), body))],
+        &[
+            ("content-type", "application/json".into()),
+            (
+                "x-webhook-signature",
+                sign_visma(portal_key.as_bytes(), body),
+            ),
+        ],
     )
     .await;
     assert_eq!(r.status, 401);
@@ -524,8 +764,14 @@ async fn unknown_disconnected_and_pre_owner_integrations() {
         .client()
         .delete_item()
         .table_name(stack.ctx.db.table())
-        .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(format!("INTEGRATION#{id}")))
-        .key("sk", aws_sdk_dynamodb::types::AttributeValue::S("META".into()))
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("INTEGRATION#{id}")),
+        )
+        .key(
+            "sk",
+            aws_sdk_dynamodb::types::AttributeValue::S("META".into()),
+        )
         .send()
         .await
         .unwrap();
@@ -535,11 +781,21 @@ async fn unknown_disconnected_and_pre_owner_integrations() {
     assert_eq!(r.status, 200, "{}", r.text);
     let key = r.json["key"].as_str().unwrap().to_string();
     assert!(stack.ctx.db.integration_owner(&id).await.unwrap().is_some());
-    assert_eq!(send(&stack, &id, &key, &invoice_event("p-1", "1")).await.status, 202);
+    assert_eq!(
+        send(&stack, &id, &key, &invoice_event("p-1", "1"))
+            .await
+            .status,
+        202
+    );
 
     // Disconnected: the keys went with the secret; the same 401 as for an unknown id.
     let d = stack
-        .call(Method::DELETE, &format!("/api/integrations/{id}"), Some(T), None)
+        .call(
+            Method::DELETE,
+            &format!("/api/integrations/{id}"),
+            Some(T),
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(d.status, 200);
@@ -547,9 +803,19 @@ async fn unknown_disconnected_and_pre_owner_integrations() {
     let gone = send(&stack, &id, &key, &invoice_event("p-2", "2")).await;
     assert_eq!(gone.status, 401);
     assert_eq!(gone.text, pre.text);
-    let unknown = send(&stack, "3f0c2d1e-9999-4000-8000-000000000000", &key, &invoice_event("p-3", "3")).await;
+    let unknown = send(
+        &stack,
+        "3f0c2d1e-9999-4000-8000-000000000000",
+        &key,
+        &invoice_event("p-3", "3"),
+    )
+    .await;
     assert_eq!(unknown.text, pre.text);
-    assert_eq!(rotate(&stack, &id, json!({})).await.status, 409, "no keys for a disconnected integration");
+    assert_eq!(
+        rotate(&stack, &id, json!({})).await.status,
+        409,
+        "no keys for a disconnected integration"
+    );
     assert_eq!(take_messages(&stack).await.len(), 1);
 }
 
@@ -557,11 +823,19 @@ async fn unknown_disconnected_and_pre_owner_integrations() {
 async fn a_pending_integration_ignores_data_events() {
     let stack = quiet_stack().await;
     let created = stack
-        .call(Method::POST, "/api/integrations/create", Some(T), Some(json!({"provider": "visma"})))
+        .call(
+            Method::POST,
+            "/api/integrations/create",
+            Some(T),
+            Some(json!({"provider": "visma"})),
+        )
         .await
         .unwrap();
     let id = created.json["id"].as_str().unwrap().to_string();
-    let key = rotate(&stack, &id, json!({})).await.json["key"].as_str().unwrap().to_string();
+    let key = rotate(&stack, &id, json!({})).await.json["key"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let r = send(&stack, &id, &key, &invoice_event("pend-1", "1")).await;
     assert_eq!(r.status, 202, "{}", r.text);
     assert!(r.json["ignored"].as_str().unwrap().contains("pending"));
@@ -576,7 +850,12 @@ async fn the_status_api_shows_the_webhook_url_never_the_key() {
     let stack = quiet_stack().await;
     let (id, key) = connected(&stack, ProviderKind::Fortnox).await;
     let st = stack
-        .call(Method::GET, &format!("/api/integrations/{id}/status"), Some(T), None)
+        .call(
+            Method::GET,
+            &format!("/api/integrations/{id}/status"),
+            Some(T),
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -585,7 +864,10 @@ async fn the_status_api_shows_the_webhook_url_never_the_key() {
         "{}",
         st.text
     );
-    let list = stack.call(Method::GET, "/api/integrations/status", Some(T), None).await.unwrap();
+    let list = stack
+        .call(Method::GET, "/api/integrations/status", Some(T), None)
+        .await
+        .unwrap();
     for text in [&st.text, &list.text] {
         assert!(!text.contains(&key));
         for k in secret(&stack, T, &id).await.unwrap().webhook_keys {

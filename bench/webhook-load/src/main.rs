@@ -138,7 +138,8 @@ async fn run() -> Result<bool, BoxError> {
     let senders: Vec<_> = (0..args.senders)
         .map(|_| {
             let (http, url, key) = (http.clone(), url.clone(), key.clone());
-            let (events, plan, next, sent) = (events.clone(), plan.clone(), next.clone(), sent.clone());
+            let (events, plan, next, sent) =
+                (events.clone(), plan.clone(), next.clone(), sent.clone());
             tokio::spawn(async move {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
@@ -163,7 +164,12 @@ async fn run() -> Result<bool, BoxError> {
                     };
                     let latency = t0.elapsed();
                     if let Ok(mut v) = sent.lock() {
-                        v.push(Sent { event: e, status, latency, body: text });
+                        v.push(Sent {
+                            event: e,
+                            status,
+                            latency,
+                            body: text,
+                        });
                     }
                 }
             })
@@ -186,12 +192,24 @@ async fn run() -> Result<bool, BoxError> {
     for s in &sent {
         *by_status.entry(s.status).or_default() += 1;
     }
-    let errors: Vec<&Sent> = sent.iter().filter(|s| s.status != 202 && s.status != 200).collect();
+    let errors: Vec<&Sent> = sent
+        .iter()
+        .filter(|s| s.status != 202 && s.status != 200)
+        .collect();
     if !errors.is_empty() {
-        fail(format!("{} error answers, e.g. {} {}", errors.len(), errors[0].status, errors[0].body));
+        fail(format!(
+            "{} error answers, e.g. {} {}",
+            errors.len(),
+            errors[0].status,
+            errors[0].body
+        ));
     }
     if sent.len() != plan.len() {
-        fail(format!("{} answers for {} deliveries", sent.len(), plan.len()));
+        fail(format!(
+            "{} answers for {} deliveries",
+            sent.len(),
+            plan.len()
+        ));
     }
     let mut accepted: HashMap<usize, Vec<String>> = HashMap::new();
     let mut duplicate_answers = 0;
@@ -206,29 +224,43 @@ async fn run() -> Result<bool, BoxError> {
             _ => {}
         }
     }
-    let twice: Vec<_> = accepted.iter().filter(|(_, jobs)| jobs.len() != 1).collect();
+    let twice: Vec<_> = accepted
+        .iter()
+        .filter(|(_, jobs)| jobs.len() != 1)
+        .collect();
     if accepted.len() != distinct || !twice.is_empty() {
         fail(format!(
             "{} of {distinct} events accepted, {} accepted more than once (e.g. {})",
             accepted.len(),
             twice.len(),
-            twice.first().map(|(e, _)| events[**e].id.as_str()).unwrap_or("none")
+            twice
+                .first()
+                .map(|(e, _)| events[**e].id.as_str())
+                .unwrap_or("none")
         ));
     }
     if duplicate_answers != duplicates {
-        fail(format!("{duplicate_answers} duplicate answers for {duplicates} duplicates"));
+        fail(format!(
+            "{duplicate_answers} duplicate answers for {duplicates} duplicates"
+        ));
     }
 
     // The queue: one message per distinct event, for the job its 202 named.
     let messages = drain(&stack).await?;
     let mut queued: HashMap<String, usize> = HashMap::new();
     for m in &messages {
-        *queued.entry(m["job_id"].as_str().unwrap_or_default().to_string()).or_default() += 1;
+        *queued
+            .entry(m["job_id"].as_str().unwrap_or_default().to_string())
+            .or_default() += 1;
     }
     let answered: HashSet<String> = accepted.values().flatten().cloned().collect();
     let queued_twice = queued.values().filter(|n| **n > 1).count();
     let unanswered = queued.keys().filter(|j| !answered.contains(*j)).count();
-    if messages.len() != distinct || queued_twice > 0 || unanswered > 0 || queued.len() != answered.len() {
+    if messages.len() != distinct
+        || queued_twice > 0
+        || unanswered > 0
+        || queued.len() != answered.len()
+    {
         fail(format!(
             "{} messages on the queue for {distinct} events ({queued_twice} jobs queued twice, {unanswered} not from a 202)",
             messages.len()
@@ -244,7 +276,11 @@ async fn run() -> Result<bool, BoxError> {
         if j.trigger != Trigger::Webhook {
             fail(format!("job {} has trigger {:?}", j.id, j.trigger));
         }
-        let remote = j.target.as_ref().and_then(|t| t.remote_id.clone()).unwrap_or_default();
+        let remote = j
+            .target
+            .as_ref()
+            .and_then(|t| t.remote_id.clone())
+            .unwrap_or_default();
         *targets.entry(remote).or_default() += 1;
     }
     let hit: HashSet<&str> = targets.keys().map(String::as_str).collect();
@@ -287,7 +323,14 @@ async fn run() -> Result<bool, BoxError> {
         ms(pct(0.99)),
         ms(pct(1.0))
     );
-    println!("{}", if ok { "OK: every distinct event queued exactly once, no error answers" } else { "FAILED" });
+    println!(
+        "{}",
+        if ok {
+            "OK: every distinct event queued exactly once, no error answers"
+        } else {
+            "FAILED"
+        }
+    );
     Ok(ok)
 }
 
@@ -307,7 +350,11 @@ fn event(i: usize) -> Event {
     })
     .to_string()
     .into_bytes();
-    Event { id, entity_id, body }
+    Event {
+        id,
+        entity_id,
+        body,
+    }
 }
 
 /// The order of deliveries, as event indices: every event once, in random order, plus
@@ -345,7 +392,11 @@ async fn emulator_baseline(
     let tenant = shared::domain::TenantId::parse(TENANT).ok_or("tenant")?;
     let started = Instant::now();
     let runs = (0..tasks).map(|_| {
-        let (ctx, tenant, id) = (stack.ctx.clone(), tenant.clone(), integration_id.to_string());
+        let (ctx, tenant, id) = (
+            stack.ctx.clone(),
+            tenant.clone(),
+            integration_id.to_string(),
+        );
         tokio::spawn(async move {
             let mut lat = Vec::new();
             for _ in 0..8 {

@@ -54,9 +54,8 @@ pub fn precheck(req: &Request) -> Result<(&str, &[u8]), Problem> {
         "" => req.uri().path(),
         raw => raw,
     };
-    let id = integration_id(path).ok_or_else(|| {
-        Problem::not_found("post deliveries to /api/integrations/{id}/webhook")
-    })?;
+    let id = integration_id(path)
+        .ok_or_else(|| Problem::not_found("post deliveries to /api/integrations/{id}/webhook"))?;
     if req.method() != Method::POST {
         return Err(Problem::new(
             405,
@@ -79,7 +78,13 @@ pub fn precheck(req: &Request) -> Result<(&str, &[u8]), Problem> {
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .map(|ct| ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase());
+        .map(|ct| {
+            ct.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        });
     if mime.as_deref() != Some("application/json") {
         return Err(Problem::unsupported_media_type(format!(
             "send the delivery as application/json, not `{}`",
@@ -102,7 +107,9 @@ mod tests {
     use super::*;
 
     fn request(method: &str, path: &str, content_type: Option<&str>, body: Body) -> Request {
-        let mut b = lambda_http::http::Request::builder().method(method).uri(path);
+        let mut b = lambda_http::http::Request::builder()
+            .method(method)
+            .uri(path);
         if let Some(ct) = content_type {
             b = b.header("content-type", ct);
         }
@@ -113,10 +120,40 @@ mod tests {
         r.map(|_| 0).unwrap_or_else(|p| p.details().status)
     }
 
+    /// `events/webhook.json` is what a function URL sends, and its signature is right for the
+    /// sample key documented in `docs/webhooks.md` at its own timestamp.
+    #[test]
+    fn the_sample_event_parses_and_verifies() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events/webhook.json");
+        let text = std::fs::read_to_string(path).unwrap();
+        let req = lambda_http::request::from_str(&text).unwrap();
+        let (id, body) = precheck(&req).unwrap();
+        assert_eq!(id, "00000000-0000-4000-8000-000000000001");
+        let header = req.headers()["x-signature"].to_str().unwrap();
+        let key = b"whk-sample-key-for-events-only-not-a-secret".as_slice();
+        let verified = shared::webhooks::signature::verify_ours(
+            Some(header),
+            body,
+            &[key],
+            1_795_342_512,
+            300,
+        );
+        assert_eq!(verified, Ok(0));
+        let event = shared::webhooks::parse_event(body).unwrap();
+        assert_eq!(event.kind, shared::webhooks::EventType::InvoiceUpdated);
+    }
+
     #[test]
     fn finds_the_integration_in_the_path() {
-        assert_eq!(integration_id("/api/integrations/abc-1/webhook"), Some("abc-1"));
-        assert_eq!(integration_id("/api/integrations/abc-1/webhook/"), Some("abc-1"));
+        assert_eq!(
+            integration_id("/api/integrations/abc-1/webhook"),
+            Some("abc-1")
+        );
+        assert_eq!(
+            integration_id("/api/integrations/abc-1/webhook/"),
+            Some("abc-1")
+        );
         for bad in [
             "/api/integrations//webhook",
             "/api/integrations/a/b/webhook",
@@ -131,18 +168,64 @@ mod tests {
     #[test]
     fn refuses_what_needs_no_lookup() {
         let p = "/api/integrations/i1/webhook";
-        let ok = request("POST", p, Some("application/json; charset=utf-8"), Body::Text("{}".into()));
+        let ok = request(
+            "POST",
+            p,
+            Some("application/json; charset=utf-8"),
+            Body::Text("{}".into()),
+        );
         assert_eq!(precheck(&ok).unwrap(), ("i1", b"{}".as_slice()));
-        let bin = request("POST", p, Some("application/json"), Body::Binary(b"{}".to_vec()));
+        let bin = request(
+            "POST",
+            p,
+            Some("application/json"),
+            Body::Binary(b"{}".to_vec()),
+        );
         assert_eq!(precheck(&bin).unwrap().1, b"{}");
-        assert_eq!(status(precheck(&request("POST", "/x", Some("application/json"), Body::Empty))), 404);
-        assert_eq!(status(precheck(&request("GET", p, Some("application/json"), Body::Empty))), 405);
+        assert_eq!(
+            status(precheck(&request(
+                "POST",
+                "/x",
+                Some("application/json"),
+                Body::Empty
+            ))),
+            404
+        );
+        assert_eq!(
+            status(precheck(&request(
+                "GET",
+                p,
+                Some("application/json"),
+                Body::Empty
+            ))),
+            405
+        );
         let big = Body::Binary(vec![b' '; MAX_BODY_BYTES + 1]);
-        assert_eq!(status(precheck(&request("POST", p, Some("application/json"), big))), 413);
+        assert_eq!(
+            status(precheck(&request("POST", p, Some("application/json"), big))),
+            413
+        );
         let exact = Body::Binary(vec![b' '; MAX_BODY_BYTES]);
-        assert_eq!(status(precheck(&request("POST", p, Some("application/json"), exact))), 0);
-        for ct in [None, Some("text/plain"), Some("application/x-www-form-urlencoded"), Some("application/jsonx")] {
-            assert_eq!(status(precheck(&request("POST", p, ct, Body::Text("{}".into())))), 415, "{ct:?}");
+        assert_eq!(
+            status(precheck(&request(
+                "POST",
+                p,
+                Some("application/json"),
+                exact
+            ))),
+            0
+        );
+        for ct in [
+            None,
+            Some("text/plain"),
+            Some("application/x-www-form-urlencoded"),
+            Some("application/jsonx"),
+        ] {
+            assert_eq!(
+                status(precheck(&request("POST", p, ct, Body::Text("{}".into())))),
+                415,
+                "{ct:?}"
+            );
         }
     }
 }

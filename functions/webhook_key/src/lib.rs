@@ -93,7 +93,8 @@ mod tests {
     fn reads_the_optional_fields() {
         let r = parse(json!({})).unwrap();
         assert!(r.scheme.is_none() && r.key.is_none() && r.grace.is_none());
-        let r = parse(json!({"scheme": "visma-portal", "key": "k".repeat(40), "grace_seconds": 0})).unwrap();
+        let r = parse(json!({"scheme": "visma-portal", "key": "k".repeat(40), "grace_seconds": 0}))
+            .unwrap();
         assert_eq!(r.scheme, Some(Scheme::VismaPortal));
         assert_eq!(r.key.unwrap().expose().len(), 40);
         assert_eq!(r.grace, Some(Duration::ZERO));
@@ -109,7 +110,9 @@ mod tests {
             (json!({"grace_seconds": 604_801}), "grace_seconds"),
             (json!({"grace_seconds": "60"}), "grace_seconds"),
         ] {
-            let p = parse(body.clone()).err().unwrap_or_else(|| panic!("{body} accepted"));
+            let p = parse(body.clone())
+                .err()
+                .unwrap_or_else(|| panic!("{body} accepted"));
             assert_eq!(p.details().field.as_deref(), Some(field), "{body}");
             assert_eq!(p.details().status, 400);
         }

@@ -509,14 +509,19 @@ mod tests {
         assert_eq!(req.raw_http_path(), "/api/integrations/i-1/webhook");
         assert_eq!(req.method(), Method::POST);
         assert_eq!(req.headers()["x-signature"], "t=1,v1=ab");
-        assert!(req.path_parameters_ref().is_none_or(|p| p.first("id").is_none()));
+        assert!(req
+            .path_parameters_ref()
+            .is_none_or(|p| p.first("id").is_none()));
         match req.body() {
             Body::Binary(b) => assert_eq!(b.as_slice(), &body),
             other => panic!("binary body expected, got {other:?}"),
         }
         headers.insert("content-type", "application/json".parse().unwrap());
         let event = function_url_event(&Method::POST, &uri, &headers, b"{}");
-        assert_eq!((event["isBase64Encoded"].clone(), event["body"].clone()), (json!(false), json!("{}")));
+        assert_eq!(
+            (event["isBase64Encoded"].clone(), event["body"].clone()),
+            (json!(false), json!("{}"))
+        );
     }
 
     #[test]

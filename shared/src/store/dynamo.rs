@@ -160,7 +160,10 @@ impl Db {
     /// Who owns the integration `id`: the lookup behind a webhook URL, which names only the
     /// integration. `None` for an unknown id, and for integrations created before owner items
     /// existed (rotating their webhook key writes one).
-    pub async fn integration_owner(&self, id: &str) -> Result<Option<IntegrationOwner>, StoreError> {
+    pub async fn integration_owner(
+        &self,
+        id: &str,
+    ) -> Result<Option<IntegrationOwner>, StoreError> {
         let out = self
             .client
             .get_item()

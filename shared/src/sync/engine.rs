@@ -313,7 +313,7 @@ impl Run<'_> {
         // A create sent before whose outcome is unknown: look it up before creating again.
         if mapping.is_some_and(|m| m.create_pending_since.is_some()) {
             match T::find(self.api, &self.auth, rec).await {
-                Ok(Some(found)) => return self.adopt::<T>(local, found).await,
+                Ok(Some(found)) => return self.adopt_found::<T>(local, found).await,
                 Ok(None) => {}
                 Err(err) => return Err(self.job_error(err).await),
             }
@@ -330,7 +330,7 @@ impl Run<'_> {
                 Err(ApiError::Ambiguous { message }) => {
                     tracing::warn!(entity = %e, our_id = %local.our_id, %message, "create outcome unknown; looking it up by our reference");
                     match T::find(self.api, &self.auth, rec).await {
-                        Ok(Some(found)) => return self.adopt::<T>(local, found).await,
+                        Ok(Some(found)) => return self.adopt_found::<T>(local, found).await,
                         Ok(None) if attempt == 0 => continue,
                         Ok(None) => {
                             return Err(SyncError::Retryable { reason: format!("create of {e} {} unconfirmed: {message}", local.our_id), retry_after: None })
@@ -353,6 +353,15 @@ impl Run<'_> {
             }
         }
         Err(SyncError::Retryable { reason: "create not confirmed".into(), retry_after: None })
+    }
+
+    /// Adopts a record found by our reference, finishing its create first when it stopped
+    /// half-way.
+    async fn adopt_found<T: Ops>(&mut self, local: &LocalRecord, found: Remote<T>) -> Result<Done, SyncError> {
+        match T::complete(self.api, &self.auth, found, self.ctx.config.api.visma_convert_drafts).await {
+            Ok(done) => self.adopt::<T>(local, done).await,
+            Err(err) => Err(self.job_error(err).await),
+        }
     }
 
     /// Records a created (or found) record as synced with our local version.

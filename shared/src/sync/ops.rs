@@ -3,7 +3,10 @@
 use super::records::SyncRecord;
 use crate::domain::{Customer, Invoice};
 use crate::http::ApiError;
-use crate::providers::api::{AccountingApi, ApiAuth, IdPage, Page, Remote};
+use crate::providers::api::{AccountingApi, ApiAuth, IdPage, InvoiceAction, Page, Remote};
+
+/// How a Visma draft's id is marked in [`Remote::remote_id`].
+const DRAFT_PREFIX: &str = "draft:";
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
@@ -22,6 +25,12 @@ pub trait Ops: SyncRecord + 'static {
     async fn create(api: &dyn AccountingApi, auth: &ApiAuth, rec: &Self, customer: Option<&str>) -> Result<Remote<Self>, ApiError>;
     /// Updates it.
     async fn update(api: &dyn AccountingApi, auth: &ApiAuth, remote_id: &str, rec: &Self, customer: Option<&str>) -> Result<Remote<Self>, ApiError>;
+    /// Finishes a create that was interrupted after its first step (a Visma invoice found as a
+    /// draft after an ambiguous failure is converted, as `create` would have done).
+    async fn complete(api: &dyn AccountingApi, auth: &ApiAuth, found: Remote<Self>, convert_drafts: bool) -> Result<Remote<Self>, ApiError> {
+        let _ = (api, auth, convert_drafts);
+        Ok(found)
+    }
     /// Sets our id.
     fn set_our_id(&mut self, id: &str);
     /// Our id of the customer an invoice is for.
@@ -78,6 +87,13 @@ impl Ops for Invoice {
     }
     async fn update(api: &dyn AccountingApi, auth: &ApiAuth, remote_id: &str, rec: &Self, customer: Option<&str>) -> Result<Remote<Self>, ApiError> {
         api.update_invoice(auth, remote_id, rec, customer.unwrap_or_default()).await
+    }
+    async fn complete(api: &dyn AccountingApi, auth: &ApiAuth, found: Remote<Self>, convert_drafts: bool) -> Result<Remote<Self>, ApiError> {
+        // `Remote::remote_id` marks a never-converted Visma draft with this prefix.
+        if convert_drafts && found.remote_id.starts_with(DRAFT_PREFIX) {
+            return api.invoice_action(auth, &found.remote_id, InvoiceAction::Bookkeep).await;
+        }
+        Ok(found)
     }
     fn set_our_id(&mut self, id: &str) {
         self.id = id.to_string();

@@ -79,17 +79,15 @@ impl EventType {
             }
             _ => raw.to_string(),
         };
-        EventType::ALL
-            .into_iter()
-            .find(|t| t.as_str() == canonical)
+        EventType::ALL.into_iter().find(|t| t.as_str() == canonical)
     }
 
     /// The entity a data event is about; `None` for consent events.
     pub fn entity(self) -> Option<Entity> {
         match self {
-            EventType::CustomerCreated | EventType::CustomerUpdated | EventType::CustomerDeleted => {
-                Some(Entity::Customers)
-            }
+            EventType::CustomerCreated
+            | EventType::CustomerUpdated
+            | EventType::CustomerDeleted => Some(Entity::Customers),
             EventType::InvoiceCreated
             | EventType::InvoiceUpdated
             | EventType::InvoiceCancelled
@@ -157,8 +155,16 @@ pub enum EventError {
 pub fn parse_event(body: &[u8]) -> Result<Event, EventError> {
     let obj = match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(m)) => m,
-        Ok(_) => return Err(EventError::Malformed("the body must be a JSON object".into())),
-        Err(e) => return Err(EventError::Malformed(format!("the body is not valid JSON: {e}"))),
+        Ok(_) => {
+            return Err(EventError::Malformed(
+                "the body must be a JSON object".into(),
+            ))
+        }
+        Err(e) => {
+            return Err(EventError::Malformed(format!(
+                "the body is not valid JSON: {e}"
+            )))
+        }
     };
     let raw_type = match obj.get("type") {
         Some(Value::String(s)) if !s.is_empty() => s.as_str(),
@@ -185,7 +191,10 @@ pub fn parse_event(body: &[u8]) -> Result<Event, EventError> {
     if kind.entity().is_some() && entity_id.is_none() {
         return Err(invalid(
             "entity_id",
-            format!("a `{}` event needs `entity_id`, the provider's id of the record", kind.as_str()),
+            format!(
+                "a `{}` event needs `entity_id`, the provider's id of the record",
+                kind.as_str()
+            ),
         ));
     }
     let occurred_at = match first(&obj, &["occurred_at", "timestamp"]) {
@@ -195,7 +204,12 @@ pub fn parse_event(body: &[u8]) -> Result<Event, EventError> {
                 .map_err(|_| invalid("occurred_at", "`occurred_at` must be an RFC 3339 time"))?
                 .with_timezone(&Utc),
         ),
-        Some(_) => return Err(invalid("occurred_at", "`occurred_at` must be an RFC 3339 time")),
+        Some(_) => {
+            return Err(invalid(
+                "occurred_at",
+                "`occurred_at` must be an RFC 3339 time",
+            ))
+        }
     };
     let tenant_id = id_like(&obj, &["tenant_id", "tenantId"], "tenant_id", MAX_ENTITY_ID)?;
     Ok(Event {
@@ -234,7 +248,12 @@ fn id_like(
         None | Some(Value::Null) => return Ok(None),
         Some(Value::String(s)) => s.clone(),
         Some(Value::Number(n)) if n.is_u64() || n.is_i64() => n.to_string(),
-        Some(_) => return Err(invalid(field, format!("`{field}` must be a string or an integer"))),
+        Some(_) => {
+            return Err(invalid(
+                field,
+                format!("`{field}` must be a string or an integer"),
+            ))
+        }
     };
     if s.is_empty() || s.chars().count() > max || s.chars().any(char::is_control) {
         return Err(invalid(
@@ -265,7 +284,10 @@ mod tests {
         assert_eq!(job.entities, vec![Entity::Invoices]);
         assert_eq!(job.trigger, Trigger::Webhook);
         let target = job.target.unwrap();
-        assert_eq!((target.entity, target.remote_id.as_deref()), (Entity::Invoices, Some("1042")));
+        assert_eq!(
+            (target.entity, target.remote_id.as_deref()),
+            (Entity::Invoices, Some("1042"))
+        );
     }
 
     #[test]
@@ -278,8 +300,14 @@ mod tests {
         assert_eq!(e.id, "customers:77");
         assert_eq!(e.entity_id.as_deref(), Some("55"));
         assert_eq!(e.tenant_id.as_deref(), Some("123"));
-        assert_eq!(EventType::parse("invoice-bookkeep-v1"), Some(EventType::InvoiceBookkeep));
-        assert_eq!(EventType::parse("consent-revoked-v1"), Some(EventType::ConsentRevoked));
+        assert_eq!(
+            EventType::parse("invoice-bookkeep-v1"),
+            Some(EventType::InvoiceBookkeep)
+        );
+        assert_eq!(
+            EventType::parse("consent-revoked-v1"),
+            Some(EventType::ConsentRevoked)
+        );
         assert_eq!(EventType::parse("invoice-paid-v1"), None);
         for t in EventType::ALL {
             assert_eq!(EventType::parse(t.as_str()), Some(t));
@@ -307,8 +335,14 @@ mod tests {
             (br#"{"type":"invoice.paid","entity_id":"1"}"#, "unknown"),
             (br#"{"type":"invoice.updated"}"#, "entity_id"),
             (br#"{"type":"invoice.updated","entity_id":""}"#, "entity_id"),
-            (br#"{"type":"invoice.updated","entity_id":{"a":1}}"#, "entity_id"),
-            (br#"{"type":"invoice.updated","entity_id":"1","occurred_at":"yesterday"}"#, "occurred_at"),
+            (
+                br#"{"type":"invoice.updated","entity_id":{"a":1}}"#,
+                "entity_id",
+            ),
+            (
+                br#"{"type":"invoice.updated","entity_id":"1","occurred_at":"yesterday"}"#,
+                "occurred_at",
+            ),
             (br#"{"type":"consent.revoked","id":"a\u0000b"}"#, "id"),
         ];
         for (body, want) in cases {
@@ -322,6 +356,9 @@ mod tests {
             assert!(ok, "{}: {got:?}", String::from_utf8_lossy(body));
         }
         let long = format!(r#"{{"type":"consent.revoked","id":"{}"}}"#, "x".repeat(201));
-        assert!(matches!(parse_event(long.as_bytes()), Err(EventError::Invalid { field: "id", .. })));
+        assert!(matches!(
+            parse_event(long.as_bytes()),
+            Err(EventError::Invalid { field: "id", .. })
+        ));
     }
 }

@@ -50,15 +50,27 @@ mod tests {
     fn rotation_keeps_the_old_key_for_the_grace_period() {
         let mut keys = vec![new_key(None, at(0))];
         let first = keys[0].id.clone();
-        rotate(&mut keys, new_key(None, at(10)), at(10), Duration::hours(24));
+        rotate(
+            &mut keys,
+            new_key(None, at(10)),
+            at(10),
+            Duration::hours(24),
+        );
         assert_eq!(keys.len(), 2);
         assert!(keys[0].retire_at.is_none(), "the new key is current");
         assert_eq!(keys[1].id, first);
         assert_eq!(keys[1].retire_at, Some(at(10) + Duration::hours(24)));
         assert_eq!(accepted(&keys, at(11)).len(), 2);
         let later = at(10) + Duration::hours(24);
-        let ids: Vec<_> = accepted(&keys, later).iter().map(|k| k.id.clone()).collect();
-        assert_eq!(ids, vec![keys[0].id.clone()], "retired exactly at retire_at");
+        let ids: Vec<_> = accepted(&keys, later)
+            .iter()
+            .map(|k| k.id.clone())
+            .collect();
+        assert_eq!(
+            ids,
+            vec![keys[0].id.clone()],
+            "retired exactly at retire_at"
+        );
     }
 
     #[test]
@@ -66,7 +78,11 @@ mod tests {
         let mut keys = vec![new_key(None, at(0))];
         rotate(&mut keys, new_key(None, at(1)), at(1), Duration::hours(24));
         rotate(&mut keys, new_key(None, at(2)), at(2), Duration::hours(48));
-        assert_eq!(keys[2].retire_at, Some(at(1) + Duration::hours(24)), "not extended");
+        assert_eq!(
+            keys[2].retire_at,
+            Some(at(1) + Duration::hours(24)),
+            "not extended"
+        );
         rotate(&mut keys, new_key(None, at(3)), at(3), Duration::zero());
         assert_eq!(keys.len(), 1);
         assert_eq!(accepted(&keys, at(3)).len(), 1);

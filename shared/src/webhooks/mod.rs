@@ -111,7 +111,10 @@ impl From<ReceiveError> for Problem {
             .with("event_type", t)
             .with(
                 "known_types",
-                EventType::ALL.iter().map(|t| t.as_str()).collect::<Vec<_>>(),
+                EventType::ALL
+                    .iter()
+                    .map(|t| t.as_str())
+                    .collect::<Vec<_>>(),
             ),
             ReceiveError::Event(EventError::Invalid { field, detail }) => {
                 Problem::new(422, "invalid-event", "Invalid event", detail).with("field", field)
@@ -396,7 +399,11 @@ async fn act(
         Err(e) => {
             // Unrecord the event so that the sender's retry is acted on, not dropped as a
             // replay.
-            if let Err(forget) = ctx.db.forget_webhook_event(&integration.id, &event.id).await {
+            if let Err(forget) = ctx
+                .db
+                .forget_webhook_event(&integration.id, &event.id)
+                .await
+            {
                 tracing::error!(integration = %integration.id, event = %event.id, error = %forget, "could not unrecord a webhook event that failed");
             }
             Err(e.into())
@@ -480,8 +487,7 @@ pub async fn rotate_key(
         }
         if Instant::now() > deadline {
             return Err(ConnectionError::WrongState(
-                "the integration's secret is being updated right now; try again in a moment"
-                    .into(),
+                "the integration's secret is being updated right now; try again in a moment".into(),
             ));
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -516,9 +522,12 @@ pub async fn rotate_key(
     let (new, all) = written?;
 
     let stored = ctx.db.integration_owner(&integration.id).await?;
-    let scheme = req
-        .scheme
-        .unwrap_or_else(|| scheme_of(ctx, stored.as_ref().and_then(|o| o.webhook_scheme.as_deref())));
+    let scheme = req.scheme.unwrap_or_else(|| {
+        scheme_of(
+            ctx,
+            stored.as_ref().and_then(|o| o.webhook_scheme.as_deref()),
+        )
+    });
     // Write the owner item when the scheme changes, and for an integration made before owner
     // items existed (its webhook URL starts working here).
     if req.scheme.is_some() || stored.is_none() {

@@ -128,10 +128,10 @@ pub fn parse_our_header(value: &str) -> Result<OurHeader, VerifyError> {
                 }
                 timestamp = Some(v.parse::<i64>().map_err(|_| VerifyError::MalformedHeader)?);
             }
-            "v1" => {
-                if signatures.len() < MAX_SIGNATURES {
-                    signatures.push(decode_hex_mac(v.trim()).ok_or(VerifyError::MalformedHeader)?);
-                }
+            // Entries past the cap are skipped unread, like unknown ones.
+            "v1" if signatures.len() < MAX_SIGNATURES => {
+                let mac = decode_hex_mac(v.trim()).ok_or(VerifyError::MalformedHeader)?;
+                signatures.push(mac);
             }
             _ => {}
         }
@@ -177,7 +177,11 @@ pub fn verify_ours(
 
 /// Checks a Visma-portal-style delivery: base64 HMAC-SHA256 of the body. Gives the index of
 /// the key that matched.
-pub fn verify_visma(header: Option<&str>, body: &[u8], keys: &[&[u8]]) -> Result<usize, VerifyError> {
+pub fn verify_visma(
+    header: Option<&str>,
+    body: &[u8],
+    keys: &[&[u8]],
+) -> Result<usize, VerifyError> {
     let value = header.ok_or(VerifyError::MissingHeader)?.trim();
     if value.is_empty() || value.len() > MAX_HEADER_LEN {
         return Err(VerifyError::MalformedHeader);
@@ -285,8 +289,14 @@ mod tests {
             Err(VerifyError::Mismatch)
         );
         // The second key of the list matches: its index is reported.
-        assert_eq!(verify_ours(Some(&h), body, &[b"new".as_slice(), KEY], NOW, 300), Ok(1));
-        assert_eq!(verify_ours(Some(&h), body, &[], NOW, 300), Err(VerifyError::NoKeys));
+        assert_eq!(
+            verify_ours(Some(&h), body, &[b"new".as_slice(), KEY], NOW, 300),
+            Ok(1)
+        );
+        assert_eq!(
+            verify_ours(Some(&h), body, &[], NOW, 300),
+            Err(VerifyError::NoKeys)
+        );
     }
 
     #[test]
@@ -294,7 +304,10 @@ mod tests {
         let body = b"{}";
         let h = sign_ours(KEY, NOW, body);
         let moved = h.replacen(&format!("t={NOW}"), &format!("t={}", NOW + 1), 1);
-        assert_eq!(verify_ours(Some(&moved), body, &[KEY], NOW, 300), Err(VerifyError::Mismatch));
+        assert_eq!(
+            verify_ours(Some(&moved), body, &[KEY], NOW, 300),
+            Err(VerifyError::Mismatch)
+        );
     }
 
     #[test]
@@ -331,9 +344,16 @@ mod tests {
             format!("t=1234567890123,v1={sig}"),
             format!("t=1,v1={sig},{}", "x".repeat(1100)),
         ] {
-            assert_eq!(parse_our_header(&bad), Err(VerifyError::MalformedHeader), "{bad:?}");
+            assert_eq!(
+                parse_our_header(&bad),
+                Err(VerifyError::MalformedHeader),
+                "{bad:?}"
+            );
         }
-        assert_eq!(verify_ours(None, b"", &[KEY], NOW, 300), Err(VerifyError::MissingHeader));
+        assert_eq!(
+            verify_ours(None, b"", &[KEY], NOW, 300),
+            Err(VerifyError::MissingHeader)
+        );
     }
 
     #[test]
@@ -342,14 +362,28 @@ mod tests {
         let h = sign_visma(KEY, body);
         assert_eq!(verify_visma(Some(&h), body, &[KEY]), Ok(0));
         assert_eq!(verify_visma(Some(&format!(" {h} ")), body, &[KEY]), Ok(0));
-        assert_eq!(verify_visma(Some(&h), b"{}", &[KEY]), Err(VerifyError::Mismatch));
-        assert_eq!(verify_visma(Some("not base64!"), body, &[KEY]), Err(VerifyError::MalformedHeader));
-        assert_eq!(verify_visma(Some("AAAA"), body, &[KEY]), Err(VerifyError::MalformedHeader));
-        assert_eq!(verify_visma(None, body, &[KEY]), Err(VerifyError::MissingHeader));
+        assert_eq!(
+            verify_visma(Some(&h), b"{}", &[KEY]),
+            Err(VerifyError::Mismatch)
+        );
+        assert_eq!(
+            verify_visma(Some("not base64!"), body, &[KEY]),
+            Err(VerifyError::MalformedHeader)
+        );
+        assert_eq!(
+            verify_visma(Some("AAAA"), body, &[KEY]),
+            Err(VerifyError::MalformedHeader)
+        );
+        assert_eq!(
+            verify_visma(None, body, &[KEY]),
+            Err(VerifyError::MissingHeader)
+        );
         // Known answer (RFC 4231 test case 2), so other senders can check their code.
         let rfc = sign_visma(b"Jefe", b"what do ya want for nothing?");
         assert_eq!(
-            hex(&base64::engine::general_purpose::STANDARD.decode(rfc).unwrap()),
+            hex(&base64::engine::general_purpose::STANDARD
+                .decode(rfc)
+                .unwrap()),
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         );
     }
@@ -387,16 +421,28 @@ mod tests {
                 let mut flipped = body.clone();
                 let i = rng.random_range(0..flipped.len());
                 flipped[i] ^= 1 << rng.random_range(0..8);
-                assert_eq!(verify_ours(Some(&h), &flipped, &[&key], t, 300), Err(VerifyError::Mismatch));
-                assert_eq!(verify_visma(Some(&sign_visma(&key, &body)), &flipped, &[&key]), Err(VerifyError::Mismatch));
+                assert_eq!(
+                    verify_ours(Some(&h), &flipped, &[&key], t, 300),
+                    Err(VerifyError::Mismatch)
+                );
+                assert_eq!(
+                    verify_visma(Some(&sign_visma(&key, &body)), &flipped, &[&key]),
+                    Err(VerifyError::Mismatch)
+                );
             }
             // A flipped hex digit of the MAC.
             let mut bad = h.clone().into_bytes();
             let i = bad.len() - 1 - rng.random_range(0..64);
             bad[i] = if bad[i] == b'0' { b'1' } else { b'0' };
             let bad = String::from_utf8(bad).unwrap();
-            assert_eq!(verify_ours(Some(&bad), &body, &[&key], t, 300), Err(VerifyError::Mismatch));
-            assert_eq!(verify_visma(Some(&sign_visma(&key, &body)), &body, &[&key]), Ok(0));
+            assert_eq!(
+                verify_ours(Some(&bad), &body, &[&key], t, 300),
+                Err(VerifyError::Mismatch)
+            );
+            assert_eq!(
+                verify_visma(Some(&sign_visma(&key, &body)), &body, &[&key]),
+                Ok(0)
+            );
         }
     }
 
@@ -407,7 +453,9 @@ mod tests {
         let alphabet = b"tv1=,0123456789abcdefABCDEF -;x\xff";
         for _ in 0..5000 {
             let len = rng.random_range(0..200);
-            let s: Vec<u8> = (0..len).map(|_| alphabet[rng.random_range(0..alphabet.len())]).collect();
+            let s: Vec<u8> = (0..len)
+                .map(|_| alphabet[rng.random_range(0..alphabet.len())])
+                .collect();
             let s = String::from_utf8_lossy(&s);
             if let Ok(h) = parse_our_header(&s) {
                 assert!(!h.signatures.is_empty() && h.timestamp >= 0);
