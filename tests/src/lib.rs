@@ -68,7 +68,11 @@ pub fn sandbox_kind(p: shared::domain::ProviderKind) -> sandbox::ProviderKind {
 }
 
 /// A canonical customer as the app sends it.
-pub fn customer_json(i: usize, name_suffix: &str, updated_at: chrono::DateTime<chrono::Utc>) -> serde_json::Value {
+pub fn customer_json(
+    i: usize,
+    name_suffix: &str,
+    updated_at: chrono::DateTime<chrono::Utc>,
+) -> serde_json::Value {
     serde_json::json!({
         "id": format!("cust-{i:05}"),
         "name": format!("Kund {i} Bygg AB{name_suffix}"),
@@ -85,10 +89,18 @@ pub fn customer_json(i: usize, name_suffix: &str, updated_at: chrono::DateTime<c
 
 /// A canonical invoice for customer `customer` as the app sends it; rows fit `provider`
 /// (Fortnox needs an article or an account, Visma an article).
-pub fn invoice_json(i: usize, customer: usize, provider: shared::domain::ProviderKind) -> serde_json::Value {
+pub fn invoice_json(
+    i: usize,
+    customer: usize,
+    provider: shared::domain::ProviderKind,
+) -> serde_json::Value {
     let row = match provider {
-        shared::domain::ProviderKind::Fortnox => serde_json::json!({"description": "Arbete enligt offert", "account_number": 3001, "quantity": "2.5", "unit_price": "650.00", "vat_rate": "25"}),
-        shared::domain::ProviderKind::Visma => serde_json::json!({"description": "Arbete enligt offert", "article_number": "1", "quantity": "2.5", "unit_price": "650.00", "vat_rate": "25"}),
+        shared::domain::ProviderKind::Fortnox => {
+            serde_json::json!({"description": "Arbete enligt offert", "account_number": 3001, "quantity": "2.5", "unit_price": "650.00", "vat_rate": "25"})
+        }
+        shared::domain::ProviderKind::Visma => {
+            serde_json::json!({"description": "Arbete enligt offert", "article_number": "1", "quantity": "2.5", "unit_price": "650.00", "vat_rate": "25"})
+        }
     };
     serde_json::json!({
         "id": format!("inv-{i:05}"),
@@ -103,7 +115,13 @@ pub fn invoice_json(i: usize, customer: usize, provider: shared::domain::Provide
 }
 
 /// Upserts records through the records API, 100 per request; panics on a refusal.
-pub async fn upsert(stack: &devstack::Stack, tenant: &str, integration: &str, entity: &str, records: Vec<serde_json::Value>) {
+pub async fn upsert(
+    stack: &devstack::Stack,
+    tenant: &str,
+    integration: &str,
+    entity: &str,
+    records: Vec<serde_json::Value>,
+) {
     for chunk in records.chunks(100) {
         let r = stack
             .call(
@@ -119,14 +137,29 @@ pub async fn upsert(stack: &devstack::Stack, tenant: &str, integration: &str, en
 }
 
 /// Waits until every job of the integration has ended; gives them.
-pub async fn wait_idle(stack: &devstack::Stack, integration: &str, timeout: std::time::Duration) -> Vec<shared::domain::Job> {
+pub async fn wait_idle(
+    stack: &devstack::Stack,
+    integration: &str,
+    timeout: std::time::Duration,
+) -> Vec<shared::domain::Job> {
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
-        let jobs = stack.ctx.db.list_jobs(integration, 100).await.expect("jobs");
+        let jobs = stack
+            .ctx
+            .db
+            .list_jobs(integration, 100)
+            .await
+            .expect("jobs");
         if !jobs.is_empty() && jobs.iter().all(|j| j.state.is_terminal()) {
             return jobs;
         }
-        assert!(tokio::time::Instant::now() < deadline, "jobs still running: {:?}", jobs.iter().map(|j| (j.state, j.progress.clone(), j.last_error.clone())).collect::<Vec<_>>());
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "jobs still running: {:?}",
+            jobs.iter()
+                .map(|j| (j.state, j.progress.clone(), j.last_error.clone()))
+                .collect::<Vec<_>>()
+        );
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
 }

@@ -12,12 +12,16 @@ const PLACEHOLDER: &str = "00000000-0000-4000-8000-000000000001";
 const TENANT: &str = "acme-bygg";
 
 fn event(name: &str, id: &str) -> String {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../events/{name}.json"));
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).replace(PLACEHOLDER, id)
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../events/{name}.json"));
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .replace(PLACEHOLDER, id)
 }
 
 fn request(name: &str, id: &str) -> lambda_http::Request {
-    lambda_http::request::from_str(&event(name, id)).unwrap_or_else(|e| panic!("{name}.json is not an API Gateway event: {e}"))
+    lambda_http::request::from_str(&event(name, id))
+        .unwrap_or_else(|e| panic!("{name}.json is not an API Gateway event: {e}"))
 }
 
 fn body(r: &Response<Body>) -> Value {
@@ -35,45 +39,74 @@ fn context() -> Context {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_sample_event_gets_the_right_answer() {
-    let mut opts = StackOptions { workers: 0, ..StackOptions::default() };
-    opts.env.insert("ALLOWED_RETURN_URLS".into(), "https://app.example.se".into());
+    let mut opts = StackOptions {
+        workers: 0,
+        ..StackOptions::default()
+    };
+    opts.env.insert(
+        "ALLOWED_RETURN_URLS".into(),
+        "https://app.example.se".into(),
+    );
     let stack = stack_with(opts).await;
     let ctx = stack.ctx.as_ref();
 
-    let r = create::handler(ctx, request("create", PLACEHOLDER)).await.unwrap();
+    let r = create::handler(ctx, request("create", PLACEHOLDER))
+        .await
+        .unwrap();
     assert_eq!(r.status(), 201, "{:?}", body(&r));
     assert_eq!(body(&r)["provider"], "fortnox");
     let fortnox_id = body(&r)["id"].as_str().unwrap().to_string();
 
-    let r = authorize::handler(ctx, request("authorize", PLACEHOLDER)).await.unwrap();
+    let r = authorize::handler(ctx, request("authorize", PLACEHOLDER))
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200, "{:?}", body(&r));
-    assert!(body(&r)["authorization_url"].as_str().unwrap().contains("/visma/connect/authorize?"));
+    assert!(body(&r)["authorization_url"]
+        .as_str()
+        .unwrap()
+        .contains("/visma/connect/authorize?"));
 
     // Connect the Fortnox integration through the sandbox, then use it in the other events.
     let back = stack.consent(TENANT, &fortnox_id, true).await.unwrap();
     assert_eq!(devstack::query_of(&back)["status"], "connected");
 
-    let r = connect::handler(ctx, request("connect", &fortnox_id)).await.unwrap();
+    let r = connect::handler(ctx, request("connect", &fortnox_id))
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200, "{:?}", body(&r));
 
-    let r = oauth_callback::handler(ctx, request("oauth_callback", &fortnox_id)).await.unwrap();
+    let r = oauth_callback::handler(ctx, request("oauth_callback", &fortnox_id))
+        .await
+        .unwrap();
     assert_eq!(r.status(), 302);
     let loc = r.headers()["location"].to_str().unwrap().to_string();
-    assert_eq!(devstack::query_of(&loc)["error"], "invalid_state", "a state never issued is refused");
+    assert_eq!(
+        devstack::query_of(&loc)["error"],
+        "invalid_state",
+        "a state never issued is refused"
+    );
 
-    let r = status::handler(ctx, request("status", &fortnox_id)).await.unwrap();
+    let r = status::handler(ctx, request("status", &fortnox_id))
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(body(&r)["status"], "connected");
 
-    let r = records::handler(ctx, request("records", &fortnox_id)).await.unwrap();
+    let r = records::handler(ctx, request("records", &fortnox_id))
+        .await
+        .unwrap();
     assert_eq!(r.status(), 202, "{:?}", body(&r));
     assert_eq!(body(&r)["accepted"], 1);
 
-    let r = sync_invoice::handler(ctx, request("sync_invoice", &fortnox_id)).await.unwrap();
+    let r = sync_invoice::handler(ctx, request("sync_invoice", &fortnox_id))
+        .await
+        .unwrap();
     assert_eq!(r.status(), 202, "{:?}", body(&r));
     let invoice_job = body(&r)["id"].as_str().unwrap().to_string();
 
-    let r = sync::handler(ctx, request("sync", &fortnox_id)).await.unwrap();
+    let r = sync::handler(ctx, request("sync", &fortnox_id))
+        .await
+        .unwrap();
     assert_eq!(r.status(), 202, "{:?}", body(&r));
 
     // The worker event, aimed at the sync-invoice job, exports the invoice (and its customer).
@@ -81,27 +114,54 @@ async fn every_sample_event_gets_the_right_answer() {
         &event("worker", &fortnox_id).replace("20261122T101512000Z-3f2a9c1d4e5b", &invoice_job),
     )
     .unwrap();
-    let out = worker::handler(ctx, LambdaEvent::new(sqs, context())).await.unwrap();
+    let out = worker::handler(ctx, LambdaEvent::new(sqs, context()))
+        .await
+        .unwrap();
     assert!(out.batch_item_failures.is_empty());
-    let job = ctx.db.get_job(&fortnox_id, &invoice_job).await.unwrap().unwrap();
+    let job = ctx
+        .db
+        .get_job(&fortnox_id, &invoice_job)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(job.state, shared::domain::JobState::Succeeded, "{job:?}");
-    let key = stack.sandbox.state.default_company_key(sandbox::ProviderKind::Fortnox);
-    assert_eq!(stack.sandbox.state.invoice_count(sandbox::ProviderKind::Fortnox, &key), 1);
+    let key = stack
+        .sandbox
+        .state
+        .default_company_key(sandbox::ProviderKind::Fortnox);
+    assert_eq!(
+        stack
+            .sandbox
+            .state
+            .invoice_count(sandbox::ProviderKind::Fortnox, &key),
+        1
+    );
 
     let dlq: SqsEvent = serde_json::from_str(&event("dead_letter", &fortnox_id)).unwrap();
-    let out = dead_letter::handler(ctx, LambdaEvent::new(dlq, context())).await.unwrap();
-    assert!(out.batch_item_failures.is_empty(), "a dead letter for an unknown job is dropped");
+    let out = dead_letter::handler(ctx, LambdaEvent::new(dlq, context()))
+        .await
+        .unwrap();
+    assert!(
+        out.batch_item_failures.is_empty(),
+        "a dead letter for an unknown job is dropped"
+    );
 
     let sched: Value = serde_json::from_str(&event("scheduler", &fortnox_id)).unwrap();
-    let report = scheduler::handler(ctx, LambdaEvent::new(sched, context())).await.unwrap();
+    let report = scheduler::handler(ctx, LambdaEvent::new(sched, context()))
+        .await
+        .unwrap();
     assert_eq!(report["integrations"], 1, "{report}");
     assert_eq!(report["enqueued"], 1, "{report}");
 
     let wd: Value = serde_json::from_str(&event("watchdog", &fortnox_id)).unwrap();
-    let report = watchdog::handler(ctx, LambdaEvent::new(wd, context())).await.unwrap();
+    let report = watchdog::handler(ctx, LambdaEvent::new(wd, context()))
+        .await
+        .unwrap();
     assert_eq!(report["failed"], serde_json::json!([]), "{report}");
 
-    let r = disconnect::handler(ctx, request("disconnect", &fortnox_id)).await.unwrap();
+    let r = disconnect::handler(ctx, request("disconnect", &fortnox_id))
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200, "{:?}", body(&r));
     assert_eq!(body(&r)["revoked_at_provider"], true);
 }

@@ -25,34 +25,74 @@ async fn queue_depth(stack: &devstack::Stack, url: &str) -> u64 {
         .unwrap();
     let a = out.attributes().cloned().unwrap_or_default();
     let n = |k: A| a.get(&k).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-    n(A::ApproximateNumberOfMessages) + n(A::ApproximateNumberOfMessagesNotVisible) + n(A::ApproximateNumberOfMessagesDelayed)
+    n(A::ApproximateNumberOfMessages)
+        + n(A::ApproximateNumberOfMessagesNotVisible)
+        + n(A::ApproximateNumberOfMessagesDelayed)
 }
 
 #[tokio::test]
 async fn the_scheduler_enqueues_each_connected_integration_once_per_hour_spread_out() {
-    let stack = stack_with(StackOptions { workers: 0, ..StackOptions::default() }).await;
+    let stack = stack_with(StackOptions {
+        workers: 0,
+        ..StackOptions::default()
+    })
+    .await;
     let mut ids = Vec::new();
-    for (i, p) in [ProviderKind::Fortnox, ProviderKind::Visma, ProviderKind::Fortnox].into_iter().enumerate() {
-        let (id, _) = stack.connect(&format!("tenant-{i}"), p, true).await.unwrap();
+    for (i, p) in [
+        ProviderKind::Fortnox,
+        ProviderKind::Visma,
+        ProviderKind::Fortnox,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let (id, _) = stack
+            .connect(&format!("tenant-{i}"), p, true)
+            .await
+            .unwrap();
         ids.push(id);
     }
     // A pending integration is not scheduled.
     stack
-        .call(Method::POST, "/api/integrations/create", Some("tenant-x"), Some(json!({"provider": "visma"})))
+        .call(
+            Method::POST,
+            "/api/integrations/create",
+            Some("tenant-x"),
+            Some(json!({"provider": "visma"})),
+        )
         .await
         .unwrap();
     let now = Utc::now();
     let report = schedule(&stack.ctx, now).await.unwrap();
-    assert_eq!((report.integrations, report.enqueued, report.skipped), (3, 3, 0), "{report:?}");
-    let period_start = now - Ch::seconds(now.timestamp() % 3600) - Ch::nanoseconds(now.timestamp_subsec_nanos() as i64);
+    assert_eq!(
+        (report.integrations, report.enqueued, report.skipped),
+        (3, 3, 0),
+        "{report:?}"
+    );
+    let period_start = now
+        - Ch::seconds(now.timestamp() % 3600)
+        - Ch::nanoseconds(now.timestamp_subsec_nanos() as i64);
     for id in &ids {
-        let job = stack.ctx.db.get_job(id, &scheduled_job_id(id, period_start)).await.unwrap().expect("scheduled job");
+        let job = stack
+            .ctx
+            .db
+            .get_job(id, &scheduled_job_id(id, period_start))
+            .await
+            .unwrap()
+            .expect("scheduled job");
         assert_eq!(job.state, JobState::Queued);
         let nb = job.not_before.unwrap();
-        assert!(nb >= period_start && nb < period_start + Ch::hours(1), "spread within the hour: {nb}");
+        assert!(
+            nb >= period_start && nb < period_start + Ch::hours(1),
+            "spread within the hour: {nb}"
+        );
         assert_eq!(job.entities, vec![Entity::Customers, Entity::Invoices]);
     }
-    assert_eq!(queue_depth(&stack, &stack.queues.sync_url).await, 3, "one message each");
+    assert_eq!(
+        queue_depth(&stack, &stack.queues.sync_url).await,
+        3,
+        "one message each"
+    );
     // Running again in the same hour creates nothing.
     let again = schedule(&stack.ctx, now + Ch::minutes(1)).await.unwrap();
     assert_eq!((again.enqueued, again.skipped), (0, 3), "{again:?}");
@@ -63,41 +103,83 @@ async fn the_scheduler_enqueues_each_connected_integration_once_per_hour_spread_
 
 #[tokio::test]
 async fn the_scheduler_refreshes_tokens_that_would_die_unused() {
-    let stack = stack_with(StackOptions { workers: 0, ..StackOptions::default() }).await;
+    let stack = stack_with(StackOptions {
+        workers: 0,
+        ..StackOptions::default()
+    })
+    .await;
     let (id, _) = stack.connect(T, ProviderKind::Fortnox, true).await.unwrap();
-    let before = stack.sandbox.state.refresh_count(sandbox::ProviderKind::Fortnox);
+    let before = stack
+        .sandbox
+        .state
+        .refresh_count(sandbox::ProviderKind::Fortnox);
     // Fortnox refresh tokens die after 45 days unused: this one has 3 days left.
     let i = integration(&stack, T, &id).await;
     stack
         .ctx
         .db
-        .record_refresh(&i.tenant_id, &id, i.token_expires_at.unwrap(), Some(Utc::now() + Ch::days(3)))
+        .record_refresh(
+            &i.tenant_id,
+            &id,
+            i.token_expires_at.unwrap(),
+            Some(Utc::now() + Ch::days(3)),
+        )
         .await
         .unwrap();
     let report = schedule(&stack.ctx, Utc::now()).await.unwrap();
     assert_eq!(report.refreshed, 1, "{report:?}");
-    assert_eq!(stack.sandbox.state.refresh_count(sandbox::ProviderKind::Fortnox), before + 1);
+    assert_eq!(
+        stack
+            .sandbox
+            .state
+            .refresh_count(sandbox::ProviderKind::Fortnox),
+        before + 1
+    );
     let after = integration(&stack, T, &id).await;
-    assert!(after.refresh_expires_at.unwrap() > Utc::now() + Ch::days(44), "a fresh 45 days");
+    assert!(
+        after.refresh_expires_at.unwrap() > Utc::now() + Ch::days(44),
+        "a fresh 45 days"
+    );
     // A token with plenty of time left is left alone.
-    let report = schedule(&stack.ctx, Utc::now() + Ch::hours(2)).await.unwrap();
+    let report = schedule(&stack.ctx, Utc::now() + Ch::hours(2))
+        .await
+        .unwrap();
     assert_eq!(report.refreshed, 0);
 }
 
 #[tokio::test]
 async fn the_watchdog_requeues_stuck_jobs_and_fails_them_after_the_last_attempt() {
-    let mut opts = StackOptions { workers: 0, ..StackOptions::default() };
+    let mut opts = StackOptions {
+        workers: 0,
+        ..StackOptions::default()
+    };
     opts.env.insert("STUCK_AFTER_SECONDS".into(), "60".into());
     let stack = stack_with(opts).await;
     let (id, _) = stack.connect(T, ProviderKind::Visma, true).await.unwrap();
-    let r = stack.call(Method::POST, &format!("/api/integrations/{id}/sync"), Some(T), Some(json!({}))).await.unwrap();
+    let r = stack
+        .call(
+            Method::POST,
+            &format!("/api/integrations/{id}/sync"),
+            Some(T),
+            Some(json!({})),
+        )
+        .await
+        .unwrap();
     let job_id = r.json["job_ids"][0].as_str().unwrap().to_string();
     // A worker took it and died: running, no progress for ten minutes.
     let mut job = stack.ctx.db.get_job(&id, &job_id).await.unwrap().unwrap();
     job.state = JobState::Running;
     job.updated_at = Utc::now() - Ch::minutes(10);
     stack.ctx.db.save_job(&mut job).await.unwrap();
-    let fresh = stack.call(Method::POST, &format!("/api/integrations/{id}/sync"), Some(T), Some(json!({}))).await.unwrap();
+    let fresh = stack
+        .call(
+            Method::POST,
+            &format!("/api/integrations/{id}/sync"),
+            Some(T),
+            Some(json!({})),
+        )
+        .await
+        .unwrap();
     let fresh_id = fresh.json["job_ids"][0].as_str().unwrap().to_string();
     let mut running = stack.ctx.db.get_job(&id, &fresh_id).await.unwrap().unwrap();
     running.state = JobState::Running;
@@ -131,20 +213,48 @@ async fn a_busy_integration_waits_without_burning_receives() {
     let tenant = TenantId::parse(T).unwrap();
     // Another worker holds the integration for 8 s: with a 1 s busy delay, far more than five
     // deliveries would happen if each one counted as a receive.
-    assert!(stack.ctx.db.try_lease(&tenant, &id, "sync", "someone-else", Duration::from_secs(8)).await.unwrap());
-    let r = stack.call(Method::POST, &format!("/api/integrations/{id}/sync"), Some(T), Some(json!({"direction": "pull"}))).await.unwrap();
+    assert!(stack
+        .ctx
+        .db
+        .try_lease(&tenant, &id, "sync", "someone-else", Duration::from_secs(8))
+        .await
+        .unwrap());
+    let r = stack
+        .call(
+            Method::POST,
+            &format!("/api/integrations/{id}/sync"),
+            Some(T),
+            Some(json!({"direction": "pull"})),
+        )
+        .await
+        .unwrap();
     let job_id = r.json["job_ids"][0].as_str().unwrap().to_string();
     tokio::time::sleep(Duration::from_secs(4)).await;
     let waiting = stack.ctx.db.get_job(&id, &job_id).await.unwrap().unwrap();
-    assert_eq!(waiting.state, JobState::Queued, "it waits while the integration is busy");
-    let done = stack.wait_for_job(&id, &job_id, Duration::from_secs(60)).await.unwrap();
+    assert_eq!(
+        waiting.state,
+        JobState::Queued,
+        "it waits while the integration is busy"
+    );
+    let done = stack
+        .wait_for_job(&id, &job_id, Duration::from_secs(60))
+        .await
+        .unwrap();
     assert_eq!(done.state, JobState::Succeeded, "{done:?}");
-    assert_eq!(queue_depth(&stack, &stack.queues.dead_letter_url).await, 0, "nothing dead-lettered");
+    assert_eq!(
+        queue_depth(&stack, &stack.queues.dead_letter_url).await,
+        0,
+        "nothing dead-lettered"
+    );
 }
 
 #[tokio::test]
 async fn records_api_rejects_bad_input_naming_the_field_and_changes_nothing() {
-    let stack = stack_with(StackOptions { workers: 0, ..StackOptions::default() }).await;
+    let stack = stack_with(StackOptions {
+        workers: 0,
+        ..StackOptions::default()
+    })
+    .await;
     let (id, _) = stack.connect(T, ProviderKind::Visma, true).await.unwrap();
     let path = format!("/api/integrations/{id}/records/customers");
     let ok = customer_json(1, "", Utc::now());
@@ -156,35 +266,83 @@ async fn records_api_rejects_bad_input_naming_the_field_and_changes_nothing() {
     bad_type["active"] = json!("yes");
     let cases = vec![
         (json!({"records": [ok.clone(), no_name]}), "records[1].name"),
-        (json!({"records": [bad_country]}), "records[0].address.country_code"),
+        (
+            json!({"records": [bad_country]}),
+            "records[0].address.country_code",
+        ),
         (json!({"records": [bad_type]}), "records[0].active"),
         (json!({"records": []}), "records"),
-        (json!({"records": (0..101).map(|i| customer_json(i, "", Utc::now())).collect::<Vec<_>>()}), "records"),
-        (json!({"records": [ok.clone(), ok.clone()]}), "records[1].id"),
+        (
+            json!({"records": (0..101).map(|i| customer_json(i, "", Utc::now())).collect::<Vec<_>>()}),
+            "records",
+        ),
+        (
+            json!({"records": [ok.clone(), ok.clone()]}),
+            "records[1].id",
+        ),
         (json!({}), "records"),
     ];
     for (body, field) in cases {
-        let r = stack.call(Method::POST, &path, Some(T), Some(body)).await.unwrap();
+        let r = stack
+            .call(Method::POST, &path, Some(T), Some(body))
+            .await
+            .unwrap();
         assert_eq!(r.status, 400, "{field}: {}", r.text);
         assert_eq!(r.content_type, "application/problem+json");
         assert_eq!(r.json["field"], field, "{}", r.text);
         assert!(r.json["errors"].as_array().is_some_and(|e| !e.is_empty()) || field == "records");
     }
-    let r = stack.call(Method::POST, &format!("/api/integrations/{id}/records/orders"), Some(T), Some(json!({"records": [ok.clone()]}))).await.unwrap();
+    let r = stack
+        .call(
+            Method::POST,
+            &format!("/api/integrations/{id}/records/orders"),
+            Some(T),
+            Some(json!({"records": [ok.clone()]})),
+        )
+        .await
+        .unwrap();
     assert_eq!((r.status, r.json["field"].as_str()), (400, Some("entity")));
-    let r = stack.call(Method::GET, &format!("/api/integrations/{id}/records/customers?after=abc"), Some(T), None).await.unwrap();
+    let r = stack
+        .call(
+            Method::GET,
+            &format!("/api/integrations/{id}/records/customers?after=abc"),
+            Some(T),
+            None,
+        )
+        .await
+        .unwrap();
     assert_eq!((r.status, r.json["field"].as_str()), (400, Some("after")));
-    let (locals, _) = stack.ctx.db.local_page(&id, Entity::Customers, None, 10).await.unwrap();
+    let (locals, _) = stack
+        .ctx
+        .db
+        .local_page(&id, Entity::Customers, None, 10)
+        .await
+        .unwrap();
     assert!(locals.is_empty(), "nothing stored");
-    assert!(stack.ctx.db.list_jobs(&id, 10).await.unwrap().is_empty(), "no job");
+    assert!(
+        stack.ctx.db.list_jobs(&id, 10).await.unwrap().is_empty(),
+        "no job"
+    );
     // Another tenant's integration is not found.
-    let r = stack.call(Method::POST, &path, Some("tenant-other"), Some(json!({"records": [ok]}))).await.unwrap();
+    let r = stack
+        .call(
+            Method::POST,
+            &path,
+            Some("tenant-other"),
+            Some(json!({"records": [ok]})),
+        )
+        .await
+        .unwrap();
     assert_eq!(r.status, 404);
 }
 
 #[tokio::test]
 async fn records_api_honours_idempotency_keys_and_skips_unchanged_records() {
-    let stack = stack_with(StackOptions { workers: 0, ..StackOptions::default() }).await;
+    let stack = stack_with(StackOptions {
+        workers: 0,
+        ..StackOptions::default()
+    })
+    .await;
     let (id, _) = stack.connect(T, ProviderKind::Fortnox, true).await.unwrap();
     let url = format!("{}/api/integrations/{id}/records/customers", stack.api_url);
     let at = Utc::now();
@@ -194,20 +352,38 @@ async fn records_api_honours_idempotency_keys_and_skips_unchanged_records() {
         let url = url.clone();
         let token = stack.token_for(T);
         async move {
-            let r = http.post(url).bearer_auth(token).header("idempotency-key", key).json(&body).send().await.unwrap();
-            (r.status().as_u16(), r.json::<serde_json::Value>().await.unwrap())
+            let r = http
+                .post(url)
+                .bearer_auth(token)
+                .header("idempotency-key", key)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            (
+                r.status().as_u16(),
+                r.json::<serde_json::Value>().await.unwrap(),
+            )
         }
     };
     let (s1, b1) = send("key-1", body.clone()).await;
     assert_eq!((s1, b1["accepted"].as_u64()), (202, Some(2)), "{b1}");
     let (s2, b2) = send("key-1", body.clone()).await;
     assert_eq!((s2, &b2), (202, &b1), "the same answer again");
-    assert_eq!(stack.ctx.db.list_jobs(&id, 10).await.unwrap().len(), 1, "one export job");
+    assert_eq!(
+        stack.ctx.db.list_jobs(&id, 10).await.unwrap().len(),
+        1,
+        "one export job"
+    );
     let (s3, b3) = send("key-1", json!({"records": [customer_json(3, "", at)]})).await;
     assert_eq!(s3, 422, "{b3}");
     // Without a key, unchanged content is recognised.
     let (s4, b4) = send("key-2", body).await;
-    assert_eq!((s4, b4["accepted"].as_u64(), b4["unchanged"].as_u64()), (202, Some(0), Some(2)), "{b4}");
+    assert_eq!(
+        (s4, b4["accepted"].as_u64(), b4["unchanged"].as_u64()),
+        (202, Some(0), Some(2)),
+        "{b4}"
+    );
 }
 
 #[tokio::test]
@@ -220,14 +396,43 @@ async fn sync_endpoint_validates_its_body() {
         (json!({"entities": ["orders"]}), "entities"),
         (json!({"entities": []}), "entities"),
     ] {
-        let r = stack.call(Method::POST, &format!("/api/integrations/{id}/sync"), Some(T), Some(body)).await.unwrap();
-        assert_eq!((r.status, r.json["field"].as_str()), (400, Some(field)), "{}", r.text);
+        let r = stack
+            .call(
+                Method::POST,
+                &format!("/api/integrations/{id}/sync"),
+                Some(T),
+                Some(body),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            (r.status, r.json["field"].as_str()),
+            (400, Some(field)),
+            "{}",
+            r.text
+        );
     }
     assert!(stack.ctx.db.list_jobs(&id, 10).await.unwrap().is_empty());
-    let r = stack.call(Method::POST, "/api/integrations/sync-invoice", Some(T), Some(json!({"integration_id": id}))).await.unwrap();
-    assert_eq!((r.status, r.json["field"].as_str()), (400, Some("invoice_id")));
     let r = stack
-        .call(Method::POST, "/api/integrations/sync-invoice", Some(T), Some(json!({"integration_id": id, "invoice_id": "nope"})))
+        .call(
+            Method::POST,
+            "/api/integrations/sync-invoice",
+            Some(T),
+            Some(json!({"integration_id": id})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.status, r.json["field"].as_str()),
+        (400, Some("invoice_id"))
+    );
+    let r = stack
+        .call(
+            Method::POST,
+            "/api/integrations/sync-invoice",
+            Some(T),
+            Some(json!({"integration_id": id, "invoice_id": "nope"})),
+        )
         .await
         .unwrap();
     assert_eq!(r.status, 404);

@@ -7,7 +7,9 @@ use serde_json::{json, Value};
 use shared::domain::{Entity, JobState, ProviderKind};
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
-use system_tests::{customer_json, fortnox_openapi, invoice_json, sandbox_kind, stack_with, upsert, wait_idle};
+use system_tests::{
+    customer_json, fortnox_openapi, invoice_json, sandbox_kind, stack_with, upsert, wait_idle,
+};
 
 const T: &str = "tenant-sync";
 
@@ -22,8 +24,14 @@ fn fast_options() -> StackOptions {
 /// same, so the real window shapes are kept.
 fn scale_limits(opts: &mut StackOptions, scale: f64) {
     opts.sandbox.time_scale = scale;
-    opts.env.insert("FORTNOX_RATE_LIMIT_WINDOW_MS".into(), ((5000.0 / scale) as u64).to_string());
-    opts.env.insert("VISMA_RATE_LIMIT_WINDOW_MS".into(), ((60000.0 / scale) as u64).to_string());
+    opts.env.insert(
+        "FORTNOX_RATE_LIMIT_WINDOW_MS".into(),
+        ((5000.0 / scale) as u64).to_string(),
+    );
+    opts.env.insert(
+        "VISMA_RATE_LIMIT_WINDOW_MS".into(),
+        ((60000.0 / scale) as u64).to_string(),
+    );
 }
 
 fn company(stack: &Stack, p: ProviderKind) -> String {
@@ -39,11 +47,22 @@ fn our_ref(v: &Value, p: ProviderKind) -> Option<String> {
 }
 
 fn name_of(v: &Value) -> String {
-    v.get("Name").and_then(Value::as_str).unwrap_or_default().to_string()
+    v.get("Name")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
 }
 
 async fn sync(stack: &Stack, id: &str, body: Value) -> String {
-    let r = stack.call(Method::POST, &format!("/api/integrations/{id}/sync"), Some(T), Some(body)).await.unwrap();
+    let r = stack
+        .call(
+            Method::POST,
+            &format!("/api/integrations/{id}/sync"),
+            Some(T),
+            Some(body),
+        )
+        .await
+        .unwrap();
     assert_eq!(r.status, 202, "{}", r.text);
     r.json["job_ids"][0].as_str().unwrap().to_string()
 }
@@ -53,7 +72,12 @@ async fn feed(stack: &Stack, id: &str, entity: &str) -> Vec<Value> {
     let mut cursor = 0u64;
     loop {
         let r = stack
-            .call(Method::GET, &format!("/api/integrations/{id}/records/{entity}?after={cursor}&limit=500"), Some(T), None)
+            .call(
+                Method::GET,
+                &format!("/api/integrations/{id}/records/{entity}?after={cursor}&limit=500"),
+                Some(T),
+                None,
+            )
             .await
             .unwrap();
         assert_eq!(r.status, 200, "{}", r.text);
@@ -70,40 +94,106 @@ async fn round_trip(provider: ProviderKind) {
     let stack = stack_with(fast_options()).await;
     let (id, _) = stack.connect(T, provider, true).await.unwrap();
     let now = Utc::now() - Ch::minutes(5);
-    upsert(&stack, T, &id, "customers", (0..500).map(|i| customer_json(i, "", now)).collect()).await;
-    upsert(&stack, T, &id, "invoices", (0..200).map(|i| invoice_json(i, i % 500, provider)).collect()).await;
+    upsert(
+        &stack,
+        T,
+        &id,
+        "customers",
+        (0..500).map(|i| customer_json(i, "", now)).collect(),
+    )
+    .await;
+    upsert(
+        &stack,
+        T,
+        &id,
+        "invoices",
+        (0..200)
+            .map(|i| invoice_json(i, i % 500, provider))
+            .collect(),
+    )
+    .await;
     let jobs = wait_idle(&stack, &id, Duration::from_secs(240)).await;
-    assert!(jobs.iter().all(|j| j.state == JobState::Succeeded), "{jobs:?}");
+    assert!(
+        jobs.iter().all(|j| j.state == JobState::Succeeded),
+        "{jobs:?}"
+    );
 
     // Exactly the records, each carrying our reference.
     let key = company(&stack, provider);
     let kind = sandbox_kind(provider);
     let customers = stack.sandbox.state.customers(kind, &key);
-    assert_eq!(customers.len(), 500, "{provider}: customers at the provider");
-    assert_eq!(stack.sandbox.state.invoice_count(kind, &key), 200, "{provider}: invoices at the provider");
-    let refs: HashSet<String> = customers.iter().filter_map(|c| our_ref(c, provider)).collect();
+    assert_eq!(
+        customers.len(),
+        500,
+        "{provider}: customers at the provider"
+    );
+    assert_eq!(
+        stack.sandbox.state.invoice_count(kind, &key),
+        200,
+        "{provider}: invoices at the provider"
+    );
+    let refs: HashSet<String> = customers
+        .iter()
+        .filter_map(|c| our_ref(c, provider))
+        .collect();
     assert_eq!(refs.len(), 500, "every customer carries its own reference");
-    let (pending, _) = stack.ctx.db.pending_exports(&id, Entity::Customers, None, 10).await.unwrap();
+    let (pending, _) = stack
+        .ctx
+        .db
+        .pending_exports(&id, Entity::Customers, None, 10)
+        .await
+        .unwrap();
     assert!(pending.is_empty(), "nothing left to export");
 
     // Pulling everything back reads our own writes as already synced.
     let pull = sync(&stack, &id, json!({"direction": "pull", "mode": "full"})).await;
-    let job = stack.wait_for_job(&id, &pull, Duration::from_secs(120)).await.unwrap();
+    let job = stack
+        .wait_for_job(&id, &pull, Duration::from_secs(120))
+        .await
+        .unwrap();
     assert_eq!(job.state, JobState::Succeeded, "{job:?}");
-    assert_eq!(job.progress.done, 0, "{provider}: nothing new: {:?}", job.progress);
+    assert_eq!(
+        job.progress.done, 0,
+        "{provider}: nothing new: {:?}",
+        job.progress
+    );
     assert!(job.progress.skipped >= 700, "{:?}", job.progress);
     assert!(feed(&stack, &id, "customers").await.is_empty());
 
     // Change some on each side, and some on both.
     let by_ref: HashMap<String, String> = customers
         .iter()
-        .filter_map(|c| Some((our_ref(c, provider)?, c.get(if provider == ProviderKind::Fortnox { "CustomerNumber" } else { "Id" })?.as_str()?.to_string())))
+        .filter_map(|c| {
+            Some((
+                our_ref(c, provider)?,
+                c.get(if provider == ProviderKind::Fortnox {
+                    "CustomerNumber"
+                } else {
+                    "Id"
+                })?
+                .as_str()?
+                .to_string(),
+            ))
+        })
         .collect();
-    let remote = |i: usize| by_ref[&shared::providers::api::fit_reference(&format!("cust-{i:05}"), if provider == ProviderKind::Fortnox { 100 } else { 16 })].clone();
+    let remote = |i: usize| {
+        by_ref[&shared::providers::api::fit_reference(
+            &format!("cust-{i:05}"),
+            if provider == ProviderKind::Fortnox {
+                100
+            } else {
+                16
+            },
+        )]
+            .clone()
+    };
     for i in (0..10).chain(20..30) {
-        stack.sandbox.state.modify_customer(kind, &key, &remote(i), |v| {
-            v["Name"] = json!(format!("Kund {i} ändrad hos leverantören"));
-        });
+        stack
+            .sandbox
+            .state
+            .modify_customer(kind, &key, &remote(i), |v| {
+                v["Name"] = json!(format!("Kund {i} ändrad hos leverantören"));
+            });
     }
     tokio::time::sleep(Duration::from_millis(50)).await;
     let later = Utc::now() + Ch::minutes(1);
@@ -115,7 +205,10 @@ async fn round_trip(provider: ProviderKind) {
     upsert(&stack, T, &id, "customers", local).await;
     wait_idle(&stack, &id, Duration::from_secs(120)).await;
     let both = sync(&stack, &id, json!({"direction": "both"})).await;
-    let job = stack.wait_for_job(&id, &both, Duration::from_secs(120)).await.unwrap();
+    let job = stack
+        .wait_for_job(&id, &both, Duration::from_secs(120))
+        .await
+        .unwrap();
     assert_eq!(job.state, JobState::Succeeded, "{job:?}");
 
     // The provider has the local changes and the local winners.
@@ -126,36 +219,80 @@ async fn round_trip(provider: ProviderKind) {
         .iter()
         .filter_map(|c| Some((our_ref(c, provider)?, name_of(c))))
         .collect();
-    let at = |i: usize| now_at_provider[&shared::providers::api::fit_reference(&format!("cust-{i:05}"), if provider == ProviderKind::Fortnox { 100 } else { 16 })].clone();
+    let at = |i: usize| {
+        now_at_provider[&shared::providers::api::fit_reference(
+            &format!("cust-{i:05}"),
+            if provider == ProviderKind::Fortnox {
+                100
+            } else {
+                16
+            },
+        )]
+            .clone()
+    };
     for i in 10..20 {
         assert!(at(i).ends_with(" (lokal)"), "{provider} {i}: {}", at(i));
     }
     for i in 20..25 {
-        assert!(at(i).ends_with(" (lokal, senast)"), "{provider} {i}: local was later: {}", at(i));
+        assert!(
+            at(i).ends_with(" (lokal, senast)"),
+            "{provider} {i}: local was later: {}",
+            at(i)
+        );
     }
     for i in (0..10).chain(25..30) {
-        assert!(at(i).contains("ändrad hos leverantören"), "{provider} {i}: provider's change stays: {}", at(i));
+        assert!(
+            at(i).contains("ändrad hos leverantören"),
+            "{provider} {i}: provider's change stays: {}",
+            at(i)
+        );
     }
     // The app's feed has the provider's changes (and the provider's conflict winners).
-    let changed: HashSet<String> = feed(&stack, &id, "customers").await.iter().map(|e| e["our_id"].as_str().unwrap().to_string()).collect();
+    let changed: HashSet<String> = feed(&stack, &id, "customers")
+        .await
+        .iter()
+        .map(|e| e["our_id"].as_str().unwrap().to_string())
+        .collect();
     for i in (0..10).chain(25..30) {
-        assert!(changed.contains(&format!("cust-{i:05}")), "{provider} {i} in the feed");
+        assert!(
+            changed.contains(&format!("cust-{i:05}")),
+            "{provider} {i} in the feed"
+        );
     }
     for i in 10..25 {
-        assert!(!changed.contains(&format!("cust-{i:05}")), "{provider} {i}: our own write is not fed back");
+        assert!(
+            !changed.contains(&format!("cust-{i:05}")),
+            "{provider} {i}: our own write is not fed back"
+        );
     }
     // Both sides match: every local record has the provider's content.
-    let (locals, _) = stack.ctx.db.local_page(&id, Entity::Customers, None, 1000).await.unwrap();
+    let (locals, _) = stack
+        .ctx
+        .db
+        .local_page(&id, Entity::Customers, None, 1000)
+        .await
+        .unwrap();
     for l in &locals {
         let n = l.doc["name"].as_str().unwrap();
         let i: usize = l.our_id.trim_start_matches("cust-").parse().unwrap();
         assert_eq!(n, at(i), "{provider}: {} differs", l.our_id);
     }
     // Ten conflicts, logged with the right winners.
-    let log = stack.call(Method::GET, &format!("/api/integrations/{id}/conflicts"), Some(T), None).await.unwrap();
+    let log = stack
+        .call(
+            Method::GET,
+            &format!("/api/integrations/{id}/conflicts"),
+            Some(T),
+            None,
+        )
+        .await
+        .unwrap();
     let conflicts = log.json["conflicts"].as_array().unwrap();
     assert_eq!(conflicts.len(), 10, "{provider}: {conflicts:?}");
-    let winners: HashMap<&str, &str> = conflicts.iter().map(|c| (c["our_id"].as_str().unwrap(), c["winner"].as_str().unwrap())).collect();
+    let winners: HashMap<&str, &str> = conflicts
+        .iter()
+        .map(|c| (c["our_id"].as_str().unwrap(), c["winner"].as_str().unwrap()))
+        .collect();
     for i in 20..25 {
         assert_eq!(winners[format!("cust-{i:05}").as_str()], "local");
     }
@@ -163,9 +300,17 @@ async fn round_trip(provider: ProviderKind) {
         assert_eq!(winners[format!("cust-{i:05}").as_str()], "provider");
     }
     if provider == ProviderKind::Fortnox {
-        assert_eq!(stack.sandbox.state.contract_violations(), vec![], "every Fortnox body met the OpenAPI contract");
+        assert_eq!(
+            stack.sandbox.state.contract_violations(),
+            vec![],
+            "every Fortnox body met the OpenAPI contract"
+        );
     }
-    assert_eq!(stack.sandbox.state.rate_limited_count(kind), 0, "{provider}: no 429 from the real limiter");
+    assert_eq!(
+        stack.sandbox.state.rate_limited_count(kind),
+        0,
+        "{provider}: no 429 from the real limiter"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -182,7 +327,8 @@ async fn visma_push_pull_change_and_conflicts() {
 async fn export_under_faults_is_exactly_once() {
     for provider in ProviderKind::ALL {
         let mut opts = fast_options();
-        opts.env.insert("PROVIDER_TIMEOUT_SECONDS".into(), "2".into());
+        opts.env
+            .insert("PROVIDER_TIMEOUT_SECONDS".into(), "2".into());
         opts.workers = 2;
         let stack = stack_with(opts).await;
         let (id, _) = stack.connect(T, provider, true).await.unwrap();
@@ -197,36 +343,100 @@ async fn export_under_faults_is_exactly_once() {
             only_writes: false,
         });
         let now = Utc::now();
-        upsert(&stack, T, &id, "customers", (0..150).map(|i| customer_json(i, "", now)).collect()).await;
-        upsert(&stack, T, &id, "invoices", (0..60).map(|i| invoice_json(i, i, provider)).collect()).await;
+        upsert(
+            &stack,
+            T,
+            &id,
+            "customers",
+            (0..150).map(|i| customer_json(i, "", now)).collect(),
+        )
+        .await;
+        upsert(
+            &stack,
+            T,
+            &id,
+            "invoices",
+            (0..60).map(|i| invoice_json(i, i, provider)).collect(),
+        )
+        .await;
         let jobs = wait_idle(&stack, &id, Duration::from_secs(300)).await;
         // A job that used up its attempts is retried by hand, as an operator would.
         for j in jobs.iter().filter(|j| j.state != JobState::Succeeded) {
-            let r = stack.call(Method::POST, &format!("/api/integrations/{id}/jobs/{}/retry", j.id), Some(T), None).await.unwrap();
+            let r = stack
+                .call(
+                    Method::POST,
+                    &format!("/api/integrations/{id}/jobs/{}/retry", j.id),
+                    Some(T),
+                    None,
+                )
+                .await
+                .unwrap();
             assert_eq!(r.status, 202, "{}", r.text);
         }
         let jobs = wait_idle(&stack, &id, Duration::from_secs(300)).await;
-        assert!(jobs.iter().all(|j| j.state == JobState::Succeeded), "{provider}: {jobs:?}");
+        assert!(
+            jobs.iter().all(|j| j.state == JobState::Succeeded),
+            "{provider}: {jobs:?}"
+        );
         let failed: u64 = jobs.iter().map(|j| j.progress.failed).sum();
-        let (still_pending, _) = stack.ctx.db.pending_exports(&id, Entity::Invoices, None, 100).await.unwrap();
-        assert_eq!(failed, 0, "{provider}: no record failed: {:?} pending {still_pending:?}", jobs.iter().map(|j| (&j.id, &j.progress)).collect::<Vec<_>>());
+        let (still_pending, _) = stack
+            .ctx
+            .db
+            .pending_exports(&id, Entity::Invoices, None, 100)
+            .await
+            .unwrap();
+        assert_eq!(
+            failed,
+            0,
+            "{provider}: no record failed: {:?} pending {still_pending:?}",
+            jobs.iter()
+                .map(|j| (&j.id, &j.progress))
+                .collect::<Vec<_>>()
+        );
         let injected = stack.sandbox.state.faults_injected();
-        assert!(injected.len() > 10, "{provider}: faults were injected: {}", injected.len());
-        stack.sandbox.state.set_faults(sandbox::FaultConfig::default());
+        assert!(
+            injected.len() > 10,
+            "{provider}: faults were injected: {}",
+            injected.len()
+        );
+        stack
+            .sandbox
+            .state
+            .set_faults(sandbox::FaultConfig::default());
 
         let key = company(&stack, provider);
         let kind = sandbox_kind(provider);
         let customers = stack.sandbox.state.customers(kind, &key);
-        let refs: Vec<String> = customers.iter().filter_map(|c| our_ref(c, provider)).collect();
+        let refs: Vec<String> = customers
+            .iter()
+            .filter_map(|c| our_ref(c, provider))
+            .collect();
         let unique: HashSet<&String> = refs.iter().collect();
         assert_eq!(refs.len(), 150, "{provider}: no duplicate and none missing");
         assert_eq!(unique.len(), 150);
-        assert_eq!(stack.sandbox.state.invoice_count(kind, &key), 60, "{provider}: invoices exactly once");
+        assert_eq!(
+            stack.sandbox.state.invoice_count(kind, &key),
+            60,
+            "{provider}: invoices exactly once"
+        );
         let ids: Vec<String> = (0..150).map(|i| format!("cust-{i:05}")).collect();
-        let maps = stack.ctx.db.mappings(&id, Entity::Customers, &ids).await.unwrap();
-        assert!(maps.values().all(|m| m.remote_id.is_some()) && maps.len() == 150, "every mapping in place");
+        let maps = stack
+            .ctx
+            .db
+            .mappings(&id, Entity::Customers, &ids)
+            .await
+            .unwrap();
+        assert!(
+            maps.values().all(|m| m.remote_id.is_some()) && maps.len() == 150,
+            "every mapping in place"
+        );
         let inv_ids: Vec<String> = (0..60).map(|i| format!("inv-{i:05}")).collect();
-        let imaps = stack.ctx.db.mappings(&id, Entity::Invoices, &inv_ids).await.unwrap();
+        let imaps = stack
+            .ctx
+            .db
+            .mappings(&id, Entity::Invoices, &inv_ids)
+            .await
+            .unwrap();
         assert!(imaps.values().all(|m| m.remote_id.is_some()) && imaps.len() == 60);
     }
 }
@@ -241,7 +451,14 @@ async fn a_worker_killed_mid_slice_resumes_from_the_checkpoint() {
     let stack = stack_with(opts).await;
     let (id, _) = stack.connect(T, ProviderKind::Fortnox, true).await.unwrap();
     let now = Utc::now();
-    upsert(&stack, T, &id, "customers", (0..400).map(|i| customer_json(i, "", now)).collect()).await;
+    upsert(
+        &stack,
+        T,
+        &id,
+        "customers",
+        (0..400).map(|i| customer_json(i, "", now)).collect(),
+    )
+    .await;
     let jobs = stack.ctx.db.list_jobs(&id, 10).await.unwrap();
     assert_eq!(jobs.len(), 1, "one export job for all four upserts");
     let job_id = jobs[0].id.clone();
@@ -253,7 +470,10 @@ async fn a_worker_killed_mid_slice_resumes_from_the_checkpoint() {
         if j.progress.done >= 60 && j.state == JobState::Running {
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "the job did not get going: {j:?}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the job did not get going: {j:?}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     stack.kill_workers();
@@ -261,46 +481,117 @@ async fn a_worker_killed_mid_slice_resumes_from_the_checkpoint() {
     assert_eq!(at_kill.state, JobState::Running, "killed while running");
     assert!(at_kill.progress.done < 400);
     stack.start_workers(1);
-    let done = stack.wait_for_job(&id, &job_id, Duration::from_secs(180)).await.unwrap();
+    let done = stack
+        .wait_for_job(&id, &job_id, Duration::from_secs(180))
+        .await
+        .unwrap();
     assert_eq!(done.state, JobState::Succeeded, "{done:?}");
-    assert!(done.progress.done >= 400 - at_kill.progress.done, "{:?}", done.progress);
+    assert!(
+        done.progress.done >= 400 - at_kill.progress.done,
+        "{:?}",
+        done.progress
+    );
     let key = company(&stack, ProviderKind::Fortnox);
-    let customers = stack.sandbox.state.customers(sandbox::ProviderKind::Fortnox, &key);
-    let refs: HashSet<String> = customers.iter().filter_map(|c| our_ref(c, ProviderKind::Fortnox)).collect();
-    assert_eq!((customers.len(), refs.len()), (400, 400), "resumed without duplicates");
+    let customers = stack
+        .sandbox
+        .state
+        .customers(sandbox::ProviderKind::Fortnox, &key);
+    let refs: HashSet<String> = customers
+        .iter()
+        .filter_map(|c| our_ref(c, ProviderKind::Fortnox))
+        .collect();
+    assert_eq!(
+        (customers.len(), refs.len()),
+        (400, 400),
+        "resumed without duplicates"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_job_that_keeps_failing_lands_in_the_dead_letter_queue_and_can_be_retried() {
     let mut opts = fast_options();
     opts.visibility_timeout = 2;
-    opts.env.insert("PROVIDER_TIMEOUT_SECONDS".into(), "2".into());
+    opts.env
+        .insert("PROVIDER_TIMEOUT_SECONDS".into(), "2".into());
     let stack = stack_with(opts).await;
     let (id, _) = stack.connect(T, ProviderKind::Visma, true).await.unwrap();
-    upsert(&stack, T, &id, "customers", (0..5).map(|i| customer_json(i, "", Utc::now())).collect()).await;
+    upsert(
+        &stack,
+        T,
+        &id,
+        "customers",
+        (0..5).map(|i| customer_json(i, "", Utc::now())).collect(),
+    )
+    .await;
     wait_idle(&stack, &id, Duration::from_secs(60)).await;
     // The provider fails every request from now on.
-    stack.sandbox.state.set_faults(sandbox::FaultConfig { error_500: 1.0, seed: 1, ..Default::default() });
+    stack.sandbox.state.set_faults(sandbox::FaultConfig {
+        error_500: 1.0,
+        seed: 1,
+        ..Default::default()
+    });
     let job_id = sync(&stack, &id, json!({"direction": "pull"})).await;
-    let dead = stack.wait_for_job(&id, &job_id, Duration::from_secs(240)).await.unwrap();
+    let dead = stack
+        .wait_for_job(&id, &job_id, Duration::from_secs(240))
+        .await
+        .unwrap();
     assert_eq!(dead.state, JobState::Dead, "{dead:?}");
     let err = dead.last_error.clone().expect("the last error is kept");
     assert_eq!(err.code, "dead");
     assert!(err.message.contains("5"), "{}", err.message);
-    let shown = stack.call(Method::GET, &format!("/api/integrations/{id}/jobs/{job_id}"), Some(T), None).await.unwrap();
+    let shown = stack
+        .call(
+            Method::GET,
+            &format!("/api/integrations/{id}/jobs/{job_id}"),
+            Some(T),
+            None,
+        )
+        .await
+        .unwrap();
     assert_eq!(shown.json["state"], "dead");
 
     // A poison message (not even a job) ends in the dead-letter queue too, and is dropped there.
-    stack.ctx.queue.client().send_message().queue_url(&stack.queues.sync_url).message_body("not a job").send().await.unwrap();
+    stack
+        .ctx
+        .queue
+        .client()
+        .send_message()
+        .queue_url(&stack.queues.sync_url)
+        .message_body("not a job")
+        .send()
+        .await
+        .unwrap();
 
     // Once the provider is back, retrying by hand completes the job.
-    stack.sandbox.state.set_faults(sandbox::FaultConfig::default());
-    let r = stack.call(Method::POST, &format!("/api/integrations/{id}/jobs/{job_id}/retry"), Some(T), None).await.unwrap();
+    stack
+        .sandbox
+        .state
+        .set_faults(sandbox::FaultConfig::default());
+    let r = stack
+        .call(
+            Method::POST,
+            &format!("/api/integrations/{id}/jobs/{job_id}/retry"),
+            Some(T),
+            None,
+        )
+        .await
+        .unwrap();
     assert_eq!(r.status, 202, "{}", r.text);
-    let again = stack.wait_for_job(&id, &job_id, Duration::from_secs(60)).await.unwrap();
+    let again = stack
+        .wait_for_job(&id, &job_id, Duration::from_secs(60))
+        .await
+        .unwrap();
     assert_eq!(again.state, JobState::Succeeded, "{again:?}");
     // A job that is not failed or dead cannot be retried.
-    let r = stack.call(Method::POST, &format!("/api/integrations/{id}/jobs/{job_id}/retry"), Some(T), None).await.unwrap();
+    let r = stack
+        .call(
+            Method::POST,
+            &format!("/api/integrations/{id}/jobs/{job_id}/retry"),
+            Some(T),
+            None,
+        )
+        .await
+        .unwrap();
     assert_eq!(r.status, 409);
     // The poison message went through its receives into the dead-letter queue and was dropped.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
@@ -316,11 +607,19 @@ async fn a_job_that_keeps_failing_lands_in_the_dead_letter_queue_and_can_be_retr
             .await
             .unwrap();
         let a = attrs.attributes().cloned().unwrap_or_default();
-        let n = |k: aws_sdk_sqs::types::QueueAttributeName| a.get(&k).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-        if n(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages) + n(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesNotVisible) == 0 {
+        let n = |k: aws_sdk_sqs::types::QueueAttributeName| {
+            a.get(&k).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
+        };
+        if n(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
+            + n(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+            == 0
+        {
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "the poison message never left the sync queue");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the poison message never left the sync queue"
+        );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
@@ -333,14 +632,43 @@ async fn a_5000_invoice_export_runs_as_many_short_slices() {
     opts.sandbox.fortnox_openapi = None;
     let stack = stack_with(opts).await;
     let (id, _) = stack.connect(T, ProviderKind::Fortnox, true).await.unwrap();
-    upsert(&stack, T, &id, "customers", vec![customer_json(0, "", Utc::now())]).await;
+    upsert(
+        &stack,
+        T,
+        &id,
+        "customers",
+        vec![customer_json(0, "", Utc::now())],
+    )
+    .await;
     wait_idle(&stack, &id, Duration::from_secs(60)).await;
-    upsert(&stack, T, &id, "invoices", (0..5000).map(|i| invoice_json(i, 0, ProviderKind::Fortnox)).collect()).await;
+    upsert(
+        &stack,
+        T,
+        &id,
+        "invoices",
+        (0..5000)
+            .map(|i| invoice_json(i, 0, ProviderKind::Fortnox))
+            .collect(),
+    )
+    .await;
     let jobs = wait_idle(&stack, &id, Duration::from_secs(900)).await;
-    let export = jobs.iter().find(|j| j.progress.done >= 1000).expect("the export job");
+    let export = jobs
+        .iter()
+        .find(|j| j.progress.done >= 1000)
+        .expect("the export job");
     assert_eq!(export.state, JobState::Succeeded);
     assert!(export.slices >= 5, "ran as {} slices", export.slices);
-    assert!(export.progress.longest_slice_ms < 4_000 + 3_000, "longest slice {} ms", export.progress.longest_slice_ms);
+    assert!(
+        export.progress.longest_slice_ms < 4_000 + 3_000,
+        "longest slice {} ms",
+        export.progress.longest_slice_ms
+    );
     let key = company(&stack, ProviderKind::Fortnox);
-    assert_eq!(stack.sandbox.state.invoice_count(sandbox::ProviderKind::Fortnox, &key), 5000);
+    assert_eq!(
+        stack
+            .sandbox
+            .state
+            .invoice_count(sandbox::ProviderKind::Fortnox, &key),
+        5000
+    );
 }

@@ -336,11 +336,13 @@ async fn run() -> Result<bool, BoxError> {
 
 /// Event `i`: invoices and customers alternately, each about its own record.
 fn event(i: usize) -> Event {
-    let (kind, entity_id) = if i % 2 == 0 {
-        ("invoice.updated", format!("inv-{i}"))
-    } else {
+    // `% 2 == 1` rather than `is_multiple_of`, which is newer than the workspace's rust-version.
+    let (kind, entity_id) = if i % 2 == 1 {
         ("customer.updated", format!("cus-{i}"))
+    } else {
+        ("invoice.updated", format!("inv-{i}"))
     };
+
     let id = format!("load-{i:05}");
     let body = json!({
         "id": id,

@@ -7,7 +7,10 @@ use shared::jobs::maintenance::bury;
 use shared::AppContext;
 
 /// Handles one invocation.
-pub async fn handler(ctx: &AppContext, event: LambdaEvent<SqsEvent>) -> Result<SqsBatchResponse, Error> {
+pub async fn handler(
+    ctx: &AppContext,
+    event: LambdaEvent<SqsEvent>,
+) -> Result<SqsBatchResponse, Error> {
     Ok(handle_batch(ctx, event.payload.records).await)
 }
 

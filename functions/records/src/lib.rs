@@ -23,13 +23,18 @@ async fn handle(ctx: &AppContext, req: &Request) -> Result<Response<Body>, Probl
     let id = path_param(req, "id")?;
     let entity_raw = path_param(req, "entity")?;
     let entity = Entity::parse(&entity_raw).ok_or_else(|| {
-        Problem::invalid_field("entity", format!("`{entity_raw}` is not an entity: use customers or invoices"))
+        Problem::invalid_field(
+            "entity",
+            format!("`{entity_raw}` is not an entity: use customers or invoices"),
+        )
     })?;
     let integration = get(ctx, &tenant, &id).await?;
     if req.method() == "GET" {
         let after = match query_param(req, "after") {
             None => 0,
-            Some(a) => a.parse::<u64>().map_err(|_| Problem::invalid_field("after", "`after` must be a cursor from `next_cursor`"))?,
+            Some(a) => a.parse::<u64>().map_err(|_| {
+                Problem::invalid_field("after", "`after` must be a cursor from `next_cursor`")
+            })?,
         };
         let limit = match query_param(req, "limit") {
             None => 100,
@@ -52,11 +57,18 @@ async fn handle(ctx: &AppContext, req: &Request) -> Result<Response<Body>, Probl
     let key = req
         .headers()
         .get("idempotency-key")
-        .map(|v| v.to_str().map(str::to_string).map_err(|_| Problem::invalid_field("Idempotency-Key", "the header must be ASCII")))
+        .map(|v| {
+            v.to_str()
+                .map(str::to_string)
+                .map_err(|_| Problem::invalid_field("Idempotency-Key", "the header must be ASCII"))
+        })
         .transpose()?;
     if let Some(k) = &key {
         if k.is_empty() || k.len() > 255 {
-            return Err(Problem::invalid_field("Idempotency-Key", "the header must be 1 to 255 characters"));
+            return Err(Problem::invalid_field(
+                "Idempotency-Key",
+                "the header must be 1 to 255 characters",
+            ));
         }
     }
     let fingerprint = {
@@ -64,7 +76,10 @@ async fn handle(ctx: &AppContext, req: &Request) -> Result<Response<Body>, Probl
         h.update(entity.as_str().as_bytes());
         h.update([0]);
         h.update(&raw_body);
-        h.finalize().iter().map(|b| format!("{b:02x}")).collect::<String>()
+        h.finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
     };
     if let Some(k) = &key {
         if let Some((fp, status, body)) = ctx.db.idempotent_answer(&integration.id, k).await? {
@@ -87,7 +102,9 @@ async fn handle(ctx: &AppContext, req: &Request) -> Result<Response<Body>, Probl
     };
     let text = serde_json::to_string(&outcome).map_err(Problem::internal)?;
     if let Some(k) = &key {
-        ctx.db.store_idempotent_answer(&integration.id, k, &fingerprint, 202, &text).await?;
+        ctx.db
+            .store_idempotent_answer(&integration.id, k, &fingerprint, 202, &text)
+            .await?;
     }
     replay(202, text)
 }
@@ -102,9 +119,19 @@ async fn upsert_parsed<T: SyncRecord>(
 }
 
 fn rejected(r: Rejected) -> Problem {
-    let first = r.0.first().map(|e| e.field.clone()).unwrap_or_else(|| "records".into());
-    let detail = r.0.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ");
-    let errors: Vec<Value> = r.0.iter().map(|e| serde_json::json!({"field": e.field, "message": e.message})).collect();
+    let first =
+        r.0.first()
+            .map(|e| e.field.clone())
+            .unwrap_or_else(|| "records".into());
+    let detail =
+        r.0.iter()
+            .map(|e| format!("{}: {}", e.field, e.message))
+            .collect::<Vec<_>>()
+            .join("; ");
+    let errors: Vec<Value> =
+        r.0.iter()
+            .map(|e| serde_json::json!({"field": e.field, "message": e.message}))
+            .collect();
     Problem::invalid_field(&first, detail).with("errors", errors)
 }
 

@@ -19,8 +19,13 @@ async fn handle(ctx: &AppContext, req: &Request) -> Result<Response<Body>, Probl
     let tenant = tenant(req, &ctx.config.tenant_claim)?;
     let params = req.path_parameters_ref();
     let Some(id) = params.and_then(|p| p.first("id")) else {
-        let list: Vec<IntegrationView> =
-            ctx.db.list_integrations(&tenant).await?.into_iter().map(IntegrationView::from).collect();
+        let list: Vec<IntegrationView> = ctx
+            .db
+            .list_integrations(&tenant)
+            .await?
+            .into_iter()
+            .map(IntegrationView::from)
+            .collect();
         return json(200, &serde_json::json!({ "integrations": list }));
     };
     let integration = get(ctx, &tenant, id).await?;
@@ -34,10 +39,16 @@ async fn handle(ctx: &AppContext, req: &Request) -> Result<Response<Body>, Probl
         return json(200, &job);
     }
     if path.ends_with("/jobs") {
-        return json(200, &serde_json::json!({ "jobs": ctx.db.list_jobs(&integration.id, 50).await? }));
+        return json(
+            200,
+            &serde_json::json!({ "jobs": ctx.db.list_jobs(&integration.id, 50).await? }),
+        );
     }
     if path.ends_with("/conflicts") {
-        return json(200, &serde_json::json!({ "conflicts": ctx.db.conflicts(&integration.id, 100).await? }));
+        return json(
+            200,
+            &serde_json::json!({ "conflicts": ctx.db.conflicts(&integration.id, 100).await? }),
+        );
     }
     json(200, &IntegrationView::from(integration))
 }

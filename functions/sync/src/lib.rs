@@ -24,7 +24,9 @@ async fn handle(ctx: &AppContext, req: &Request) -> Result<Response<Body>, Probl
     if let Some(job_id) = req.path_parameters_ref().and_then(|p| p.first("job")) {
         return match retry(ctx, &integration.id, job_id).await {
             Ok(job) => json(202, &job),
-            Err(RetryError::NotFound) => Err(Problem::not_found(format!("no job `{job_id}` exists"))),
+            Err(RetryError::NotFound) => {
+                Err(Problem::not_found(format!("no job `{job_id}` exists")))
+            }
             Err(e @ RetryError::NotRetryable(_)) => Err(Problem::conflict(e.to_string())),
             Err(RetryError::Store(e)) => Err(e.into()),
         };
@@ -35,13 +37,21 @@ async fn handle(ctx: &AppContext, req: &Request) -> Result<Response<Body>, Probl
         Some("push") => Direction::Push,
         Some("pull") => Direction::Pull,
         Some(other) => {
-            return Err(Problem::invalid_field("direction", format!("`direction` must be push, pull or both, not `{other}`")))
+            return Err(Problem::invalid_field(
+                "direction",
+                format!("`direction` must be push, pull or both, not `{other}`"),
+            ))
         }
     };
     let mode = match optional_string(&body, "mode", 16)?.as_deref() {
         None | Some("incremental") => Mode::Incremental,
         Some("full") => Mode::Full,
-        Some(other) => return Err(Problem::invalid_field("mode", format!("`mode` must be incremental or full, not `{other}`"))),
+        Some(other) => {
+            return Err(Problem::invalid_field(
+                "mode",
+                format!("`mode` must be incremental or full, not `{other}`"),
+            ))
+        }
     };
     let entities = match body.get("entities") {
         None | Some(Value::Null) => Entity::ALL.to_vec(),
@@ -49,11 +59,19 @@ async fn handle(ctx: &AppContext, req: &Request) -> Result<Response<Body>, Probl
             .iter()
             .map(|v| {
                 v.as_str().and_then(Entity::parse).ok_or_else(|| {
-                    Problem::invalid_field("entities", format!("`entities` may hold customers and invoices, not {v}"))
+                    Problem::invalid_field(
+                        "entities",
+                        format!("`entities` may hold customers and invoices, not {v}"),
+                    )
                 })
             })
             .collect::<Result<Vec<_>, _>>()?,
-        Some(_) => return Err(Problem::invalid_field("entities", "`entities` must be a non-empty array")),
+        Some(_) => {
+            return Err(Problem::invalid_field(
+                "entities",
+                "`entities` must be a non-empty array",
+            ))
+        }
     };
     if integration.status != IntegrationStatus::Connected {
         return Err(Problem::conflict(format!(
@@ -64,7 +82,14 @@ async fn handle(ctx: &AppContext, req: &Request) -> Result<Response<Body>, Probl
     let job = enqueue(
         ctx,
         &integration,
-        &JobRequest { direction, entities, mode, trigger: Trigger::Manual, target: None, not_before: None },
+        &JobRequest {
+            direction,
+            entities,
+            mode,
+            trigger: Trigger::Manual,
+            target: None,
+            not_before: None,
+        },
     )
     .await?;
     json(202, &json!({ "job_ids": [job.id], "jobs": [job] }))

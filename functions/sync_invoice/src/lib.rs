@@ -7,7 +7,7 @@ use lambda_http::{Body, Error, Request, Response};
 use shared::api::request::{optional_string, required_string};
 use shared::api::{json, json_body, respond, tenant, Problem};
 use shared::connections::get;
-use shared::domain::{Direction, Entity, Invoice, IntegrationStatus, Mode, Target, Trigger};
+use shared::domain::{Direction, Entity, IntegrationStatus, Invoice, Mode, Target, Trigger};
 use shared::jobs::{enqueue, JobRequest};
 use shared::sync::records::{parse_records, store};
 use shared::AppContext;
@@ -24,7 +24,10 @@ async fn handle(ctx: &AppContext, req: &Request) -> Result<Response<Body>, Probl
     let invoice_id = optional_string(&body, "invoice_id", 64)?;
     let invoice = body.get("invoice").filter(|v| !v.is_null());
     if invoice_id.is_some() == invoice.is_some() {
-        return Err(Problem::invalid_field("invoice_id", "give exactly one of `invoice_id` and `invoice`"));
+        return Err(Problem::invalid_field(
+            "invoice_id",
+            "give exactly one of `invoice_id` and `invoice`",
+        ));
     }
     let integration = get(ctx, &tenant, &integration_id).await?;
     if integration.status != IntegrationStatus::Connected {
@@ -35,7 +38,10 @@ async fn handle(ctx: &AppContext, req: &Request) -> Result<Response<Body>, Probl
     }
     let our_id = match (invoice_id, invoice) {
         (Some(id), _) => {
-            let found = ctx.db.local_records(&integration.id, Entity::Invoices, std::slice::from_ref(&id)).await?;
+            let found = ctx
+                .db
+                .local_records(&integration.id, Entity::Invoices, std::slice::from_ref(&id))
+                .await?;
             if !found.contains_key(&id) {
                 return Err(Problem::not_found(format!(
                     "no invoice `{id}` has been upserted; send it as `invoice` or through the records API"
@@ -44,11 +50,29 @@ async fn handle(ctx: &AppContext, req: &Request) -> Result<Response<Body>, Probl
             id
         }
         (None, Some(v)) => {
-            let parsed = parse_records::<Invoice>(&serde_json::Value::Array(vec![v.clone()]), integration.provider)
-                .map_err(|r| {
-                    let first = r.0.first().map(|e| e.field.replacen("records[0]", "invoice", 1)).unwrap_or_default();
-                    Problem::invalid_field(&first, r.0.iter().map(|e| format!("{}: {}", e.field.replacen("records[0]", "invoice", 1), e.message)).collect::<Vec<_>>().join("; "))
-                })?;
+            let parsed = parse_records::<Invoice>(
+                &serde_json::Value::Array(vec![v.clone()]),
+                integration.provider,
+            )
+            .map_err(|r| {
+                let first =
+                    r.0.first()
+                        .map(|e| e.field.replacen("records[0]", "invoice", 1))
+                        .unwrap_or_default();
+                Problem::invalid_field(
+                    &first,
+                    r.0.iter()
+                        .map(|e| {
+                            format!(
+                                "{}: {}",
+                                e.field.replacen("records[0]", "invoice", 1),
+                                e.message
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                )
+            })?;
             let id = parsed[0].id.clone();
             store(ctx, &integration, parsed).await?;
             id
@@ -63,7 +87,11 @@ async fn handle(ctx: &AppContext, req: &Request) -> Result<Response<Body>, Probl
             entities: vec![Entity::Invoices],
             mode: Mode::Incremental,
             trigger: Trigger::Manual,
-            target: Some(Target { entity: Entity::Invoices, our_id: Some(our_id), remote_id: None }),
+            target: Some(Target {
+                entity: Entity::Invoices,
+                our_id: Some(our_id),
+                remote_id: None,
+            }),
             not_before: None,
         },
     )

@@ -6,7 +6,10 @@ use shared::jobs::maintenance::watchdog;
 use shared::AppContext;
 
 /// Handles one invocation (the EventBridge event's content is not needed).
-pub async fn handler(ctx: &AppContext, _event: LambdaEvent<serde_json::Value>) -> Result<serde_json::Value, Error> {
+pub async fn handler(
+    ctx: &AppContext,
+    _event: LambdaEvent<serde_json::Value>,
+) -> Result<serde_json::Value, Error> {
     let report = watchdog(ctx, chrono::Utc::now()).await?;
     Ok(serde_json::to_value(report)?)
 }

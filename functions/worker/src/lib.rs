@@ -9,7 +9,10 @@ use shared::AppContext;
 use std::time::Duration;
 
 /// Handles one invocation.
-pub async fn handler(ctx: &AppContext, event: LambdaEvent<SqsEvent>) -> Result<SqsBatchResponse, Error> {
+pub async fn handler(
+    ctx: &AppContext,
+    event: LambdaEvent<SqsEvent>,
+) -> Result<SqsBatchResponse, Error> {
     let deadline_ms = event.context.deadline as i64;
     let remaining = || {
         let left = deadline_ms - chrono::Utc::now().timestamp_millis();
@@ -20,7 +23,11 @@ pub async fn handler(ctx: &AppContext, event: LambdaEvent<SqsEvent>) -> Result<S
 
 /// Handles the messages of a batch in order; `remaining` tells how long the invocation may
 /// still run.
-pub async fn handle_batch(ctx: &AppContext, records: Vec<SqsMessage>, remaining: impl Fn() -> Duration) -> SqsBatchResponse {
+pub async fn handle_batch(
+    ctx: &AppContext,
+    records: Vec<SqsMessage>,
+    remaining: impl Fn() -> Duration,
+) -> SqsBatchResponse {
     let mut failures = Vec::new();
     for m in records {
         let id = m.message_id.clone().unwrap_or_default();

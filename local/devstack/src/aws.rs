@@ -120,13 +120,21 @@ pub async fn create_queues(
         .and_then(|a| a.get(&QueueAttributeName::QueueArn))
         .cloned()
         .ok_or("the dead-letter queue has no ARN")?;
-    let redrive = serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receive_count}).to_string();
+    let redrive =
+        serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receive_count})
+            .to_string();
     let q = sqs
         .create_queue()
         .queue_name(format!("{prefix}-sync"))
-        .attributes(QueueAttributeName::VisibilityTimeout, visibility_timeout.to_string())
+        .attributes(
+            QueueAttributeName::VisibilityTimeout,
+            visibility_timeout.to_string(),
+        )
         .attributes(QueueAttributeName::RedrivePolicy, redrive)
         .send()
         .await?;
-    Ok(Queues { sync_url: q.queue_url().unwrap_or_default().to_string(), dead_letter_url })
+    Ok(Queues {
+        sync_url: q.queue_url().unwrap_or_default().to_string(),
+        dead_letter_url,
+    })
 }

@@ -167,10 +167,22 @@ impl Stack {
         let mut w = self.workers.lock().expect("workers lock");
         for _ in 0..n {
             let ctx = Arc::new(self.new_container());
-            w.push(poller::Pollers::start(ctx, self.queues.sync_url.clone(), poller::Target::Worker, 1, 1));
+            w.push(poller::Pollers::start(
+                ctx,
+                self.queues.sync_url.clone(),
+                poller::Target::Worker,
+                1,
+                1,
+            ));
         }
         let ctx = Arc::new(self.new_container());
-        w.push(poller::Pollers::start(ctx, self.queues.dead_letter_url.clone(), poller::Target::DeadLetter, 1, 10));
+        w.push(poller::Pollers::start(
+            ctx,
+            self.queues.dead_letter_url.clone(),
+            poller::Target::DeadLetter,
+            1,
+            10,
+        ));
     }
 
     /// Kills every worker at once, mid-invocation, as a crash would.
@@ -196,7 +208,11 @@ impl Stack {
                     return Ok(j);
                 }
                 if tokio::time::Instant::now() > deadline {
-                    return Err(format!("job {job_id} still {} after {timeout:?}: {:?}", j.state, j.progress).into());
+                    return Err(format!(
+                        "job {job_id} still {} after {timeout:?}: {:?}",
+                        j.state, j.progress
+                    )
+                    .into());
                 }
             }
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;

@@ -59,10 +59,15 @@ Try it:
         key = stack.kms_key_arn,
     );
 
-    println!("== walk-through: connect one Fortnox and one Visma integration ==");
+    println!("== walk-through: connect one Fortnox and one Visma integration, then sync ==");
+    let mut ids = Vec::new();
     for provider in ProviderKind::ALL {
-        walk_through(&stack, tenant, provider).await?;
+        ids.push((provider, walk_through(&stack, tenant, provider).await?));
     }
+    for (provider, id) in &ids {
+        sync_walk_through(&stack, tenant, *provider, id).await?;
+    }
+    spawn_timers(&stack);
     let list = stack
         .call(Method::GET, "/api/integrations/status", Some(tenant), None)
         .await?;
@@ -81,7 +86,11 @@ Try it:
     Ok(())
 }
 
-async fn walk_through(stack: &Stack, tenant: &str, provider: ProviderKind) -> Result<(), BoxError> {
+async fn walk_through(
+    stack: &Stack,
+    tenant: &str,
+    provider: ProviderKind,
+) -> Result<String, BoxError> {
     println!("\n-- {provider} --");
     let created = stack
         .call(
@@ -137,5 +146,188 @@ async fn walk_through(stack: &Stack, tenant: &str, provider: ProviderKind) -> Re
         status.json["company_name"].as_str().unwrap_or(""),
         status.json["token_expires_at"].as_str().unwrap_or("")
     );
+    Ok(id)
+}
+
+/// Pushes a few records through the records API, follows the export job, changes a customer
+/// at the provider, pulls it back and shows the feed.
+async fn sync_walk_through(
+    stack: &Stack,
+    tenant: &str,
+    provider: ProviderKind,
+    id: &str,
+) -> Result<(), BoxError> {
+    println!("\n-- sync with {provider} --");
+    let now = chrono::Utc::now();
+    let customers: Vec<serde_json::Value> = (1..=20)
+        .map(|i| serde_json::json!({
+            "id": format!("demo-cust-{i:03}"), "name": format!("Demokund {i} Bygg AB"),
+            "organisation_number": format!("556{i:03}-1234"), "email": format!("faktura{i}@demokund.se"),
+            "address": {"line1": format!("Byggvägen {i}"), "postal_code": "903 26", "city": "Umeå", "country_code": "SE"},
+            "currency": "SEK", "is_private_person": false, "active": true, "updated_at": now
+        }))
+        .collect();
+    let row = match provider {
+        ProviderKind::Fortnox => {
+            serde_json::json!({"description": "Takarbete", "account_number": 3001, "quantity": "8", "unit_price": "650.00", "vat_rate": "25"})
+        }
+        ProviderKind::Visma => {
+            serde_json::json!({"description": "Takarbete", "article_number": "1", "quantity": "8", "unit_price": "650.00", "vat_rate": "25"})
+        }
+    };
+    let invoices: Vec<serde_json::Value> = (1..=5)
+        .map(|i| serde_json::json!({
+            "id": format!("demo-inv-{i:03}"), "customer_id": format!("demo-cust-{i:03}"),
+            "invoice_date": now.date_naive().to_string(), "currency": "SEK", "our_reference": "Anna Andersson",
+            "rows": [row.clone()]
+        }))
+        .collect();
+    for (entity, records) in [("customers", customers), ("invoices", invoices)] {
+        let n = records.len();
+        let r = stack
+            .call(
+                Method::POST,
+                &format!("/api/integrations/{id}/records/{entity}"),
+                Some(tenant),
+                Some(serde_json::json!({"records": records})),
+            )
+            .await?;
+        println!(
+            "6. POST /api/integrations/{id}/records/{entity} ({n} records) -> {} {}",
+            r.status, r.text
+        );
+    }
+    follow_jobs(stack, tenant, id).await?;
+    let kind = match provider {
+        ProviderKind::Fortnox => sandbox::ProviderKind::Fortnox,
+        ProviderKind::Visma => sandbox::ProviderKind::Visma,
+    };
+    let key = stack.sandbox.state.default_company_key(kind);
+    println!(
+        "8. at the {provider} sandbox now: {} customers, {} invoices",
+        stack.sandbox.state.customer_count(kind, &key),
+        stack.sandbox.state.invoice_count(kind, &key)
+    );
+    // A person changes a customer in the accounting system; a pull brings it back.
+    let id_field = if provider == ProviderKind::Fortnox {
+        "CustomerNumber"
+    } else {
+        "Id"
+    };
+    if let Some(rid) = stack
+        .sandbox
+        .state
+        .customers(kind, &key)
+        .first()
+        .and_then(|c| c.get(id_field))
+        .and_then(|v| v.as_str())
+        .map(str::to_string)
+    {
+        stack.sandbox.state.modify_customer(kind, &key, &rid, |v| {
+            v["Name"] = serde_json::json!("Namn ändrat i bokföringen AB")
+        });
+        println!("9. a person renames customer {rid} in {provider}");
+    }
+    let r = stack
+        .call(
+            Method::POST,
+            &format!("/api/integrations/{id}/sync"),
+            Some(tenant),
+            Some(serde_json::json!({"direction": "pull"})),
+        )
+        .await?;
+    println!(
+        "10. POST /api/integrations/{id}/sync {{\"direction\":\"pull\"}} -> {}",
+        r.status
+    );
+    follow_jobs(stack, tenant, id).await?;
+    let feed = stack
+        .call(
+            Method::GET,
+            &format!("/api/integrations/{id}/records/customers?after=0"),
+            Some(tenant),
+            None,
+        )
+        .await?;
+    for e in feed.json["records"].as_array().cloned().unwrap_or_default() {
+        println!(
+            "11. change feed for the app: #{} {} {} -> \"{}\"",
+            e["seq"],
+            e["op"].as_str().unwrap_or(""),
+            e["our_id"].as_str().unwrap_or(""),
+            e["record"]["name"].as_str().unwrap_or("")
+        );
+    }
     Ok(())
+}
+
+/// Prints the integration's jobs until every one has ended.
+async fn follow_jobs(stack: &Stack, tenant: &str, id: &str) -> Result<(), BoxError> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let mut last = String::new();
+    loop {
+        let r = stack
+            .call(
+                Method::GET,
+                &format!("/api/integrations/{id}/jobs"),
+                Some(tenant),
+                None,
+            )
+            .await?;
+        let jobs = r.json["jobs"].as_array().cloned().unwrap_or_default();
+        let line = jobs
+            .iter()
+            .map(|j| {
+                format!(
+                    "{} {} done={} skipped={} failed={}",
+                    j["trigger"].as_str().unwrap_or(""),
+                    j["state"].as_str().unwrap_or(""),
+                    j["progress"]["done"],
+                    j["progress"]["skipped"],
+                    j["progress"]["failed"]
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" | ");
+        if line != last {
+            println!("7. jobs: {line}");
+            last = line;
+        }
+        if !jobs.is_empty()
+            && jobs.iter().all(|j| {
+                matches!(
+                    j["state"].as_str(),
+                    Some("succeeded" | "failed" | "dead" | "cancelled")
+                )
+            })
+        {
+            return Ok(());
+        }
+        if std::time::Instant::now() > deadline {
+            return Err("jobs did not finish within two minutes".into());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+}
+
+/// The schedules EventBridge would run: the watchdog every minute here, the scheduler hourly.
+fn spawn_timers(stack: &Stack) {
+    let ctx = std::sync::Arc::new(stack.new_container());
+    let c = ctx.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+            if let Ok(r) = shared::jobs::maintenance::watchdog(&c, chrono::Utc::now()).await {
+                if !r.requeued.is_empty() || !r.failed.is_empty() {
+                    tracing::warn!(?r, "watchdog");
+                }
+            }
+        }
+    });
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+            let _ = shared::jobs::maintenance::schedule(&ctx, chrono::Utc::now()).await;
+        }
+    });
 }

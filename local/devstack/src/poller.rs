@@ -27,7 +27,13 @@ pub struct Pollers {
 
 impl Pollers {
     /// Starts `concurrency` pollers on `queue_url` for `target`.
-    pub fn start(ctx: Arc<AppContext>, queue_url: String, target: Target, concurrency: usize, batch_size: i32) -> Pollers {
+    pub fn start(
+        ctx: Arc<AppContext>,
+        queue_url: String,
+        target: Target,
+        concurrency: usize,
+        batch_size: i32,
+    ) -> Pollers {
         let stop = Arc::new(AtomicBool::new(false));
         let tasks = (0..concurrency)
             .map(|_| {
@@ -53,7 +59,13 @@ impl Drop for Pollers {
     }
 }
 
-async fn poll(ctx: Arc<AppContext>, url: String, target: Target, batch_size: i32, stop: Arc<AtomicBool>) {
+async fn poll(
+    ctx: Arc<AppContext>,
+    url: String,
+    target: Target,
+    batch_size: i32,
+    stop: Arc<AtomicBool>,
+) {
     let sqs = ctx.queue.client().clone();
     while !stop.load(Ordering::SeqCst) {
         let out = sqs
@@ -84,7 +96,11 @@ async fn poll(ctx: Arc<AppContext>, url: String, target: Target, batch_size: i32
                 r.body = m.body().map(str::to_string);
                 r.attributes = m
                     .attributes()
-                    .map(|a| a.iter().map(|(k, v)| (k.as_str().to_string(), v.clone())).collect())
+                    .map(|a| {
+                        a.iter()
+                            .map(|(k, v)| (k.as_str().to_string(), v.clone()))
+                            .collect()
+                    })
                     .unwrap_or_else(HashMap::new);
                 r
             })
@@ -92,14 +108,29 @@ async fn poll(ctx: Arc<AppContext>, url: String, target: Target, batch_size: i32
         let started = std::time::Instant::now();
         let response = match target {
             Target::Worker => {
-                worker::handle_batch(&ctx, records, || Duration::from_secs(900).saturating_sub(started.elapsed())).await
+                worker::handle_batch(&ctx, records, || {
+                    Duration::from_secs(900).saturating_sub(started.elapsed())
+                })
+                .await
             }
             Target::DeadLetter => dead_letter::handle_batch(&ctx, records).await,
         };
-        let failed: Vec<String> = response.batch_item_failures.iter().map(|f| f.item_identifier.clone()).collect();
-        for m in msgs.iter().filter(|m| !failed.iter().any(|f| Some(f.as_str()) == m.message_id())) {
+        let failed: Vec<String> = response
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.clone())
+            .collect();
+        for m in msgs
+            .iter()
+            .filter(|m| !failed.iter().any(|f| Some(f.as_str()) == m.message_id()))
+        {
             if let Some(rh) = m.receipt_handle() {
-                let _ = sqs.delete_message().queue_url(&url).receipt_handle(rh).send().await;
+                let _ = sqs
+                    .delete_message()
+                    .queue_url(&url)
+                    .receipt_handle(rh)
+                    .send()
+                    .await;
             }
         }
     }

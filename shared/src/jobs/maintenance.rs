@@ -17,7 +17,10 @@ pub async fn bury(ctx: &AppContext, body: &str) -> Result<Option<String>, StoreE
     let Some(mut job) = ctx.db.get_job(&msg.integration_id, &msg.job_id).await? else {
         return Ok(None);
     };
-    if matches!(job.state, JobState::Succeeded | JobState::Cancelled | JobState::Dead) {
+    if matches!(
+        job.state,
+        JobState::Succeeded | JobState::Cancelled | JobState::Dead
+    ) {
         return Ok(None);
     }
     let cause = job
@@ -25,7 +28,13 @@ pub async fn bury(ctx: &AppContext, body: &str) -> Result<Option<String>, StoreE
         .as_ref()
         .map(|e| e.message.clone())
         .unwrap_or_else(|| "the worker never completed a slice".into());
-    let err = error_now("dead", format!("gave up after {} receives: {cause}", ctx.config.sync.max_attempts));
+    let err = error_now(
+        "dead",
+        format!(
+            "gave up after {} receives: {cause}",
+            ctx.config.sync.max_attempts
+        ),
+    );
     super::worker::finish(ctx, &mut job, JobState::Dead, Some(err)).await?;
     tracing::error!(tenant = %job.tenant_id, integration = %job.integration_id, job = %job.id, "job is dead");
     Ok(Some(job.id))
@@ -43,11 +52,20 @@ pub struct WatchdogReport {
 /// Finds running jobs with no progress for `stuck_after` (their worker died or timed out) and
 /// puts them back on the queue, or fails them once they used up their attempts.
 pub async fn watchdog(ctx: &AppContext, now: DateTime<Utc>) -> Result<WatchdogReport, StoreError> {
-    let cutoff = now - ChronoDuration::from_std(ctx.config.sync.stuck_after).unwrap_or(ChronoDuration::minutes(5));
+    let cutoff = now
+        - ChronoDuration::from_std(ctx.config.sync.stuck_after)
+            .unwrap_or(ChronoDuration::minutes(5));
     let mut report = WatchdogReport::default();
-    for mut job in ctx.db.jobs_in_state_since(JobState::Running, cutoff).await? {
+    for mut job in ctx
+        .db
+        .jobs_in_state_since(JobState::Running, cutoff)
+        .await?
+    {
         job.attempts += 1;
-        job.last_error = Some(error_now("stuck", "a worker stopped without finishing its slice"));
+        job.last_error = Some(error_now(
+            "stuck",
+            "a worker stopped without finishing its slice",
+        ));
         if job.attempts >= ctx.config.sync.max_attempts {
             super::worker::finish(ctx, &mut job, JobState::Failed, None).await?;
             tracing::error!(job = %job.id, "stuck job failed after its last attempt");
@@ -86,13 +104,20 @@ pub struct ScheduleReport {
 /// The scheduled job id of an integration for the period starting at `period_start`:
 /// deterministic, so a second run in the same period creates nothing new.
 pub fn scheduled_job_id(integration_id: &str, period_start: DateTime<Utc>) -> String {
-    format!("{}-sched-{}", period_start.format("%Y%m%dT%H%M%S000Z"), integration_id)
+    format!(
+        "{}-sched-{}",
+        period_start.format("%Y%m%dT%H%M%S000Z"),
+        integration_id
+    )
 }
 
 fn period_start(now: DateTime<Utc>, period: u64) -> DateTime<Utc> {
     let p = period.max(60) as i64;
     let secs = now.timestamp() - now.timestamp().rem_euclid(p);
-    DateTime::from_timestamp(secs, 0).unwrap_or(now).with_nanosecond(0).unwrap_or(now)
+    DateTime::from_timestamp(secs, 0)
+        .unwrap_or(now)
+        .with_nanosecond(0)
+        .unwrap_or(now)
 }
 
 /// Enqueues an incremental sync for every connected integration, each at its own offset in the
@@ -104,7 +129,10 @@ pub async fn schedule(ctx: &AppContext, now: DateTime<Utc>) -> Result<ScheduleRe
     let mut report = ScheduleReport::default();
     let mut cursor = None;
     loop {
-        let (page, next) = ctx.db.integrations_in_status(IntegrationStatus::Connected, cursor, 200).await?;
+        let (page, next) = ctx
+            .db
+            .integrations_in_status(IntegrationStatus::Connected, cursor, 200)
+            .await?;
         report.integrations += page.len();
         schedule_page(ctx, &page, start, previous, now, &mut report).await?;
         refresh_ahead(ctx, &page, now, &mut report).await;
@@ -135,9 +163,9 @@ async fn schedule_page(
     for i in page {
         let this = scheduled_job_id(&i.id, start);
         let last = scheduled_job_id(&i.id, previous);
-        let blocked = existing
-            .iter()
-            .any(|j| j.integration_id == i.id && (j.id == this || (j.id == last && !j.state.is_terminal())));
+        let blocked = existing.iter().any(|j| {
+            j.integration_id == i.id && (j.id == this || (j.id == last && !j.state.is_terminal()))
+        });
         if blocked {
             report.skipped += 1;
             continue;
@@ -159,7 +187,10 @@ async fn schedule_page(
     let msgs: Vec<(JobMessage, u64)> = jobs
         .iter()
         .map(|j| {
-            let delay = j.not_before.map(|nb| (nb - now).num_seconds().max(0) as u64).unwrap_or(0);
+            let delay = j
+                .not_before
+                .map(|nb| (nb - now).num_seconds().max(0) as u64)
+                .unwrap_or(0);
             (message_for(j), delay)
         })
         .collect();
@@ -168,9 +199,19 @@ async fn schedule_page(
     Ok(())
 }
 
-async fn refresh_ahead(ctx: &AppContext, page: &[Integration], now: DateTime<Utc>, report: &mut ScheduleReport) {
-    let horizon = now + ChronoDuration::from_std(ctx.config.sync.refresh_ahead).unwrap_or(ChronoDuration::days(7));
-    for i in page.iter().filter(|i| i.refresh_expires_at.is_some_and(|t| t < horizon)) {
+async fn refresh_ahead(
+    ctx: &AppContext,
+    page: &[Integration],
+    now: DateTime<Utc>,
+    report: &mut ScheduleReport,
+) {
+    let horizon = now
+        + ChronoDuration::from_std(ctx.config.sync.refresh_ahead)
+            .unwrap_or(ChronoDuration::days(7));
+    for i in page
+        .iter()
+        .filter(|i| i.refresh_expires_at.is_some_and(|t| t < horizon))
+    {
         match ctx.tokens.refresh_now(i).await {
             Ok(_) => report.refreshed += 1,
             Err(e) => {
@@ -187,10 +228,18 @@ mod tests {
 
     #[test]
     fn periods_align_and_ids_are_deterministic() {
-        let t = DateTime::parse_from_rfc3339("2026-11-22T14:37:12.5Z").unwrap().with_timezone(&Utc);
+        let t = DateTime::parse_from_rfc3339("2026-11-22T14:37:12.5Z")
+            .unwrap()
+            .with_timezone(&Utc);
         let s = period_start(t, 3600);
         assert_eq!(s.to_rfc3339(), "2026-11-22T14:00:00+00:00");
-        assert_eq!(scheduled_job_id("i1", s), scheduled_job_id("i1", period_start(t + ChronoDuration::minutes(20), 3600)));
-        assert_ne!(scheduled_job_id("i1", s), scheduled_job_id("i1", s - ChronoDuration::hours(1)));
+        assert_eq!(
+            scheduled_job_id("i1", s),
+            scheduled_job_id("i1", period_start(t + ChronoDuration::minutes(20), 3600))
+        );
+        assert_ne!(
+            scheduled_job_id("i1", s),
+            scheduled_job_id("i1", s - ChronoDuration::hours(1))
+        );
     }
 }

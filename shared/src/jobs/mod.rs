@@ -5,7 +5,9 @@ pub mod maintenance;
 pub mod worker;
 
 use crate::domain::job::new_job_id;
-use crate::domain::{Direction, Entity, Integration, Job, JobState, LastError, Mode, Progress, Target, Trigger};
+use crate::domain::{
+    Direction, Entity, Integration, Job, JobState, LastError, Mode, Progress, Target, Trigger,
+};
 use crate::store::{JobMessage, StoreError};
 use crate::AppContext;
 use chrono::{DateTime, Utc};
@@ -66,7 +68,11 @@ pub fn message_for(job: &Job) -> JobMessage {
 }
 
 /// Stores a job and puts it on the queue.
-pub async fn enqueue(ctx: &AppContext, integration: &Integration, req: &JobRequest) -> Result<Job, StoreError> {
+pub async fn enqueue(
+    ctx: &AppContext,
+    integration: &Integration,
+    req: &JobRequest,
+) -> Result<Job, StoreError> {
     let job = new_job(integration, req, Utc::now());
     ctx.db.create_job(&job).await?;
     ctx.queue.send(&message_for(&job), 0).await?;
@@ -89,8 +95,16 @@ pub enum RetryError {
 }
 
 /// Puts a failed or dead job back on the queue, keeping its checkpoint and counters.
-pub async fn retry(ctx: &AppContext, integration_id: &str, job_id: &str) -> Result<Job, RetryError> {
-    let mut job = ctx.db.get_job(integration_id, job_id).await?.ok_or(RetryError::NotFound)?;
+pub async fn retry(
+    ctx: &AppContext,
+    integration_id: &str,
+    job_id: &str,
+) -> Result<Job, RetryError> {
+    let mut job = ctx
+        .db
+        .get_job(integration_id, job_id)
+        .await?
+        .ok_or(RetryError::NotFound)?;
     if !matches!(job.state, JobState::Failed | JobState::Dead) {
         return Err(RetryError::NotRetryable(job.state));
     }
@@ -106,5 +120,9 @@ pub async fn retry(ctx: &AppContext, integration_id: &str, job_id: &str) -> Resu
 
 /// A `LastError` from now.
 pub fn error_now(code: &str, message: impl Into<String>) -> LastError {
-    LastError { code: code.to_string(), message: message.into(), at: Utc::now() }
+    LastError {
+        code: code.to_string(),
+        message: message.into(),
+        at: Utc::now(),
+    }
 }

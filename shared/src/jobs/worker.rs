@@ -29,7 +29,12 @@ pub enum Disposition {
 }
 
 /// Handles one message. `remaining` is how long the invocation may still run.
-pub async fn handle(ctx: &AppContext, body: &str, receipt_handle: &str, remaining: Duration) -> Disposition {
+pub async fn handle(
+    ctx: &AppContext,
+    body: &str,
+    receipt_handle: &str,
+    remaining: Duration,
+) -> Disposition {
     let msg: JobMessage = match serde_json::from_str(body) {
         Ok(m) => m,
         Err(e) => {
@@ -66,33 +71,56 @@ async fn handle_message(
         ctx.queue.send(msg, wait).await?;
         return Ok(Disposition::Done);
     }
-    let tenant = TenantId::parse(&job.tenant_id).ok_or_else(|| StoreError::Corrupt("job tenant".into()))?;
+    let tenant =
+        TenantId::parse(&job.tenant_id).ok_or_else(|| StoreError::Corrupt("job tenant".into()))?;
     let Some(integration) = ctx.db.get_integration(&tenant, &job.integration_id).await? else {
-        finish(ctx, &mut job, JobState::Failed, Some(error_now("integration_gone", "the integration no longer exists"))).await?;
+        finish(
+            ctx,
+            &mut job,
+            JobState::Failed,
+            Some(error_now(
+                "integration_gone",
+                "the integration no longer exists",
+            )),
+        )
+        .await?;
         return Ok(Disposition::Done);
     };
     if integration.status != IntegrationStatus::Connected {
         let (code, text) = match integration.status {
-            IntegrationStatus::NeedsReauth | IntegrationStatus::Revoked => {
-                ("needs_reauth", "the integration must be connected again before it can sync")
-            }
+            IntegrationStatus::NeedsReauth | IntegrationStatus::Revoked => (
+                "needs_reauth",
+                "the integration must be connected again before it can sync",
+            ),
             _ => ("not_connected", "the integration is not connected"),
         };
         finish(ctx, &mut job, JobState::Failed, Some(error_now(code, text))).await?;
         return Ok(Disposition::Done);
     }
 
-    let budget = ctx.config.sync.slice_budget.min(remaining.saturating_sub(Duration::from_secs(15)));
+    let budget = ctx
+        .config
+        .sync
+        .slice_budget
+        .min(remaining.saturating_sub(Duration::from_secs(15)));
     let owner = format!("{}:{}", job.id, uuid::Uuid::new_v4().simple());
     let lease_ttl = budget + ctx.config.sync.lease_grace;
-    if !ctx.db.try_lease(&tenant, &integration.id, LEASE_PURPOSE, &owner, lease_ttl).await? {
+    if !ctx
+        .db
+        .try_lease(&tenant, &integration.id, LEASE_PURPOSE, &owner, lease_ttl)
+        .await?
+    {
         let delay = ctx.config.sync.busy_delay.as_secs() + rand::rng().random_range(0..10);
         ctx.queue.send(msg, delay).await?;
         tracing::info!(job = %job.id, delay, "integration busy; message sent again with a delay");
         return Ok(Disposition::Done);
     }
     let outcome = run_leased(ctx, &mut job, &integration, receipt_handle, budget).await;
-    if let Err(e) = ctx.db.release_lease(&tenant, &integration.id, LEASE_PURPOSE, &owner).await {
+    if let Err(e) = ctx
+        .db
+        .release_lease(&tenant, &integration.id, LEASE_PURPOSE, &owner)
+        .await
+    {
         tracing::warn!(job = %job.id, error = %e, "could not release the sync lease; it will expire");
     }
     outcome
@@ -114,7 +142,10 @@ async fn run_leased(
     }
     let started = std::time::Instant::now();
     let result = run_slice(ctx, integration, job, budget).await;
-    job.progress.longest_slice_ms = job.progress.longest_slice_ms.max(started.elapsed().as_millis() as u64);
+    job.progress.longest_slice_ms = job
+        .progress
+        .longest_slice_ms
+        .max(started.elapsed().as_millis() as u64);
     tracing::info!(
         tenant = %job.tenant_id, integration = %job.integration_id, job = %job.id, slice = job.slices,
         elapsed_ms = started.elapsed().as_millis() as u64, done = job.progress.done, failed = job.progress.failed,
@@ -137,23 +168,43 @@ async fn run_leased(
             Ok(Disposition::Done)
         }
         Err(SyncError::NeedsReauth(reason)) => {
-            finish(ctx, job, JobState::Failed, Some(error_now("needs_reauth", reason))).await?;
+            finish(
+                ctx,
+                job,
+                JobState::Failed,
+                Some(error_now("needs_reauth", reason)),
+            )
+            .await?;
             Ok(Disposition::Done)
         }
         Err(SyncError::Fatal(reason)) => {
-            finish(ctx, job, JobState::Failed, Some(error_now("failed", reason))).await?;
+            finish(
+                ctx,
+                job,
+                JobState::Failed,
+                Some(error_now("failed", reason)),
+            )
+            .await?;
             Ok(Disposition::Done)
         }
-        Err(SyncError::Retryable { reason, retry_after }) => {
+        Err(SyncError::Retryable {
+            reason,
+            retry_after,
+        }) => {
             job.attempts += 1;
             job.last_error = Some(error_now("retryable", reason));
             job.state = JobState::Queued;
             job.updated_at = Utc::now();
             ctx.db.save_job(job).await?;
             let s = &ctx.config.sync;
-            let backoff = backoff_seconds(job.attempts, s.backoff_base.as_secs(), s.backoff_cap.as_secs(), rand::rng().random::<f64>())
-                .max(retry_after.map(|d| d.as_secs()).unwrap_or(0))
-                .max(1);
+            let backoff = backoff_seconds(
+                job.attempts,
+                s.backoff_base.as_secs(),
+                s.backoff_cap.as_secs(),
+                rand::rng().random::<f64>(),
+            )
+            .max(retry_after.map(|d| d.as_secs()).unwrap_or(0))
+            .max(1);
             ctx.queue.retry_after(receipt_handle, backoff).await?;
             tracing::warn!(job = %job.id, attempts = job.attempts, backoff, "slice failed; retrying with backoff");
             Ok(Disposition::Retry)

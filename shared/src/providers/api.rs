@@ -250,6 +250,9 @@ mod tests {
         assert_eq!(fit_reference(uuid, 36), uuid);
         assert_eq!(fit_reference(uuid, 35).len(), 27);
         assert!(fit_reference("a b", 16).starts_with('#'));
-        assert!(fit_reference("1042", 16).starts_with('#'), "digits look like Visma's own");
+        assert!(
+            fit_reference("1042", 16).starts_with('#'),
+            "digits look like Visma's own"
+        );
     }
 }

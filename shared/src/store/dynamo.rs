@@ -277,7 +277,8 @@ impl Db {
             .limit(limit);
         if let Some(c) = cursor {
             let (tenant, id) = c.split_once('#').unwrap_or_default();
-            let tenant = TenantId::parse(tenant).ok_or_else(|| StoreError::Corrupt("cursor".into()))?;
+            let tenant =
+                TenantId::parse(tenant).ok_or_else(|| StoreError::Corrupt("cursor".into()))?;
             q = q
                 .exclusive_start_key("gsi1pk", s(status_gsi(status)))
                 .exclusive_start_key("gsi1sk", s(&c))
@@ -285,7 +286,11 @@ impl Db {
                 .exclusive_start_key("sk", s(integration_sk(id)));
         }
         let out = q.send().await.map_err(StoreError::dynamo)?;
-        let items = out.items().iter().map(integration_from_item).collect::<Result<Vec<_>, _>>()?;
+        let items = out
+            .items()
+            .iter()
+            .map(integration_from_item)
+            .collect::<Result<Vec<_>, _>>()?;
         let next = out
             .last_evaluated_key()
             .and_then(|k| get_s(k, "gsi1sk"))

@@ -16,7 +16,9 @@ use super::item::{get_n, get_s, n, s, ts, Item};
 use super::jobs::integration_pk;
 use super::{Db, StoreError};
 use crate::domain::Entity;
-use aws_sdk_dynamodb::types::{DeleteRequest, KeysAndAttributes, PutRequest, ReturnValue, WriteRequest};
+use aws_sdk_dynamodb::types::{
+    DeleteRequest, KeysAndAttributes, PutRequest, ReturnValue, WriteRequest,
+};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -134,7 +136,8 @@ fn rfc3339(t: DateTime<Utc>) -> String {
 }
 
 fn parse_ts(v: Option<&str>) -> Option<DateTime<Utc>> {
-    v.and_then(|s| DateTime::parse_from_rfc3339(s).ok()).map(|d| d.with_timezone(&Utc))
+    v.and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+        .map(|d| d.with_timezone(&Utc))
 }
 
 /// Items that make up a local record and its pending-export marker.
@@ -215,7 +218,8 @@ fn local_from(it: &Item) -> Result<LocalRecord, StoreError> {
     let sk = get_s(it, "sk").unwrap_or_default();
     Ok(LocalRecord {
         our_id: sk.splitn(3, '#').nth(2).unwrap_or_default().to_string(),
-        doc: serde_json::from_str(get_s(it, "doc").unwrap_or("null")).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        doc: serde_json::from_str(get_s(it, "doc").unwrap_or("null"))
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
         hash: get_s(it, "hash").unwrap_or_default().to_string(),
         updated_at: parse_ts(get_s(it, "updated_at")).unwrap_or_else(Utc::now),
     })
@@ -232,7 +236,11 @@ pub struct KeyPage {
 impl Db {
     /// Applies puts and deletes with BatchWriteItem, 25 per call, retrying unprocessed items.
     /// Gives the number of BatchWriteItem calls made.
-    pub async fn write_batch(&self, writes: Vec<Write>, integration_id: &str) -> Result<usize, StoreError> {
+    pub async fn write_batch(
+        &self,
+        writes: Vec<Write>,
+        integration_id: &str,
+    ) -> Result<usize, StoreError> {
         let pk = integration_pk(integration_id);
         let mut calls = 0;
         let all: Vec<WriteRequest> = writes
@@ -261,12 +269,19 @@ impl Db {
                     .send()
                     .await
                     .map_err(StoreError::dynamo)?;
-                pending = out.unprocessed_items().and_then(|m| m.get(self.table())).cloned().unwrap_or_default();
+                pending = out
+                    .unprocessed_items()
+                    .and_then(|m| m.get(self.table()))
+                    .cloned()
+                    .unwrap_or_default();
                 if pending.is_empty() {
                     break;
                 }
                 if attempt == 9 {
-                    return Err(StoreError::Aws { service: "DynamoDB", message: "writes left unprocessed".into() });
+                    return Err(StoreError::Aws {
+                        service: "DynamoDB",
+                        message: "writes left unprocessed".into(),
+                    });
                 }
                 tokio::time::sleep(std::time::Duration::from_millis(25 << attempt.min(6))).await;
             }
@@ -307,7 +322,11 @@ impl Db {
     }
 
     /// Reads many items by sort key with BatchGetItem (100 per call).
-    pub async fn get_many(&self, integration_id: &str, sks: &[String]) -> Result<HashMap<String, Item>, StoreError> {
+    pub async fn get_many(
+        &self,
+        integration_id: &str,
+        sks: &[String],
+    ) -> Result<HashMap<String, Item>, StoreError> {
         let pk = integration_pk(integration_id);
         let mut found = HashMap::new();
         let mut unique: Vec<&String> = sks.iter().collect();
@@ -316,7 +335,10 @@ impl Db {
         for chunk in unique.chunks(100) {
             let mut ks = KeysAndAttributes::builder().consistent_read(true);
             for sk in chunk {
-                ks = ks.keys(HashMap::from([("pk".to_string(), s(&pk)), ("sk".to_string(), s(*sk))]));
+                ks = ks.keys(HashMap::from([
+                    ("pk".to_string(), s(&pk)),
+                    ("sk".to_string(), s(*sk)),
+                ]));
             }
             let mut pending = Some(ks.build().map_err(StoreError::dynamo)?);
             while let Some(req) = pending.take() {
@@ -327,7 +349,12 @@ impl Db {
                     .send()
                     .await
                     .map_err(StoreError::dynamo)?;
-                for it in out.responses().and_then(|r| r.get(self.table())).into_iter().flatten() {
+                for it in out
+                    .responses()
+                    .and_then(|r| r.get(self.table()))
+                    .into_iter()
+                    .flatten()
+                {
                     if let Some(sk) = get_s(it, "sk") {
                         found.insert(sk.to_string(), it.clone());
                     }
@@ -351,11 +378,20 @@ impl Db {
     ) -> Result<HashMap<String, LocalRecord>, StoreError> {
         let sks: Vec<String> = ids.iter().map(|i| local_sk(e, i)).collect();
         let items = self.get_many(integration_id, &sks).await?;
-        items.values().map(local_from).map(|r| r.map(|r| (r.our_id.clone(), r))).collect()
+        items
+            .values()
+            .map(local_from)
+            .map(|r| r.map(|r| (r.our_id.clone(), r)))
+            .collect()
     }
 
     /// Pending-export markers by our ids.
-    pub async fn pendings(&self, integration_id: &str, e: Entity, ids: &[String]) -> Result<HashMap<String, Pending>, StoreError> {
+    pub async fn pendings(
+        &self,
+        integration_id: &str,
+        e: Entity,
+        ids: &[String],
+    ) -> Result<HashMap<String, Pending>, StoreError> {
         let prefix = format!("PENDING#{e}#");
         let sks: Vec<String> = ids.iter().map(|i| pending_sk(e, i)).collect();
         Ok(self
@@ -375,7 +411,12 @@ impl Db {
     }
 
     /// Mappings by our ids.
-    pub async fn mappings(&self, integration_id: &str, e: Entity, ids: &[String]) -> Result<HashMap<String, Mapping>, StoreError> {
+    pub async fn mappings(
+        &self,
+        integration_id: &str,
+        e: Entity,
+        ids: &[String],
+    ) -> Result<HashMap<String, Mapping>, StoreError> {
         let sks: Vec<String> = ids.iter().map(|i| map_sk(e, i)).collect();
         Ok(self
             .get_many(integration_id, &sks)
@@ -387,7 +428,12 @@ impl Db {
     }
 
     /// Our ids by provider ids.
-    pub async fn our_ids(&self, integration_id: &str, e: Entity, remote_ids: &[String]) -> Result<HashMap<String, String>, StoreError> {
+    pub async fn our_ids(
+        &self,
+        integration_id: &str,
+        e: Entity,
+        remote_ids: &[String],
+    ) -> Result<HashMap<String, String>, StoreError> {
         let sks: Vec<String> = remote_ids.iter().map(|r| rmap_sk(e, r)).collect();
         Ok(self
             .get_many(integration_id, &sks)
@@ -410,18 +456,30 @@ impl Db {
     ) -> Result<(Vec<Pending>, Option<String>), StoreError> {
         let prefix = format!("PENDING#{e}#");
         let page = self
-            .query_prefix(integration_id, &prefix, after.map(|a| pending_sk(e, a)).as_deref(), limit)
+            .query_prefix(
+                integration_id,
+                &prefix,
+                after.map(|a| pending_sk(e, a)).as_deref(),
+                limit,
+            )
             .await?;
         let items = page
             .items
             .iter()
             .map(|it| Pending {
-                our_id: get_s(it, "sk").unwrap_or_default().trim_start_matches(&prefix).to_string(),
+                our_id: get_s(it, "sk")
+                    .unwrap_or_default()
+                    .trim_start_matches(&prefix)
+                    .to_string(),
                 hash: get_s(it, "hash").unwrap_or_default().to_string(),
                 failed_hash: get_s(it, "failed_hash").map(str::to_string),
             })
             .collect();
-        Ok((items, page.next.map(|sk| sk.trim_start_matches(&prefix).to_string())))
+        Ok((
+            items,
+            page.next
+                .map(|sk| sk.trim_start_matches(&prefix).to_string()),
+        ))
     }
 
     /// Every local record of an entity, in id order, after `after`.
@@ -434,10 +492,23 @@ impl Db {
     ) -> Result<(Vec<LocalRecord>, Option<String>), StoreError> {
         let prefix = format!("LOCAL#{e}#");
         let page = self
-            .query_prefix(integration_id, &prefix, after.map(|a| local_sk(e, a)).as_deref(), limit)
+            .query_prefix(
+                integration_id,
+                &prefix,
+                after.map(|a| local_sk(e, a)).as_deref(),
+                limit,
+            )
             .await?;
-        let recs = page.items.iter().map(local_from).collect::<Result<Vec<_>, _>>()?;
-        Ok((recs, page.next.map(|sk| sk.trim_start_matches(&prefix).to_string())))
+        let recs = page
+            .items
+            .iter()
+            .map(local_from)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((
+            recs,
+            page.next
+                .map(|sk| sk.trim_start_matches(&prefix).to_string()),
+        ))
     }
 
     /// Every mapping of an entity, in id order, after `after`.
@@ -450,14 +521,29 @@ impl Db {
     ) -> Result<(Vec<Mapping>, Option<String>), StoreError> {
         let prefix = format!("MAP#{e}#");
         let page = self
-            .query_prefix(integration_id, &prefix, after.map(|a| map_sk(e, a)).as_deref(), limit)
+            .query_prefix(
+                integration_id,
+                &prefix,
+                after.map(|a| map_sk(e, a)).as_deref(),
+                limit,
+            )
             .await?;
         let maps = page.items.iter().map(mapping_from).collect();
-        Ok((maps, page.next.map(|sk| sk.trim_start_matches(&prefix).to_string())))
+        Ok((
+            maps,
+            page.next
+                .map(|sk| sk.trim_start_matches(&prefix).to_string()),
+        ))
     }
 
     /// Clears a pending-export marker if it still holds `hash` (a newer change keeps it).
-    pub async fn clear_pending(&self, integration_id: &str, e: Entity, our_id: &str, hash: &str) -> Result<(), StoreError> {
+    pub async fn clear_pending(
+        &self,
+        integration_id: &str,
+        e: Entity,
+        our_id: &str,
+        hash: &str,
+    ) -> Result<(), StoreError> {
         let res = self
             .client()
             .delete_item()
@@ -471,13 +557,25 @@ impl Db {
             .await;
         match res {
             Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
             Err(e) => Err(StoreError::dynamo(e)),
         }
     }
 
     /// Marks a pending export as failed for this hash, with the reason.
-    pub async fn fail_pending(&self, integration_id: &str, e: Entity, our_id: &str, hash: &str, reason: &str) -> Result<(), StoreError> {
+    pub async fn fail_pending(
+        &self,
+        integration_id: &str,
+        e: Entity,
+        our_id: &str,
+        hash: &str,
+        reason: &str,
+    ) -> Result<(), StoreError> {
         let res = self
             .client()
             .update_item()
@@ -494,7 +592,12 @@ impl Db {
             .await;
         match res {
             Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
             Err(e) => Err(StoreError::dynamo(e)),
         }
     }
@@ -511,17 +614,30 @@ impl Db {
     ) -> Result<(), StoreError> {
         let mut items = mapping_items(integration_id, e, m).into_iter();
         let main = items.next().unwrap_or_default();
-        let mut req = self.client().put_item().table_name(self.table()).set_item(Some(main));
+        let mut req = self
+            .client()
+            .put_item()
+            .table_name(self.table())
+            .set_item(Some(main));
         req = match expect_remote {
-            None => req.condition_expression("attribute_not_exists(pk) OR attribute_not_exists(remote_id)"),
+            None => req.condition_expression(
+                "attribute_not_exists(pk) OR attribute_not_exists(remote_id)",
+            ),
             Some(r) => req
                 .condition_expression("remote_id = :r")
                 .expression_attribute_values(":r", s(r)),
         };
         match req.send().await {
             Ok(_) => {}
-            Err(err) if err.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {
-                return Err(StoreError::Conflict(format!("mapping of {e} {} changed", m.our_id)));
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
+                return Err(StoreError::Conflict(format!(
+                    "mapping of {e} {} changed",
+                    m.our_id
+                )));
             }
             Err(err) => return Err(StoreError::dynamo(err)),
         }
@@ -551,7 +667,10 @@ impl Db {
             .send()
             .await
             .map_err(StoreError::dynamo)?;
-        let last = out.attributes().and_then(|a| get_n(a, "next_seq")).unwrap_or(count as i64) as u64;
+        let last = out
+            .attributes()
+            .and_then(|a| get_n(a, "next_seq"))
+            .unwrap_or(count as i64) as u64;
         Ok(last - count + 1)
     }
 
@@ -560,18 +679,35 @@ impl Db {
         let mut it = Item::new();
         it.insert("pk".into(), s(integration_pk(integration_id)));
         it.insert("sk".into(), s(feed_sk(f.entity, f.seq)));
-        it.insert("doc".into(), s(serde_json::to_string(f).map_err(|e| StoreError::Corrupt(e.to_string()))?));
+        it.insert(
+            "doc".into(),
+            s(serde_json::to_string(f).map_err(|e| StoreError::Corrupt(e.to_string()))?),
+        );
         Ok(it)
     }
 
     /// Feed entries of an entity after `cursor`.
-    pub async fn feed(&self, integration_id: &str, e: Entity, cursor: u64, limit: i32) -> Result<Vec<FeedEntry>, StoreError> {
+    pub async fn feed(
+        &self,
+        integration_id: &str,
+        e: Entity,
+        cursor: u64,
+        limit: i32,
+    ) -> Result<Vec<FeedEntry>, StoreError> {
         let page = self
-            .query_prefix(integration_id, &format!("FEED#{e}#"), Some(&feed_sk(e, cursor)), limit)
+            .query_prefix(
+                integration_id,
+                &format!("FEED#{e}#"),
+                Some(&feed_sk(e, cursor)),
+                limit,
+            )
             .await?;
         page.items
             .iter()
-            .map(|it| serde_json::from_str(get_s(it, "doc").unwrap_or("null")).map_err(|e| StoreError::Corrupt(e.to_string())))
+            .map(|it| {
+                serde_json::from_str(get_s(it, "doc").unwrap_or("null"))
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))
+            })
             .collect()
     }
 
@@ -581,15 +717,30 @@ impl Db {
         it.insert("pk".into(), s(integration_pk(integration_id)));
         it.insert(
             "sk".into(),
-            s(format!("CONFLICT#{}#{}#{}", rfc3339(c.decided_at), c.entity, c.our_id)),
+            s(format!(
+                "CONFLICT#{}#{}#{}",
+                rfc3339(c.decided_at),
+                c.entity,
+                c.our_id
+            )),
         );
-        it.insert("doc".into(), s(serde_json::to_string(c).map_err(|e| StoreError::Corrupt(e.to_string()))?));
-        it.insert("ttl".into(), n((c.decided_at + chrono::Duration::days(180)).timestamp()));
+        it.insert(
+            "doc".into(),
+            s(serde_json::to_string(c).map_err(|e| StoreError::Corrupt(e.to_string()))?),
+        );
+        it.insert(
+            "ttl".into(),
+            n((c.decided_at + chrono::Duration::days(180)).timestamp()),
+        );
         Ok(it)
     }
 
     /// The conflict log, newest first.
-    pub async fn conflicts(&self, integration_id: &str, limit: i32) -> Result<Vec<Conflict>, StoreError> {
+    pub async fn conflicts(
+        &self,
+        integration_id: &str,
+        limit: i32,
+    ) -> Result<Vec<Conflict>, StoreError> {
         let out = self
             .client()
             .query()
@@ -604,12 +755,19 @@ impl Db {
             .map_err(StoreError::dynamo)?;
         out.items()
             .iter()
-            .map(|it| serde_json::from_str(get_s(it, "doc").unwrap_or("null")).map_err(|e| StoreError::Corrupt(e.to_string())))
+            .map(|it| {
+                serde_json::from_str(get_s(it, "doc").unwrap_or("null"))
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))
+            })
             .collect()
     }
 
     /// The pull high-water mark of an entity.
-    pub async fn pull_checkpoint(&self, integration_id: &str, e: Entity) -> Result<Option<DateTime<Utc>>, StoreError> {
+    pub async fn pull_checkpoint(
+        &self,
+        integration_id: &str,
+        e: Entity,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
         let out = self
             .client()
             .get_item()
@@ -624,7 +782,12 @@ impl Db {
     }
 
     /// Advances the pull high-water mark (never backwards).
-    pub async fn set_pull_checkpoint(&self, integration_id: &str, e: Entity, high_water: DateTime<Utc>) -> Result<(), StoreError> {
+    pub async fn set_pull_checkpoint(
+        &self,
+        integration_id: &str,
+        e: Entity,
+        high_water: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         let res = self
             .client()
             .put_item()
@@ -638,13 +801,23 @@ impl Db {
             .await;
         match res {
             Ok(_) => Ok(()),
-            Err(err) if err.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(()),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
             Err(err) => Err(StoreError::dynamo(err)),
         }
     }
 
     /// A stored idempotent answer: (request fingerprint, status, body).
-    pub async fn idempotent_answer(&self, integration_id: &str, key: &str) -> Result<Option<(String, u16, String)>, StoreError> {
+    pub async fn idempotent_answer(
+        &self,
+        integration_id: &str,
+        key: &str,
+    ) -> Result<Option<(String, u16, String)>, StoreError> {
         let out = self
             .client()
             .get_item()
@@ -682,13 +855,22 @@ impl Db {
             .item("fingerprint", s(fingerprint))
             .item("status", n(status as i64))
             .item("body", s(body))
-            .item("ttl", n((Utc::now() + chrono::Duration::hours(24)).timestamp()))
+            .item(
+                "ttl",
+                n((Utc::now() + chrono::Duration::hours(24)).timestamp()),
+            )
             .condition_expression("attribute_not_exists(pk)")
             .send()
             .await;
         match res {
             Ok(_) => Ok(true),
-            Err(err) if err.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(false),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
             Err(err) => Err(StoreError::dynamo(err)),
         }
     }

@@ -25,7 +25,11 @@ impl Winner {
 /// no modification time), its change happened no later than `observed_at`, when we saw it: the
 /// local change wins only if it is provably later. A tie goes to the provider: the accounting
 /// system is the book of record.
-pub fn decide(local_changed_at: DateTime<Utc>, remote_changed_at: Option<DateTime<Utc>>, observed_at: DateTime<Utc>) -> Winner {
+pub fn decide(
+    local_changed_at: DateTime<Utc>,
+    remote_changed_at: Option<DateTime<Utc>>,
+    observed_at: DateTime<Utc>,
+) -> Winner {
     if local_changed_at > remote_changed_at.unwrap_or(observed_at) {
         Winner::Local
     } else {
@@ -45,18 +49,45 @@ mod tests {
 
     #[test]
     fn the_later_change_wins() {
-        assert_eq!(decide(t("2026-11-22T10:00:01Z"), Some(t("2026-11-22T10:00:00Z")), t(SEEN)), Winner::Local);
-        assert_eq!(decide(t("2026-11-22T10:00:00Z"), Some(t("2026-11-22T10:00:01Z")), t(SEEN)), Winner::Provider);
+        assert_eq!(
+            decide(
+                t("2026-11-22T10:00:01Z"),
+                Some(t("2026-11-22T10:00:00Z")),
+                t(SEEN)
+            ),
+            Winner::Local
+        );
+        assert_eq!(
+            decide(
+                t("2026-11-22T10:00:00Z"),
+                Some(t("2026-11-22T10:00:01Z")),
+                t(SEEN)
+            ),
+            Winner::Provider
+        );
     }
 
     #[test]
     fn ties_go_to_the_book_of_record() {
-        assert_eq!(decide(t("2026-11-22T10:00:00Z"), Some(t("2026-11-22T10:00:00Z")), t(SEEN)), Winner::Provider);
+        assert_eq!(
+            decide(
+                t("2026-11-22T10:00:00Z"),
+                Some(t("2026-11-22T10:00:00Z")),
+                t(SEEN)
+            ),
+            Winner::Provider
+        );
     }
 
     #[test]
     fn an_undated_provider_change_counts_as_made_when_seen() {
-        assert_eq!(decide(t("2026-11-22T11:59:59Z"), None, t(SEEN)), Winner::Provider);
-        assert_eq!(decide(t("2026-11-22T12:00:01Z"), None, t(SEEN)), Winner::Local);
+        assert_eq!(
+            decide(t("2026-11-22T11:59:59Z"), None, t(SEEN)),
+            Winner::Provider
+        );
+        assert_eq!(
+            decide(t("2026-11-22T12:00:01Z"), None, t(SEEN)),
+            Winner::Local
+        );
     }
 }

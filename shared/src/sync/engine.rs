@@ -57,8 +57,14 @@ pub enum Phase {
 pub fn phases(job: &Job) -> Vec<Phase> {
     if let Some(t) = &job.target {
         return match (&t.our_id, &t.remote_id) {
-            (Some(id), _) => vec![Phase::PushOne { entity: t.entity, our_id: id.clone() }],
-            (None, Some(id)) => vec![Phase::PullOne { entity: t.entity, remote_id: id.clone() }],
+            (Some(id), _) => vec![Phase::PushOne {
+                entity: t.entity,
+                our_id: id.clone(),
+            }],
+            (None, Some(id)) => vec![Phase::PullOne {
+                entity: t.entity,
+                remote_id: id.clone(),
+            }],
             (None, None) => Vec::new(),
         };
     }
@@ -99,12 +105,24 @@ pub struct Checkpoint {
 }
 
 /// Runs one slice.
-pub async fn run(ctx: &AppContext, integration: &Integration, job: &mut Job, budget: Duration) -> Result<SliceOutcome, SyncError> {
+pub async fn run(
+    ctx: &AppContext,
+    integration: &Integration,
+    job: &mut Job,
+    budget: Duration,
+) -> Result<SliceOutcome, SyncError> {
     let token = match ctx.tokens.access_token(integration).await {
         Ok(t) => t,
         Err(TokenError::NeedsReauth(r)) => return Err(SyncError::NeedsReauth(r)),
-        Err(TokenError::NotConnected) => return Err(SyncError::Fatal("the integration is not connected".into())),
-        Err(e) => return Err(SyncError::Retryable { reason: e.to_string(), retry_after: None }),
+        Err(TokenError::NotConnected) => {
+            return Err(SyncError::Fatal("the integration is not connected".into()))
+        }
+        Err(e) => {
+            return Err(SyncError::Retryable {
+                reason: e.to_string(),
+                retry_after: None,
+            })
+        }
     };
     let mut run = Run {
         ctx,
@@ -120,18 +138,41 @@ pub async fn run(ctx: &AppContext, integration: &Integration, job: &mut Job, bud
     while run.checkpoint.phase < plan.len() {
         let phase = plan[run.checkpoint.phase].clone();
         let finished = match &phase {
-            Phase::Push { entity: Entity::Customers } => run.push::<Customer>(job).await?,
-            Phase::Push { entity: Entity::Invoices } => run.push::<Invoice>(job).await?,
-            Phase::Pull { entity: Entity::Customers } => run.pull::<Customer>(job).await?,
-            Phase::Pull { entity: Entity::Invoices } => run.pull::<Invoice>(job).await?,
+            Phase::Push {
+                entity: Entity::Customers,
+            } => run.push::<Customer>(job).await?,
+            Phase::Push {
+                entity: Entity::Invoices,
+            } => run.push::<Invoice>(job).await?,
+            Phase::Pull {
+                entity: Entity::Customers,
+            } => run.pull::<Customer>(job).await?,
+            Phase::Pull {
+                entity: Entity::Invoices,
+            } => run.pull::<Invoice>(job).await?,
             Phase::Sweep { entity } => run.sweep(job, *entity).await?,
-            Phase::PushOne { entity: Entity::Customers, our_id } => run.push_one::<Customer>(job, our_id).await?,
-            Phase::PushOne { entity: Entity::Invoices, our_id } => run.push_one::<Invoice>(job, our_id).await?,
-            Phase::PullOne { entity: Entity::Customers, remote_id } => run.pull_one::<Customer>(job, remote_id).await?,
-            Phase::PullOne { entity: Entity::Invoices, remote_id } => run.pull_one::<Invoice>(job, remote_id).await?,
+            Phase::PushOne {
+                entity: Entity::Customers,
+                our_id,
+            } => run.push_one::<Customer>(job, our_id).await?,
+            Phase::PushOne {
+                entity: Entity::Invoices,
+                our_id,
+            } => run.push_one::<Invoice>(job, our_id).await?,
+            Phase::PullOne {
+                entity: Entity::Customers,
+                remote_id,
+            } => run.pull_one::<Customer>(job, remote_id).await?,
+            Phase::PullOne {
+                entity: Entity::Invoices,
+                remote_id,
+            } => run.pull_one::<Invoice>(job, remote_id).await?,
         };
         if finished {
-            run.checkpoint = Checkpoint { phase: run.checkpoint.phase + 1, ..Checkpoint::default() };
+            run.checkpoint = Checkpoint {
+                phase: run.checkpoint.phase + 1,
+                ..Checkpoint::default()
+            };
             run.save(job).await?;
         } else {
             run.save(job).await?;
@@ -161,7 +202,10 @@ enum Done {
 }
 
 fn store_err(e: StoreError) -> SyncError {
-    SyncError::Retryable { reason: e.to_string(), retry_after: None }
+    SyncError::Retryable {
+        reason: e.to_string(),
+        retry_after: None,
+    }
 }
 
 impl Run<'_> {
@@ -180,20 +224,40 @@ impl Run<'_> {
     async fn job_error(&self, e: ApiError) -> SyncError {
         match e {
             ApiError::Retryable { message } | ApiError::Unexpected { message } => {
-                SyncError::Retryable { reason: message, retry_after: None }
+                SyncError::Retryable {
+                    reason: message,
+                    retry_after: None,
+                }
             }
-            ApiError::RateLimited { retry_after, message } => SyncError::Retryable { reason: message, retry_after },
+            ApiError::RateLimited {
+                retry_after,
+                message,
+            } => SyncError::Retryable {
+                reason: message,
+                retry_after,
+            },
             ApiError::NeedsReauth { message } => {
                 // The token may simply have been refused early: refresh once, then retry the
                 // slice; a dead grant ends in needs_reauth.
                 match self.ctx.tokens.refresh_now(self.integration).await {
-                    Ok(_) => SyncError::Retryable { reason: format!("token refused, refreshed: {message}"), retry_after: None },
+                    Ok(_) => SyncError::Retryable {
+                        reason: format!("token refused, refreshed: {message}"),
+                        retry_after: None,
+                    },
                     Err(TokenError::NeedsReauth(r)) => SyncError::NeedsReauth(r),
-                    Err(other) => SyncError::Retryable { reason: other.to_string(), retry_after: None },
+                    Err(other) => SyncError::Retryable {
+                        reason: other.to_string(),
+                        retry_after: None,
+                    },
                 }
             }
-            ApiError::NeedsPerson { message, .. } => SyncError::Fatal(format!("the accounting system needs a person: {message}")),
-            other => SyncError::Retryable { reason: other.to_string(), retry_after: None },
+            ApiError::NeedsPerson { message, .. } => {
+                SyncError::Fatal(format!("the accounting system needs a person: {message}"))
+            }
+            other => SyncError::Retryable {
+                reason: other.to_string(),
+                retry_after: None,
+            },
         }
     }
 
@@ -219,11 +283,18 @@ impl Run<'_> {
             }
             let after = self.checkpoint.after.clone();
             let (ids, next) = if job.mode == Mode::Full {
-                let (recs, next) = self.db.local_page(&self.integration.id, T::ENTITY, after.as_deref(), page_size).await.map_err(store_err)?;
+                let (recs, next) = self
+                    .db
+                    .local_page(&self.integration.id, T::ENTITY, after.as_deref(), page_size)
+                    .await
+                    .map_err(store_err)?;
                 (recs.into_iter().map(|r| r.our_id).collect::<Vec<_>>(), next)
             } else {
-                let (pend, next) =
-                    self.db.pending_exports(&self.integration.id, T::ENTITY, after.as_deref(), page_size).await.map_err(store_err)?;
+                let (pend, next) = self
+                    .db
+                    .pending_exports(&self.integration.id, T::ENTITY, after.as_deref(), page_size)
+                    .await
+                    .map_err(store_err)?;
                 (pend.into_iter().map(|p| p.our_id).collect::<Vec<_>>(), next)
             };
             for id in &ids {
@@ -252,20 +323,48 @@ impl Run<'_> {
         let e = T::ENTITY;
         let iid = self.integration.id.clone();
         let ids = [our_id.to_string()];
-        let Some(local) = self.db.local_records(&iid, e, &ids).await.map_err(store_err)?.remove(our_id) else {
+        let Some(local) = self
+            .db
+            .local_records(&iid, e, &ids)
+            .await
+            .map_err(store_err)?
+            .remove(our_id)
+        else {
             return Ok(Done::Skipped);
         };
-        let pending = self.db.pendings(&iid, e, &ids).await.map_err(store_err)?.remove(our_id);
+        let pending = self
+            .db
+            .pendings(&iid, e, &ids)
+            .await
+            .map_err(store_err)?
+            .remove(our_id);
         if pending.as_ref().and_then(|p| p.failed_hash.as_ref()) == Some(&local.hash) {
             return Ok(Done::Skipped); // failed before with this very content; waits for a change
         }
         let mut rec: T = match serde_json::from_value(local.doc.clone()) {
             Ok(r) => r,
-            Err(err) => return self.fail(e, our_id, &local.hash, &format!("stored record unreadable: {err}")).await,
+            Err(err) => {
+                return self
+                    .fail(
+                        e,
+                        our_id,
+                        &local.hash,
+                        &format!("stored record unreadable: {err}"),
+                    )
+                    .await
+            }
         };
-        let mapping = self.db.mappings(&iid, e, &ids).await.map_err(store_err)?.remove(our_id);
+        let mapping = self
+            .db
+            .mappings(&iid, e, &ids)
+            .await
+            .map_err(store_err)?
+            .remove(our_id);
         if mapping.as_ref().and_then(|m| m.synced_hash.as_ref()) == Some(&local.hash) {
-            self.db.clear_pending(&iid, e, our_id, &local.hash).await.map_err(store_err)?;
+            self.db
+                .clear_pending(&iid, e, our_id, &local.hash)
+                .await
+                .map_err(store_err)?;
             return Ok(Done::Skipped); // nothing changed since the last sync (or it is our echo)
         }
         // An invoice needs its customer at the provider first.
@@ -275,30 +374,68 @@ impl Run<'_> {
                 Some(r) => Some(r),
                 None => {
                     return self
-                        .fail(e, our_id, &local.hash, &format!("customer `{cid}` is not known here; upsert it first"))
+                        .fail(
+                            e,
+                            our_id,
+                            &local.hash,
+                            &format!("customer `{cid}` is not known here; upsert it first"),
+                        )
                         .await
                 }
             },
         };
         match mapping.as_ref().and_then(|m| m.remote_id.clone()) {
-            None => self.create::<T>(job, &mut rec, &local, mapping.as_ref(), customer_remote.as_deref()).await,
+            None => {
+                self.create::<T>(
+                    job,
+                    &mut rec,
+                    &local,
+                    mapping.as_ref(),
+                    customer_remote.as_deref(),
+                )
+                .await
+            }
             Some(remote_id) => {
                 let m = mapping.clone().unwrap_or_else(|| empty_mapping(our_id));
-                self.update::<T>(job, &rec, &local, &m, &remote_id, customer_remote.as_deref()).await
+                self.update::<T>(
+                    job,
+                    &rec,
+                    &local,
+                    &m,
+                    &remote_id,
+                    customer_remote.as_deref(),
+                )
+                .await
             }
         }
     }
 
     /// The provider id of one of our customers, exporting it first when needed.
-    async fn customer_remote_id(&mut self, job: &mut Job, our_customer_id: &str) -> Result<Option<String>, SyncError> {
+    async fn customer_remote_id(
+        &mut self,
+        job: &mut Job,
+        our_customer_id: &str,
+    ) -> Result<Option<String>, SyncError> {
         let ids = [our_customer_id.to_string()];
         let known = |m: Option<Mapping>| m.and_then(|m| m.remote_id);
-        if let Some(r) = known(self.db.mappings(&self.integration.id, Entity::Customers, &ids).await.map_err(store_err)?.remove(our_customer_id)) {
+        if let Some(r) = known(
+            self.db
+                .mappings(&self.integration.id, Entity::Customers, &ids)
+                .await
+                .map_err(store_err)?
+                .remove(our_customer_id),
+        ) {
             return Ok(Some(r));
         }
         let d = Box::pin(self.export::<Customer>(job, our_customer_id)).await?;
         Self::count(job, d);
-        Ok(known(self.db.mappings(&self.integration.id, Entity::Customers, &ids).await.map_err(store_err)?.remove(our_customer_id)))
+        Ok(known(
+            self.db
+                .mappings(&self.integration.id, Entity::Customers, &ids)
+                .await
+                .map_err(store_err)?
+                .remove(our_customer_id),
+        ))
     }
 
     async fn create<T: Ops>(
@@ -318,8 +455,15 @@ impl Run<'_> {
                 Err(err) => return Err(self.job_error(err).await),
             }
         }
-        let marker = Mapping { create_pending_since: Some(Utc::now()), ..empty_mapping(&local.our_id) };
-        match self.db.put_mapping(&self.integration.id, e, &marker, None).await {
+        let marker = Mapping {
+            create_pending_since: Some(Utc::now()),
+            ..empty_mapping(&local.our_id)
+        };
+        match self
+            .db
+            .put_mapping(&self.integration.id, e, &marker, None)
+            .await
+        {
             Ok(()) => {}
             Err(StoreError::Conflict(_)) => return Ok(Done::Skipped), // created meanwhile
             Err(err) => return Err(store_err(err)),
@@ -333,7 +477,13 @@ impl Run<'_> {
                         Ok(Some(found)) => return self.adopt_found::<T>(local, found).await,
                         Ok(None) if attempt == 0 => continue,
                         Ok(None) => {
-                            return Err(SyncError::Retryable { reason: format!("create of {e} {} unconfirmed: {message}", local.our_id), retry_after: None })
+                            return Err(SyncError::Retryable {
+                                reason: format!(
+                                    "create of {e} {} unconfirmed: {message}",
+                                    local.our_id
+                                ),
+                                retry_after: None,
+                            })
                         }
                         Err(err) => return Err(self.job_error(err).await),
                     }
@@ -352,20 +502,38 @@ impl Run<'_> {
                 Err(err) => return Err(self.job_error(err).await),
             }
         }
-        Err(SyncError::Retryable { reason: "create not confirmed".into(), retry_after: None })
+        Err(SyncError::Retryable {
+            reason: "create not confirmed".into(),
+            retry_after: None,
+        })
     }
 
     /// Adopts a record found by our reference, finishing its create first when it stopped
     /// half-way.
-    async fn adopt_found<T: Ops>(&mut self, local: &LocalRecord, found: Remote<T>) -> Result<Done, SyncError> {
-        match T::complete(self.api, &self.auth, found, self.ctx.config.api.visma_convert_drafts).await {
+    async fn adopt_found<T: Ops>(
+        &mut self,
+        local: &LocalRecord,
+        found: Remote<T>,
+    ) -> Result<Done, SyncError> {
+        match T::complete(
+            self.api,
+            &self.auth,
+            found,
+            self.ctx.config.api.visma_convert_drafts,
+        )
+        .await
+        {
             Ok(done) => self.adopt::<T>(local, done).await,
             Err(err) => Err(self.job_error(err).await),
         }
     }
 
     /// Records a created (or found) record as synced with our local version.
-    async fn adopt<T: Ops>(&mut self, local: &LocalRecord, remote: Remote<T>) -> Result<Done, SyncError> {
+    async fn adopt<T: Ops>(
+        &mut self,
+        local: &LocalRecord,
+        remote: Remote<T>,
+    ) -> Result<Done, SyncError> {
         let e = T::ENTITY;
         let m = Mapping {
             our_id: local.our_id.clone(),
@@ -384,7 +552,10 @@ impl Run<'_> {
             }
             Err(err) => return Err(store_err(err)),
         }
-        self.db.clear_pending(&self.integration.id, e, &local.our_id, &local.hash).await.map_err(store_err)?;
+        self.db
+            .clear_pending(&self.integration.id, e, &local.our_id, &local.hash)
+            .await
+            .map_err(store_err)?;
         Ok(Done::Written)
     }
 
@@ -413,9 +584,18 @@ impl Run<'_> {
         if mapping.remote_hash.as_ref() != Some(&remote_hash) {
             // Both sides changed since the last sync.
             let winner = decide(local.updated_at, current.modified_at, Utc::now());
-            self.log_conflict(e, &local.our_id, remote_id, winner, local.updated_at, current.modified_at).await?;
+            self.log_conflict(
+                e,
+                &local.our_id,
+                remote_id,
+                winner,
+                local.updated_at,
+                current.modified_at,
+            )
+            .await?;
             if winner == Winner::Provider {
-                self.take_remote::<T>(current, &local.our_id, Some(&local.hash)).await?;
+                self.take_remote::<T>(current, &local.our_id, Some(&local.hash))
+                    .await?;
                 return Ok(Done::Conflict);
             }
             outcome = Done::Conflict;
@@ -431,8 +611,14 @@ impl Run<'_> {
                     remote_modified_at: updated.modified_at,
                     ..mapping.clone()
                 };
-                self.db.put_mapping(&self.integration.id, e, &m, Some(remote_id)).await.map_err(store_err)?;
-                self.db.clear_pending(&self.integration.id, e, &local.our_id, &local.hash).await.map_err(store_err)?;
+                self.db
+                    .put_mapping(&self.integration.id, e, &m, Some(remote_id))
+                    .await
+                    .map_err(store_err)?;
+                self.db
+                    .clear_pending(&self.integration.id, e, &local.our_id, &local.hash)
+                    .await
+                    .map_err(store_err)?;
                 Ok(outcome)
             }
             Err(ApiError::InvalidData { message, field, .. }) => {
@@ -447,9 +633,18 @@ impl Run<'_> {
         }
     }
 
-    async fn fail(&self, e: Entity, our_id: &str, hash: &str, reason: &str) -> Result<Done, SyncError> {
+    async fn fail(
+        &self,
+        e: Entity,
+        our_id: &str,
+        hash: &str,
+        reason: &str,
+    ) -> Result<Done, SyncError> {
         tracing::warn!(integration = %self.integration.id, entity = %e, our_id, reason, "record not exported");
-        self.db.fail_pending(&self.integration.id, e, our_id, hash, reason).await.map_err(store_err)?;
+        self.db
+            .fail_pending(&self.integration.id, e, our_id, hash, reason)
+            .await
+            .map_err(store_err)?;
         Ok(Done::Failed)
     }
 
@@ -474,17 +669,33 @@ impl Run<'_> {
         };
         tracing::info!(integration = %self.integration.id, entity = %e, our_id, winner = winner.as_str(), "conflict decided");
         let item = Db::conflict_item(&self.integration.id, &c).map_err(store_err)?;
-        self.db.write_batch(vec![Write::Put(item)], &self.integration.id).await.map_err(store_err)?;
+        self.db
+            .write_batch(vec![Write::Put(item)], &self.integration.id)
+            .await
+            .map_err(store_err)?;
         Ok(())
     }
 
     /// Makes the provider's version ours: local copy, mapping and a feed entry.
-    async fn take_remote<T: Ops>(&self, remote: Remote<T>, our_id: &str, clear_hash: Option<&String>) -> Result<(), SyncError> {
+    async fn take_remote<T: Ops>(
+        &self,
+        remote: Remote<T>,
+        our_id: &str,
+        clear_hash: Option<&String>,
+    ) -> Result<(), SyncError> {
         let e = T::ENTITY;
-        let (writes, _) = self.remote_writes::<T>(vec![(remote, our_id.to_string(), true)], HashMap::new()).await?;
-        self.db.write_batch(writes, &self.integration.id).await.map_err(store_err)?;
+        let (writes, _) = self
+            .remote_writes::<T>(vec![(remote, our_id.to_string(), true)], HashMap::new())
+            .await?;
+        self.db
+            .write_batch(writes, &self.integration.id)
+            .await
+            .map_err(store_err)?;
         if let Some(h) = clear_hash {
-            self.db.clear_pending(&self.integration.id, e, our_id, h).await.map_err(store_err)?;
+            self.db
+                .clear_pending(&self.integration.id, e, our_id, h)
+                .await
+                .map_err(store_err)?;
         }
         Ok(())
     }
@@ -498,26 +709,42 @@ impl Run<'_> {
             self.checkpoint.since = if job.mode == Mode::Full {
                 None
             } else {
-                let overlap = chrono::Duration::from_std(self.ctx.config.sync.pull_overlap).unwrap_or_default();
-                self.db.pull_checkpoint(&self.integration.id, e).await.map_err(store_err)?.map(|hw| hw - overlap)
+                let overlap = chrono::Duration::from_std(self.ctx.config.sync.pull_overlap)
+                    .unwrap_or_default();
+                self.db
+                    .pull_checkpoint(&self.integration.id, e)
+                    .await
+                    .map_err(store_err)?
+                    .map(|hw| hw - overlap)
             };
         }
         loop {
             if self.out_of_time() {
                 return Ok(false);
             }
-            let page = match T::list(self.api, &self.auth, self.checkpoint.since, self.checkpoint.page).await {
+            let page = match T::list(
+                self.api,
+                &self.auth,
+                self.checkpoint.since,
+                self.checkpoint.page,
+            )
+            .await
+            {
                 Ok(p) => p,
                 Err(err) => return Err(self.job_error(err).await),
             };
             if let Some(hw) = page.high_water {
-                self.checkpoint.high_water = Some(self.checkpoint.high_water.map_or(hw, |c| c.min(hw)));
+                self.checkpoint.high_water =
+                    Some(self.checkpoint.high_water.map_or(hw, |c| c.min(hw)));
             }
             let n = page.items.len();
             self.apply_remote_page::<T>(job, page.items).await?;
             if !page.has_more || n == 0 {
                 if let Some(hw) = self.checkpoint.high_water {
-                    self.db.set_pull_checkpoint(&self.integration.id, e, hw).await.map_err(store_err)?;
+                    self.db
+                        .set_pull_checkpoint(&self.integration.id, e, hw)
+                        .await
+                        .map_err(store_err)?;
                 }
                 return Ok(true);
             }
@@ -526,13 +753,22 @@ impl Run<'_> {
         }
     }
 
-    async fn pull_one<T: Ops>(&mut self, job: &mut Job, remote_id: &str) -> Result<bool, SyncError> {
+    async fn pull_one<T: Ops>(
+        &mut self,
+        job: &mut Job,
+        remote_id: &str,
+    ) -> Result<bool, SyncError> {
         match T::get(self.api, &self.auth, remote_id).await {
             Ok(Some(r)) => self.apply_remote_page::<T>(job, vec![r]).await?,
             Ok(None) => {
-                let known = self.db.our_ids(&self.integration.id, T::ENTITY, &[remote_id.to_string()]).await.map_err(store_err)?;
+                let known = self
+                    .db
+                    .our_ids(&self.integration.id, T::ENTITY, &[remote_id.to_string()])
+                    .await
+                    .map_err(store_err)?;
                 if let Some(our) = known.get(remote_id) {
-                    self.mark_deleted(T::ENTITY, vec![(our.clone(), remote_id.to_string())]).await?;
+                    self.mark_deleted(T::ENTITY, vec![(our.clone(), remote_id.to_string())])
+                        .await?;
                     job.progress.done += 1;
                 }
             }
@@ -543,20 +779,37 @@ impl Run<'_> {
 
     /// Applies a page of provider records: skips what we already have (including our own
     /// writes read back), decides conflicts, and writes mappings and feed entries in batches.
-    async fn apply_remote_page<T: Ops>(&mut self, job: &mut Job, items: Vec<Remote<T>>) -> Result<(), SyncError> {
+    async fn apply_remote_page<T: Ops>(
+        &mut self,
+        job: &mut Job,
+        items: Vec<Remote<T>>,
+    ) -> Result<(), SyncError> {
         let e = T::ENTITY;
         let iid = self.integration.id.clone();
         // Dedupe within the page (overlapping pages can repeat a record).
         let mut seen = HashSet::new();
-        let items: Vec<Remote<T>> = items.into_iter().filter(|r| seen.insert(r.remote_id.clone())).collect();
+        let items: Vec<Remote<T>> = items
+            .into_iter()
+            .filter(|r| seen.insert(r.remote_id.clone()))
+            .collect();
         let remote_ids: Vec<String> = items.iter().map(|r| r.remote_id.clone()).collect();
-        let our_ids = self.db.our_ids(&iid, e, &remote_ids).await.map_err(store_err)?;
+        let our_ids = self
+            .db
+            .our_ids(&iid, e, &remote_ids)
+            .await
+            .map_err(store_err)?;
         let known: Vec<String> = our_ids.values().cloned().collect();
         let mappings = self.db.mappings(&iid, e, &known).await.map_err(store_err)?;
         let pendings = self.db.pendings(&iid, e, &known).await.map_err(store_err)?;
         let customer_ids = if e == Entity::Invoices {
-            let refs: Vec<String> = items.iter().filter_map(|r| r.customer_remote_id.clone()).collect();
-            self.db.our_ids(&iid, Entity::Customers, &refs).await.map_err(store_err)?
+            let refs: Vec<String> = items
+                .iter()
+                .filter_map(|r| r.customer_remote_id.clone())
+                .collect();
+            self.db
+                .our_ids(&iid, Entity::Customers, &refs)
+                .await
+                .map_err(store_err)?
         } else {
             HashMap::new()
         };
@@ -578,9 +831,10 @@ impl Run<'_> {
                 job.progress.skipped += 1; // unchanged, or our own write read back
                 continue;
             }
-            let local_change = pendings
-                .get(&our_id)
-                .filter(|p| m.and_then(|m| m.synced_hash.as_ref()) != Some(&p.hash) && p.failed_hash.as_ref() != Some(&p.hash));
+            let local_change = pendings.get(&our_id).filter(|p| {
+                m.and_then(|m| m.synced_hash.as_ref()) != Some(&p.hash)
+                    && p.failed_hash.as_ref() != Some(&p.hash)
+            });
             if let Some(p) = local_change {
                 let local_at = self
                     .db
@@ -591,12 +845,16 @@ impl Run<'_> {
                     .map(|l| l.updated_at)
                     .unwrap_or_else(Utc::now);
                 let winner = decide(local_at, r.modified_at, Utc::now());
-                self.log_conflict(e, &our_id, &r.remote_id, winner, local_at, r.modified_at).await?;
+                self.log_conflict(e, &our_id, &r.remote_id, winner, local_at, r.modified_at)
+                    .await?;
                 job.progress.conflicts += 1;
                 if winner == Winner::Local {
                     continue; // the pending export will write ours over theirs
                 }
-                self.db.clear_pending(&iid, e, &our_id, &p.hash).await.map_err(store_err)?;
+                self.db
+                    .clear_pending(&iid, e, &our_id, &p.hash)
+                    .await
+                    .map_err(store_err)?;
             }
             take.push((r, our_id, false));
         }
@@ -620,7 +878,11 @@ impl Run<'_> {
         }
         let e = T::ENTITY;
         let iid = &self.integration.id;
-        let first = self.db.reserve_seq(iid, take.len() as u64).await.map_err(store_err)?;
+        let first = self
+            .db
+            .reserve_seq(iid, take.len() as u64)
+            .await
+            .map_err(store_err)?;
         let now = Utc::now();
         let mut writes = Vec::new();
         for (i, (r, our_id, _new)) in take.iter().enumerate() {
@@ -647,7 +909,12 @@ impl Run<'_> {
             for it in crate::store::records::mapping_items(iid, e, &m) {
                 writes.push(Write::Put(it));
             }
-            let local = LocalRecord { our_id: our_id.clone(), doc: doc.clone(), hash: local_hash, updated_at: r.modified_at.unwrap_or(now) };
+            let local = LocalRecord {
+                our_id: our_id.clone(),
+                doc: doc.clone(),
+                hash: local_hash,
+                updated_at: r.modified_at.unwrap_or(now),
+            };
             writes.push(Write::Put(local_item(iid, e, &local)));
             let entry = FeedEntry {
                 seq: first + i as u64,
@@ -676,14 +943,24 @@ impl Run<'_> {
                     return Ok(false);
                 }
                 let page = match e {
-                    Entity::Customers => self.api.list_customer_ids(&self.auth, self.checkpoint.page).await,
-                    Entity::Invoices => self.api.list_invoice_ids(&self.auth, self.checkpoint.page).await,
+                    Entity::Customers => {
+                        self.api
+                            .list_customer_ids(&self.auth, self.checkpoint.page)
+                            .await
+                    }
+                    Entity::Invoices => {
+                        self.api
+                            .list_invoice_ids(&self.auth, self.checkpoint.page)
+                            .await
+                    }
                 };
                 let page = match page {
                     Ok(p) => p,
                     Err(err) => return Err(self.job_error(err).await),
                 };
-                self.checkpoint.seen.extend(page.ids.iter().map(|id| short_hash(id)));
+                self.checkpoint
+                    .seen
+                    .extend(page.ids.iter().map(|id| short_hash(id)));
                 if !page.has_more || page.ids.is_empty() {
                     self.checkpoint.seen.sort_unstable();
                     self.checkpoint.seen.dedup();
@@ -700,7 +977,12 @@ impl Run<'_> {
             }
             let (maps, next) = self
                 .db
-                .mapping_page(&self.integration.id, e, self.checkpoint.after.as_deref(), 500)
+                .mapping_page(
+                    &self.integration.id,
+                    e,
+                    self.checkpoint.after.as_deref(),
+                    500,
+                )
                 .await
                 .map_err(store_err)?;
             let gone: Vec<(String, String)> = maps
@@ -711,7 +993,10 @@ impl Run<'_> {
                 .collect();
             job.progress.done += gone.len() as u64;
             self.mark_deleted(e, gone).await?;
-            self.checkpoint.after = maps.last().map(|m| m.our_id.clone()).or(self.checkpoint.after.clone());
+            self.checkpoint.after = maps
+                .last()
+                .map(|m| m.our_id.clone())
+                .or(self.checkpoint.after.clone());
             match next {
                 Some(_) if !maps.is_empty() => self.save(job).await?,
                 _ => return Ok(true),
@@ -727,13 +1012,22 @@ impl Run<'_> {
         let iid = &self.integration.id;
         let ids: Vec<String> = gone.iter().map(|(o, _)| o.clone()).collect();
         let maps = self.db.mappings(iid, e, &ids).await.map_err(store_err)?;
-        let first = self.db.reserve_seq(iid, gone.len() as u64).await.map_err(store_err)?;
+        let first = self
+            .db
+            .reserve_seq(iid, gone.len() as u64)
+            .await
+            .map_err(store_err)?;
         let now = Utc::now();
         let mut writes = Vec::new();
         for (i, (our_id, remote_id)) in gone.iter().enumerate() {
-            let mut m = maps.get(our_id).cloned().unwrap_or_else(|| empty_mapping(our_id));
+            let mut m = maps
+                .get(our_id)
+                .cloned()
+                .unwrap_or_else(|| empty_mapping(our_id));
             m.deleted_at = Some(now);
-            writes.push(Write::Put(crate::store::records::mapping_items(iid, e, &m).swap_remove(0)));
+            writes.push(Write::Put(
+                crate::store::records::mapping_items(iid, e, &m).swap_remove(0),
+            ));
             let entry = FeedEntry {
                 seq: first + i as u64,
                 entity: e,
@@ -801,31 +1095,78 @@ mod tests {
 
     #[test]
     fn phases_push_customers_first_then_pull_then_sweep() {
-        let p = phases(&job(Direction::Both, Mode::Full, vec![Entity::Invoices, Entity::Customers], None));
+        let p = phases(&job(
+            Direction::Both,
+            Mode::Full,
+            vec![Entity::Invoices, Entity::Customers],
+            None,
+        ));
         assert_eq!(
             p,
             vec![
-                Phase::Push { entity: Entity::Customers },
-                Phase::Push { entity: Entity::Invoices },
-                Phase::Pull { entity: Entity::Customers },
-                Phase::Pull { entity: Entity::Invoices },
-                Phase::Sweep { entity: Entity::Customers },
-                Phase::Sweep { entity: Entity::Invoices },
+                Phase::Push {
+                    entity: Entity::Customers
+                },
+                Phase::Push {
+                    entity: Entity::Invoices
+                },
+                Phase::Pull {
+                    entity: Entity::Customers
+                },
+                Phase::Pull {
+                    entity: Entity::Invoices
+                },
+                Phase::Sweep {
+                    entity: Entity::Customers
+                },
+                Phase::Sweep {
+                    entity: Entity::Invoices
+                },
             ]
         );
-        assert_eq!(phases(&job(Direction::Pull, Mode::Incremental, vec![Entity::Customers], None)).len(), 1);
-        let t = Target { entity: Entity::Invoices, our_id: None, remote_id: Some("42".into()) };
         assert_eq!(
-            phases(&job(Direction::Pull, Mode::Incremental, vec![Entity::Invoices], Some(t))),
-            vec![Phase::PullOne { entity: Entity::Invoices, remote_id: "42".into() }]
+            phases(&job(
+                Direction::Pull,
+                Mode::Incremental,
+                vec![Entity::Customers],
+                None
+            ))
+            .len(),
+            1
+        );
+        let t = Target {
+            entity: Entity::Invoices,
+            our_id: None,
+            remote_id: Some("42".into()),
+        };
+        assert_eq!(
+            phases(&job(
+                Direction::Pull,
+                Mode::Incremental,
+                vec![Entity::Invoices],
+                Some(t)
+            )),
+            vec![Phase::PullOne {
+                entity: Entity::Invoices,
+                remote_id: "42".into()
+            }]
         );
     }
 
     #[test]
     fn checkpoints_round_trip_through_json() {
-        let c = Checkpoint { phase: 2, page: 3, seen: vec![1, 2], listed: true, ..Default::default() };
+        let c = Checkpoint {
+            phase: 2,
+            page: 3,
+            seen: vec![1, 2],
+            listed: true,
+            ..Default::default()
+        };
         let v = serde_json::to_value(&c).unwrap();
         assert_eq!(serde_json::from_value::<Checkpoint>(v).unwrap(), c);
-        assert_eq!(serde_json::from_value::<Checkpoint>(serde_json::Value::Null).unwrap_or_default(), Checkpoint::default());
+        assert_eq!(
+            serde_json::from_value::<Checkpoint>(serde_json::Value::Null).unwrap_or_default(),
+            Checkpoint::default()
+        );
     }
 }

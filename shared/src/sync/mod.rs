@@ -38,6 +38,11 @@ pub enum SyncError {
 }
 
 /// Runs one slice of `job` within `budget`, updating its progress and checkpoint.
-pub async fn run_slice(ctx: &AppContext, integration: &Integration, job: &mut Job, budget: Duration) -> Result<SliceOutcome, SyncError> {
+pub async fn run_slice(
+    ctx: &AppContext,
+    integration: &Integration,
+    job: &mut Job,
+    budget: Duration,
+) -> Result<SliceOutcome, SyncError> {
     engine::run(ctx, integration, job, budget).await
 }

@@ -1,7 +1,10 @@
 //! The records API's use cases: the app upserts its records (they are exported by a job), and
 //! reads the feed of records pulled from the provider.
 
-use crate::domain::{Customer, Direction, Entity, FieldError, Integration, Invoice, JobState, Mode, ProviderKind, Trigger};
+use crate::domain::{
+    Customer, Direction, Entity, FieldError, Integration, Invoice, JobState, Mode, ProviderKind,
+    Trigger,
+};
 use crate::jobs::{self, JobRequest};
 use crate::store::records::{local_items, FeedEntry, LocalRecord, Write};
 use crate::store::StoreError;
@@ -73,14 +76,23 @@ impl SyncRecord for Invoice {
 pub struct Rejected(pub Vec<FieldError>);
 
 /// Parses and validates the `records` array of an upsert for `provider`.
-pub fn parse_records<T: SyncRecord>(records: &Value, provider: ProviderKind) -> Result<Vec<T>, Rejected> {
+pub fn parse_records<T: SyncRecord>(
+    records: &Value,
+    provider: ProviderKind,
+) -> Result<Vec<T>, Rejected> {
     let Value::Array(items) = records else {
-        return Err(Rejected(vec![FieldError::new("records", "`records` must be an array")]));
+        return Err(Rejected(vec![FieldError::new(
+            "records",
+            "`records` must be an array",
+        )]));
     };
     if items.is_empty() || items.len() > MAX_RECORDS {
         return Err(Rejected(vec![FieldError::new(
             "records",
-            format!("`records` must hold 1 to {MAX_RECORDS} records, not {}", items.len()),
+            format!(
+                "`records` must hold 1 to {MAX_RECORDS} records, not {}",
+                items.len()
+            ),
         )]));
     }
     let mut out = Vec::with_capacity(items.len());
@@ -91,9 +103,18 @@ pub fn parse_records<T: SyncRecord>(records: &Value, provider: ProviderKind) -> 
             Ok(r) => r,
             Err(e) => {
                 let path = e.path().to_string();
-                let mut field = if path == "." { format!("records[{i}]") } else { format!("records[{i}].{path}") };
+                let mut field = if path == "." {
+                    format!("records[{i}]")
+                } else {
+                    format!("records[{i}].{path}")
+                };
                 // serde reports a missing field at its parent: name the field itself.
-                if let Some(name) = e.inner().to_string().strip_prefix("missing field `").and_then(|r| r.split('`').next()) {
+                if let Some(name) = e
+                    .inner()
+                    .to_string()
+                    .strip_prefix("missing field `")
+                    .and_then(|r| r.split('`').next())
+                {
                     field = format!("{field}.{name}");
                 }
                 problems.push(FieldError::new(field, e.inner().to_string()));
@@ -101,10 +122,16 @@ pub fn parse_records<T: SyncRecord>(records: &Value, provider: ProviderKind) -> 
             }
         };
         if let Err(errs) = rec.problems(provider) {
-            problems.extend(errs.into_iter().map(|e| FieldError::new(format!("records[{i}].{}", e.field), e.message)));
+            problems.extend(
+                errs.into_iter()
+                    .map(|e| FieldError::new(format!("records[{i}].{}", e.field), e.message)),
+            );
         }
         if !seen.insert(rec.our_id().to_string()) {
-            problems.push(FieldError::new(format!("records[{i}].id"), "the same id appears twice in this request"));
+            problems.push(FieldError::new(
+                format!("records[{i}].id"),
+                "the same id appears twice in this request",
+            ));
         }
         out.push(rec);
     }
@@ -127,17 +154,33 @@ pub struct UpsertOutcome {
 }
 
 /// Stores the app's records and makes sure an export job is queued for them.
-pub async fn upsert<T: SyncRecord>(ctx: &AppContext, integration: &Integration, records: Vec<T>) -> Result<UpsertOutcome, StoreError> {
+pub async fn upsert<T: SyncRecord>(
+    ctx: &AppContext,
+    integration: &Integration,
+    records: Vec<T>,
+) -> Result<UpsertOutcome, StoreError> {
     let (accepted, unchanged) = store(ctx, integration, records).await?;
     if accepted == 0 {
-        return Ok(UpsertOutcome { accepted, unchanged, job_id: None });
+        return Ok(UpsertOutcome {
+            accepted,
+            unchanged,
+            job_id: None,
+        });
     }
     let job_id = ensure_export_job(ctx, integration, T::ENTITY).await?;
-    Ok(UpsertOutcome { accepted, unchanged, job_id: Some(job_id) })
+    Ok(UpsertOutcome {
+        accepted,
+        unchanged,
+        job_id: Some(job_id),
+    })
 }
 
 /// Stores the app's records and marks the changed ones for export. Gives (changed, unchanged).
-pub async fn store<T: SyncRecord>(ctx: &AppContext, integration: &Integration, records: Vec<T>) -> Result<(usize, usize), StoreError> {
+pub async fn store<T: SyncRecord>(
+    ctx: &AppContext,
+    integration: &Integration,
+    records: Vec<T>,
+) -> Result<(usize, usize), StoreError> {
     let entity = T::ENTITY;
     let ids: Vec<String> = records.iter().map(|r| r.our_id().to_string()).collect();
     let existing = ctx.db.local_records(&integration.id, entity, &ids).await?;
@@ -159,7 +202,11 @@ pub async fn store<T: SyncRecord>(ctx: &AppContext, integration: &Integration, r
             hash,
             updated_at: rec.changed_at().unwrap_or(now),
         };
-        writes.extend(local_items(&integration.id, entity, &local).into_iter().map(Write::Put));
+        writes.extend(
+            local_items(&integration.id, entity, &local)
+                .into_iter()
+                .map(Write::Put),
+        );
     }
     let accepted = writes.len() / 2;
     if accepted > 0 {
@@ -170,7 +217,11 @@ pub async fn store<T: SyncRecord>(ctx: &AppContext, integration: &Integration, r
 
 /// A queued export job picks up every pending record when it runs, so a new upsert reuses a
 /// job that has not started yet instead of piling up jobs.
-async fn ensure_export_job(ctx: &AppContext, integration: &Integration, entity: Entity) -> Result<String, StoreError> {
+async fn ensure_export_job(
+    ctx: &AppContext,
+    integration: &Integration,
+    entity: Entity,
+) -> Result<String, StoreError> {
     let recent = ctx.db.list_jobs(&integration.id, 10).await?;
     if let Some(j) = recent.iter().find(|j| {
         j.state == JobState::Queued
@@ -207,8 +258,17 @@ pub struct FeedPage {
 }
 
 /// Reads the feed of pulled records after `cursor`.
-pub async fn feed(ctx: &AppContext, integration: &Integration, entity: Entity, cursor: u64, limit: i32) -> Result<FeedPage, StoreError> {
+pub async fn feed(
+    ctx: &AppContext,
+    integration: &Integration,
+    entity: Entity,
+    cursor: u64,
+    limit: i32,
+) -> Result<FeedPage, StoreError> {
     let records = ctx.db.feed(&integration.id, entity, cursor, limit).await?;
     let next_cursor = records.last().map(|r| r.seq).unwrap_or(cursor);
-    Ok(FeedPage { records, next_cursor })
+    Ok(FeedPage {
+        records,
+        next_cursor,
+    })
 }
