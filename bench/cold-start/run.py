@@ -558,7 +558,11 @@ def main() -> int:
         for package, binary in fns:
             path = target_dir / "release" / binary
             if not path.exists():
-                sys.exit(f"bench: {path} is missing (build it, or drop --no-build)")
+                row = {"function": package, "size_mib": 0.0, "stripped": True, "request": "", "runs": [],
+                       "error": f"{path} is missing (build it, or drop --no-build)"}
+                rows.append(row)
+                print_row(row)
+                continue
             env = function_env(binary, 0, endpoint, table, queue_url)
             runs = []
             with open(out_dir / f"{binary}.log", "wb") as log:

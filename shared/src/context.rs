@@ -35,6 +35,15 @@ impl AppContext {
 
     /// Builds the context over an explicit AWS configuration.
     pub fn new(config: Config, sdk: &aws_config::SdkConfig) -> Result<Self, reqwest::Error> {
+        Self::new_with_dynamodb(config, sdk, aws_sdk_dynamodb::Client::new(sdk))
+    }
+
+    /// Builds the context with a prepared DynamoDB client (benchmarks count its calls).
+    pub fn new_with_dynamodb(
+        config: Config,
+        sdk: &aws_config::SdkConfig,
+        dynamodb: aws_sdk_dynamodb::Client,
+    ) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
             .timeout(config.provider_timeout)
             .connect_timeout(std::time::Duration::from_secs(5))
@@ -43,10 +52,7 @@ impl AppContext {
                 env!("CARGO_PKG_VERSION")
             ))
             .build()?;
-        let db = Db::new(
-            aws_sdk_dynamodb::Client::new(sdk),
-            config.table_name.clone(),
-        );
+        let db = Db::new(dynamodb, config.table_name.clone());
         let secrets = aws_sdk_secretsmanager::Client::new(sdk);
         let vault = Vault::new(secrets.clone(), config.kms_key_id.clone());
         let credentials = Arc::new(CredentialStore::new(config.credentials.clone(), secrets));

@@ -22,7 +22,12 @@ static KEYS: LazyLock<KeyCache> = LazyLock::new(KeyCache::new);
 
 /// Handles one delivery.
 pub async fn handler(ctx: &AppContext, req: Request) -> Result<Response<Body>, Error> {
-    Ok(respond(handle(ctx, &req).await))
+    let mut resp = respond(handle(ctx, &req).await);
+    if resp.status() == 405 {
+        resp.headers_mut()
+            .insert(header::ALLOW, header::HeaderValue::from_static("POST"));
+    }
+    Ok(resp)
 }
 
 async fn handle(ctx: &AppContext, req: &Request) -> Result<Response<Body>, Problem> {

@@ -193,6 +193,14 @@ struct Run<'a> {
     checkpoint: Checkpoint,
 }
 
+/// State read ahead for a page of exports.
+struct Prefetch {
+    locals: HashMap<String, LocalRecord>,
+    pendings: HashMap<String, crate::store::records::Pending>,
+    mappings: HashMap<String, Mapping>,
+    customer_remote: HashMap<String, String>,
+}
+
 /// The outcome of one record.
 enum Done {
     Written,
@@ -297,11 +305,12 @@ impl Run<'_> {
                     .map_err(store_err)?;
                 (pend.into_iter().map(|p| p.our_id).collect::<Vec<_>>(), next)
             };
+            let mut pre = self.prefetch::<T>(&ids).await?;
             for id in &ids {
                 if self.out_of_time() {
                     return Ok(false);
                 }
-                let d = self.export::<T>(job, id).await?;
+                let d = self.export_prefetched::<T>(job, id, &mut pre).await?;
                 Self::count(job, d);
                 self.checkpoint.after = Some(id.clone());
             }
@@ -320,24 +329,56 @@ impl Run<'_> {
 
     /// Exports one local record, exactly once.
     async fn export<T: Ops>(&mut self, job: &mut Job, our_id: &str) -> Result<Done, SyncError> {
+        let mut pre = self.prefetch::<T>(&[our_id.to_string()]).await?;
+        self.export_prefetched::<T>(job, our_id, &mut pre).await
+    }
+
+    /// Reads what exporting a page of records needs in a few batch reads instead of several
+    /// reads a record.
+    async fn prefetch<T: Ops>(&self, ids: &[String]) -> Result<Prefetch, SyncError> {
+        let e = T::ENTITY;
+        let iid = &self.integration.id;
+        let locals = self.db.local_records(iid, e, ids).await.map_err(store_err)?;
+        let customers: Vec<String> = if e == Entity::Invoices {
+            locals
+                .values()
+                .filter_map(|l| l.doc.get("customer_id").and_then(|c| c.as_str()).map(str::to_string))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let customer_remote = if customers.is_empty() {
+            HashMap::new()
+        } else {
+            self.db
+                .mappings(iid, Entity::Customers, &customers)
+                .await
+                .map_err(store_err)?
+                .into_iter()
+                .filter_map(|(k, m)| m.remote_id.map(|r| (k, r)))
+                .collect()
+        };
+        Ok(Prefetch {
+            locals,
+            pendings: self.db.pendings(iid, e, ids).await.map_err(store_err)?,
+            mappings: self.db.mappings(iid, e, ids).await.map_err(store_err)?,
+            customer_remote,
+        })
+    }
+
+    /// Exports one local record, exactly once, from prefetched state.
+    async fn export_prefetched<T: Ops>(
+        &mut self,
+        job: &mut Job,
+        our_id: &str,
+        pre: &mut Prefetch,
+    ) -> Result<Done, SyncError> {
         let e = T::ENTITY;
         let iid = self.integration.id.clone();
-        let ids = [our_id.to_string()];
-        let Some(local) = self
-            .db
-            .local_records(&iid, e, &ids)
-            .await
-            .map_err(store_err)?
-            .remove(our_id)
-        else {
+        let Some(local) = pre.locals.remove(our_id) else {
             return Ok(Done::Skipped);
         };
-        let pending = self
-            .db
-            .pendings(&iid, e, &ids)
-            .await
-            .map_err(store_err)?
-            .remove(our_id);
+        let pending = pre.pendings.remove(our_id);
         if pending.as_ref().and_then(|p| p.failed_hash.as_ref()) == Some(&local.hash) {
             return Ok(Done::Skipped); // failed before with this very content; waits for a change
         }
@@ -354,12 +395,7 @@ impl Run<'_> {
                     .await
             }
         };
-        let mapping = self
-            .db
-            .mappings(&iid, e, &ids)
-            .await
-            .map_err(store_err)?
-            .remove(our_id);
+        let mapping = pre.mappings.remove(our_id);
         if mapping.as_ref().and_then(|m| m.synced_hash.as_ref()) == Some(&local.hash) {
             self.db
                 .clear_pending(&iid, e, our_id, &local.hash)
@@ -370,6 +406,7 @@ impl Run<'_> {
         // An invoice needs its customer at the provider first.
         let customer_remote = match rec.customer_ref().map(str::to_string) {
             None => None,
+            Some(cid) if pre.customer_remote.contains_key(&cid) => pre.customer_remote.get(&cid).cloned(),
             Some(cid) => match self.customer_remote_id(job, &cid).await? {
                 Some(r) => Some(r),
                 None => {
