@@ -533,6 +533,7 @@ def main() -> int:
     ap.add_argument("--cold-runs", type=int, default=5, help="process starts per function (default 5)")
     ap.add_argument("--warm", type=int, default=20, help="warm invocations per start (default 20)")
     ap.add_argument("--jobs", "-j", help="cargo build jobs (default: cargo's; CARGO_BUILD_JOBS works too)")
+    ap.add_argument("--binaries", help="directory of the binaries to measure (default: <target>/release); implies --no-build")
     ap.add_argument("--json", help="also write the results to this file")
     ap.add_argument("--no-fail", action="store_true", help="exit 0 even when a target is missed")
     args = ap.parse_args()
@@ -544,7 +545,8 @@ def main() -> int:
         if unknown:
             sys.exit(f"bench: no such function package: {', '.join(sorted(unknown))}")
         fns = [(p, b) for p, b in fns if p in wanted]
-    if not args.no_build:
+    bin_dir = Path(args.binaries) if args.binaries else target_dir / "release"
+    if not args.no_build and not args.binaries:
         build([p for p, _ in fns], args.jobs)
 
     out_dir = target_dir / "cold-start"
@@ -556,7 +558,7 @@ def main() -> int:
         queue_url = create_resources(endpoint, table)
         print(f"moto at {endpoint}, table {table}; logs in {out_dir}/<function>.log\n", flush=True)
         for package, binary in fns:
-            path = target_dir / "release" / binary
+            path = bin_dir / binary
             if not path.exists():
                 row = {"function": package, "size_mib": 0.0, "stripped": True, "request": "", "runs": [],
                        "error": f"{path} is missing (build it, or drop --no-build)"}

@@ -2,14 +2,14 @@
 //! integration with the provider, or creates one, and answers with the authorization URL.
 
 use lambda_http::{Body, Error, Request, Response};
-use shared::api::{json, path_param, query_param, respond, tenant, Problem};
+use shared::api::{json, path_param, query_param, traced, tenant, Problem};
 use shared::connections::authorize;
 use shared::domain::ProviderKind;
 use shared::AppContext;
 
 /// Handles one request.
 pub async fn handler(ctx: &AppContext, req: Request) -> Result<Response<Body>, Error> {
-    Ok(respond(handle(ctx, &req).await))
+    Ok(traced(&req, handle(ctx, &req)).await)
 }
 
 async fn handle(ctx: &AppContext, req: &Request) -> Result<Response<Body>, Problem> {

@@ -5,13 +5,13 @@
 
 use lambda_http::{Body, Error, Request, Response};
 use shared::api::request::optional_string;
-use shared::api::{json, json_body, path_param, respond, tenant, Problem};
+use shared::api::{json, json_body, path_param, traced, tenant, Problem};
 use shared::connections::begin_connect;
 use shared::AppContext;
 
 /// Handles one request.
 pub async fn handler(ctx: &AppContext, req: Request) -> Result<Response<Body>, Error> {
-    Ok(respond(handle(ctx, &req).await))
+    Ok(traced(&req, handle(ctx, &req)).await)
 }
 
 async fn handle(ctx: &AppContext, req: &Request) -> Result<Response<Body>, Problem> {

@@ -2,13 +2,13 @@
 //! secret and marks the integration disconnected.
 
 use lambda_http::{Body, Error, Request, Response};
-use shared::api::{json, path_param, respond, tenant, Problem};
+use shared::api::{json, path_param, traced, tenant, Problem};
 use shared::connections::disconnect;
 use shared::AppContext;
 
 /// Handles one request.
 pub async fn handler(ctx: &AppContext, req: Request) -> Result<Response<Body>, Error> {
-    Ok(respond(handle(ctx, &req).await))
+    Ok(traced(&req, handle(ctx, &req)).await)
 }
 
 async fn handle(ctx: &AppContext, req: &Request) -> Result<Response<Body>, Problem> {

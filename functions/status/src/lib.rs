@@ -6,13 +6,13 @@
 //! `GET /api/integrations/{id}/conflicts` is the conflict log.
 
 use lambda_http::{Body, Error, Request, RequestExt, Response};
-use shared::api::{json, respond, tenant, Problem};
+use shared::api::{json, traced, tenant, Problem};
 use shared::connections::{get, IntegrationView};
 use shared::AppContext;
 
 /// Handles one request.
 pub async fn handler(ctx: &AppContext, req: Request) -> Result<Response<Body>, Error> {
-    Ok(respond(handle(ctx, &req).await))
+    Ok(traced(&req, handle(ctx, &req)).await)
 }
 
 async fn handle(ctx: &AppContext, req: &Request) -> Result<Response<Body>, Problem> {

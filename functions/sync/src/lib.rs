@@ -6,7 +6,7 @@
 use lambda_http::{Body, Error, Request, RequestExt, Response};
 use serde_json::{json, Value};
 use shared::api::request::optional_string;
-use shared::api::{json, json_body, path_param, respond, tenant, Problem};
+use shared::api::{json, json_body, path_param, traced, tenant, Problem};
 use shared::connections::get;
 use shared::domain::{Direction, Entity, IntegrationStatus, Mode, Trigger};
 use shared::jobs::{enqueue, retry, JobRequest, RetryError};
@@ -14,7 +14,7 @@ use shared::AppContext;
 
 /// Handles one request.
 pub async fn handler(ctx: &AppContext, req: Request) -> Result<Response<Body>, Error> {
-    Ok(respond(handle(ctx, &req).await))
+    Ok(traced(&req, handle(ctx, &req)).await)
 }
 
 async fn handle(ctx: &AppContext, req: &Request) -> Result<Response<Body>, Problem> {

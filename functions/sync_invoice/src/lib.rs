@@ -5,7 +5,7 @@
 
 use lambda_http::{Body, Error, Request, Response};
 use shared::api::request::{optional_string, required_string};
-use shared::api::{json, json_body, respond, tenant, Problem};
+use shared::api::{json, json_body, traced, tenant, Problem};
 use shared::connections::get;
 use shared::domain::{Direction, Entity, IntegrationStatus, Invoice, Mode, Target, Trigger};
 use shared::jobs::{enqueue, JobRequest};
@@ -14,7 +14,7 @@ use shared::AppContext;
 
 /// Handles one request.
 pub async fn handler(ctx: &AppContext, req: Request) -> Result<Response<Body>, Error> {
-    Ok(respond(handle(ctx, &req).await))
+    Ok(traced(&req, handle(ctx, &req)).await)
 }
 
 async fn handle(ctx: &AppContext, req: &Request) -> Result<Response<Body>, Problem> {

@@ -4,7 +4,7 @@ pub mod problem;
 pub mod request;
 
 pub use problem::Problem;
-pub use request::{json_body, path_param, query_param, tenant};
+pub use request::{json_body, path_param, query_param, request_span, tenant};
 
 use lambda_http::{Body, Response};
 use serde::Serialize;
@@ -13,6 +13,16 @@ use serde::Serialize;
 /// `Ok(response)`: an `Err` from a function would become a bare 500.
 pub fn respond(outcome: Result<Response<Body>, Problem>) -> Response<Body> {
     outcome.unwrap_or_else(|p| p.into_response())
+}
+
+/// Runs a handler inside the request's span (request id, route, tenant on every log line) and
+/// turns its outcome into the response.
+pub async fn traced(
+    req: &lambda_http::Request,
+    work: impl std::future::Future<Output = Result<Response<Body>, Problem>>,
+) -> Response<Body> {
+    use tracing::Instrument;
+    respond(work.instrument(request_span(req)).await)
 }
 
 /// A JSON response.

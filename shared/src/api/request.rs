@@ -22,9 +22,11 @@ pub fn tenant(req: &Request, claim: &str) -> Result<TenantId, Problem> {
     let raw = claims.and_then(|c| c.get(claim)).ok_or_else(|| {
         Problem::unauthorized(format!("the access token carries no `{claim}` claim"))
     })?;
-    TenantId::parse(raw).ok_or_else(|| {
+    let tenant = TenantId::parse(raw).ok_or_else(|| {
         Problem::unauthorized(format!("the `{claim}` claim is not a valid tenant id"))
-    })
+    })?;
+    tracing::Span::current().record("tenant", tenant.as_str());
+    Ok(tenant)
 }
 
 /// A path parameter that API Gateway matched.
@@ -113,4 +115,16 @@ pub fn required_string(
     optional_string(body, field, max)?
         .filter(|s| !s.is_empty())
         .ok_or_else(|| Problem::invalid_field(field, format!("`{field}` is required")))
+}
+
+/// A span for one API request: its id and route; `tenant` is filled in once it is known.
+pub fn request_span(req: &Request) -> tracing::Span {
+    let (request_id, route) = match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => (
+            ctx.request_id.clone().unwrap_or_default(),
+            ctx.route_key.clone().unwrap_or_default(),
+        ),
+        _ => (String::new(), String::new()),
+    };
+    tracing::info_span!("request", request_id = %request_id, route = %route, tenant = tracing::field::Empty)
 }

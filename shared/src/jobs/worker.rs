@@ -12,10 +12,12 @@ use crate::domain::job::backoff_seconds;
 use crate::domain::{IntegrationStatus, Job, JobState, TenantId};
 use crate::store::{JobMessage, StoreError};
 use crate::sync::{run_slice, SliceOutcome, SyncError};
+use crate::telemetry::Unit;
 use crate::AppContext;
 use chrono::Utc;
 use rand::Rng;
 use std::time::Duration;
+use tracing::Instrument;
 
 const LEASE_PURPOSE: &str = "sync";
 
@@ -43,7 +45,8 @@ pub async fn handle(
             return Disposition::Retry;
         }
     };
-    match handle_message(ctx, &msg, receipt_handle, remaining).await {
+    let span = tracing::info_span!("job", tenant = %msg.tenant_id, integration = %msg.integration_id, job = %msg.job_id);
+    match handle_message(ctx, &msg, receipt_handle, remaining).instrument(span).await {
         Ok(d) => d,
         Err(e) => {
             tracing::error!(job = %msg.job_id, error = %e, "job message failed; it will come back");
@@ -141,6 +144,8 @@ async fn run_leased(
         Err(e) => return Err(e),
     }
     let started = std::time::Instant::now();
+    let done_before = job.progress.done;
+    let stats_before = provider_stats(ctx, integration.provider);
     let result = run_slice(ctx, integration, job, budget).await;
     job.progress.longest_slice_ms = job
         .progress
@@ -150,6 +155,16 @@ async fn run_leased(
         tenant = %job.tenant_id, integration = %job.integration_id, job = %job.id, slice = job.slices,
         elapsed_ms = started.elapsed().as_millis() as u64, done = job.progress.done, failed = job.progress.failed,
         "slice ended"
+    );
+    let stats_after = provider_stats(ctx, integration.provider);
+    crate::telemetry::emit(
+        &[
+            ("RecordsSynced", (job.progress.done - done_before) as f64, Unit::Count),
+            ("ProviderRequests", (stats_after.0 - stats_before.0) as f64, Unit::Count),
+            ("ProviderRateLimited", (stats_after.1 - stats_before.1) as f64, Unit::Count),
+            ("SliceDuration", started.elapsed().as_millis() as f64, Unit::Milliseconds),
+        ],
+        &[("Provider", integration.provider.as_str())],
     );
     match result {
         Ok(SliceOutcome::Finished) => {
@@ -230,5 +245,16 @@ pub async fn finish(
         Err(e) => return Err(e),
     }
     tracing::info!(tenant = %job.tenant_id, integration = %job.integration_id, job = %job.id, state = %state, "job finished");
+    let ms = (job.updated_at - job.created_at).num_milliseconds().max(0) as f64;
+    crate::telemetry::emit(&[("JobDuration", ms, Unit::Milliseconds)], &[("State", state.as_str())]);
     Ok(())
+}
+
+/// Requests and 429s the provider's client has counted in this container so far.
+fn provider_stats(ctx: &AppContext, provider: crate::domain::ProviderKind) -> (u64, u64) {
+    let (sent, limited, _) = match provider {
+        crate::domain::ProviderKind::Fortnox => ctx.providers.fortnox_api().stats().snapshot(),
+        crate::domain::ProviderKind::Visma => ctx.providers.visma_api().stats().snapshot(),
+    };
+    (sent, limited)
 }
