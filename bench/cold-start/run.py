@@ -115,6 +115,14 @@ def http_event(method: str, route: str, path: str, *, path_params=None, query=No
     return event
 
 
+def function_url_event(method: str, path: str, body=None) -> dict:
+    """A Lambda function URL event (payload 2.0, no authorizer, route `$default`)."""
+    event = http_event(method, "$default", path, body=body, authorized=False)
+    event["routeKey"] = event["requestContext"]["routeKey"] = "$default"
+    event["requestContext"]["domainName"] = event["headers"]["host"] = "bench.lambda-url.eu-north-1.on.aws"
+    return event
+
+
 def sqs_event(body: str, queue_name: str) -> dict:
     return {"Records": [{
         "messageId": str(uuid.uuid4()),
@@ -171,9 +179,13 @@ REQUESTS = {
                 lambda: http_event("GET", "/api/integrations/{id}/records/{entity}",
                                    f"/api/integrations/{MISSING}/records/customers",
                                    path_params={"id": MISSING, "entity": "customers"}), (404,)),
-    "webhook": ("POST /{id}/webhook, unsigned, unknown id -> 4xx",
-                lambda: http_event("POST", "/api/integrations/{id}/webhook", f"/api/integrations/{MISSING}/webhook",
-                                   path_params={"id": MISSING}, body={"event": "bench"}, authorized=False), None),
+    "webhook": ("POST /{id}/webhook (function URL event), unsigned: the key lookup fails -> 401",
+                lambda: function_url_event("POST", f"/api/integrations/{MISSING}/webhook",
+                                           body={"id": "evt-1", "type": "invoice.updated", "entity_id": "1"}), (401,)),
+    "webhook_key": ("POST /{id}/webhook-key/rotate, unknown id: GetItem -> 404",
+                    lambda: http_event("POST", "/api/integrations/{id}/webhook-key/rotate",
+                                       f"/api/integrations/{MISSING}/webhook-key/rotate",
+                                       path_params={"id": MISSING}, body={}), (404,)),
     "worker": ("SQS message for a job that does not exist: GetItem -> dropped",
                lambda: sqs_event(JOB_MESSAGE, "sync"), None),
     "dead_letter": ("SQS dead-letter message for a job that does not exist: GetItem -> dropped",

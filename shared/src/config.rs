@@ -233,7 +233,7 @@ impl Config {
                     .parse()
                     .map_err(|_| ConfigError("PAGE_SIZE must be a whole number".into()))?,
             },
-            api: crate::providers::ApiSettings::from_lookup(&get)
+            api: crate::providers::ApiSettings::from_lookup(get)
                 .map_err(|e| ConfigError(e.0 + " must be a whole number"))?,
             webhook: WebhookSettings {
                 base_url: get("WEBHOOK_BASE_URL").map(trim),

@@ -34,7 +34,11 @@ impl Unit {
 }
 
 /// One EMF record: several metrics sharing one set of dimensions.
-pub fn emf_line(metrics: &[(&str, f64, Unit)], dimensions: &[(&str, &str)], timestamp_ms: i64) -> String {
+pub fn emf_line(
+    metrics: &[(&str, f64, Unit)],
+    dimensions: &[(&str, &str)],
+    timestamp_ms: i64,
+) -> String {
     let mut root = Map::new();
     let dims: Vec<&str> = dimensions.iter().map(|(k, _)| *k).collect();
     root.insert(
@@ -61,9 +65,15 @@ pub fn emf_line(metrics: &[(&str, f64, Unit)], dimensions: &[(&str, &str)], time
 /// CloudWatch picks EMF records up.
 pub fn emit(metrics: &[(&str, f64, Unit)], dimensions: &[(&str, &str)]) {
     static ENABLED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    let on = *ENABLED.get_or_init(|| std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some() || std::env::var_os("EMF_METRICS").is_some());
+    let on = *ENABLED.get_or_init(|| {
+        std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some()
+            || std::env::var_os("EMF_METRICS").is_some()
+    });
     if on {
-        println!("{}", emf_line(metrics, dimensions, chrono::Utc::now().timestamp_millis()));
+        println!(
+            "{}",
+            emf_line(metrics, dimensions, chrono::Utc::now().timestamp_millis())
+        );
     }
 }
 
@@ -73,12 +83,22 @@ mod tests {
 
     #[test]
     fn emf_records_declare_their_metrics_and_dimensions() {
-        let line = emf_line(&[("RecordsSynced", 12.0, Unit::Count), ("SliceDuration", 840.0, Unit::Milliseconds)], &[("Provider", "fortnox")], 1_700_000_000_000);
+        let line = emf_line(
+            &[
+                ("RecordsSynced", 12.0, Unit::Count),
+                ("SliceDuration", 840.0, Unit::Milliseconds),
+            ],
+            &[("Provider", "fortnox")],
+            1_700_000_000_000,
+        );
         let v: Value = serde_json::from_str(&line).unwrap();
         let cw = &v["_aws"]["CloudWatchMetrics"][0];
         assert_eq!(cw["Namespace"], NAMESPACE);
         assert_eq!(cw["Dimensions"], json!([["Provider"]]));
-        assert_eq!(cw["Metrics"][1], json!({"Name": "SliceDuration", "Unit": "Milliseconds"}));
+        assert_eq!(
+            cw["Metrics"][1],
+            json!({"Name": "SliceDuration", "Unit": "Milliseconds"})
+        );
         assert_eq!(v["Provider"], "fortnox");
         assert_eq!(v["RecordsSynced"], 12.0);
         assert_eq!(v["_aws"]["Timestamp"], 1_700_000_000_000i64);

@@ -206,9 +206,11 @@ async fn the_watchdog_requeues_stuck_jobs_and_fails_them_after_the_last_attempt(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_busy_integration_waits_without_burning_receives() {
-    let mut opts = StackOptions::default();
-    opts.visibility_timeout = 1;
-    let stack = stack_with(opts).await;
+    let stack = stack_with(StackOptions {
+        visibility_timeout: 1,
+        ..StackOptions::default()
+    })
+    .await;
     let (id, _) = stack.connect(T, ProviderKind::Fortnox, true).await.unwrap();
     let tenant = TenantId::parse(T).unwrap();
     // Another worker holds the integration for 8 s: with a 1 s busy delay, far more than five

@@ -40,9 +40,16 @@ impl Intercept for WriteCounter {
         _rc: &RuntimeComponents,
         _cfg: &mut ConfigBag,
     ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
-        let target = ctx.request().headers().get("x-amz-target").unwrap_or_default();
+        let target = ctx
+            .request()
+            .headers()
+            .get("x-amz-target")
+            .unwrap_or_default();
         let op = target.rsplit('.').next().unwrap_or_default();
-        if matches!(op, "PutItem" | "UpdateItem" | "DeleteItem" | "BatchWriteItem" | "TransactWriteItems") {
+        if matches!(
+            op,
+            "PutItem" | "UpdateItem" | "DeleteItem" | "BatchWriteItem" | "TransactWriteItems"
+        ) {
             let body = ctx.request().body().bytes().unwrap_or_default();
             let limiter = String::from_utf8_lossy(body).contains("RATELIMIT#");
             if limiter { &self.1 } else { &self.0 }.fetch_add(1, Ordering::Relaxed);
@@ -52,9 +59,15 @@ impl Intercept for WriteCounter {
 }
 
 fn options() -> StackOptions {
-    let mut opts = StackOptions { workers: 0, ..StackOptions::default() };
+    let mut opts = StackOptions {
+        workers: 0,
+        ..StackOptions::default()
+    };
     opts.sandbox.time_scale = TIME_SCALE;
-    opts.env.insert("FORTNOX_RATE_LIMIT_WINDOW_MS".into(), ((5000.0 / TIME_SCALE) as u64).to_string());
+    opts.env.insert(
+        "FORTNOX_RATE_LIMIT_WINDOW_MS".into(),
+        ((5000.0 / TIME_SCALE) as u64).to_string(),
+    );
     opts
 }
 
@@ -71,15 +84,28 @@ async fn main() -> Result<(), BoxError> {
     stack.sandbox.state.seed_customers(kind, &key, CUSTOMERS);
     let counter = WriteCounter::default();
     let ddb = aws_sdk_dynamodb::Client::from_conf(
-        aws_sdk_dynamodb::config::Builder::from(&stack.sdk).interceptor(counter.clone()).build(),
+        aws_sdk_dynamodb::config::Builder::from(&stack.sdk)
+            .interceptor(counter.clone())
+            .build(),
     );
     let config = shared::Config::from_lookup(|k| stack.vars.get(k).cloned())?;
     let ctx = shared::AppContext::new_with_dynamodb(config, &stack.sdk, ddb)?;
-    let integration = ctx.db.get_integration(&TenantId::parse(tenant).ok_or("tenant")?, &id).await?.ok_or("integration")?;
+    let integration = ctx
+        .db
+        .get_integration(&TenantId::parse(tenant).ok_or("tenant")?, &id)
+        .await?
+        .ok_or("integration")?;
     let mut job = new_job(
         &integration,
         // The first pull of an integration: no checkpoint yet, so everything is read.
-        &JobRequest { direction: Direction::Pull, entities: vec![Entity::Customers], mode: Mode::Incremental, trigger: Trigger::Manual, target: None, not_before: None },
+        &JobRequest {
+            direction: Direction::Pull,
+            entities: vec![Entity::Customers],
+            mode: Mode::Incremental,
+            trigger: Trigger::Manual,
+            target: None,
+            not_before: None,
+        },
         chrono::Utc::now(),
     );
     ctx.db.create_job(&job).await?;
@@ -101,17 +127,25 @@ async fn main() -> Result<(), BoxError> {
     let writes = counter.0.load(Ordering::Relaxed) - writes_before;
     let limiter_writes = counter.1.load(Ordering::Relaxed) - limiter_before;
     let requests = stack.sandbox.state.requests();
-    let lists = requests.iter().filter(|r| r.method == "GET" && r.path == "/3/customers").count();
+    let lists = requests
+        .iter()
+        .filter(|r| r.method == "GET" && r.path == "/3/customers")
+        .count();
     let expected_lists = CUSTOMERS.div_ceil(500);
     let per_thousand = writes as f64 * 1000.0 / job.progress.done.max(1) as f64;
-    println!("pull of {CUSTOMERS} Fortnox customers ({slices} slice(s), {:.1} s):", pull_time.as_secs_f64());
+    println!(
+        "pull of {CUSTOMERS} Fortnox customers ({slices} slice(s), {:.1} s):",
+        pull_time.as_secs_f64()
+    );
     println!("  records pulled:                 {}", job.progress.done);
     println!("  list requests:                  {lists} (target exactly {expected_lists})");
     println!(
         "  all provider requests:          {} (Fortnox list items lack fields of the canonical customer, so each new record is read once in full)",
         requests.len()
     );
-    println!("  DynamoDB write calls (sync):    {writes} ({per_thousand:.1} per 1,000 pulled records)");
+    println!(
+        "  DynamoDB write calls (sync):    {writes} ({per_thousand:.1} per 1,000 pulled records)"
+    );
     println!(
         "  DynamoDB write calls (limiter): {limiter_writes} ({:.1} per 1,000 provider requests)",
         limiter_writes as f64 * 1000.0 / requests.len().max(1) as f64
@@ -120,12 +154,19 @@ async fn main() -> Result<(), BoxError> {
         failures.push(format!("{lists} list requests, expected {expected_lists}"));
     }
     if job.progress.done != CUSTOMERS as u64 {
-        failures.push(format!("pulled {} records, expected {CUSTOMERS}", job.progress.done));
+        failures.push(format!(
+            "pulled {} records, expected {CUSTOMERS}",
+            job.progress.done
+        ));
     }
 
     // 3: export through the worker at the provider's real window, time-scaled.
     drop(ctx);
-    let stack = Stack::start(StackOptions { workers: 0, ..StackOptions::default() }).await?;
+    let stack = Stack::start(StackOptions {
+        workers: 0,
+        ..StackOptions::default()
+    })
+    .await?;
     let (id, _) = stack.connect(tenant, ProviderKind::Fortnox, true).await?;
     stack.sandbox.state.clear_records();
     let now = chrono::Utc::now();
@@ -138,7 +179,12 @@ async fn main() -> Result<(), BoxError> {
         .collect();
     for chunk in records.chunks(100) {
         let r = stack
-            .call(reqwest::Method::POST, &format!("/api/integrations/{id}/records/customers"), Some(tenant), Some(serde_json::json!({"records": chunk})))
+            .call(
+                reqwest::Method::POST,
+                &format!("/api/integrations/{id}/records/customers"),
+                Some(tenant),
+                Some(serde_json::json!({"records": chunk})),
+            )
             .await?;
         if r.status != 202 {
             return Err(format!("upsert answered {}: {}", r.status, r.text).into());
@@ -146,7 +192,9 @@ async fn main() -> Result<(), BoxError> {
     }
     let job_id = stack.ctx.db.list_jobs(&id, 1).await?[0].id.clone();
     stack.start_workers(1);
-    let done = stack.wait_for_job(&id, &job_id, Duration::from_secs(600)).await?;
+    let done = stack
+        .wait_for_job(&id, &job_id, Duration::from_secs(600))
+        .await?;
     let reqs = stack.sandbox.state.requests();
     let posts: Vec<_> = reqs.iter().filter(|r| r.path.starts_with("/3/")).collect();
     let (first, last) = (posts.first().map(|r| r.at), posts.last().map(|r| r.at));
@@ -156,11 +204,21 @@ async fn main() -> Result<(), BoxError> {
     };
     let ceiling = 25.0 / (5.0 / EXPORT_TIME_SCALE);
     // n requests in a sliding window of w seconds span at least (n - limit) / rate seconds.
-    let achieved = if span > 0.0 { (posts.len() as f64 - 25.0).max(1.0) / span } else { 0.0 };
+    let achieved = if span > 0.0 {
+        (posts.len() as f64 - 25.0).max(1.0) / span
+    } else {
+        0.0
+    };
     let ratio = achieved / ceiling;
     let throttled = stack.sandbox.state.rate_limited_count(kind);
-    println!("export of {EXPORTS} customers through the worker ({:?}, {} slices):", done.state, done.slices + 0);
-    println!("  provider requests:              {} in {span:.2} s", posts.len());
+    println!(
+        "export of {EXPORTS} customers through the worker ({:?}, {} slices):",
+        done.state, done.slices
+    );
+    println!(
+        "  provider requests:              {} in {span:.2} s",
+        posts.len()
+    );
     println!("  achieved / ceiling:             {achieved:.1} / {ceiling:.1} req/s = {ratio:.3} (target >= 0.95)");
     println!("  429s from the provider:         {throttled} (target 0)");
     if done.state != JobState::Succeeded {

@@ -2,7 +2,7 @@
 //! integration with the provider, or creates one, and answers with the authorization URL.
 
 use lambda_http::{Body, Error, Request, Response};
-use shared::api::{json, path_param, query_param, traced, tenant, Problem};
+use shared::api::{json, path_param, query_param, tenant, traced, Problem};
 use shared::connections::authorize;
 use shared::domain::ProviderKind;
 use shared::AppContext;

@@ -5,7 +5,7 @@
 
 use lambda_http::{Body, Error, Request, Response};
 use shared::api::request::optional_string;
-use shared::api::{json, json_body, path_param, traced, tenant, Problem};
+use shared::api::{json, json_body, path_param, tenant, traced, Problem};
 use shared::connections::begin_connect;
 use shared::AppContext;
 

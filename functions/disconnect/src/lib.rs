@@ -2,7 +2,7 @@
 //! secret and marks the integration disconnected.
 
 use lambda_http::{Body, Error, Request, Response};
-use shared::api::{json, path_param, traced, tenant, Problem};
+use shared::api::{json, path_param, tenant, traced, Problem};
 use shared::connections::disconnect;
 use shared::AppContext;
 

@@ -7,7 +7,7 @@
 use lambda_http::{Body, Error, Request, Response};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use shared::api::{json, json_body, path_param, query_param, traced, tenant, Problem};
+use shared::api::{json, json_body, path_param, query_param, tenant, traced, Problem};
 use shared::connections::get;
 use shared::domain::{Customer, Entity, Integration, IntegrationStatus, Invoice};
 use shared::sync::records::{feed, parse_records, upsert, Rejected, SyncRecord};

@@ -6,7 +6,7 @@
 //! `GET /api/integrations/{id}/conflicts` is the conflict log.
 
 use lambda_http::{Body, Error, Request, RequestExt, Response};
-use shared::api::{json, traced, tenant, Problem};
+use shared::api::{json, tenant, traced, Problem};
 use shared::connections::{get, IntegrationView};
 use shared::AppContext;
 

@@ -6,7 +6,7 @@
 use lambda_http::{Body, Error, Request, RequestExt, Response};
 use serde_json::{json, Value};
 use shared::api::request::optional_string;
-use shared::api::{json, json_body, path_param, traced, tenant, Problem};
+use shared::api::{json, json_body, path_param, tenant, traced, Problem};
 use shared::connections::get;
 use shared::domain::{Direction, Entity, IntegrationStatus, Mode, Trigger};
 use shared::jobs::{enqueue, retry, JobRequest, RetryError};

@@ -5,7 +5,7 @@
 
 use lambda_http::{Body, Error, Request, Response};
 use shared::api::request::{optional_string, required_string};
-use shared::api::{json, json_body, traced, tenant, Problem};
+use shared::api::{json, json_body, tenant, traced, Problem};
 use shared::connections::get;
 use shared::domain::{Direction, Entity, IntegrationStatus, Invoice, Mode, Target, Trigger};
 use shared::jobs::{enqueue, JobRequest};

@@ -225,7 +225,10 @@ impl TokenManager {
             tracing::warn!(integration = %integration.id, error = %e, "token refreshed but expiry not recorded");
         }
         tracing::info!(tenant = %integration.tenant_id, integration = %integration.id, provider = %integration.provider, "access token refreshed");
-        crate::telemetry::emit(&[("TokenRefreshes", 1.0, crate::telemetry::Unit::Count)], &[("Provider", integration.provider.as_str())]);
+        crate::telemetry::emit(
+            &[("TokenRefreshes", 1.0, crate::telemetry::Unit::Count)],
+            &[("Provider", integration.provider.as_str())],
+        );
         Ok(new)
     }
 

@@ -170,11 +170,13 @@ impl SlotQueue {
     }
 }
 
-/// One bucket's local state: its slots and a signal for callers waiting on a reservation.
+/// One bucket's local state: its slots, a signal for callers waiting on a reservation, and
+/// when this instance actually sent its last requests.
 #[derive(Debug, Default)]
 struct BucketState {
     queue: Mutex<SlotQueue>,
     refilled: tokio::sync::Notify,
+    sent: Mutex<VecDeque<i64>>,
 }
 
 impl BucketState {
@@ -330,6 +332,33 @@ impl RateLimiter for SlotLimiter {
         let slot = self.next_slot(bucket).await;
         let wait = slot - now_us();
         if wait > 0 {
+            tokio::time::sleep(Duration::from_micros(wait as u64)).await;
+        }
+        // Slots bound when requests may start; a caller that fell behind its slots must not
+        // catch up in a burst. So this instance also keeps its own last N actual sends at
+        // least N slots apart: lateness then never eats the margin the provider's clock needs.
+        let n = bucket.limit.requests.max(1) as usize;
+        let span = bucket.limit.spacing_us(self.tuning.headroom_percent) * n as i64;
+        let state = self.bucket(&bucket.key);
+        loop {
+            let wait = {
+                let mut sent = state.sent.lock().unwrap_or_else(|p| p.into_inner());
+                let now = now_us();
+                let wait = match sent.front() {
+                    Some(oldest) if sent.len() >= n => oldest + span - now,
+                    _ => 0,
+                };
+                if wait <= 0 {
+                    sent.push_back(now);
+                    while sent.len() > n {
+                        sent.pop_front();
+                    }
+                }
+                wait
+            };
+            if wait <= 0 {
+                return;
+            }
             tokio::time::sleep(Duration::from_micros(wait as u64)).await;
         }
     }

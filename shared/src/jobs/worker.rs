@@ -46,7 +46,10 @@ pub async fn handle(
         }
     };
     let span = tracing::info_span!("job", tenant = %msg.tenant_id, integration = %msg.integration_id, job = %msg.job_id);
-    match handle_message(ctx, &msg, receipt_handle, remaining).instrument(span).await {
+    match handle_message(ctx, &msg, receipt_handle, remaining)
+        .instrument(span)
+        .await
+    {
         Ok(d) => d,
         Err(e) => {
             tracing::error!(job = %msg.job_id, error = %e, "job message failed; it will come back");
@@ -159,10 +162,26 @@ async fn run_leased(
     let stats_after = provider_stats(ctx, integration.provider);
     crate::telemetry::emit(
         &[
-            ("RecordsSynced", (job.progress.done - done_before) as f64, Unit::Count),
-            ("ProviderRequests", (stats_after.0 - stats_before.0) as f64, Unit::Count),
-            ("ProviderRateLimited", (stats_after.1 - stats_before.1) as f64, Unit::Count),
-            ("SliceDuration", started.elapsed().as_millis() as f64, Unit::Milliseconds),
+            (
+                "RecordsSynced",
+                (job.progress.done - done_before) as f64,
+                Unit::Count,
+            ),
+            (
+                "ProviderRequests",
+                (stats_after.0 - stats_before.0) as f64,
+                Unit::Count,
+            ),
+            (
+                "ProviderRateLimited",
+                (stats_after.1 - stats_before.1) as f64,
+                Unit::Count,
+            ),
+            (
+                "SliceDuration",
+                started.elapsed().as_millis() as f64,
+                Unit::Milliseconds,
+            ),
         ],
         &[("Provider", integration.provider.as_str())],
     );
@@ -246,7 +265,10 @@ pub async fn finish(
     }
     tracing::info!(tenant = %job.tenant_id, integration = %job.integration_id, job = %job.id, state = %state, "job finished");
     let ms = (job.updated_at - job.created_at).num_milliseconds().max(0) as f64;
-    crate::telemetry::emit(&[("JobDuration", ms, Unit::Milliseconds)], &[("State", state.as_str())]);
+    crate::telemetry::emit(
+        &[("JobDuration", ms, Unit::Milliseconds)],
+        &[("State", state.as_str())],
+    );
     Ok(())
 }
 

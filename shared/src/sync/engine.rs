@@ -338,11 +338,20 @@ impl Run<'_> {
     async fn prefetch<T: Ops>(&self, ids: &[String]) -> Result<Prefetch, SyncError> {
         let e = T::ENTITY;
         let iid = &self.integration.id;
-        let locals = self.db.local_records(iid, e, ids).await.map_err(store_err)?;
+        let locals = self
+            .db
+            .local_records(iid, e, ids)
+            .await
+            .map_err(store_err)?;
         let customers: Vec<String> = if e == Entity::Invoices {
             locals
                 .values()
-                .filter_map(|l| l.doc.get("customer_id").and_then(|c| c.as_str()).map(str::to_string))
+                .filter_map(|l| {
+                    l.doc
+                        .get("customer_id")
+                        .and_then(|c| c.as_str())
+                        .map(str::to_string)
+                })
                 .collect()
         } else {
             Vec::new()
@@ -406,7 +415,9 @@ impl Run<'_> {
         // An invoice needs its customer at the provider first.
         let customer_remote = match rec.customer_ref().map(str::to_string) {
             None => None,
-            Some(cid) if pre.customer_remote.contains_key(&cid) => pre.customer_remote.get(&cid).cloned(),
+            Some(cid) if pre.customer_remote.contains_key(&cid) => {
+                pre.customer_remote.get(&cid).cloned()
+            }
             Some(cid) => match self.customer_remote_id(job, &cid).await? {
                 Some(r) => Some(r),
                 None => {
