@@ -75,6 +75,8 @@ pub struct Stack {
     pub jwt: jwt::DevJwt,
     /// The sync queue and its dead-letter queue.
     pub queues: aws::Queues,
+    /// The stack's own moto server (stops with the stack).
+    pub moto: moto::Moto,
     workers: std::sync::Mutex<Vec<poller::Pollers>>,
     server: tokio::task::JoinHandle<()>,
 }
@@ -84,7 +86,7 @@ impl Stack {
     pub async fn start(
         opts: StackOptions,
     ) -> Result<Stack, Box<dyn std::error::Error + Send + Sync>> {
-        let moto = moto::shared().await?;
+        let moto = moto::start_own().await?;
         let sdk = aws::sdk_config(&moto.endpoint).await;
         aws::create_table(&sdk, &opts.table_name).await?;
         let kms_key_arn = aws::create_key(&sdk).await?;
@@ -151,6 +153,7 @@ impl Stack {
             vars,
             jwt,
             queues,
+            moto,
             workers: std::sync::Mutex::new(Vec::new()),
             server,
         };

@@ -55,7 +55,7 @@ Try it:
 "#,
         api = stack.api_url,
         sb = stack.sandbox.base_url,
-        moto = devstack::moto::shared().await?.endpoint,
+        moto = stack.moto.endpoint,
         key = stack.kms_key_arn,
     );
 

@@ -1,23 +1,21 @@
 //! moto server, the local AWS emulator, installed into the project's `.venv` by the Makefile.
+//!
+//! Every stack gets its own server: moto is one Python process, so stacks running side by side
+//! (parallel tests) each use a core instead of queueing behind one interpreter lock. The server
+//! exits with its stack (`kill_on_drop`) and with this process (it watches its standard input,
+//! which closes when we go).
 
 use std::process::Stdio;
 use std::time::Duration;
 use tokio::process::{Child, Command};
-use tokio::sync::OnceCell;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// A running moto server.
 pub struct Moto {
     /// `http://127.0.0.1:port`.
     pub endpoint: String,
-    _child: Child,
-}
-
-static SHARED: OnceCell<Moto> = OnceCell::const_new();
-
-/// The moto server of this process, started on first use. It exits when this process does:
-/// it watches its standard input, which closes when we go.
-pub async fn shared() -> Result<&'static Moto, Box<dyn std::error::Error + Send + Sync>> {
-    SHARED.get_or_try_init(start).await
+    _child: Option<Child>,
 }
 
 fn python() -> String {
@@ -37,21 +35,12 @@ sys.stdin.read()
 server.stop()
 "#;
 
-async fn start() -> Result<Moto, Box<dyn std::error::Error + Send + Sync>> {
+/// Starts a moto server of its own, or uses the one at `MOTO_ENDPOINT` when that is set.
+pub async fn start_own() -> Result<Moto, BoxError> {
     if let Ok(endpoint) = std::env::var("MOTO_ENDPOINT") {
-        // An already running moto (e.g. started by hand); nothing to own.
-        let child = Command::new("sleep")
-            .arg("infinity")
-            .kill_on_drop(true)
-            .spawn()?;
-        return Ok(Moto {
-            endpoint,
-            _child: child,
-        });
+        return Ok(Moto { endpoint, _child: None });
     }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let py = python();
     let child = Command::new(&py)
         .arg("-c")
@@ -65,20 +54,11 @@ async fn start() -> Result<Moto, Box<dyn std::error::Error + Send + Sync>> {
         .map_err(|e| format!("cannot start moto with {py} ({e}); run `make venv` first"))?;
     let endpoint = format!("http://127.0.0.1:{port}");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok()
-        {
-            break;
-        }
+    while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
         if tokio::time::Instant::now() > deadline {
             return Err("moto did not start within 30 s".into());
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    Ok(Moto {
-        endpoint,
-        _child: child,
-    })
+    Ok(Moto { endpoint, _child: Some(child) })
 }

@@ -220,7 +220,7 @@ pub struct SlotLimiter {
 }
 
 /// Reserve more while this many slots are left.
-const LOW_WATER: usize = 2;
+const LOW_WATER: usize = 1;
 
 impl SlotLimiter {
     /// A limiter over `store`.
