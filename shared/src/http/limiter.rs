@@ -10,7 +10,8 @@
 //! Why this never exceeds the window: the 25th request after any request is at least
 //! `25 × spacing = W × (1 + headroom)` later, so no window of length W holds more than N. A
 //! request may be sent late (its caller was busy); lateness eats into the margin
-//! `W × headroom`, so a slot older than half the margin is thrown away instead of used.
+//! `W × headroom`, so a slot older than a third of the margin is thrown away instead of used,
+//! and an instance never lets its own last N actual sends span less than N slots.
 
 use crate::store::StoreError;
 use async_trait::async_trait;
@@ -38,11 +39,12 @@ impl Limit {
         (num + den - 1) / den
     }
 
-    /// How much later than its slot a request may still go: half the spare time per window.
+    /// How much later than its slot a request may still go: a third of the spare time per
+    /// window (the rest absorbs network and provider-side jitter).
     pub fn grace_us(&self, headroom_percent: u32) -> i64 {
         let spare = self.spacing_us(headroom_percent) * i64::from(self.requests.max(1))
             - self.window.as_micros() as i64;
-        (spare / 2).max(0)
+        (spare / 3).max(0)
     }
 
     /// The largest number of slots that fall in any half-open window of `window` length.
@@ -209,7 +211,7 @@ impl LimiterStats {
 }
 
 /// The limiter: slots from a [`SlotStore`], spent locally in small batches. The next batch is
-/// reserved in the background while two slots are left, so the store's latency stays off the
+/// reserved in the background while one slot is left, so the store's latency stays off the
 /// request path.
 pub struct SlotLimiter {
     store: Arc<dyn SlotStore>,
@@ -407,7 +409,7 @@ mod tests {
     fn spacing_keeps_the_window_under_the_limit() {
         // 5 s / 25 × 1.04 = 208 ms; 25 slots span 5.2 s, so at most 25 fit any 5 s window
         assert_eq!(FORTNOX.spacing_us(4), 208_000);
-        assert_eq!(FORTNOX.grace_us(4), 100_000);
+        assert_eq!(FORTNOX.grace_us(4), 66_666);
         assert_eq!(FORTNOX.max_in_window(4), 25);
         assert_eq!(FORTNOX.max_in_window(0), 25);
         // a naive 5 per second is exactly at the limit with no room for jitter
@@ -424,7 +426,7 @@ mod tests {
             window: Duration::from_millis(500),
         };
         assert_eq!(scaled.spacing_us(4), 20_800);
-        assert_eq!(scaled.grace_us(4), 10_000);
+        assert_eq!(scaled.grace_us(4), 6_666);
     }
 
     #[test]
