@@ -672,3 +672,45 @@ async fn a_5000_invoice_export_runs_as_many_short_slices() {
         5000
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_full_pull_finds_records_deleted_at_the_provider() {
+    for provider in ProviderKind::ALL {
+        let stack = stack_with(fast_options()).await;
+        let (id, _) = stack.connect(T, provider, true).await.unwrap();
+        upsert(&stack, T, &id, "customers", (0..5).map(|i| customer_json(i, "", Utc::now())).collect()).await;
+        wait_idle(&stack, &id, Duration::from_secs(60)).await;
+        let kind = sandbox_kind(provider);
+        let key = company(&stack, provider);
+        let victim = stack
+            .sandbox
+            .state
+            .customers(kind, &key)
+            .into_iter()
+            .find(|c| our_ref(c, provider).as_deref() == Some("cust-00002"))
+            .unwrap();
+        let remote_id = victim
+            .get(if provider == ProviderKind::Fortnox { "CustomerNumber" } else { "Id" })
+            .and_then(Value::as_str)
+            .unwrap()
+            .to_string();
+        assert!(stack.sandbox.state.delete_customer(kind, &key, &remote_id));
+        // An incremental pull cannot see a deletion; a full one does.
+        let inc = sync(&stack, &id, json!({"direction": "pull"})).await;
+        stack.wait_for_job(&id, &inc, Duration::from_secs(60)).await.unwrap();
+        assert!(feed(&stack, &id, "customers").await.iter().all(|e| e["op"] != "delete"));
+        let full = sync(&stack, &id, json!({"direction": "pull", "mode": "full"})).await;
+        let job = stack.wait_for_job(&id, &full, Duration::from_secs(60)).await.unwrap();
+        assert_eq!(job.state, JobState::Succeeded, "{job:?}");
+        let deletes: Vec<Value> = feed(&stack, &id, "customers").await.into_iter().filter(|e| e["op"] == "delete").collect();
+        assert_eq!(deletes.len(), 1, "{provider}: {deletes:?}");
+        assert_eq!(deletes[0]["our_id"], "cust-00002");
+        assert_eq!(deletes[0]["remote_id"], remote_id.as_str());
+        let m = stack.ctx.db.mappings(&id, Entity::Customers, &["cust-00002".to_string()]).await.unwrap();
+        assert!(m["cust-00002"].deleted_at.is_some());
+        // A second full pull does not report it again.
+        let again = sync(&stack, &id, json!({"direction": "pull", "mode": "full"})).await;
+        stack.wait_for_job(&id, &again, Duration::from_secs(60)).await.unwrap();
+        assert_eq!(feed(&stack, &id, "customers").await.iter().filter(|e| e["op"] == "delete").count(), 1);
+    }
+}
