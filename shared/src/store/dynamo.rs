@@ -1,7 +1,7 @@
 //! The DynamoDB adapter: one table, access patterns in `docs/data-model.md`.
 
 use super::item::{get_s, get_ts, n, req_s, req_ts, s, ts, Item};
-use super::StoreError;
+use super::{written, StoreError};
 use crate::domain::{Integration, IntegrationStatus, LastError, ProviderKind, TenantId};
 use aws_sdk_dynamodb::types::{
     AttributeValue, Delete, Put, ReturnValue, TransactWriteItem, Update,
@@ -335,7 +335,7 @@ impl Db {
         let req = req.update_expression(format!(
             "{set} REMOVE last_error_code, last_error_message, last_error_at"
         ));
-        conditional(req.send().await.map(|_| ()), "integration is disconnected")
+        conditional(req.send().await, "integration is disconnected")
     }
 
     /// Records new token expiry times after a refresh.
@@ -363,7 +363,7 @@ impl Db {
                 .expression_attribute_values(":re", ts(re)),
             None => req.update_expression("SET token_expires_at = :te, updated_at = :now"),
         };
-        conditional(req.send().await.map(|_| ()), "integration is gone")
+        conditional(req.send().await, "integration is gone")
     }
 
     /// Moves the integration to `status` with a reason a person can read.
@@ -397,7 +397,7 @@ impl Db {
                 .expression_attribute_values(":ea", ts(e.at)),
             None => req.update_expression("SET #st = :st, gsi1pk = :g, updated_at = :now"),
         };
-        conditional(req.send().await.map(|_| ()), "integration is disconnected")
+        conditional(req.send().await, "integration is disconnected")
     }
 
     /// Marks the integration disconnected and frees its provider slot, atomically.
@@ -514,16 +514,7 @@ impl Db {
             .expression_attribute_values(":me", s(owner))
             .send()
             .await;
-        match res {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(StoreError::dynamo(e)),
-        }
+        written(res)
     }
 
     /// Releases a lease if `owner` still holds it.
@@ -545,51 +536,26 @@ impl Db {
             .expression_attribute_values(":me", s(owner))
             .send()
             .await;
-        match res {
-            Ok(_) => Ok(()),
-            // Lost it to expiry and someone else took it: nothing of ours to release.
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(StoreError::dynamo(e)),
-        }
+        // Lost it to expiry and someone else took it: nothing of ours to release.
+        written(res).map(|_| ())
     }
 }
 
-fn conditional<E>(
+/// `Conflict(what)` when a conditional write's condition failed.
+fn conditional<T, E>(
     res: Result<
-        (),
+        T,
         aws_sdk_dynamodb::error::SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>,
     >,
     what: &str,
 ) -> Result<(), StoreError>
 where
-    E: std::error::Error + ConditionalError + 'static,
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    match res {
-        Ok(()) => Ok(()),
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(ConditionalError::is_conditional) =>
-        {
-            Err(StoreError::Conflict(what.to_string()))
-        }
-        Err(e) => Err(StoreError::dynamo(e)),
-    }
-}
-
-/// Errors that can be a failed condition.
-pub trait ConditionalError {
-    /// Whether the error is `ConditionalCheckFailedException`.
-    fn is_conditional(&self) -> bool;
-}
-
-impl ConditionalError for aws_sdk_dynamodb::operation::update_item::UpdateItemError {
-    fn is_conditional(&self) -> bool {
-        self.is_conditional_check_failed_exception()
+    if written(res)? {
+        Ok(())
+    } else {
+        Err(StoreError::Conflict(what.to_string()))
     }
 }
 

@@ -3,7 +3,7 @@
 //! Every change is a conditional write on the version and on the allowed source states.
 
 use super::item::{get_s, n, s, ts};
-use super::{Db, StoreError};
+use super::{written, Db, StoreError};
 use crate::domain::{Job, JobState};
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, PutRequest, WriteRequest};
 use chrono::{DateTime, Utc};
@@ -191,21 +191,14 @@ impl Db {
         }
         let req =
             req.condition_expression(format!("version = :v AND #st IN ({})", names.join(", ")));
-        match req.send().await {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
+        match written(req.send().await) {
+            Ok(true) => Ok(()),
+            outcome => {
                 job.version = expected;
-                Err(StoreError::Conflict(format!(
+                outcome.and(Err(StoreError::Conflict(format!(
                     "job {} changed underneath",
                     job.id
-                )))
-            }
-            Err(e) => {
-                job.version = expected;
-                Err(StoreError::dynamo(e))
+                ))))
             }
         }
     }

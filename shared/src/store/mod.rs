@@ -47,3 +47,26 @@ impl StoreError {
         }
     }
 }
+
+/// Whether a conditional DynamoDB write happened: `Ok(false)` when its condition failed (the
+/// item exists, the lease is someone else's, the version moved on), `Err` for anything else.
+pub(crate) fn written<T, E>(
+    res: Result<
+        T,
+        aws_sdk_dynamodb::error::SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>,
+    >,
+) -> Result<bool, StoreError>
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    match res {
+        Ok(_) => Ok(true),
+        Err(e)
+            if e.as_service_error().and_then(|se| se.code())
+                == Some("ConditionalCheckFailedException") =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(StoreError::dynamo(e)),
+    }
+}

@@ -14,7 +14,7 @@
 
 use super::item::{get_n, get_s, n, s, ts, Item};
 use super::jobs::integration_pk;
-use super::{Db, StoreError};
+use super::{written, Db, StoreError};
 use crate::domain::Entity;
 use aws_sdk_dynamodb::types::{
     DeleteRequest, KeysAndAttributes, PutRequest, ReturnValue, WriteRequest,
@@ -555,16 +555,7 @@ impl Db {
             .expression_attribute_values(":h", s(hash))
             .send()
             .await;
-        match res {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(StoreError::dynamo(e)),
-        }
+        written(res).map(|_| ())
     }
 
     /// Marks a pending export as failed for this hash, with the reason.
@@ -590,16 +581,7 @@ impl Db {
             .expression_attribute_values(":now", ts(Utc::now()))
             .send()
             .await;
-        match res {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(StoreError::dynamo(e)),
-        }
+        written(res).map(|_| ())
     }
 
     /// Writes a mapping. With `expect_remote = None` it must not exist yet or be a pending
@@ -627,19 +609,11 @@ impl Db {
                 .condition_expression("remote_id = :r")
                 .expression_attribute_values(":r", s(r)),
         };
-        match req.send().await {
-            Ok(_) => {}
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
-                return Err(StoreError::Conflict(format!(
-                    "mapping of {e} {} changed",
-                    m.our_id
-                )));
-            }
-            Err(err) => return Err(StoreError::dynamo(err)),
+        if !written(req.send().await)? {
+            return Err(StoreError::Conflict(format!(
+                "mapping of {e} {} changed",
+                m.our_id
+            )));
         }
         if let Some(rev) = items.next() {
             self.client()
@@ -799,17 +773,8 @@ impl Db {
             .expression_attribute_values(":hw", s(rfc3339(high_water)))
             .send()
             .await;
-        match res {
-            Ok(_) => Ok(()),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(err) => Err(StoreError::dynamo(err)),
-        }
+        // A newer mark set meanwhile stays.
+        written(res).map(|_| ())
     }
 
     /// A stored idempotent answer: (request fingerprint, status, body).
@@ -862,16 +827,6 @@ impl Db {
             .condition_expression("attribute_not_exists(pk)")
             .send()
             .await;
-        match res {
-            Ok(_) => Ok(true),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(err) => Err(StoreError::dynamo(err)),
-        }
+        written(res)
     }
 }
