@@ -1,6 +1,10 @@
 //! The shared rate limiter against the sandbox's real windows (time-scaled): two clients of
 //! one Fortnox tenant stay under 25 requests per sliding window together, a client without
 //! the limiter draws 429s, and 429s (injected) are honoured.
+//!
+//! At time scale 10 a window is 0.5 s, so the limiter's spare time is a tenth of production's;
+//! these tests keep 10 % headroom (50 ms per window, production keeps 4 % of 5 s = 200 ms) and
+//! run one at a time so that their timing does not depend on each other's load.
 
 mod clients_support;
 
@@ -13,13 +17,17 @@ use std::time::{Duration, Instant};
 
 const SCALE: f64 = 10.0;
 
+/// Serialises the tests of this file.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[tokio::test]
 async fn two_clients_of_one_fortnox_tenant_draw_no_429s() {
+    let _turn = ONE_AT_A_TIME.lock().await;
     let stack = stack(SCALE, false).await;
     let (auth, company) = connect(&stack, "tenant-shared", ProviderKind::Fortnox).await;
     // Two containers: separate caches and limiter state, one DynamoDB bucket.
-    let a = providers(&stack, settings(SCALE, 4, 5));
-    let b = providers(&stack, settings(SCALE, 4, 5));
+    let a = providers(&stack, settings(SCALE, 10, 5));
+    let b = providers(&stack, settings(SCALE, 10, 5));
     stack.sandbox.state.clear_records();
     let per_client = 60;
     let started = Instant::now();
@@ -60,6 +68,7 @@ async fn two_clients_of_one_fortnox_tenant_draw_no_429s() {
 
 #[tokio::test]
 async fn a_client_without_the_limiter_draws_429s_and_still_finishes() {
+    let _turn = ONE_AT_A_TIME.lock().await;
     let stack = stack(SCALE, false).await;
     let (auth, _) = connect(&stack, "tenant-naive", ProviderKind::Fortnox).await;
     let naive = stack
@@ -81,6 +90,7 @@ async fn a_client_without_the_limiter_draws_429s_and_still_finishes() {
 
 #[tokio::test]
 async fn injected_429s_are_honoured() {
+    let _turn = ONE_AT_A_TIME.lock().await;
     let stack = stack(SCALE, false).await;
     let (fauth, _) = connect(&stack, "tenant-429", ProviderKind::Fortnox).await;
     let (vauth, _) = connect(&stack, "tenant-429", ProviderKind::Visma).await;

@@ -163,7 +163,10 @@ async fn main() -> Result<(), BoxError> {
     // 3: export through the worker at Fortnox's real window (25 requests per sliding 5 s),
     // with the production slice length (the devstack's default is shorter, to show slicing).
     drop(ctx);
-    let mut opts = StackOptions { workers: 0, ..StackOptions::default() };
+    let mut opts = StackOptions {
+        workers: 0,
+        ..StackOptions::default()
+    };
     opts.env.insert("SLICE_SECONDS".into(), "60".into());
     let stack = Stack::start(opts).await?;
     let (id, _) = stack.connect(tenant, ProviderKind::Fortnox, true).await?;

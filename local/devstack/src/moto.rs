@@ -38,9 +38,14 @@ server.stop()
 /// Starts a moto server of its own, or uses the one at `MOTO_ENDPOINT` when that is set.
 pub async fn start_own() -> Result<Moto, BoxError> {
     if let Ok(endpoint) = std::env::var("MOTO_ENDPOINT") {
-        return Ok(Moto { endpoint, _child: None });
+        return Ok(Moto {
+            endpoint,
+            _child: None,
+        });
     }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
     let py = python();
     let child = Command::new(&py)
         .arg("-c")
@@ -54,11 +59,17 @@ pub async fn start_own() -> Result<Moto, BoxError> {
         .map_err(|e| format!("cannot start moto with {py} ({e}); run `make venv` first"))?;
     let endpoint = format!("http://127.0.0.1:{port}");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
         if tokio::time::Instant::now() > deadline {
             return Err("moto did not start within 30 s".into());
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    Ok(Moto { endpoint, _child: Some(child) })
+    Ok(Moto {
+        endpoint,
+        _child: Some(child),
+    })
 }

@@ -331,37 +331,45 @@ impl SlotLimiter {
 #[async_trait]
 impl RateLimiter for SlotLimiter {
     async fn acquire(&self, bucket: &Bucket) {
-        let slot = self.next_slot(bucket).await;
-        let wait = slot - now_us();
-        if wait > 0 {
-            tokio::time::sleep(Duration::from_micros(wait as u64)).await;
-        }
-        // Slots bound when requests may start; a caller that fell behind its slots must not
-        // catch up in a burst. So this instance also keeps its own last N actual sends at
-        // least N slots apart: lateness then never eats the margin the provider's clock needs.
         let n = bucket.limit.requests.max(1) as usize;
         let span = bucket.limit.spacing_us(self.tuning.headroom_percent) * n as i64;
+        let grace = bucket.limit.grace_us(self.tuning.headroom_percent);
         let state = self.bucket(&bucket.key);
         loop {
-            let wait = {
-                let mut sent = state.sent.lock().unwrap_or_else(|p| p.into_inner());
-                let now = now_us();
-                let wait = match sent.front() {
-                    Some(oldest) if sent.len() >= n => oldest + span - now,
-                    _ => 0,
+            let slot = self.next_slot(bucket).await;
+            let wait = slot - now_us();
+            if wait > 0 {
+                tokio::time::sleep(Duration::from_micros(wait as u64)).await;
+            }
+            // Slots bound when requests may start; a caller that fell behind its slots must not
+            // catch up in a burst. So this instance also keeps its own last N actual sends at
+            // least N slots apart.
+            loop {
+                let wait = {
+                    let sent = state.sent.lock().unwrap_or_else(|p| p.into_inner());
+                    match sent.front() {
+                        Some(oldest) if sent.len() >= n => oldest + span - now_us(),
+                        _ => 0,
+                    }
                 };
                 if wait <= 0 {
-                    sent.push_back(now);
-                    while sent.len() > n {
-                        sent.pop_front();
-                    }
+                    break;
                 }
-                wait
-            };
-            if wait <= 0 {
-                return;
+                tokio::time::sleep(Duration::from_micros(wait as u64)).await;
             }
-            tokio::time::sleep(Duration::from_micros(wait as u64)).await;
+            // Woken too late (a busy machine, a long wait above): the slot's successors in
+            // other instances may already be close; take a fresh slot instead.
+            let now = now_us();
+            if now - slot > grace {
+                self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            let mut sent = state.sent.lock().unwrap_or_else(|p| p.into_inner());
+            sent.push_back(now);
+            while sent.len() > n {
+                sent.pop_front();
+            }
+            return;
         }
     }
 
