@@ -10,6 +10,19 @@ use system_tests::stack_with;
 
 const PLACEHOLDER: &str = "00000000-0000-4000-8000-000000000001";
 const TENANT: &str = "acme-bygg";
+/// The key `events/webhook.json` is signed with (see docs/webhooks.md).
+const SAMPLE_KEY: &str = "whk-sample-key-for-events-only-not-a-secret";
+
+fn sign(key: &str, message: &str) -> String {
+    use hmac::{Hmac, Mac};
+    let mut m = <Hmac<sha2::Sha256> as Mac>::new_from_slice(key.as_bytes()).unwrap();
+    m.update(message.as_bytes());
+    m.finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
 
 fn event(name: &str, id: &str) -> String {
     let path =
@@ -158,6 +171,41 @@ async fn every_sample_event_gets_the_right_answer() {
         .await
         .unwrap();
     assert_eq!(report["failed"], serde_json::json!([]), "{report}");
+
+    // Webhooks: import the sample key through the rotation event, then deliver the sample.
+    let mut rotate: Value = serde_json::from_str(&event("webhook_key", &fortnox_id)).unwrap();
+    rotate["body"] = serde_json::json!({"key": SAMPLE_KEY, "grace_seconds": 0})
+        .to_string()
+        .into();
+    let r = webhook_key::handler(
+        ctx,
+        lambda_http::request::from_str(&rotate.to_string()).unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200, "{:?}", body(&r));
+    let r = webhook::handler(ctx, request("webhook", &fortnox_id))
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        401,
+        "the recorded sample's timestamp is long past: {:?}",
+        body(&r)
+    );
+    let mut fresh: Value = serde_json::from_str(&event("webhook", &fortnox_id)).unwrap();
+    let raw = fresh["body"].as_str().unwrap().to_string();
+    let t = chrono::Utc::now().timestamp();
+    fresh["headers"]["x-signature"] =
+        format!("t={t},v1={}", sign(SAMPLE_KEY, &format!("{t}.{raw}"))).into();
+    let r = webhook::handler(
+        ctx,
+        lambda_http::request::from_str(&fresh.to_string()).unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 202, "{:?}", body(&r));
+    assert!(body(&r)["job_id"].is_string());
 
     let r = disconnect::handler(ctx, request("disconnect", &fortnox_id))
         .await

@@ -633,13 +633,25 @@ async fn a_5000_invoice_export_runs_as_many_short_slices() {
     opts.workers = 0;
     let stack = stack_with(opts).await;
     let (id, _) = stack.connect(T, ProviderKind::Fortnox, true).await.unwrap();
-    upsert(&stack, T, &id, "customers", vec![customer_json(0, "", Utc::now())]).await;
-    let invoices = (0..5000).map(|i| invoice_json(i, 0, ProviderKind::Fortnox)).collect();
+    upsert(
+        &stack,
+        T,
+        &id,
+        "customers",
+        vec![customer_json(0, "", Utc::now())],
+    )
+    .await;
+    let invoices = (0..5000)
+        .map(|i| invoice_json(i, 0, ProviderKind::Fortnox))
+        .collect();
     upsert(&stack, T, &id, "invoices", invoices).await;
     let jobs = stack.ctx.db.list_jobs(&id, 10).await.unwrap();
     assert_eq!(jobs.len(), 1, "one export job for every upsert");
     stack.start_workers(1);
-    let export = stack.wait_for_job(&id, &jobs[0].id, Duration::from_secs(1500)).await.unwrap();
+    let export = stack
+        .wait_for_job(&id, &jobs[0].id, Duration::from_secs(1500))
+        .await
+        .unwrap();
     assert_eq!(export.state, JobState::Succeeded, "{export:?}");
     assert_eq!(export.progress.done, 5001, "{:?}", export.progress);
     assert!(export.slices >= 5, "ran as {} slices", export.slices);
@@ -651,7 +663,13 @@ async fn a_5000_invoice_export_runs_as_many_short_slices() {
         export.progress.longest_slice_ms
     );
     let key = company(&stack, ProviderKind::Fortnox);
-    assert_eq!(stack.sandbox.state.invoice_count(sandbox::ProviderKind::Fortnox, &key), 5000);
+    assert_eq!(
+        stack
+            .sandbox
+            .state
+            .invoice_count(sandbox::ProviderKind::Fortnox, &key),
+        5000
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -845,7 +845,6 @@ async fn a_pending_integration_ignores_data_events() {
 /// Needs `functions/status` (and `create`) to build `IntegrationView::new(i, &ctx.config)`
 /// instead of `IntegrationView::from(i)`.
 #[tokio::test]
-#[ignore = "waits for the status function to use IntegrationView::new (see docs/webhooks.md)"]
 async fn the_status_api_shows_the_webhook_url_never_the_key() {
     let stack = quiet_stack().await;
     let (id, key) = connected(&stack, ProviderKind::Fortnox).await;

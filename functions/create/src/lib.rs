@@ -26,5 +26,5 @@ async fn handle(ctx: &AppContext, req: &Request) -> Result<Response<Body>, Probl
         })?;
     let display_name = optional_string(&body, "display_name", 100)?;
     let integration = create_integration(ctx, &tenant, provider, display_name).await?;
-    json(201, &IntegrationView::from(integration))
+    json(201, &IntegrationView::new(integration, &ctx.config))
 }

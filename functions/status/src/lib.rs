@@ -24,7 +24,7 @@ async fn handle(ctx: &AppContext, req: &Request) -> Result<Response<Body>, Probl
             .list_integrations(&tenant)
             .await?
             .into_iter()
-            .map(IntegrationView::from)
+            .map(|i| IntegrationView::new(i, &ctx.config))
             .collect();
         return json(200, &serde_json::json!({ "integrations": list }));
     };
@@ -50,5 +50,5 @@ async fn handle(ctx: &AppContext, req: &Request) -> Result<Response<Body>, Probl
             &serde_json::json!({ "conflicts": ctx.db.conflicts(&integration.id, 100).await? }),
         );
     }
-    json(200, &IntegrationView::from(integration))
+    json(200, &IntegrationView::new(integration, &ctx.config))
 }
