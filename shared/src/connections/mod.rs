@@ -353,6 +353,37 @@ pub async fn complete_callback(
     }
 }
 
+/// Puts new tokens into the integration's secret (creating it if it went missing).
+async fn store_tokens(
+    ctx: &AppContext,
+    state: &OAuthState,
+    integration: &Integration,
+    tokens: &crate::domain::TokenSet,
+) -> Result<(), StoreError> {
+    let mut secret = ctx
+        .vault
+        .read(&integration.secret_name)
+        .await?
+        .unwrap_or_else(|| IntegrationSecret::new_with_webhook_key(Utc::now()));
+    secret.tokens = Some(tokens.clone());
+    match ctx.vault.write(&integration.secret_name, &secret).await {
+        Ok(()) => Ok(()),
+        Err(StoreError::Aws { .. })
+            if ctx.vault.read(&integration.secret_name).await?.is_none() =>
+        {
+            ctx.vault
+                .create(
+                    &integration.secret_name,
+                    &secret,
+                    state.tenant_id.as_str(),
+                    &integration.id,
+                )
+                .await
+        }
+        Err(e) => Err(e),
+    }
+}
+
 async fn finish_consent(
     ctx: &AppContext,
     state: &OAuthState,
@@ -369,28 +400,40 @@ async fn finish_consent(
         .exchange_code(code, &ctx.config.redirect_uri(state.provider))
         .await?;
     let company = provider.company(&tokens.access_token).await?;
-    let mut secret = ctx
-        .vault
-        .read(&integration.secret_name)
+    // The secret also holds the webhook keys: read, change and write it under the same lease
+    // as a token refresh or a key rotation, so no writer loses another's change.
+    let owner = uuid::Uuid::new_v4().to_string();
+    let lease_ttl = ctx.config.refresh_lease_ttl;
+    if !ctx
+        .db
+        .acquire_lease(
+            &state.tenant_id,
+            &integration.id,
+            tokens::LEASE_PURPOSE,
+            &owner,
+            lease_ttl,
+            lease_ttl,
+        )
         .await?
-        .unwrap_or_else(|| IntegrationSecret::new_with_webhook_key(Utc::now()));
-    secret.tokens = Some(tokens.clone());
-    match ctx.vault.write(&integration.secret_name, &secret).await {
-        Ok(()) => {}
-        Err(StoreError::Aws { .. })
-            if ctx.vault.read(&integration.secret_name).await?.is_none() =>
-        {
-            ctx.vault
-                .create(
-                    &integration.secret_name,
-                    &secret,
-                    state.tenant_id.as_str(),
-                    &integration.id,
-                )
-                .await?
-        }
-        Err(e) => return Err(e.into()),
+    {
+        return Err(ConnectionError::WrongState(
+            "the integration's secret is busy; try again".into(),
+        ));
     }
+    let stored = store_tokens(ctx, state, &integration, &tokens).await;
+    if let Err(e) = ctx
+        .db
+        .release_lease(
+            &state.tenant_id,
+            &integration.id,
+            tokens::LEASE_PURPOSE,
+            &owner,
+        )
+        .await
+    {
+        tracing::warn!(integration = %integration.id, error = %e, "could not release the secret lease; it will expire");
+    }
+    stored?;
     ctx.db
         .mark_connected(
             &integration,

@@ -17,7 +17,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-const LEASE_PURPOSE: &str = "token-refresh";
+/// The lease on an integration's secret: whoever writes the secret holds it.
+pub const LEASE_PURPOSE: &str = "token-refresh";
 
 /// Why no access token could be had.
 #[derive(Debug, thiserror::Error)]

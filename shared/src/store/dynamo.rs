@@ -517,6 +517,32 @@ impl Db {
         written(res)
     }
 
+    /// Takes a lease, waiting up to `wait` for its holder to finish. `false` when it stayed
+    /// taken.
+    pub async fn acquire_lease(
+        &self,
+        tenant: &TenantId,
+        integration_id: &str,
+        purpose: &str,
+        owner: &str,
+        ttl: std::time::Duration,
+        wait: std::time::Duration,
+    ) -> Result<bool, StoreError> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            if self
+                .try_lease(tenant, integration_id, purpose, owner, ttl)
+                .await?
+            {
+                return Ok(true);
+            }
+            if tokio::time::Instant::now() > deadline {
+                return Ok(false);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+
     /// Releases a lease if `owner` still holds it.
     pub async fn release_lease(
         &self,

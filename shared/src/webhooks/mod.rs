@@ -38,7 +38,7 @@ const KEY_REFRESH_MIN: Duration = Duration::from_secs(1);
 const KEY_CACHE_MAX: usize = 10_000;
 
 /// The secret is written by one party at a time: the same lease the token refresh takes.
-const SECRET_LEASE: &str = "token-refresh";
+const SECRET_LEASE: &str = crate::connections::tokens::LEASE_PURPOSE;
 
 /// What a verified delivery led to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -476,21 +476,22 @@ pub async fn rotate_key(
     let imported = req.key.is_some();
     let owner = uuid::Uuid::new_v4().to_string();
     let lease_ttl = ctx.config.refresh_lease_ttl;
-    let deadline = Instant::now() + lease_ttl.min(Duration::from_secs(5));
-    loop {
-        if ctx
-            .db
-            .try_lease(tenant, &integration.id, SECRET_LEASE, &owner, lease_ttl)
-            .await?
-        {
-            break;
-        }
-        if Instant::now() > deadline {
-            return Err(ConnectionError::WrongState(
-                "the integration's secret is being updated right now; try again in a moment".into(),
-            ));
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    let wait = lease_ttl.min(Duration::from_secs(5));
+    if !ctx
+        .db
+        .acquire_lease(
+            tenant,
+            &integration.id,
+            SECRET_LEASE,
+            &owner,
+            lease_ttl,
+            wait,
+        )
+        .await?
+    {
+        return Err(ConnectionError::WrongState(
+            "the integration's secret is being updated right now; try again in a moment".into(),
+        ));
     }
     let written = async {
         let mut secret = ctx
