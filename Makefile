@@ -8,7 +8,7 @@ VENV_STAMP := $(VENV)/.installed-$(shell sha1sum requirements-dev.txt | cut -c1-
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: dev test venv lint fmt clippy cfn-lint unit system check-tools clean
+.PHONY: dev test venv fmt clippy cfn-lint build deploy bench bench-cold-start bench-provider bench-sync bench-webhooks schemathesis clean
 
 ## dev: moto, the provider sandbox and every function on localhost, plus a visible end-to-end connect
 dev: venv
@@ -40,5 +40,32 @@ clippy:
 cfn-lint: venv
 	$(VENV)/bin/cfn-lint template.yaml
 
+## build: every function as a Lambda bootstrap with `sam build` (cargo-lambda build method); lists the artifacts
+build:
+	scripts/build.sh
+
+## deploy: `sam deploy` of the last build (settings in samconfig.toml)
+deploy:
+	scripts/deploy.sh
+
+## bench: every benchmark (each prints its figures and exits non-zero on a missed target)
+bench: bench-provider bench-sync bench-webhooks bench-cold-start
+
+bench-provider: venv
+	DEVSTACK_PYTHON=$(CURDIR)/$(VENV)/bin/python $(CARGO) run --release -p provider-throughput
+
+bench-sync: venv
+	DEVSTACK_PYTHON=$(CURDIR)/$(VENV)/bin/python $(CARGO) run --release -p sync-throughput
+
+bench-webhooks: venv
+	DEVSTACK_PYTHON=$(CURDIR)/$(VENV)/bin/python $(CARGO) run --release -p webhook-load
+
+bench-cold-start: venv
+	$(VENV)/bin/python bench/cold-start/run.py
+
+## schemathesis: property-based API test of docs/openapi.yaml against the devstack
+schemathesis: venv
+	scripts/schemathesis.sh
+
 clean:
-	rm -rf $(VENV) target
+	rm -rf $(VENV) target .aws-sam
