@@ -439,3 +439,39 @@ async fn sync_endpoint_validates_its_body() {
         .unwrap();
     assert_eq!(r.status, 404);
 }
+
+#[tokio::test]
+async fn a_full_batch_of_100_rich_invoices_fits_in_one_request() {
+    let stack = stack_with(StackOptions {
+        workers: 0,
+        ..StackOptions::default()
+    })
+    .await;
+    let (id, _) = stack.connect(T, ProviderKind::Fortnox, true).await.unwrap();
+    let invoices: Vec<serde_json::Value> = (0..100)
+        .map(|i| {
+            let mut inv = system_tests::invoice_json(i, 0, ProviderKind::Fortnox);
+            let mut row = inv["rows"][0].clone();
+            row["description"] =
+                json!(format!("Byte av takpannor och läkt, etapp {i}: ").repeat(4));
+            inv["rows"] = json!([row.clone(), row.clone(), row.clone(), row]);
+            inv
+        })
+        .collect();
+    let body = json!({ "records": invoices });
+    assert!(
+        body.to_string().len() > 64 * 1024,
+        "the batch is larger than 64 KiB"
+    );
+    let r = stack
+        .call(
+            Method::POST,
+            &format!("/api/integrations/{id}/records/invoices"),
+            Some(T),
+            Some(body),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 202, "{}", r.text);
+    assert_eq!(r.json["accepted"], 100);
+}

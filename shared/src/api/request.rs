@@ -6,8 +6,9 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt};
 use serde_json::{Map, Value};
 
-/// Largest JSON body accepted by the connection endpoints.
-pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// Largest JSON body accepted by the API: 100 canonical records with many rows each fit;
+/// Lambda's own limit is 6 MB.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// The tenant, taken only from the claims API Gateway's JWT authorizer verified.
 pub fn tenant(req: &Request, claim: &str) -> Result<TenantId, Problem> {
