@@ -1,6 +1,7 @@
 //! What a function builds once per container and hands to every invocation.
 
 use crate::connections::tokens::TokenManager;
+use crate::http::LazyClient;
 use crate::providers::{CredentialStore, Providers};
 use crate::store::{Db, Queue, Vault};
 use crate::Config;
@@ -18,8 +19,8 @@ pub struct AppContext {
     pub providers: Providers,
     /// Access tokens.
     pub tokens: TokenManager,
-    /// Outbound HTTP client.
-    pub http: reqwest::Client,
+    /// Outbound HTTPS client to the providers, built on first use.
+    pub http: LazyClient,
     /// The sync queue.
     pub queue: Queue,
 }
@@ -30,11 +31,11 @@ impl AppContext {
     pub async fn from_env() -> Result<Self, lambda_http::Error> {
         let config = Config::from_env()?;
         let sdk = aws_config::load_from_env().await;
-        Ok(Self::new(config, &sdk)?)
+        Ok(Self::new(config, &sdk))
     }
 
     /// Builds the context over an explicit AWS configuration.
-    pub fn new(config: Config, sdk: &aws_config::SdkConfig) -> Result<Self, reqwest::Error> {
+    pub fn new(config: Config, sdk: &aws_config::SdkConfig) -> Self {
         Self::new_with_dynamodb(config, sdk, aws_sdk_dynamodb::Client::new(sdk))
     }
 
@@ -43,15 +44,9 @@ impl AppContext {
         config: Config,
         sdk: &aws_config::SdkConfig,
         dynamodb: aws_sdk_dynamodb::Client,
-    ) -> Result<Self, reqwest::Error> {
-        let http = reqwest::Client::builder()
-            .timeout(config.provider_timeout)
-            .connect_timeout(std::time::Duration::from_secs(5))
-            .user_agent(concat!(
-                "accounting-integrations/",
-                env!("CARGO_PKG_VERSION")
-            ))
-            .build()?;
+    ) -> Self {
+        // Built by the first provider call, not here: see `LazyClient`.
+        let http = LazyClient::new(config.provider_timeout);
         let db = Db::new(dynamodb, config.table_name.clone());
         let secrets = aws_sdk_secretsmanager::Client::new(sdk);
         let vault = Vault::new(secrets.clone(), config.kms_key_id.clone());
@@ -67,7 +62,7 @@ impl AppContext {
             config.refresh_lease_ttl,
         );
         let queue = Queue::new(aws_sdk_sqs::Client::new(sdk), config.sync.queue_url.clone());
-        Ok(AppContext {
+        AppContext {
             config: Arc::new(config),
             db,
             vault,
@@ -75,6 +70,6 @@ impl AppContext {
             tokens,
             http,
             queue,
-        })
+        }
     }
 }

@@ -89,7 +89,7 @@ async fn main() -> Result<(), BoxError> {
             .build(),
     );
     let config = shared::Config::from_lookup(|k| stack.vars.get(k).cloned())?;
-    let ctx = shared::AppContext::new_with_dynamodb(config, &stack.sdk, ddb)?;
+    let ctx = shared::AppContext::new_with_dynamodb(config, &stack.sdk, ddb);
     let integration = ctx
         .db
         .get_integration(&TenantId::parse(tenant).ok_or("tenant")?, &id)

@@ -132,7 +132,7 @@ impl Stack {
         .collect();
         vars.extend(opts.env.clone());
         let config = Config::from_lookup(|k| vars.get(k).cloned())?;
-        let ctx = Arc::new(AppContext::new(config, &sdk)?);
+        let ctx = Arc::new(AppContext::new(config, &sdk));
         let jwt = jwt::DevJwt::new(
             DEV_ISSUER,
             DEV_AUDIENCE,
@@ -226,7 +226,7 @@ impl Stack {
     pub fn new_container(&self) -> AppContext {
         let config = Config::from_lookup(|k| self.vars.get(k).cloned())
             .expect("configuration was valid once");
-        AppContext::new(config, &self.sdk).expect("http client")
+        AppContext::new(config, &self.sdk)
     }
 
     /// A dev JWT for `tenant`, as the frontend would send it.

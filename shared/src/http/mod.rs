@@ -2,11 +2,13 @@
 //! a rate limiter shared by every Lambda instance.
 
 pub mod backoff;
+pub mod client;
 pub mod error;
 pub mod limiter;
 pub mod outbound;
 
 pub use backoff::RetryPolicy;
+pub use client::LazyClient;
 pub use error::ApiError;
 pub use limiter::{Bucket, Limit, RateLimiter, SlotLimiter, SlotStore, Tuning};
 pub use outbound::{Answer, Call, Outbound};

@@ -96,7 +96,7 @@ impl Stats {
 /// Sends provider calls through a limiter with retries.
 #[derive(Clone)]
 pub struct Outbound {
-    http: reqwest::Client,
+    http: super::LazyClient,
     limiter: Arc<dyn RateLimiter>,
     policy: RetryPolicy,
     stats: Arc<Stats>,
@@ -104,7 +104,11 @@ pub struct Outbound {
 
 impl Outbound {
     /// An executor over `http` and `limiter`.
-    pub fn new(http: reqwest::Client, limiter: Arc<dyn RateLimiter>, policy: RetryPolicy) -> Self {
+    pub fn new(
+        http: super::LazyClient,
+        limiter: Arc<dyn RateLimiter>,
+        policy: RetryPolicy,
+    ) -> Self {
         Outbound {
             http,
             limiter,

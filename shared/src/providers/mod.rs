@@ -217,7 +217,7 @@ pub struct Providers {
 /// What the data clients are built from.
 struct ApiParts {
     config: Config,
-    http: reqwest::Client,
+    http: crate::http::LazyClient,
     credentials: Arc<CredentialStore>,
 }
 
@@ -225,7 +225,11 @@ impl Providers {
     /// Builds both providers from configuration. The data clients take their tuning from
     /// `config.api` and pace requests with a limiter local to this process until
     /// [`Providers::with_shared_limiter`] hands them the shared one.
-    pub fn new(config: &Config, http: reqwest::Client, credentials: Arc<CredentialStore>) -> Self {
+    pub fn new(
+        config: &Config,
+        http: crate::http::LazyClient,
+        credentials: Arc<CredentialStore>,
+    ) -> Self {
         let settings = config.api.clone();
         let limiter = Arc::new(crate::http::SlotLimiter::local(settings.tuning));
         let parts = Arc::new(ApiParts {

@@ -21,7 +21,7 @@ pub const REFRESH_TOKEN_DAYS: i64 = 45;
 /// The Fortnox provider.
 pub struct Fortnox {
     settings: FortnoxSettings,
-    http: reqwest::Client,
+    http: crate::http::LazyClient,
     credentials: Arc<CredentialStore>,
 }
 
@@ -29,7 +29,7 @@ impl Fortnox {
     /// A Fortnox provider over the given settings.
     pub fn new(
         settings: FortnoxSettings,
-        http: reqwest::Client,
+        http: crate::http::LazyClient,
         credentials: Arc<CredentialStore>,
     ) -> Self {
         Fortnox {

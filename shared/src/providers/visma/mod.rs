@@ -21,7 +21,7 @@ pub const EACCOUNTING_ACR_VALUES: &str = "service:44643EB1-3F76-4C1C-A672-402AE8
 /// The Visma eAccounting provider.
 pub struct Visma {
     settings: VismaSettings,
-    http: reqwest::Client,
+    http: crate::http::LazyClient,
     credentials: Arc<CredentialStore>,
 }
 
@@ -29,7 +29,7 @@ impl Visma {
     /// A Visma provider over the given settings.
     pub fn new(
         settings: VismaSettings,
-        http: reqwest::Client,
+        http: crate::http::LazyClient,
         credentials: Arc<CredentialStore>,
     ) -> Self {
         Visma {
