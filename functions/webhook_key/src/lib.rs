@@ -61,13 +61,24 @@ pub fn rotate_request(body: &serde_json::Map<String, Value>) -> Result<RotateReq
         .transpose()?;
     let grace = match body.get("grace_seconds") {
         None | Some(Value::Null) => None,
-        Some(Value::Number(n)) => match n.as_u64() {
+        Some(Value::Number(n)) => match whole_seconds(n) {
             Some(s) if s <= MAX_GRACE.as_secs() => Some(Duration::from_secs(s)),
             _ => return Err(grace_problem()),
         },
         Some(_) => return Err(grace_problem()),
     };
     Ok(RotateRequest { scheme, key, grace })
+}
+
+/// A non-negative whole number, also when written with a fraction (`60.0`): JSON Schema's
+/// `integer`, which the API description promises, is any number without a fractional part.
+fn whole_seconds(n: &serde_json::Number) -> Option<u64> {
+    if let Some(s) = n.as_u64() {
+        return Some(s);
+    }
+    let f = n.as_f64()?;
+    // The bound keeps the cast exact; anything larger is out of range anyway.
+    (f.fract() == 0.0 && (0.0..=MAX_GRACE.as_secs_f64()).contains(&f)).then_some(f as u64)
 }
 
 fn grace_problem() -> Problem {
@@ -101,6 +112,19 @@ mod tests {
     }
 
     #[test]
+    fn a_whole_number_written_with_a_fraction_is_a_whole_number() {
+        // JSON Schema's `integer` (docs/openapi.yaml) includes 60.0; schemathesis sends it.
+        assert_eq!(
+            parse(json!({"grace_seconds": 60.0})).unwrap().grace,
+            Some(Duration::from_secs(60))
+        );
+        assert_eq!(
+            parse(json!({"grace_seconds": 0.0})).unwrap().grace,
+            Some(Duration::ZERO)
+        );
+    }
+
+    #[test]
     fn names_the_field_at_fault() {
         for (body, field) in [
             (json!({"scheme": "stripe"}), "scheme"),
@@ -109,6 +133,10 @@ mod tests {
             (json!({"grace_seconds": -1}), "grace_seconds"),
             (json!({"grace_seconds": 604_801}), "grace_seconds"),
             (json!({"grace_seconds": "60"}), "grace_seconds"),
+            (json!({"grace_seconds": 60.5}), "grace_seconds"),
+            (json!({"grace_seconds": -0.5}), "grace_seconds"),
+            (json!({"grace_seconds": 604_801.0}), "grace_seconds"),
+            (json!({"grace_seconds": 1e300}), "grace_seconds"),
         ] {
             let p = parse(body.clone())
                 .err()

@@ -42,7 +42,7 @@ pub struct InvoiceRow {
     #[serde(default)]
     pub article_number: Option<String>,
     /// Sales account (BAS, 1000–9999); Fortnox needs an article or an account on priced rows.
-    #[serde(default)]
+    #[serde(deserialize_with = "super::money::opt_whole_u32::deserialize", default)]
     pub account_number: Option<u32>,
     /// Quantity delivered.
     #[serde(with = "decimal_str")]
@@ -330,6 +330,18 @@ impl Invoice {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_account_number_written_with_a_fraction_is_read() {
+        let row: InvoiceRow = serde_json::from_value(json!({
+            "description": "Arbete", "account_number": 3001.0, "quantity": "1", "unit_price": "100"
+        }))
+        .unwrap();
+        assert_eq!(row.account_number, Some(3001));
+        let half =
+            json!({"description": "x", "account_number": 3001.5, "quantity": 1, "unit_price": 1});
+        assert!(serde_json::from_value::<InvoiceRow>(half).is_err());
+    }
     use std::str::FromStr;
 
     fn d(s: &str) -> Decimal {

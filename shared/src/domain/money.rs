@@ -168,10 +168,61 @@ pub mod opt_decimal_str {
     }
 }
 
+/// Serde for an optional whole number that may arrive written with a fraction (`3001.0`):
+/// JSON Schema's `integer`, which docs/openapi.yaml promises, is any number without a fractional
+/// part. `3001.5`, negative numbers and numbers past `u32` are refused.
+pub mod opt_whole_u32 {
+    use super::*;
+
+    /// Reads a whole number or null.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+        let Some(n) = Option::<serde_json::Number>::deserialize(d)? else {
+            return Ok(None);
+        };
+        let whole = match n.as_u64() {
+            Some(u) => Some(u),
+            None => n
+                .as_f64()
+                .filter(|f| f.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(f))
+                .map(|f| f as u64),
+        };
+        whole
+            .and_then(|u| u32::try_from(u).ok())
+            .map(Some)
+            .ok_or_else(|| {
+                serde::de::Error::custom(format!(
+                    "expected a whole number from 0 to {}, got {n}",
+                    u32::MAX
+                ))
+            })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::str::FromStr;
+
+    #[derive(Deserialize, Debug, PartialEq)]
+    struct Account {
+        #[serde(deserialize_with = "opt_whole_u32::deserialize", default)]
+        account: Option<u32>,
+    }
+
+    #[test]
+    fn whole_numbers_may_be_written_with_a_fraction() {
+        let read = |s: &str| serde_json::from_str::<Account>(s).map(|a| a.account);
+        assert_eq!(read(r#"{"account":3001}"#).unwrap(), Some(3001));
+        assert_eq!(read(r#"{"account":3001.0}"#).unwrap(), Some(3001));
+        assert_eq!(read(r#"{"account":null}"#).unwrap(), None);
+        assert_eq!(read(r#"{}"#).unwrap(), None);
+        for bad in ["3001.5", "-1", "-1.0", "4294967296", "1e300", "\"3001\""] {
+            assert!(
+                read(&format!(r#"{{"account":{bad}}}"#)).is_err(),
+                "{bad} accepted"
+            );
+        }
+    }
 
     #[derive(Serialize, Deserialize, Debug, PartialEq)]
     struct Row {
