@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Property-based tests of docs/openapi.yaml against the running system (`make api-fuzz`).
+# Property-based tests of docs/openapi.yaml against the running system (`make schemathesis`;
+# `make test` runs it last, after the Rust tests).
 #
 #   scripts/schemathesis.sh                  # about 25 examples per operation, a few minutes
 #   MAX_EXAMPLES=100 scripts/schemathesis.sh # more
@@ -63,6 +64,11 @@ until grep -q 'The stack keeps running' "$log" 2>/dev/null; do
     ((SECONDS < deadline)) || { cat "$log" >&2; die "the devstack did not come up in time"; }
     sleep 1
 done
+# The walk-through before it connected one Fortnox and one Visma integration (`make test` relies
+# on this check as its end-to-end run of the devstack).
+connected="$(grep -c 'with status=connected' "$log" || true)"
+[[ "$connected" == 2 ]] || { cat "$log" >&2; die "the walk-through connected $connected of 2 integrations"; }
+say "devstack walk-through: ok (Fortnox and Visma connected, records synced)"
 token="$(sed -n 's/^ *export TOKEN=//p' "$log" | head -1)"
 [[ -n "$token" ]] || die "no dev JWT in the devstack's output"
 base="http://127.0.0.1:$port"

@@ -54,6 +54,10 @@ TARGET_INIT_MS = 20.0
 TARGET_PEAK_MIB = 32.0
 TARGET_SIZE_MIB = 8.0
 
+# Where distributions keep the one-file CA bundle: Amazon Linux / Fedora first (the template's).
+CA_BUNDLES = ["/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/certs/ca-certificates.crt",
+              "/etc/ssl/cert.pem"]
+
 TENANT = "bench-tenant"
 REGION = "eu-north-1"
 
@@ -450,6 +454,10 @@ def function_env(binary: str, runtime_port: int, endpoint: str, table: str, queu
         "SYNC_QUEUE_URL": queue_url,
         "RUST_LOG": "INFO,hyper=warn,hyper_util=warn,h2=warn,rustls=warn",
     }
+    # template.yaml names Amazon Linux 2023's CA bundle in SSL_CERT_FILE; name this host's.
+    bundle = next((p for p in CA_BUNDLES if Path(p).is_file()), None)
+    if bundle:
+        env["SSL_CERT_FILE"] = bundle
     env.update({k[len("BENCH_ENV_"):]: v for k, v in os.environ.items() if k.startswith("BENCH_ENV_")})
     return env
 
