@@ -30,6 +30,13 @@ impl AppContext {
     /// `AWS_ENDPOINT_URL`, so the same code runs against AWS or a local emulator).
     pub async fn from_env() -> Result<Self, lambda_http::Error> {
         let config = Config::from_env()?;
+        // template.yaml names Amazon Linux 2023's CA bundle; should a runtime ever move it, every
+        // HTTPS call would fail with a certificate error: say why, once, at the start.
+        if let Some(path) = std::env::var_os("SSL_CERT_FILE") {
+            if !std::path::Path::new(&path).is_file() {
+                tracing::error!(path = ?path, "SSL_CERT_FILE names no file: TLS has no root certificates");
+            }
+        }
         let sdk = aws_config::load_from_env().await;
         Ok(Self::new(config, &sdk))
     }
