@@ -133,34 +133,56 @@ async fn denied_consent_redirects_with_access_denied_and_changes_nothing() {
 }
 
 #[tokio::test]
+async fn a_failing_company_lookup_ends_in_exchange_failed_and_changes_nothing() {
+    let stack = stack().await;
+    for provider in ProviderKind::ALL {
+        let (id, callback) = stack.create_and_consent(T, provider, true).await.unwrap();
+        // The code exchange works; every REST call (the company lookup) answers 500.
+        stack.sandbox.state.set_faults(sandbox::FaultConfig {
+            error_500: 1.0,
+            ..Default::default()
+        });
+        let started = std::time::Instant::now();
+        let back = stack.follow_callback(&callback).await.unwrap();
+        stack
+            .sandbox
+            .state
+            .set_faults(sandbox::FaultConfig::default());
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(8),
+            "the callback answers within its Lambda's 10 s: {:?}",
+            started.elapsed()
+        );
+        let q = query_of(&back);
+        assert_eq!(q.get("status").map(String::as_str), Some("error"), "{back}");
+        assert_eq!(
+            q.get("error").map(String::as_str),
+            Some("exchange_failed"),
+            "{back}"
+        );
+        assert!(!stack.sandbox.state.faults_injected().is_empty());
+        assert_eq!(
+            integration(&stack, T, &id).await.status,
+            IntegrationStatus::Pending
+        );
+        assert!(secret(&stack, T, &id).await.unwrap().tokens.is_none());
+        // Once the provider answers again, connecting works.
+        let back = stack.consent(T, &id, true).await.unwrap();
+        assert_eq!(
+            query_of(&back).get("status").map(String::as_str),
+            Some("connected"),
+            "{back}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn a_replayed_state_is_refused_and_changes_nothing() {
     let stack = stack().await;
-    let created = stack
-        .call(
-            Method::POST,
-            "/api/integrations/create",
-            Some(T),
-            Some(json!({"provider": "fortnox"})),
-        )
+    let (id, callback) = stack
+        .create_and_consent(T, ProviderKind::Fortnox, true)
         .await
         .unwrap();
-    let id = created.json["id"].as_str().unwrap().to_string();
-    let start = stack
-        .call(
-            Method::POST,
-            &format!("/api/integrations/{id}/connect"),
-            Some(T),
-            None,
-        )
-        .await
-        .unwrap();
-    let callback = sandbox::give_consent(
-        &stack.http(),
-        start.json["authorization_url"].as_str().unwrap(),
-        true,
-    )
-    .await
-    .unwrap();
     let first = stack.follow_callback(&callback).await.unwrap();
     assert_eq!(query_of(&first)["status"], "connected");
     let before = secret(&stack, T, &id).await.unwrap();
@@ -208,32 +230,10 @@ async fn an_expired_state_is_refused_and_changes_nothing() {
     opts.env
         .insert("OAUTH_STATE_TTL_SECONDS".into(), "1".into());
     let stack = stack_with(opts).await;
-    let created = stack
-        .call(
-            Method::POST,
-            "/api/integrations/create",
-            Some(T),
-            Some(json!({"provider": "visma"})),
-        )
+    let (id, callback) = stack
+        .create_and_consent(T, ProviderKind::Visma, true)
         .await
         .unwrap();
-    let id = created.json["id"].as_str().unwrap().to_string();
-    let start = stack
-        .call(
-            Method::POST,
-            &format!("/api/integrations/{id}/connect"),
-            Some(T),
-            None,
-        )
-        .await
-        .unwrap();
-    let callback = sandbox::give_consent(
-        &stack.http(),
-        start.json["authorization_url"].as_str().unwrap(),
-        true,
-    )
-    .await
-    .unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     let back = stack.follow_callback(&callback).await.unwrap();
     let q = query_of(&back);
@@ -252,32 +252,10 @@ async fn an_expired_state_is_refused_and_changes_nothing() {
 #[tokio::test]
 async fn callback_for_the_wrong_provider_is_refused() {
     let stack = stack().await;
-    let created = stack
-        .call(
-            Method::POST,
-            "/api/integrations/create",
-            Some(T),
-            Some(json!({"provider": "fortnox"})),
-        )
+    let (id, callback) = stack
+        .create_and_consent(T, ProviderKind::Fortnox, true)
         .await
         .unwrap();
-    let id = created.json["id"].as_str().unwrap().to_string();
-    let start = stack
-        .call(
-            Method::POST,
-            &format!("/api/integrations/{id}/connect"),
-            Some(T),
-            None,
-        )
-        .await
-        .unwrap();
-    let callback = sandbox::give_consent(
-        &stack.http(),
-        start.json["authorization_url"].as_str().unwrap(),
-        true,
-    )
-    .await
-    .unwrap();
     let swapped = callback.replace("/callback/fortnox", "/callback/visma");
     let back = stack.follow_callback(&swapped).await.unwrap();
     assert_eq!(query_of(&back)["error"], "invalid_state");

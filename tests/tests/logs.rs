@@ -42,32 +42,10 @@ async fn logs_of_connect_refresh_and_disconnect_hold_no_secret() {
         stack.vars["VISMA_CLIENT_SECRET"].clone(),
     ];
     for provider in ProviderKind::ALL {
-        let created = stack
-            .call(
-                reqwest::Method::POST,
-                "/api/integrations/create",
-                Some("tenant-l"),
-                Some(serde_json::json!({"provider": provider.as_str()})),
-            )
+        let (id, callback) = stack
+            .create_and_consent("tenant-l", provider, true)
             .await
             .unwrap();
-        let id = created.json["id"].as_str().unwrap().to_string();
-        let start = stack
-            .call(
-                reqwest::Method::POST,
-                &format!("/api/integrations/{id}/connect"),
-                Some("tenant-l"),
-                None,
-            )
-            .await
-            .unwrap();
-        let callback = sandbox::give_consent(
-            &stack.http(),
-            start.json["authorization_url"].as_str().unwrap(),
-            true,
-        )
-        .await
-        .unwrap();
         let q = devstack::query_of(&callback);
         secrets.push(q["code"].clone());
         secrets.push(q["state"].clone());

@@ -55,12 +55,11 @@ async fn twenty_concurrent_requests_on_an_expired_token_cause_exactly_one_refres
             .state
             .is_refresh_token_active(stored.refresh_token.as_ref().unwrap().expose()));
         // And it works at the provider.
-        let company = stack
-            .ctx
-            .providers
-            .get(provider)
-            .company(&stored.access_token)
-            .await;
+        let auth = shared::providers::ApiAuth::for_integration(
+            &integration(&stack, T, &id).await,
+            stored.access_token.clone(),
+        );
+        let company = stack.ctx.providers.api(provider).company(&auth).await;
         assert!(company.is_ok(), "{provider}: {company:?}");
         assert!(integration(&stack, T, &id).await.token_expires_at.unwrap() > chrono::Utc::now());
     }

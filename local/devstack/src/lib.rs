@@ -293,6 +293,19 @@ impl Stack {
         provider: ProviderKind,
         approve: bool,
     ) -> Result<(String, String), Box<dyn std::error::Error + Send + Sync>> {
+        let (id, callback) = self.create_and_consent(tenant, provider, approve).await?;
+        Ok((id, self.follow_callback(&callback).await?))
+    }
+
+    /// Creates an integration, starts consent and answers it at the sandbox. Gives the
+    /// integration id and the callback URL the provider sends the browser to, not yet followed
+    /// (tests replay it, let it expire or break the provider first).
+    pub async fn create_and_consent(
+        &self,
+        tenant: &str,
+        provider: ProviderKind,
+        approve: bool,
+    ) -> Result<(String, String), Box<dyn std::error::Error + Send + Sync>> {
         let created = self
             .call(
                 reqwest::Method::POST,
@@ -305,13 +318,25 @@ impl Stack {
             return Err(format!("create answered {}: {}", created.status, created.text).into());
         }
         let id = created.json["id"].as_str().unwrap_or_default().to_string();
-        let location = self.consent(tenant, &id, approve).await?;
-        Ok((id, location))
+        let callback = self.consent_callback(tenant, &id, approve).await?;
+        Ok((id, callback))
     }
 
     /// Starts consent on an existing integration, answers it at the sandbox and follows the
     /// callback. Gives the final redirect location.
     pub async fn consent(
+        &self,
+        tenant: &str,
+        id: &str,
+        approve: bool,
+    ) -> Result<String, Box<dyn std::error::Error + Send + Sync>> {
+        let callback = self.consent_callback(tenant, id, approve).await?;
+        self.follow_callback(&callback).await
+    }
+
+    /// Starts consent on an existing integration and answers it at the sandbox. Gives the
+    /// callback URL, not yet followed.
+    pub async fn consent_callback(
         &self,
         tenant: &str,
         id: &str,
@@ -328,8 +353,7 @@ impl Stack {
         let auth_url = start.json["authorization_url"]
             .as_str()
             .ok_or_else(|| format!("connect answered {}: {}", start.status, start.text))?;
-        let callback = sandbox::give_consent(&self.http(), auth_url, approve).await?;
-        self.follow_callback(&callback).await
+        Ok(sandbox::give_consent(&self.http(), auth_url, approve).await?)
     }
 
     /// Follows a provider redirect to our callback and gives where the callback sends the

@@ -11,7 +11,8 @@ use crate::domain::{
     integration::secret_name, Integration, IntegrationSecret, IntegrationStatus, LastError,
     ProviderKind, TenantId,
 };
-use crate::providers::ProviderError;
+use crate::http::ApiError;
+use crate::providers::{ApiAuth, ProviderError};
 use crate::store::{OAuthState, StoreError};
 use crate::AppContext;
 use chrono::{DateTime, Utc};
@@ -43,9 +44,12 @@ pub enum ConnectionError {
         /// What is wrong.
         detail: String,
     },
-    /// The provider failed.
+    /// The provider's OAuth server failed.
     #[error(transparent)]
     Provider(#[from] ProviderError),
+    /// The provider's API failed.
+    #[error(transparent)]
+    Api(#[from] ApiError),
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -61,13 +65,18 @@ impl From<ConnectionError> for Problem {
             .with("existing_integration_id", existing_id),
             ConnectionError::WrongState(d) => Problem::conflict(d),
             ConnectionError::Invalid { field, detail } => Problem::invalid_field(field, detail),
-            ConnectionError::Provider(p) => {
-                tracing::warn!(error = %p, "provider call failed");
-                Problem::bad_gateway(format!("the accounting system did not answer as expected ({})", p.code()))
-            }
+            ConnectionError::Provider(p) => provider_failed(&p, p.code()),
+            ConnectionError::Api(a) => provider_failed(&a, a.code()),
             ConnectionError::Store(s) => Problem::internal(s),
         }
     }
+}
+
+fn provider_failed(e: &dyn std::fmt::Display, code: &str) -> Problem {
+    tracing::warn!(error = %e, "provider call failed");
+    Problem::bad_gateway(format!(
+        "the accounting system did not answer as expected ({code})"
+    ))
 }
 
 /// What the frontend gets to start a consent.
@@ -337,7 +346,7 @@ pub async fn complete_callback(
         Err(e) => {
             tracing::warn!(tenant = %state.tenant_id, integration = %state.integration_id, error = %e, "consent could not be completed");
             let code = match &e {
-                ConnectionError::Provider(_) => "exchange_failed",
+                ConnectionError::Provider(_) | ConnectionError::Api(_) => "exchange_failed",
                 ConnectionError::NotFound(_) | ConnectionError::WrongState(_) => {
                     "integration_unavailable"
                 }
@@ -384,6 +393,9 @@ async fn store_tokens(
     }
 }
 
+/// How long the callback waits for the connected company's name and id.
+const COMPANY_LOOKUP_BUDGET: std::time::Duration = std::time::Duration::from_secs(5);
+
 async fn finish_consent(
     ctx: &AppContext,
     state: &OAuthState,
@@ -399,7 +411,17 @@ async fn finish_consent(
     let tokens = provider
         .exchange_code(code, &ctx.config.redirect_uri(state.provider))
         .await?;
-    let company = provider.company(&tokens.access_token).await?;
+    // Through the data client: paced by the shared rate limiter, retried, and classified like
+    // every other provider call; time-boxed, because its retries (or a Visma "try again in N
+    // seconds") could otherwise outlast the callback function's 10-second timeout, and the
+    // browser must get a redirect that says what happened.
+    let auth = ApiAuth::for_integration(&integration, tokens.access_token.clone());
+    let lookup = ctx.providers.api(state.provider).company(&auth);
+    let company = tokio::time::timeout(COMPANY_LOOKUP_BUDGET, lookup)
+        .await
+        .map_err(|_| ApiError::Retryable {
+            message: format!("no company information within {COMPANY_LOOKUP_BUDGET:?}"),
+        })??;
     // The secret also holds the webhook keys: read, change and write it under the same lease
     // as a token refresh or a key rotation, so no writer loses another's change.
     let owner = uuid::Uuid::new_v4().to_string();

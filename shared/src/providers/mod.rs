@@ -141,9 +141,6 @@ pub trait Provider: Send + Sync {
 
     /// Revokes the grant where the provider can. `Ok(false)` when it cannot.
     async fn revoke(&self, tokens: &TokenSet) -> Result<bool, ProviderError>;
-
-    /// Reads the connected company's name and id.
-    async fn company(&self, access_token: &Secret) -> Result<CompanyInfo, ProviderError>;
 }
 
 /// Loads the app credentials once per container, on first use.

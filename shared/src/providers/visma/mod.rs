@@ -7,12 +7,11 @@ pub mod wire;
 
 pub use client::VismaApi;
 
-use super::oauth::{request_tokens, revoke_token, transport_error};
-use super::{CompanyInfo, CredentialStore, Provider, ProviderError};
+use super::oauth::{request_tokens, revoke_token};
+use super::{CredentialStore, Provider, ProviderError};
 use crate::config::VismaSettings;
 use crate::domain::{ProviderKind, Secret, TokenSet};
 use async_trait::async_trait;
-use serde_json::Value;
 use std::sync::Arc;
 
 /// Limits the account picker to eAccounting companies (Visma's documented `acr_values`).
@@ -120,86 +119,5 @@ impl Provider for Visma {
         )
         .await?;
         Ok(true)
-    }
-
-    async fn company(&self, access_token: &Secret) -> Result<CompanyInfo, ProviderError> {
-        let resp = self
-            .http
-            .get(format!("{}/v2/companysettings", self.settings.api_url))
-            .bearer_auth(access_token.expose())
-            .header(reqwest::header::ACCEPT, "application/json")
-            .send()
-            .await
-            .map_err(transport_error)?;
-        let status = resp.status().as_u16();
-        let body = resp.bytes().await.map_err(transport_error)?;
-        if status != 200 {
-            return Err(classify_api_error(status, &body));
-        }
-        let v: Value =
-            serde_json::from_slice(&body).map_err(|e| ProviderError::Decode(e.to_string()))?;
-        Ok(CompanyInfo {
-            name: v
-                .get("Name")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string(),
-            provider_company_id: v
-                .get("CorporateIdentityNumber")
-                .and_then(Value::as_str)
-                .filter(|s| !s.is_empty())
-                .map(str::to_string),
-        })
-    }
-}
-
-/// Classifies a Visma REST error: `{"ErrorCode","DeveloperErrorMessage","ErrorId"}`.
-pub fn classify_api_error(status: u16, body: &[u8]) -> ProviderError {
-    let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
-    let code = v.get("ErrorCode").and_then(Value::as_i64);
-    let message = v
-        .get("DeveloperErrorMessage")
-        .and_then(Value::as_str)
-        .map(str::to_string)
-        .unwrap_or_else(|| String::from_utf8_lossy(body).chars().take(200).collect());
-    match (status, code) {
-        (429, _) | (_, Some(4010)) => ProviderError::RateLimited {
-            retry_after: retry_after_seconds(&message),
-        },
-        (401, _) => ProviderError::Unauthorized(message),
-        (_, Some(5000..=5002)) => ProviderError::Transient(message),
-        (s, _) if s >= 500 => ProviderError::Transient(message),
-        (s, _) => ProviderError::Rejected { status: s, message },
-    }
-}
-
-/// Reads N from Visma's "… Try again in N seconds." message.
-pub fn retry_after_seconds(message: &str) -> Option<u64> {
-    let tail = message.split("Try again in ").nth(1)?;
-    tail.split_whitespace().next()?.parse().ok()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reads_retry_after_from_the_message() {
-        assert_eq!(
-            retry_after_seconds("Too many requests. Try again in 17 seconds."),
-            Some(17)
-        );
-        assert_eq!(retry_after_seconds("Too many requests."), None);
-        let e = classify_api_error(429, br#"{"ErrorCode":4010,"DeveloperErrorMessage":"Try again in 5 seconds.","ErrorId":"x"}"#);
-        assert!(matches!(
-            e,
-            ProviderError::RateLimited {
-                retry_after: Some(5)
-            }
-        ));
-        assert!(matches!(
-            classify_api_error(401, br#"{"ErrorCode":4001}"#),
-            ProviderError::Unauthorized(_)
-        ));
     }
 }
