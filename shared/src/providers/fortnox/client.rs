@@ -125,6 +125,29 @@ impl FortnoxApi {
             .query("page", page.max(1).to_string())
     }
 
+    /// One page of ids only (the deletion sweep): `path` sorted by `sortby`, the list under
+    /// `envelope`, each record's id in `id_field`.
+    async fn id_page(
+        &self,
+        auth: &ApiAuth,
+        page: u32,
+        path: &str,
+        sortby: &str,
+        envelope: &str,
+        id_field: &str,
+    ) -> Result<IdPage, ApiError> {
+        let call = self.list_call(path, page).query("sortby", sortby);
+        let (items, has_more, next_page) = self.list_page(auth, call, envelope).await?;
+        Ok(IdPage {
+            ids: items
+                .iter()
+                .filter_map(|i| i.get(id_field).and_then(crate::providers::lenient::text))
+                .collect(),
+            has_more,
+            next_page,
+        })
+    }
+
     /// One list page: its items as raw maps and whether more pages follow.
     async fn list_page(
         &self,
@@ -310,21 +333,15 @@ impl AccountingApi for FortnoxApi {
     }
 
     async fn list_customer_ids(&self, auth: &ApiAuth, page: u32) -> Result<IdPage, ApiError> {
-        let call = self
-            .list_call("customers", page)
-            .query("sortby", "customernumber");
-        let (items, has_more, next_page) = self.list_page(auth, call, "Customers").await?;
-        Ok(IdPage {
-            ids: items
-                .iter()
-                .filter_map(|i| {
-                    i.get("CustomerNumber")
-                        .and_then(crate::providers::lenient::text)
-                })
-                .collect(),
-            has_more,
-            next_page,
-        })
+        self.id_page(
+            auth,
+            page,
+            "customers",
+            "customernumber",
+            "Customers",
+            "CustomerNumber",
+        )
+        .await
     }
 
     async fn get_customer(
@@ -469,21 +486,15 @@ impl AccountingApi for FortnoxApi {
     }
 
     async fn list_invoice_ids(&self, auth: &ApiAuth, page: u32) -> Result<IdPage, ApiError> {
-        let call = self
-            .list_call("invoices", page)
-            .query("sortby", "documentnumber");
-        let (items, has_more, next_page) = self.list_page(auth, call, "Invoices").await?;
-        Ok(IdPage {
-            ids: items
-                .iter()
-                .filter_map(|i| {
-                    i.get("DocumentNumber")
-                        .and_then(crate::providers::lenient::text)
-                })
-                .collect(),
-            has_more,
-            next_page,
-        })
+        self.id_page(
+            auth,
+            page,
+            "invoices",
+            "documentnumber",
+            "Invoices",
+            "DocumentNumber",
+        )
+        .await
     }
 
     async fn get_invoice(

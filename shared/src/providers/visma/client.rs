@@ -67,6 +67,22 @@ fn remember<T>(cache: &Cache<T>, key: &str, value: T) {
 }
 
 impl VismaApi {
+    /// One page of ids only (the deletion sweep) of `endpoint`.
+    async fn id_page(&self, auth: &ApiAuth, endpoint: &str, page: u32) -> Result<IdPage, ApiError> {
+        let (data, meta) = self
+            .list_page(auth, endpoint, self.list_call(endpoint, page))
+            .await?;
+        let (has_more, next_page) = Self::paging(&meta, page);
+        Ok(IdPage {
+            ids: data
+                .iter()
+                .filter_map(|v| v.get("Id").and_then(crate::providers::lenient::text))
+                .collect(),
+            has_more,
+            next_page,
+        })
+    }
+
     /// A client for the REST API under `settings.api_url`.
     pub fn new(
         settings: &VismaSettings,
@@ -406,18 +422,7 @@ impl AccountingApi for VismaApi {
     }
 
     async fn list_customer_ids(&self, auth: &ApiAuth, page: u32) -> Result<IdPage, ApiError> {
-        let (data, meta) = self
-            .list_page(auth, "customers", self.list_call("customers", page))
-            .await?;
-        let (has_more, next_page) = Self::paging(&meta, page);
-        Ok(IdPage {
-            ids: data
-                .iter()
-                .filter_map(|v| v.get("Id").and_then(crate::providers::lenient::text))
-                .collect(),
-            has_more,
-            next_page,
-        })
+        self.id_page(auth, "customers", page).await
     }
 
     async fn get_customer(
@@ -543,22 +548,7 @@ impl AccountingApi for VismaApi {
     }
 
     async fn list_invoice_ids(&self, auth: &ApiAuth, page: u32) -> Result<IdPage, ApiError> {
-        let (data, meta) = self
-            .list_page(
-                auth,
-                "customerinvoices",
-                self.list_call("customerinvoices", page),
-            )
-            .await?;
-        let (has_more, next_page) = Self::paging(&meta, page);
-        Ok(IdPage {
-            ids: data
-                .iter()
-                .filter_map(|v| v.get("Id").and_then(crate::providers::lenient::text))
-                .collect(),
-            has_more,
-            next_page,
-        })
+        self.id_page(auth, "customerinvoices", page).await
     }
 
     async fn get_invoice(
