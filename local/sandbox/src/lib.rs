@@ -76,11 +76,13 @@ use tokio::task::JoinHandle;
 
 pub use browser::{consent_client, give_consent, give_consent_for_company};
 pub use config::{
-    ClientRegistration, Company, ProviderKind, SandboxConfig, DEFAULT_FORTNOX_CLIENT_ID,
-    DEFAULT_FORTNOX_CLIENT_SECRET, DEFAULT_VISMA_CLIENT_ID, DEFAULT_VISMA_CLIENT_SECRET,
+    ClientRegistration, Company, ContractFiles, ProviderKind, SandboxConfig,
+    DEFAULT_FORTNOX_CLIENT_ID, DEFAULT_FORTNOX_CLIENT_SECRET, DEFAULT_VISMA_CLIENT_ID,
+    DEFAULT_VISMA_CLIENT_SECRET,
 };
 pub use contract::{
-    fortnox_contract, ContractError, ContractViolation, Direction, FortnoxContract,
+    fortnox_contract, load_contract, violation_report, visma_contract, Contract, ContractError,
+    ContractViolation, Direction, FORTNOX_CONTRACT, VISMA_CONTRACT,
 };
 pub use faults::{FaultConfig, FaultKind, InjectedFault};
 pub use ratelimit::{FORTNOX_RATE_LIMIT, FORTNOX_RATE_WINDOW, VISMA_RATE_LIMIT, VISMA_RATE_WINDOW};
@@ -115,8 +117,8 @@ pub enum SandboxError {
     /// The consent page could not be read or used.
     #[error("consent: {0}")]
     Consent(String),
-    /// `SandboxConfig::fortnox_openapi` could not be loaded.
-    #[error("Fortnox OpenAPI contract: {0}")]
+    /// A contract document of `SandboxConfig::contracts` could not be loaded.
+    #[error("OpenAPI contract: {0}")]
     Contract(#[from] ContractError),
 }
 
@@ -143,6 +145,21 @@ impl RunningSandbox {
     /// `{base_url}/visma`: the product's `VISMA_IDENTITY_URL` and `VISMA_API_URL`.
     pub fn visma_url(&self) -> String {
         format!("{}/visma", self.base_url)
+    }
+
+    /// Panics, listing the violations grouped by operation ([`violation_report`]), when any
+    /// request or response so far broke a provider's contract. Test harnesses call it when a
+    /// test ends (devstack's `Stack` does on drop).
+    #[track_caller]
+    pub fn assert_contracts_kept(&self) {
+        let violations = self.state.contract_violations();
+        assert!(
+            violations.is_empty(),
+            "the providers' OpenAPI contracts were broken (GET {}/_sandbox/contract-violations \
+             lists them):\n{}",
+            self.base_url,
+            violation_report(&violations)
+        );
     }
 
     /// Stops accepting connections and waits for the server task to end.
