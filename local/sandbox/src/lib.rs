@@ -30,9 +30,16 @@
 //! | `GET /_sandbox/contract-violations`, `GET /_sandbox/rate-limited` | records |
 //! | `GET /_sandbox/{provider}/customers`, `…/invoices`, `POST …/seed-customers` | data |
 //!
-//! Every REST request (`/fortnox/3/…`, `/visma/v2/…`) passes, outermost first: the Fortnox
-//! contract check (when [`SandboxConfig::fortnox_openapi`] is set), fault injection
-//! ([`FaultConfig`]), the provider's rate limit, then the handler.
+//! Every REST request (`/fortnox/3/…`, `/visma/v2/…`) passes, outermost first: the contract
+//! check, fault injection ([`FaultConfig`]), the provider's rate limit, then the handler.
+//!
+//! The contract check is always on: each request (its operation and body) and each response
+//! (status and body) is validated against the provider's own OpenAPI document in
+//! `contracts/` ([`FORTNOX_CONTRACT`], [`VISMA_CONTRACT`], or the files named in
+//! [`SandboxConfig::contracts`]); violations are recorded, never refused, and listed by
+//! [`SandboxState::contract_violations`] and `GET /_sandbox/contract-violations`.
+//! [`RunningSandbox::assert_contracts_kept`] fails a test with a grouped report
+//! ([`violation_report`]); [`Contract`] validates bodies directly.
 //!
 //! A client registered without redirect URIs (the defaults) accepts any
 //! `http://127.0.0.1:<port>/…` or `http://localhost:<port>/…` redirect URI, since test

@@ -231,6 +231,22 @@ pub fn assert_responses_match_contract(sb: &RunningSandbox) {
     );
 }
 
+/// For a test that sent bodies off the contract on purpose (to prove the simulator's error
+/// paths or leniency): takes the violations recorded so far and asserts they are exactly
+/// `n` request violations. Response violations are never excused.
+pub fn excuse_request_violations(sb: &Sandbox, n: usize) {
+    let taken = sb.take_violations();
+    let requests = taken
+        .iter()
+        .filter(|v| v.direction == sandbox::Direction::Request)
+        .count();
+    assert!(
+        requests == n && requests == taken.len(),
+        "expected {n} request violation(s) sent on purpose, got:\n{}",
+        sandbox::violation_report(&taken)
+    );
+}
+
 /// No request or response so far, of either provider, broke its contract.
 pub fn assert_contract_clean(sb: &RunningSandbox) {
     sb.assert_contracts_kept();
