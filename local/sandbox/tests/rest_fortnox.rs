@@ -15,7 +15,6 @@ use sandbox::fortnox::{
 use sandbox::ProviderKind;
 use serde_json::{json, Value};
 
-
 fn numbers(body: &Value, list: &str, field: &str) -> Vec<String> {
     body[list]
         .as_array()

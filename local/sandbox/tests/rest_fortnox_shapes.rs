@@ -22,7 +22,10 @@ fn assert_keys_match(value: &Value, name: &str, at: &str) {
     let mut keys: Vec<String> = object.keys().cloned().collect();
     keys.sort_unstable();
     assert_eq!(keys, schema_properties(name), "{at}: keys of {name}");
-    let props = schema["properties"].as_object().cloned().unwrap_or_default();
+    let props = schema["properties"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
     for (key, prop) in props {
         let nested = |p: &Value| {
             p["$ref"]
@@ -94,7 +97,10 @@ async fn single_records_carry_every_key_with_null_for_unset() {
         .await;
     let c = &body["Customer"];
     assert_eq!(c["GLN"], "7300009012345");
-    assert_eq!(c["SalesAccount"], "3001", "a string in the single-item schema");
+    assert_eq!(
+        c["SalesAccount"], "3001",
+        "a string in the single-item schema"
+    );
     assert_eq!(c["VisitingCountry"], "Norge");
     assert!(c["City"].is_null());
     let (_, got) = api.get("/3/customers/1").await;
@@ -111,10 +117,10 @@ async fn invoices_carry_computed_fields_and_whole_amounts_as_integers() {
         .post(
             "/3/invoices",
             &json!({"Invoice": {"CustomerNumber": "1", "InvoiceDate": "2026-04-01",
-                "InvoiceRows": [
-                    {"AccountNumber": 3001, "DeliveredQuantity": 2, "Price": 2968},
-                    {"AccountNumber": 3001, "DeliveredQuantity": 1, "Price": 99.5, "VAT": 0}
-                ]}}),
+            "InvoiceRows": [
+                {"AccountNumber": 3001, "DeliveredQuantity": 2, "Price": 2968},
+                {"AccountNumber": 3001, "DeliveredQuantity": 1, "Price": 99.5, "VAT": 0}
+            ]}}),
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
@@ -164,7 +170,8 @@ async fn invoices_carry_computed_fields_and_whole_amounts_as_integers() {
 async fn list_items_carry_the_list_schemas_keys_and_encodings() {
     let sb = sandbox().await;
     let api = fortnox(&sb);
-    sb.state.seed_customers(ProviderKind::Fortnox, &api.company, 3);
+    sb.state
+        .seed_customers(ProviderKind::Fortnox, &api.company, 3);
     api.put(
         "/3/customers/2",
         &json!({"Customer": {"SalesAccount": "3001", "InvoiceAdministrationFee": "50"}}),
@@ -172,7 +179,11 @@ async fn list_items_carry_the_list_schemas_keys_and_encodings() {
     .await;
     let (_, body) = api.get("/3/customers").await;
     for (i, item) in body["Customers"].as_array().unwrap().iter().enumerate() {
-        assert_keys_match(item, "fortnox_Kf_CustomerListItem", &format!("Customers/{i}"));
+        assert_keys_match(
+            item,
+            "fortnox_Kf_CustomerListItem",
+            &format!("Customers/{i}"),
+        );
     }
     // The list schema types these differently from the single one.
     let second = &body["Customers"][1];
@@ -214,12 +225,18 @@ async fn list_items_carry_the_list_schemas_keys_and_encodings() {
             };
         assert!(ok, "{key} = {v} but the list schema says {prop}");
     }
-    assert_eq!(item["ContractReference"], "0", "a string in the list schema");
+    assert_eq!(
+        item["ContractReference"], "0",
+        "a string in the list schema"
+    );
     assert_eq!(text(&item["CurrencyRate"]), "1");
     assert_eq!(text(&item["Total"]), "125");
     assert!(item["FinalPayDate"].is_null() && item["VoucherNumber"].is_null());
     let (_, single) = api.get("/3/invoices/1").await;
-    assert_eq!(single["Invoice"]["ContractReference"], 0, "an integer there");
+    assert_eq!(
+        single["Invoice"]["ContractReference"], 0,
+        "an integer there"
+    );
     assert_responses_match_contract(&sb);
 }
 
@@ -254,7 +271,7 @@ async fn text_rows_are_accepted_and_count_zero() {
     let (status, body) = api
         .put(
             "/3/invoices/1",
-            &json!({"Invoice": {"InvoiceRows": [{"Description": "x", "DeliveredQuantity": 1, "Price": 5}]}}),
+            &json!({"Invoice": {"InvoiceRows": [{"Description": "x", "DeliveredQuantity": "1", "Price": 5}]}}),
         )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");

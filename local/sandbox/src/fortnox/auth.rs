@@ -114,7 +114,6 @@ async fn revoke(
     }
 }
 
-
 /// Checks the bearer token of an API call and that it carries `scope`. An expired or unknown
 /// token gets the gateway's bare 401 (see [`ApiError::unauthorized`]).
 pub(crate) fn authorize_api<'a>(

@@ -19,7 +19,9 @@ pub(crate) async fn company_information(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let (_, company) = authorize_api(&state, &headers, "companyinformation")?;
-    Ok(ok(json!({"CompanyInformation": company_information_body(company)})))
+    Ok(ok(
+        json!({"CompanyInformation": company_information_body(company)}),
+    ))
 }
 
 /// The company as `fortnox_CompanyInformationSingleItem`; the visiting address is the postal

@@ -23,8 +23,8 @@ use super::query::{
 };
 use super::shape::{render, shape, CUSTOMER_LIST, CUSTOMER_SINGLE};
 use super::{
-    base_url, company_key, created, ok, parse_wrapped, FortnoxData, Record,
-    CODE_CUSTOMER_IN_USE, CODE_CUSTOMER_NUMBER_TAKEN,
+    base_url, company_key, created, ok, parse_wrapped, FortnoxData, Record, CODE_CUSTOMER_IN_USE,
+    CODE_CUSTOMER_NUMBER_TAKEN,
 };
 use crate::lenient::{str_field, string, NatKey};
 use crate::state::SandboxState;
@@ -174,7 +174,7 @@ fn customer_field(name: &str) -> Option<Kind> {
         "GLN" | "GLNDelivery" => Kind::Digits(13),
         "SalesAccount" => Kind::Digits(4),
         "Email" | "EmailInvoice" | "EmailOffer" | "EmailOrder" => Kind::Email,
-                "ZipCode" | "DeliveryZipCode" | "VisitingZipCode" => Kind::Text(10),
+        "ZipCode" | "DeliveryZipCode" | "VisitingZipCode" => Kind::Text(10),
         "OrganisationNumber" => Kind::Text(30),
         "OurReference" | "YourReference" => Kind::Text(50),
         "WWW" | "VisitingAddress" | "VisitingCity" => Kind::Text(128),
@@ -311,7 +311,6 @@ pub(super) fn derive_countries(body: &mut Map<String, Value>) {
     }
 }
 
-
 /// Applies the writable fields of `input` to a customer body and re-derives countries.
 fn apply_customer_fields(
     body: &mut Map<String, Value>,
@@ -413,4 +412,3 @@ impl FortnoxData {
         Ok(number)
     }
 }
-

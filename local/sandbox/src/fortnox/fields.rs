@@ -52,7 +52,6 @@ fn is_email(s: &str) -> bool {
         && !s.chars().any(char::is_whitespace)
 }
 
-
 /// Reads `value` for `field` as `kind`: `Ok(None)` removes the field, `Ok(Some)` sets it;
 /// a JSON `null` leaves it as it was (`Err` never for null).
 fn read_field(field: &str, kind: Kind, value: &Value) -> Result<Option<Option<Value>>, ApiError> {
@@ -258,4 +257,3 @@ fn labels(value: &Value) -> Option<Value> {
     }
     Some(Value::Array(out))
 }
-

@@ -22,15 +22,14 @@ use super::amounts::recompute;
 use super::errors::{bad_request, invalid_value, invoice_not_found, ApiError};
 use super::fields::{apply_field, Kind};
 use super::query::{
-    parse_lastmodified, parse_query, sort_records, today, InvoiceFilter, Paging,
-    INVOICE_PARAMS, INVOICE_SORT,
+    parse_lastmodified, parse_query, sort_records, today, InvoiceFilter, Paging, INVOICE_PARAMS,
+    INVOICE_SORT,
 };
 use super::rows::build_rows;
 use super::shape::{render, shape, INVOICE_LIST, INVOICE_SINGLE};
 use super::{
     base_url, company_key, created, ok, parse_wrapped, FortnoxData, Record,
-    CODE_CUSTOMER_NOT_FOUND, CODE_DOCUMENT_NUMBER_TAKEN, CODE_INVOICE_LOCKED,
-    CODE_REQUIRED_FIELD,
+    CODE_CUSTOMER_NOT_FOUND, CODE_DOCUMENT_NUMBER_TAKEN, CODE_INVOICE_LOCKED, CODE_REQUIRED_FIELD,
 };
 use crate::lenient::{bool_field, date, integer, luhn_check_digit, str_field, string, NatKey};
 use crate::state::SandboxState;

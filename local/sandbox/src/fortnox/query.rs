@@ -53,7 +53,8 @@ pub(super) const CUSTOMER_SEARCH: &[(&str, &str)] = &[
     ("glndelivery", "GLNDelivery"),
 ];
 
-pub(super) const CUSTOMER_SORT: &[(&str, &str)] = &[("customernumber", "CustomerNumber"), ("name", "Name")];
+pub(super) const CUSTOMER_SORT: &[(&str, &str)] =
+    &[("customernumber", "CustomerNumber"), ("name", "Name")];
 
 pub(super) const INVOICE_PARAMS: &[&str] = &[
     "filter",
@@ -111,7 +112,10 @@ pub(super) const INVOICE_SORT: &[(&str, &str)] = &[
 ];
 
 /// Decoded query parameters (the last of repeated ones wins); unknown names are a 400.
-pub(super) fn parse_query(raw: Option<&str>, specific: &[&str]) -> Result<HashMap<String, String>, ApiError> {
+pub(super) fn parse_query(
+    raw: Option<&str>,
+    specific: &[&str],
+) -> Result<HashMap<String, String>, ApiError> {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw.unwrap_or(""))
         .map_err(|_| bad_request(CODE_INVALID_PARAMETER, "Ogiltiga parametrar i frågan."))?;
     let mut out = HashMap::new();
@@ -512,4 +516,3 @@ mod tests {
         );
     }
 }
-

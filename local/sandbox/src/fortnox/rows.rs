@@ -138,8 +138,8 @@ fn build_row(
     }
     let has_article = !str_field(&row, "ArticleNumber").trim().is_empty();
     if !row.contains_key("AccountNumber") && !has_article {
-        let zero = dec_field(&row, "DeliveredQuantity").is_zero()
-            || dec_field(&row, "Price").is_zero();
+        let zero =
+            dec_field(&row, "DeliveredQuantity").is_zero() || dec_field(&row, "Price").is_zero();
         if zero {
             // A text row: Fortnox keeps it without account or VAT.
             for field in ["VAT", "VATCode"] {

@@ -214,7 +214,13 @@ mod tests {
     #[test]
     fn shapes_come_from_the_document() {
         let single = shape(CUSTOMER_SINGLE);
-        for key in ["GLN", "GLNDelivery", "SalesAccount", "VisitingCountryCode", "@url"] {
+        for key in [
+            "GLN",
+            "GLNDelivery",
+            "SalesAccount",
+            "VisitingCountryCode",
+            "@url",
+        ] {
             assert!(single.has(key), "{key}");
         }
         assert!(shape(INVOICE_SINGLE).has("VoucherNumber"));

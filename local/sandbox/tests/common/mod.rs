@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use reqwest::{Client, StatusCode};
 use sandbox::{
-    start, Direction, ProviderKind, RunningSandbox, SandboxConfig, DEFAULT_FORTNOX_CLIENT_ID,
-    DEFAULT_VISMA_CLIENT_ID,
+    start, ContractViolation, Direction, ProviderKind, RunningSandbox, SandboxConfig,
+    DEFAULT_FORTNOX_CLIENT_ID, DEFAULT_VISMA_CLIENT_ID,
 };
 use serde_json::Value;
 
@@ -209,24 +209,31 @@ fn is_null_only(error: &str) -> bool {
     error.contains(": null is not ")
 }
 
-/// Every Fortnox response the sandbox sent validated against the OpenAPI contract.
-pub fn assert_responses_match_contract(sb: &RunningSandbox) {
-    let bad: Vec<_> = sb
-        .state
+/// The contract violations recorded so far, without the lines that only say a property is
+/// `null` (see [`is_null_only`]); violations left with no line are dropped.
+pub fn contract_violations(sb: &RunningSandbox) -> Vec<ContractViolation> {
+    sb.state
         .contract_violations()
         .into_iter()
-        .filter(|v| v.direction == Direction::Response)
         .filter_map(|mut v| {
             v.errors.retain(|e| !is_null_only(e));
             (!v.errors.is_empty()).then_some(v)
         })
+        .collect()
+}
+
+/// Every Fortnox response the sandbox sent validated against the OpenAPI contract.
+pub fn assert_responses_match_contract(sb: &RunningSandbox) {
+    let bad: Vec<_> = contract_violations(sb)
+        .into_iter()
+        .filter(|v| v.direction == Direction::Response)
         .collect();
     assert!(bad.is_empty(), "responses violating the contract: {bad:#?}");
 }
 
 /// No Fortnox body at all, request or response, violated the contract.
 pub fn assert_contract_clean(sb: &RunningSandbox) {
-    let bad = sb.state.contract_violations();
+    let bad = contract_violations(sb);
     assert!(bad.is_empty(), "contract violations: {bad:#?}");
 }
 
