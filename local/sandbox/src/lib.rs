@@ -57,7 +57,6 @@ mod consent;
 mod contract;
 mod faults;
 pub mod fortnox;
-mod fortnox_rest;
 mod inspect;
 mod lenient;
 mod oauth;
