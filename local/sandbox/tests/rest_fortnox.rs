@@ -136,7 +136,7 @@ async fn search_parameters_are_substring_matches() {
                 &json!({"Invoice": {
                     "CustomerNumber": "1",
                     "ExternalInvoiceReference1": reference,
-                    "InvoiceRows": [{"AccountNumber": 3001, "DeliveredQuantity": 1, "Price": 100}]
+                    "InvoiceRows": [{"AccountNumber": 3001, "DeliveredQuantity": "1", "Price": 100}]
                 }}),
             )
             .await;
@@ -239,7 +239,7 @@ async fn lastmodified_is_swedish_local_time_across_dst() {
     let (status, _) = api
         .post(
             "/3/invoices",
-            &json!({"Invoice": {"CustomerNumber": ids[3], "InvoiceRows": [{"AccountNumber": 3001, "DeliveredQuantity": 1, "Price": 10}]}}),
+            &json!({"Invoice": {"CustomerNumber": ids[3], "InvoiceRows": [{"AccountNumber": 3001, "DeliveredQuantity": "1", "Price": 10}]}}),
         )
         .await;
     assert_eq!(status, StatusCode::CREATED);
@@ -426,6 +426,8 @@ async fn invoices_compute_totals_and_follow_their_life_cycle() {
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
+    // The rows above are lenient on purpose (numbers as strings and back), off the document.
+    excuse_request_violations(&sb, 1);
     let inv = &body["Invoice"];
     assert_eq!(inv["DocumentNumber"], "1");
     assert_eq!(inv["CustomerName"], "Kund AB");
@@ -488,7 +490,7 @@ async fn invoices_compute_totals_and_follow_their_life_cycle() {
     let (_, body) = api
         .post(
             "/3/invoices",
-            &json!({"Invoice": {"CustomerNumber": customer, "InvoiceRows": [{"AccountNumber": 3001, "DeliveredQuantity": 1, "Price": 80}]}}),
+            &json!({"Invoice": {"CustomerNumber": customer, "InvoiceRows": [{"AccountNumber": 3001, "DeliveredQuantity": "1", "Price": 80}]}}),
         )
         .await;
     assert_eq!(body["Invoice"]["DocumentNumber"], "3");

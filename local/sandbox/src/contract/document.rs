@@ -140,7 +140,8 @@ impl Document {
     pub fn operation(&self, method: &str, path: &str) -> Result<&Operation, Undocumented> {
         let segments: Vec<&str> = split(path).collect();
         let method = method.to_ascii_uppercase();
-        let entry = self
+        let literals = |entry: &PathEntry| entry.segments.iter().filter(|s| s.is_some()).count();
+        let matching: Vec<&PathEntry> = self
             .paths
             .iter()
             .filter(|entry| {
@@ -151,18 +152,31 @@ impl Document {
                         .zip(&segments)
                         .all(|(t, s)| t.as_deref().is_none_or(|lit| lit == *s))
             })
-            .max_by_key(|entry| entry.segments.iter().filter(|s| s.is_some()).count())
+            .collect();
+        let most = matching.iter().map(|e| literals(e)).max().ok_or_else(|| {
+            format!("undocumented path: the document has no path matching {path}")
+        })?;
+        // Templates of one shape may differ only in their parameters' names, each with its
+        // own methods: Visma documents `GET /customerinvoicedrafts/{invoiceDraftId}` and
+        // `PUT|DELETE /customerinvoicedrafts/{customerInvoiceDraftId}` as two paths.
+        let best: Vec<&PathEntry> = matching
+            .into_iter()
+            .filter(|e| literals(e) == most)
+            .collect();
+        best.iter()
+            .find_map(|entry| entry.operations.get(&method))
             .ok_or_else(|| {
-                format!("undocumented path: the document has no path matching {path}")
-            })?;
-        entry.operations.get(&method).ok_or_else(|| {
-            let methods: Vec<&str> = entry.operations.keys().map(String::as_str).collect();
-            format!(
-                "undocumented method: the document has no {method} {} (it has {})",
-                entry.template,
-                methods.join(", ")
-            )
-        })
+                let mut methods: Vec<&str> = best
+                    .iter()
+                    .flat_map(|e| e.operations.keys().map(String::as_str))
+                    .collect();
+                methods.sort_unstable();
+                format!(
+                    "undocumented method: the document has no {method} {} (it has {})",
+                    best[0].template,
+                    methods.join(", ")
+                )
+            })
     }
 
     /// Number of documented path templates.

@@ -21,6 +21,11 @@
 //!   single record with every key present and `null` for unset values (an invoice without
 //!   `DeliveryDate`, a customer without `Email`), although the document marks few fields
 //!   `nullable`. A `null` in a `required` property, or in a request, is still a violation.
+//! - **The invoice list carries `MetaInformation`.** Every list wrapper the product reads
+//!   declares `MetaInformation` (`fortnox_Kf_CustomerListItem_Wrap`, and 20 others) except
+//!   `fortnox_Kf_InvoiceListResponse_Wrap`, yet Fortnox pages `GET /3/invoices` like every
+//!   list (`@TotalPages`, `@CurrentPage`), and the product pages with it. That one wrapper
+//!   gets the property, typed `fortnox_MetaInformation` as everywhere else.
 
 use jsonschema::Draft;
 use serde_json::{Map, Value};
@@ -34,6 +39,14 @@ pub(crate) const DRAFT: Draft = Draft::Draft4;
 /// Rewrites every schema in `schemas` from OpenAPI 3.0 words into JSON Schema.
 pub(crate) fn rewrite_document(schemas: &mut Map<String, Value>) {
     schemas.values_mut().for_each(nullable_to_type);
+    if let Some(Value::Object(props)) = schemas
+        .get_mut("fortnox_Kf_InvoiceListResponse_Wrap")
+        .and_then(|w| w.get_mut("properties"))
+    {
+        props.entry("MetaInformation").or_insert_with(
+            || serde_json::json!({"$ref": "#/components/schemas/fortnox_MetaInformation"}),
+        );
+    }
 }
 
 /// The same for one inline schema (an operation's body schema).
