@@ -22,7 +22,7 @@ async fn handle(ctx: &AppContext, req: &Request) -> Result<Response<Body>, Probl
         .parse()
         .map_err(|e| {
             Problem::invalid_field("provider", format!("{e}"))
-                .with("allowed", vec!["fortnox", "visma"])
+                .with("allowed", ProviderKind::names())
         })?;
     let display_name = optional_string(&body, "display_name", 100)?;
     let integration = create_integration(ctx, &tenant, provider, display_name).await?;

@@ -4,11 +4,13 @@
 pub mod api;
 pub mod fortnox;
 pub mod lenient;
+pub mod limits;
 pub mod oauth;
 pub mod settings;
 pub mod visma;
 
 pub use api::{AccountingApi, ApiAuth, IdPage, InvoiceAction, Page, Remote};
+pub use limits::{limits_for, RecordLimits};
 pub use settings::{
     ApiSettings, AppCredentials, ClientCredentials, CredentialsSource, FortnoxSettings,
     VismaSettings,

@@ -280,6 +280,10 @@ impl AccountingApi for FortnoxApi {
         ProviderKind::Fortnox
     }
 
+    fn stats(&self) -> &Stats {
+        self.out.stats()
+    }
+
     fn reference_key(&self, _entity: Entity, our_id: &str) -> String {
         // ExternalReference (1024) and ExternalInvoiceReference1 (80) hold our ids as they are.
         our_id.to_string()

@@ -371,6 +371,10 @@ impl AccountingApi for VismaApi {
         ProviderKind::Visma
     }
 
+    fn stats(&self) -> &Stats {
+        self.out.stats()
+    }
+
     fn reference_key(&self, entity: Entity, our_id: &str) -> String {
         match entity {
             Entity::Customers => customer_reference(our_id),

@@ -2,6 +2,7 @@
 
 pub mod client;
 pub mod errors;
+pub mod limits;
 pub mod mapping;
 pub mod wire;
 
