@@ -4,7 +4,7 @@ pub mod client;
 pub mod errors;
 pub mod limits;
 pub mod mapping;
-pub mod wire;
+pub(crate) mod wire;
 
 pub use client::VismaApi;
 
