@@ -15,11 +15,21 @@ pub struct RecordLimits {
     pub invoice: InvoiceLimits,
 }
 
+const FORTNOX: RecordLimits = RecordLimits {
+    customer: super::fortnox::limits::CUSTOMER,
+    invoice: super::fortnox::limits::INVOICE,
+};
+
+const VISMA: RecordLimits = RecordLimits {
+    customer: super::visma::limits::CUSTOMER,
+    invoice: super::visma::limits::INVOICE,
+};
+
 /// The limits a record sent to `kind` must meet.
 pub fn limits_for(kind: ProviderKind) -> &'static RecordLimits {
     match kind {
-        ProviderKind::Fortnox => &super::fortnox::limits::LIMITS,
-        ProviderKind::Visma => &super::visma::limits::LIMITS,
+        ProviderKind::Fortnox => &FORTNOX,
+        ProviderKind::Visma => &VISMA,
     }
 }
 
