@@ -1,40 +1,12 @@
 //! Configuration, read once per container from environment variables.
 
+use crate::providers::settings::{
+    ApiSettings, AppCredentials, ClientCredentials, CredentialsSource, FortnoxSettings,
+    VismaSettings,
+};
+use crate::webhooks::settings::WebhookSettings;
 use std::time::Duration;
 use url::Url;
-
-/// Where the app's OAuth client credentials come from.
-#[derive(Clone, Debug)]
-pub enum CredentialsSource {
-    /// A Secrets Manager secret holding `{"fortnox":{"client_id","client_secret"},"visma":{…}}`.
-    SecretArn(String),
-    /// Plain values (local development and tests).
-    Inline(crate::providers::AppCredentials),
-}
-
-/// Fortnox endpoints and scopes.
-#[derive(Clone, Debug)]
-pub struct FortnoxSettings {
-    /// Base of the OAuth server (`https://apps.fortnox.se`).
-    pub auth_url: String,
-    /// Base of the REST API (`https://api.fortnox.se`).
-    pub api_url: String,
-    /// Space-separated scopes.
-    pub scopes: String,
-}
-
-/// Visma eAccounting endpoints and scopes.
-#[derive(Clone, Debug)]
-pub struct VismaSettings {
-    /// Base of the identity server (`https://identity.vismaonline.com`).
-    pub identity_url: String,
-    /// Base of the REST API (`https://eaccountingapi.vismaonline.com`).
-    pub api_url: String,
-    /// Space-separated scopes.
-    pub scopes: String,
-    /// Whether to call `/connect/revocation` on disconnect (unconfirmed by Visma: switchable).
-    pub revocation_enabled: bool,
-}
 
 /// How background sync work runs.
 #[derive(Clone, Debug)]
@@ -63,35 +35,6 @@ pub struct SyncSettings {
     pub pull_overlap: Duration,
     /// Records per page when pulling or pushing.
     pub page_size: u32,
-}
-
-/// Signed webhooks (see `docs/webhooks.md`).
-#[derive(Clone, Debug)]
-pub struct WebhookSettings {
-    /// Public base URL deliveries are posted to (the webhook function's URL), without a
-    /// trailing slash; `None` when not configured, and then no webhook URL is shown.
-    pub base_url: Option<String>,
-    /// The signature scheme of integrations that did not choose one.
-    pub default_scheme: crate::webhooks::Scheme,
-    /// The header that carries a Visma-portal-style signature.
-    pub visma_signature_header: String,
-    /// How far a signed timestamp may be from now, either way.
-    pub tolerance: Duration,
-    /// How long a rotated-out key stays accepted, unless the rotation says otherwise.
-    pub rotation_grace: Duration,
-    /// How long a received event id is remembered to drop replays.
-    pub replay_ttl: Duration,
-    /// How long a container trusts the keys it read (a key that fails is read again sooner).
-    pub key_cache_ttl: Duration,
-}
-
-impl WebhookSettings {
-    /// The URL senders post the integration's deliveries to.
-    pub fn url_for(&self, integration_id: &str) -> Option<String> {
-        self.base_url
-            .as_ref()
-            .map(|b| format!("{b}/api/integrations/{integration_id}/webhook"))
-    }
 }
 
 /// Everything a function needs to know about its surroundings.
@@ -130,7 +73,7 @@ pub struct Config {
     /// Signed webhooks.
     pub webhook: WebhookSettings,
     /// Provider data API tuning: rate limits, retries, page sizes.
-    pub api: crate::providers::ApiSettings,
+    pub api: ApiSettings,
 }
 
 /// A configuration value that is missing or malformed.
@@ -174,12 +117,12 @@ impl Config {
 
         let credentials = match get("PROVIDER_CREDENTIALS_SECRET_ARN") {
             Some(arn) => CredentialsSource::SecretArn(arn),
-            None => CredentialsSource::Inline(crate::providers::AppCredentials {
-                fortnox: crate::providers::ClientCredentials {
+            None => CredentialsSource::Inline(AppCredentials {
+                fortnox: ClientCredentials {
                     client_id: or("FORTNOX_CLIENT_ID", ""),
                     client_secret: crate::domain::Secret::new(or("FORTNOX_CLIENT_SECRET", "")),
                 },
-                visma: crate::providers::ClientCredentials {
+                visma: ClientCredentials {
                     client_id: or("VISMA_CLIENT_ID", ""),
                     client_secret: crate::domain::Secret::new(or("VISMA_CLIENT_SECRET", "")),
                 },
@@ -233,7 +176,7 @@ impl Config {
                     .parse()
                     .map_err(|_| ConfigError("PAGE_SIZE must be a whole number".into()))?,
             },
-            api: crate::providers::ApiSettings::from_lookup(get)
+            api: ApiSettings::from_lookup(get)
                 .map_err(|e| ConfigError(e.0 + " must be a whole number"))?,
             webhook: WebhookSettings {
                 base_url: get("WEBHOOK_BASE_URL").map(trim),

@@ -59,8 +59,14 @@ impl AppContext {
         let vault = Vault::new(secrets.clone(), config.kms_key_id.clone());
         let credentials = Arc::new(CredentialStore::new(config.credentials.clone(), secrets));
         // Every instance paces provider calls through the same DynamoDB buckets.
-        let providers = Providers::new(&config, http.clone(), credentials)
-            .with_shared_limiter(&db, config.api.clone());
+        let providers = Providers::new(
+            &config.fortnox,
+            &config.visma,
+            config.api.clone(),
+            http.clone(),
+            credentials,
+        )
+        .with_shared_limiter(&db, config.api.clone());
         let tokens = TokenManager::new(
             db.clone(),
             vault.clone(),

@@ -9,6 +9,7 @@ pub mod domain;
 pub mod http;
 pub mod jobs;
 pub mod providers;
+pub mod sqs;
 pub mod store;
 pub mod sync;
 pub mod telemetry;

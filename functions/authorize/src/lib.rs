@@ -15,7 +15,7 @@ pub async fn handler(ctx: &AppContext, req: Request) -> Result<Response<Body>, E
 async fn handle(ctx: &AppContext, req: &Request) -> Result<Response<Body>, Problem> {
     let tenant = tenant(req, &ctx.config.tenant_claim)?;
     let provider: ProviderKind = path_param(req, "provider")?.parse().map_err(|e| {
-        Problem::invalid_field("provider", format!("{e}")).with("allowed", vec!["fortnox", "visma"])
+        Problem::invalid_field("provider", format!("{e}")).with("allowed", ProviderKind::names())
     })?;
     let return_url = query_param(req, "return_url");
     let start = authorize(ctx, &tenant, provider, return_url.as_deref()).await?;

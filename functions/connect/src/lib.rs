@@ -4,10 +4,18 @@
 //! the provider's authorization URL, valid for 10 minutes and once.
 
 use lambda_http::{Body, Error, Request, Response};
-use shared::api::request::optional_string;
-use shared::api::{json, json_body, path_param, tenant, traced, Problem};
+use serde::Deserialize;
+use shared::api::{json, path_param, tenant, traced, typed_body, Problem, Text};
 use shared::connections::begin_connect;
 use shared::AppContext;
+
+/// The request body.
+#[derive(Debug, Deserialize)]
+pub struct ConnectBody {
+    /// Where the browser goes after consent.
+    #[serde(default)]
+    pub return_url: Option<Text<2048>>,
+}
 
 /// Handles one request.
 pub async fn handler(ctx: &AppContext, req: Request) -> Result<Response<Body>, Error> {
@@ -17,8 +25,8 @@ pub async fn handler(ctx: &AppContext, req: Request) -> Result<Response<Body>, E
 async fn handle(ctx: &AppContext, req: &Request) -> Result<Response<Body>, Problem> {
     let tenant = tenant(req, &ctx.config.tenant_claim)?;
     let id = path_param(req, "id")?;
-    let body = json_body(req)?;
-    let return_url = optional_string(&body, "return_url", 2048)?;
+    let body: ConnectBody = typed_body(req)?;
+    let return_url = body.return_url.map(Text::into_string);
     let start = begin_connect(ctx, &tenant, &id, return_url.as_deref()).await?;
     json(200, &start)
 }

@@ -5,13 +5,23 @@
 //! pulled from the provider.
 
 use lambda_http::{Body, Error, Request, Response};
+use serde::Deserialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use shared::api::{json, json_body, path_param, query_param, tenant, traced, Problem};
+use shared::api::{json, path_param, query_param, tenant, traced, typed_body, Problem};
 use shared::connections::get;
 use shared::domain::{Customer, Entity, Integration, IntegrationStatus, Invoice};
 use shared::sync::records::{feed, parse_records, upsert, Rejected, SyncRecord};
 use shared::AppContext;
+
+/// The body of an upsert. Each record is read and validated on its own
+/// (`shared::sync::records::parse_records`), so that every fault is named at once.
+#[derive(Debug, Deserialize)]
+pub struct UpsertBody {
+    /// The records, canonical JSON.
+    #[serde(default)]
+    pub records: Value,
+}
 
 /// Handles one request.
 pub async fn handler(ctx: &AppContext, req: Request) -> Result<Response<Body>, Error> {
@@ -94,8 +104,7 @@ async fn handle(ctx: &AppContext, req: &Request) -> Result<Response<Body>, Probl
             return replay(status, body);
         }
     }
-    let body = json_body(req)?;
-    let records = body.get("records").cloned().unwrap_or(Value::Null);
+    let UpsertBody { records } = typed_body(req)?;
     let outcome = match entity {
         Entity::Customers => upsert_parsed::<Customer>(ctx, &integration, &records).await?,
         Entity::Invoices => upsert_parsed::<Invoice>(ctx, &integration, &records).await?,

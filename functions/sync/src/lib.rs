@@ -4,13 +4,45 @@
 //! `POST /api/integrations/{id}/jobs/{job}/retry` puts a failed or dead job back on the queue.
 
 use lambda_http::{Body, Error, Request, RequestExt, Response};
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer};
 use serde_json::{json, Value};
-use shared::api::request::optional_string;
-use shared::api::{json, json_body, path_param, tenant, traced, Problem};
+use shared::api::{json, path_param, tenant, traced, typed_body, Problem};
 use shared::connections::get;
 use shared::domain::{Direction, Entity, IntegrationStatus, Mode, Trigger};
 use shared::jobs::{enqueue, retry, JobRequest, RetryError};
 use shared::AppContext;
+
+/// The request body; every field is optional.
+#[derive(Debug, Default, Deserialize)]
+pub struct SyncBody {
+    /// `push`, `pull` or `both` (the default).
+    #[serde(default)]
+    pub direction: Option<Direction>,
+    /// `incremental` (the default) or `full`.
+    #[serde(default)]
+    pub mode: Option<Mode>,
+    /// Which entities, in order; every entity when absent.
+    #[serde(default, deserialize_with = "entity_list")]
+    pub entities: Option<Vec<Entity>>,
+}
+
+/// A non-empty list of entity names, answered as a whole (`entities`) when one is wrong.
+fn entity_list<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<Entity>>, D::Error> {
+    match Option::<Value>::deserialize(d)? {
+        None => Ok(None),
+        Some(Value::Array(list)) if !list.is_empty() => list
+            .iter()
+            .map(|v| {
+                v.as_str().and_then(Entity::parse).ok_or_else(|| {
+                    D::Error::custom(format!("may hold customers and invoices, not {v}"))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some),
+        Some(_) => Err(D::Error::custom("must be a non-empty array")),
+    }
+}
 
 /// Handles one request.
 pub async fn handler(ctx: &AppContext, req: Request) -> Result<Response<Body>, Error> {
@@ -31,48 +63,10 @@ async fn handle(ctx: &AppContext, req: &Request) -> Result<Response<Body>, Probl
             Err(RetryError::Store(e)) => Err(e.into()),
         };
     }
-    let body = json_body(req)?;
-    let direction = match optional_string(&body, "direction", 8)?.as_deref() {
-        None | Some("both") => Direction::Both,
-        Some("push") => Direction::Push,
-        Some("pull") => Direction::Pull,
-        Some(other) => {
-            return Err(Problem::invalid_field(
-                "direction",
-                format!("`direction` must be push, pull or both, not `{other}`"),
-            ))
-        }
-    };
-    let mode = match optional_string(&body, "mode", 16)?.as_deref() {
-        None | Some("incremental") => Mode::Incremental,
-        Some("full") => Mode::Full,
-        Some(other) => {
-            return Err(Problem::invalid_field(
-                "mode",
-                format!("`mode` must be incremental or full, not `{other}`"),
-            ))
-        }
-    };
-    let entities = match body.get("entities") {
-        None | Some(Value::Null) => Entity::ALL.to_vec(),
-        Some(Value::Array(list)) if !list.is_empty() => list
-            .iter()
-            .map(|v| {
-                v.as_str().and_then(Entity::parse).ok_or_else(|| {
-                    Problem::invalid_field(
-                        "entities",
-                        format!("`entities` may hold customers and invoices, not {v}"),
-                    )
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?,
-        Some(_) => {
-            return Err(Problem::invalid_field(
-                "entities",
-                "`entities` must be a non-empty array",
-            ))
-        }
-    };
+    let body: SyncBody = typed_body(req)?;
+    let direction = body.direction.unwrap_or(Direction::Both);
+    let mode = body.mode.unwrap_or(Mode::Incremental);
+    let entities = body.entities.unwrap_or_else(|| Entity::ALL.to_vec());
     if integration.status != IntegrationStatus::Connected {
         return Err(Problem::conflict(format!(
             "the integration is {}; connect it before syncing",

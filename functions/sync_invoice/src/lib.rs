@@ -4,13 +4,48 @@
 //! call. Answers 202 with the job, which runs at once on the queue.
 
 use lambda_http::{Body, Error, Request, Response};
-use shared::api::request::{optional_string, required_string};
-use shared::api::{json, json_body, tenant, traced, Problem};
+use serde::Deserialize;
+use shared::api::{json, tenant, traced, typed_body, Problem, Text};
 use shared::connections::get;
 use shared::domain::{Direction, Entity, IntegrationStatus, Invoice, Mode, Target, Trigger};
 use shared::jobs::{enqueue, JobRequest};
-use shared::sync::records::{parse_records, store};
+use shared::providers::limits_for;
+use shared::sync::records::store;
 use shared::AppContext;
+
+/// The request body: the integration, and exactly one of `invoice_id` and `invoice`.
+#[derive(Debug, Deserialize)]
+pub struct SyncInvoiceBody {
+    /// The integration to export to.
+    pub integration_id: Text<64, 1>,
+    /// Our id of an invoice upserted before.
+    #[serde(default)]
+    pub invoice_id: Option<Text<64>>,
+    /// A canonical invoice to store and export.
+    #[serde(default)]
+    pub invoice: Option<Invoice>,
+}
+
+/// Which invoice to export.
+enum Export {
+    /// One stored before, by our id.
+    Stored(String),
+    /// One sent with the request.
+    Given(Box<Invoice>),
+}
+
+impl SyncInvoiceBody {
+    fn export(self) -> Result<Export, Problem> {
+        match (self.invoice_id, self.invoice) {
+            (Some(id), None) => Ok(Export::Stored(id.into_string())),
+            (None, Some(invoice)) => Ok(Export::Given(Box::new(invoice))),
+            _ => Err(Problem::invalid_field(
+                "invoice_id",
+                "give exactly one of `invoice_id` and `invoice`",
+            )),
+        }
+    }
+}
 
 /// Handles one request.
 pub async fn handler(ctx: &AppContext, req: Request) -> Result<Response<Body>, Error> {
@@ -19,16 +54,9 @@ pub async fn handler(ctx: &AppContext, req: Request) -> Result<Response<Body>, E
 
 async fn handle(ctx: &AppContext, req: &Request) -> Result<Response<Body>, Problem> {
     let tenant = tenant(req, &ctx.config.tenant_claim)?;
-    let body = json_body(req)?;
-    let integration_id = required_string(&body, "integration_id", 64)?;
-    let invoice_id = optional_string(&body, "invoice_id", 64)?;
-    let invoice = body.get("invoice").filter(|v| !v.is_null());
-    if invoice_id.is_some() == invoice.is_some() {
-        return Err(Problem::invalid_field(
-            "invoice_id",
-            "give exactly one of `invoice_id` and `invoice`",
-        ));
-    }
+    let body: SyncInvoiceBody = typed_body(req)?;
+    let integration_id = body.integration_id.0.clone();
+    let export = body.export()?;
     let integration = get(ctx, &tenant, &integration_id).await?;
     if integration.status != IntegrationStatus::Connected {
         return Err(Problem::conflict(format!(
@@ -36,8 +64,8 @@ async fn handle(ctx: &AppContext, req: &Request) -> Result<Response<Body>, Probl
             integration.status.as_str()
         )));
     }
-    let our_id = match (invoice_id, invoice) {
-        (Some(id), _) => {
+    let our_id = match export {
+        Export::Stored(id) => {
             let found = ctx
                 .db
                 .local_records(&integration.id, Entity::Invoices, std::slice::from_ref(&id))
@@ -49,35 +77,23 @@ async fn handle(ctx: &AppContext, req: &Request) -> Result<Response<Body>, Probl
             }
             id
         }
-        (None, Some(v)) => {
-            let parsed = parse_records::<Invoice>(
-                &serde_json::Value::Array(vec![v.clone()]),
-                integration.provider,
-            )
-            .map_err(|r| {
-                let first =
-                    r.0.first()
-                        .map(|e| e.field.replacen("records[0]", "invoice", 1))
-                        .unwrap_or_default();
-                Problem::invalid_field(
-                    &first,
-                    r.0.iter()
-                        .map(|e| {
-                            format!(
-                                "{}: {}",
-                                e.field.replacen("records[0]", "invoice", 1),
-                                e.message
-                            )
-                        })
+        Export::Given(invoice) => {
+            invoice
+                .validate(&limits_for(integration.provider).invoice)
+                .map_err(|errors| {
+                    let field = |f: &str| format!("invoice.{f}");
+                    let first = errors.first().map(|e| field(&e.field)).unwrap_or_default();
+                    let detail = errors
+                        .iter()
+                        .map(|e| format!("{}: {}", field(&e.field), e.message))
                         .collect::<Vec<_>>()
-                        .join("; "),
-                )
-            })?;
-            let id = parsed[0].id.clone();
-            store(ctx, &integration, parsed).await?;
+                        .join("; ");
+                    Problem::invalid_field(&first, detail)
+                })?;
+            let id = invoice.id.clone();
+            store(ctx, &integration, vec![*invoice]).await?;
             id
         }
-        (None, None) => unreachable!("checked above"),
     };
     let job = enqueue(
         ctx,

@@ -7,9 +7,11 @@
 //! long the old keys keep working: 0 cuts them off at once, for a leaked key.
 
 use lambda_http::{Body, Error, Request, Response};
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer};
 use serde_json::Value;
-use shared::api::request::optional_string;
-use shared::api::{json, json_body, path_param, respond, tenant, Problem};
+use shared::api::body::from_fields;
+use shared::api::{json, json_body, path_param, respond, tenant, Problem, Text};
 use shared::domain::Secret;
 use shared::webhooks::{rotate_key, RotateRequest, Scheme, MAX_GRACE};
 use shared::AppContext;
@@ -19,6 +21,42 @@ use std::time::Duration;
 const MIN_IMPORTED_KEY: usize = 16;
 /// Longest key accepted from a caller.
 const MAX_IMPORTED_KEY: usize = 512;
+
+/// The request body; every field is optional.
+#[derive(Debug, Deserialize)]
+pub struct RotateBody {
+    /// Switch the integration to this signature scheme.
+    #[serde(default, deserialize_with = "scheme")]
+    pub scheme: Option<Scheme>,
+    /// A key a provider's portal generated, to be used instead of a new one.
+    #[serde(default)]
+    pub key: Option<Text<MAX_IMPORTED_KEY>>,
+    /// How long the old keys keep working, in whole seconds.
+    #[serde(default, deserialize_with = "grace_seconds")]
+    pub grace_seconds: Option<Duration>,
+}
+
+fn scheme<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Scheme>, D::Error> {
+    Option::<String>::deserialize(d)?
+        .map(|s| s.parse::<Scheme>().map_err(D::Error::custom))
+        .transpose()
+}
+
+fn grace_seconds<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    let wrong = || {
+        D::Error::custom(format!(
+            "must be a whole number from 0 to {}",
+            MAX_GRACE.as_secs()
+        ))
+    };
+    match Option::<serde_json::Number>::deserialize(d).map_err(|_| wrong())? {
+        None => Ok(None),
+        Some(n) => match whole_seconds(&n) {
+            Some(s) if s <= MAX_GRACE.as_secs() => Ok(Some(Duration::from_secs(s))),
+            _ => Err(wrong()),
+        },
+    }
+}
 
 /// Handles one request.
 pub async fn handler(ctx: &AppContext, req: Request) -> Result<Response<Body>, Error> {
@@ -35,15 +73,19 @@ async fn handle(ctx: &AppContext, req: &Request) -> Result<Response<Body>, Probl
 
 /// Reads the optional body.
 pub fn rotate_request(body: &serde_json::Map<String, Value>) -> Result<RotateRequest, Problem> {
-    let scheme = optional_string(body, "scheme", 32)?
-        .map(|s| {
-            s.parse::<Scheme>().map_err(|e| {
-                Problem::invalid_field("scheme", e).with("allowed", vec!["ours", "visma-portal"])
-            })
-        })
-        .transpose()?;
-    let key = optional_string(body, "key", MAX_IMPORTED_KEY)?
-        .map(|k| {
+    let body: RotateBody = from_fields(body.clone()).map_err(|p| {
+        if p.details().field.as_deref() == Some("scheme") {
+            p.with(
+                "allowed",
+                Scheme::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+            )
+        } else {
+            p
+        }
+    })?;
+    let key = body
+        .key
+        .map(|Text(k)| {
             let ok = k.chars().count() >= MIN_IMPORTED_KEY
                 && k.trim() == k
                 && !k.chars().any(char::is_control);
@@ -59,15 +101,11 @@ pub fn rotate_request(body: &serde_json::Map<String, Value>) -> Result<RotateReq
             }
         })
         .transpose()?;
-    let grace = match body.get("grace_seconds") {
-        None | Some(Value::Null) => None,
-        Some(Value::Number(n)) => match whole_seconds(n) {
-            Some(s) if s <= MAX_GRACE.as_secs() => Some(Duration::from_secs(s)),
-            _ => return Err(grace_problem()),
-        },
-        Some(_) => return Err(grace_problem()),
-    };
-    Ok(RotateRequest { scheme, key, grace })
+    Ok(RotateRequest {
+        scheme: body.scheme,
+        key,
+        grace: body.grace_seconds,
+    })
 }
 
 /// A non-negative whole number, also when written with a fraction (`60.0`): JSON Schema's
@@ -79,16 +117,6 @@ fn whole_seconds(n: &serde_json::Number) -> Option<u64> {
     let f = n.as_f64()?;
     // The bound keeps the cast exact; anything larger is out of range anyway.
     (f.fract() == 0.0 && (0.0..=MAX_GRACE.as_secs_f64()).contains(&f)).then_some(f as u64)
-}
-
-fn grace_problem() -> Problem {
-    Problem::invalid_field(
-        "grace_seconds",
-        format!(
-            "`grace_seconds` must be a whole number from 0 to {}",
-            MAX_GRACE.as_secs()
-        ),
-    )
 }
 
 #[cfg(test)]

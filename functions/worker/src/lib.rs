@@ -2,9 +2,10 @@
 //! `batchItemFailures` (the event source mapping has `ReportBatchItemFailures`), so one bad
 //! message never brings back the whole batch.
 
-use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use lambda_runtime::{Error, LambdaEvent};
 use shared::jobs::worker::{handle, Disposition};
+use shared::sqs::partial_batch;
 use shared::AppContext;
 use std::time::Duration;
 
@@ -28,18 +29,17 @@ pub async fn handle_batch(
     records: Vec<SqsMessage>,
     remaining: impl Fn() -> Duration,
 ) -> SqsBatchResponse {
-    let mut failures = Vec::new();
-    for m in records {
-        let id = m.message_id.clone().unwrap_or_default();
-        let body = m.body.as_deref().unwrap_or_default();
-        let receipt = m.receipt_handle.as_deref().unwrap_or_default();
-        if handle(ctx, body, receipt, remaining()).await == Disposition::Retry {
-            let mut f = BatchItemFailure::default();
-            f.item_identifier = id;
-            failures.push(f);
+    partial_batch(records, |m| {
+        let left = remaining();
+        async move {
+            let body = m.body.as_deref().unwrap_or_default();
+            let receipt = m.receipt_handle.as_deref().unwrap_or_default();
+            match handle(ctx, body, receipt, left).await {
+                Disposition::Done => Ok(()),
+                // `handle` logged why; the message comes back after its visibility timeout.
+                Disposition::Retry => Err("the job slice is to be retried"),
+            }
         }
-    }
-    let mut response = SqsBatchResponse::default();
-    response.batch_item_failures = failures;
-    response
+    })
+    .await
 }

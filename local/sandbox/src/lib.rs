@@ -47,7 +47,6 @@
 //!
 //! Neither tokens, codes nor secrets are logged; [`token_fingerprint`] names them.
 
-#![warn(missing_docs)]
 // `json!` literals of whole Fortnox records nest deeper than the default allows.
 #![recursion_limit = "512"]
 

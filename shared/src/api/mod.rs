@@ -1,8 +1,10 @@
 //! Inbound HTTP: tenant from verified JWT claims, request limits, problem+json errors.
 
+pub mod body;
 pub mod problem;
 pub mod request;
 
+pub use body::{typed_body, Text};
 pub use problem::Problem;
 pub use request::{json_body, path_param, query_param, request_span, tenant};
 

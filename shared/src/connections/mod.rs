@@ -428,10 +428,9 @@ async fn finish_consent(
     let lease_ttl = ctx.config.refresh_lease_ttl;
     if !ctx
         .db
-        .acquire_lease(
+        .acquire_secret_lease(
             &state.tenant_id,
             &integration.id,
-            tokens::LEASE_PURPOSE,
             &owner,
             lease_ttl,
             lease_ttl,
@@ -445,12 +444,7 @@ async fn finish_consent(
     let stored = store_tokens(ctx, state, &integration, &tokens).await;
     if let Err(e) = ctx
         .db
-        .release_lease(
-            &state.tenant_id,
-            &integration.id,
-            tokens::LEASE_PURPOSE,
-            &owner,
-        )
+        .release_secret_lease(&state.tenant_id, &integration.id, &owner)
         .await
     {
         tracing::warn!(integration = %integration.id, error = %e, "could not release the secret lease; it will expire");

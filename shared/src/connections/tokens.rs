@@ -17,9 +17,6 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-/// The lease on an integration's secret: whoever writes the secret holds it.
-pub const LEASE_PURPOSE: &str = "token-refresh";
-
 /// Why no access token could be had.
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {
@@ -128,10 +125,9 @@ impl TokenManager {
         loop {
             if self
                 .db
-                .try_lease(
+                .try_secret_lease(
                     &integration.tenant_id,
                     &integration.id,
-                    LEASE_PURPOSE,
                     &owner,
                     self.lease_ttl,
                 )
@@ -140,12 +136,7 @@ impl TokenManager {
                 let outcome = self.refresh_under_lease(integration, force, &current).await;
                 if let Err(e) = self
                     .db
-                    .release_lease(
-                        &integration.tenant_id,
-                        &integration.id,
-                        LEASE_PURPOSE,
-                        &owner,
-                    )
+                    .release_secret_lease(&integration.tenant_id, &integration.id, &owner)
                     .await
                 {
                     tracing::warn!(integration = %integration.id, error = %e, "could not release the refresh lease; it will expire");

@@ -19,6 +19,11 @@ impl ProviderKind {
     /// Every provider, in a stable order.
     pub const ALL: [ProviderKind; 2] = [ProviderKind::Fortnox, ProviderKind::Visma];
 
+    /// Every provider's name, for answers that list what is allowed.
+    pub fn names() -> Vec<&'static str> {
+        Self::ALL.iter().map(|p| p.as_str()).collect()
+    }
+
     /// The lower-case name used in paths, bodies and storage.
     pub fn as_str(self) -> &'static str {
         match self {

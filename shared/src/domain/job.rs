@@ -353,3 +353,110 @@ mod tests {
         assert!(a < b);
     }
 }
+
+/// Property tests over wide inputs. A failing case is shrunk and printed ("minimal failing
+/// input: …"), and its seed is saved in `shared/proptest-regressions/domain/job.txt`: commit
+/// that file and every later run replays the case first. `PROPTEST_RNG_SEED=<n>` fixes the
+/// generator for a whole run; `PROPTEST_CASES=<n>` runs more cases.
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+    use JobState::*;
+
+    const ALL: [JobState; 6] = [Queued, Running, Succeeded, Failed, Dead, Cancelled];
+
+    fn state() -> impl Strategy<Value = JobState> {
+        proptest::sample::select(ALL.to_vec())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1000))]
+
+        /// Any walk through the state machine from a new job, trying random moves and taking
+        /// the allowed ones: success only follows a running slice, a job never runs straight
+        /// from failed or dead (a retry goes through the queue), and succeeded and cancelled
+        /// are final.
+        #[test]
+        fn walks_keep_the_rules(tries in proptest::collection::vec(state(), 0..200)) {
+            let mut at = Queued;
+            for to in tries {
+                if !at.can_move_to(to) {
+                    continue;
+                }
+                prop_assert!(JobState::allowed_sources(to).contains(&at));
+                match to {
+                    Succeeded => prop_assert_eq!(at, Running),
+                    Running => prop_assert!(matches!(at, Queued | Running)),
+                    _ => {}
+                }
+                prop_assert!(!matches!(at, Succeeded | Cancelled), "{} left a final state", at);
+                at = to;
+            }
+            if matches!(at, Succeeded | Cancelled) {
+                prop_assert!(ALL.iter().all(|to| !at.can_move_to(*to)));
+            }
+        }
+
+        /// Every terminal state but success and cancellation can be retried: it reaches
+        /// `Queued` in one move, and from there `Running`.
+        #[test]
+        fn terminal_states_are_retried_through_the_queue(s in state()) {
+            if s.is_terminal() && !matches!(s, Succeeded | Cancelled) {
+                prop_assert!(s.can_move_to(Queued) && Queued.can_move_to(Running));
+                prop_assert!(!s.can_move_to(Running));
+            }
+        }
+
+        /// Names round-trip, and no other text is a state.
+        #[test]
+        fn names_round_trip(s in state(), other in "[a-z_]{0,12}") {
+            prop_assert_eq!(JobState::parse(s.as_str()), Some(s));
+            if !ALL.iter().any(|s| s.as_str() == other) {
+                prop_assert_eq!(JobState::parse(&other), None);
+            }
+        }
+
+        /// The backoff stays in `[0, min(cap, base·2^attempt)]`, grows with the random draw,
+        /// and reaches the ceiling at a draw of 1 (draws outside [0, 1] are clamped).
+        #[test]
+        fn backoff_is_bounded_and_monotone(
+            attempt in any::<u32>(),
+            base in 0u64..100_000,
+            cap in 0u64..1_000_000,
+            a in -1.0f64..2.0,
+            b in -1.0f64..2.0,
+        ) {
+            let ceiling = base.saturating_mul(1u64 << attempt.min(20)).min(cap);
+            let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+            let (x, y) = (backoff_seconds(attempt, base, cap, lo), backoff_seconds(attempt, base, cap, hi));
+            prop_assert!(x <= y && y <= ceiling);
+            prop_assert_eq!(backoff_seconds(attempt, base, cap, 1.0), ceiling);
+            prop_assert_eq!(backoff_seconds(attempt, base, cap, 0.0), 0);
+        }
+
+        /// An integration's place in the schedule is inside the period and never moves.
+        #[test]
+        fn schedule_offsets_stay_in_the_period(id in ".{0,64}", period in 0u64..1_000_000) {
+            let o = schedule_offset_seconds(&id, period);
+            prop_assert!(o < period.max(1));
+            prop_assert_eq!(o, schedule_offset_seconds(&id, period));
+        }
+
+        /// Adding progress sums the counters and keeps the longest slice, in any order.
+        #[test]
+        fn progress_adds_up(parts in proptest::collection::vec((0u64..1 << 40, 0u64..1 << 40, 0u64..1 << 20), 0..20)) {
+            let slices: Vec<Progress> = parts
+                .iter()
+                .map(|(done, failed, ms)| Progress { done: *done, failed: *failed, longest_slice_ms: *ms, ..Progress::default() })
+                .collect();
+            let mut forward = Progress::default();
+            slices.iter().for_each(|p| forward.add(p));
+            let mut backward = Progress::default();
+            slices.iter().rev().for_each(|p| backward.add(p));
+            prop_assert_eq!(&forward, &backward);
+            prop_assert_eq!(forward.done, parts.iter().map(|p| p.0).sum::<u64>());
+            prop_assert_eq!(forward.longest_slice_ms, parts.iter().map(|p| p.2).max().unwrap_or(0));
+        }
+    }
+}

@@ -284,3 +284,120 @@ mod tests {
         assert_eq!(fields, ["name", "city", "p"]);
     }
 }
+
+/// Property tests over wide inputs. A failing case is shrunk and printed ("minimal failing
+/// input: …"), and its seed is saved in `shared/proptest-regressions/domain/money.txt`: commit
+/// that file and every later run replays the case first. `PROPTEST_RNG_SEED=<n>` fixes the
+/// generator for a whole run; `PROPTEST_CASES=<n>` runs more cases.
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+    use std::str::FromStr;
+
+    /// Amounts from -10^13 to 10^13 with 0 to 8 decimals, trailing zeros included.
+    fn amount() -> impl Strategy<Value = Decimal> {
+        (
+            -10_000_000_000_000_000_000i128..10_000_000_000_000_000_000i128,
+            0u32..=8,
+        )
+            .prop_map(|(m, scale)| Decimal::from_i128_with_scale(m / 10i128.pow(8 - scale), scale))
+    }
+
+    #[derive(Serialize, Deserialize, Debug, PartialEq)]
+    struct Money {
+        #[serde(with = "decimal_str")]
+        v: Decimal,
+        #[serde(with = "opt_decimal_str", default)]
+        o: Option<Decimal>,
+    }
+
+    #[derive(Deserialize, Debug, PartialEq)]
+    struct Whole {
+        #[serde(deserialize_with = "opt_whole_u32::deserialize", default)]
+        n: Option<u32>,
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1000))]
+
+        /// Rounding to öre: at most two decimals, at most half an öre away, idempotent,
+        /// symmetric around zero, and a value with two decimals already stays as it is.
+        #[test]
+        fn rounding_is_to_the_nearest_ore(x in amount()) {
+            let r = round_money(x);
+            let half = Decimal::new(5, 3);
+            prop_assert!(r.scale() <= 2);
+            prop_assert!((r - x).abs() <= half, "{} -> {}", x, r);
+            prop_assert_eq!(round_money(r), r);
+            prop_assert_eq!(round_money(-x), -r);
+            if x.normalize().scale() <= 2 {
+                prop_assert_eq!(r, x);
+            }
+        }
+
+        /// A midpoint rounds away from zero (2.345 → 2.35, -2.345 → -2.35).
+        #[test]
+        fn midpoints_round_away_from_zero(ore in -10_000_000_000i64..10_000_000_000) {
+            let sign = if ore < 0 { -1 } else { 1 };
+            let x = Decimal::new(ore * 10 + 5 * sign, 3);
+            let r = round_money(x);
+            prop_assert!(r.abs() > x.abs(), "{} -> {}", x, r);
+            prop_assert_eq!((r - x).abs(), Decimal::new(5, 3));
+        }
+
+        /// Sums of rounded amounts are exact: adding and subtracting öre never drifts.
+        #[test]
+        fn sums_of_ore_are_exact(xs in proptest::collection::vec(amount(), 0..50)) {
+            let rounded: Vec<Decimal> = xs.iter().map(|x| round_money(*x)).collect();
+            let sum: Decimal = rounded.iter().sum();
+            prop_assert!(sum.scale() <= 2);
+            prop_assert_eq!(rounded.iter().rev().fold(sum, |acc, x| acc - x), Decimal::ZERO);
+        }
+
+        /// The canonical text is the same for the same value (whatever its scale) and reads
+        /// back to the value.
+        #[test]
+        fn the_canonical_text_depends_on_the_value_only(x in amount(), extra in 0u32..6) {
+            let mut wider = x;
+            wider.rescale(x.scale() + extra);
+            prop_assert_eq!(wider, x);
+            prop_assert_eq!(canonical_decimal(wider), canonical_decimal(x));
+            prop_assert_eq!(Decimal::from_str(&canonical_decimal(x)).unwrap(), x);
+        }
+
+        /// Money is written as a string and read back exactly, from that string or from a
+        /// JSON number with the same text.
+        #[test]
+        fn money_round_trips_through_json(v in amount(), o in proptest::option::of(amount())) {
+            let m = Money { v, o };
+            let text = serde_json::to_string(&m).unwrap();
+            prop_assert!(text.contains(&format!("\"v\":\"{v}\"")), "{}", text);
+            let back: Money = serde_json::from_str(&text).unwrap();
+            prop_assert_eq!(&back, &m);
+            // A JSON number travels as a double: exact up to 15 significant digits.
+            if v.mantissa().abs() < 1_000_000_000_000_000 {
+                let number: Money = serde_json::from_str(&format!("{{\"v\":{v}}}")).unwrap();
+                prop_assert_eq!(number.v, v);
+            }
+        }
+
+        /// Every whole number a u32 holds is read, also written with a fraction of zero;
+        /// anything with a fraction, negative or too large is refused.
+        #[test]
+        fn whole_numbers_read_exactly(n in any::<u32>(), frac in 1u32..1000, big in 4_294_967_296u64..u64::MAX) {
+            let read = |s: String| serde_json::from_str::<Whole>(&s).map(|w| w.n);
+            prop_assert_eq!(read(format!("{{\"n\":{n}}}")).unwrap(), Some(n));
+            prop_assert_eq!(read(format!("{{\"n\":{n}.0}}")).unwrap(), Some(n));
+            for bad in [
+                format!("{{\"n\":{n}.{frac:03}}}"),
+                format!("{{\"n\":-{}}}", u64::from(n) + 1),
+                format!("{{\"n\":{big}}}"),
+                format!("{{\"n\":\"{n}\"}}"),
+            ] {
+                let got = read(bad.clone());
+                prop_assert!(got.is_err(), "{} read as {:?}", bad, got);
+            }
+        }
+    }
+}

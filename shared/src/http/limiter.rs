@@ -13,7 +13,6 @@
 //! `W × headroom`, so a slot older than a third of the margin is thrown away instead of used,
 //! and an instance never lets its own last N actual sends span less than N slots.
 
-use crate::store::StoreError;
 use async_trait::async_trait;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -65,6 +64,11 @@ pub struct Bucket {
     pub limit: Limit,
 }
 
+/// A slot store that could not answer (the limiter then paces this instance alone).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("slot store: {0}")]
+pub struct SlotStoreError(pub String);
+
 /// Where slots come from.
 #[async_trait]
 pub trait SlotStore: Send + Sync {
@@ -77,10 +81,10 @@ pub trait SlotStore: Send + Sync {
         spacing_us: i64,
         now_us: i64,
         hint_busy: bool,
-    ) -> Result<i64, StoreError>;
+    ) -> Result<i64, SlotStoreError>;
 
     /// Moves the bucket's next free slot to at least `until_us` (after a 429).
-    async fn push_back(&self, key: &str, until_us: i64) -> Result<(), StoreError>;
+    async fn push_back(&self, key: &str, until_us: i64) -> Result<(), SlotStoreError>;
 }
 
 /// Slots kept in this process only: for tests, local runs and as the fallback when the
@@ -99,22 +103,22 @@ impl SlotStore for MemorySlotStore {
         spacing_us: i64,
         now_us: i64,
         _hint_busy: bool,
-    ) -> Result<i64, StoreError> {
+    ) -> Result<i64, SlotStoreError> {
         let mut m = self
             .next
             .lock()
-            .map_err(|_| StoreError::Corrupt("rate limiter lock poisoned".into()))?;
+            .map_err(|_| SlotStoreError("rate limiter lock poisoned".into()))?;
         let tat = m.entry(key.to_string()).or_insert(now_us);
         let first = (*tat).max(now_us);
         *tat = first + i64::from(count) * spacing_us;
         Ok(first)
     }
 
-    async fn push_back(&self, key: &str, until_us: i64) -> Result<(), StoreError> {
+    async fn push_back(&self, key: &str, until_us: i64) -> Result<(), SlotStoreError> {
         let mut m = self
             .next
             .lock()
-            .map_err(|_| StoreError::Corrupt("rate limiter lock poisoned".into()))?;
+            .map_err(|_| SlotStoreError("rate limiter lock poisoned".into()))?;
         let tat = m.entry(key.to_string()).or_insert(until_us);
         *tat = (*tat).max(until_us);
         Ok(())

@@ -10,5 +10,5 @@ pub mod outbound;
 pub use backoff::RetryPolicy;
 pub use client::LazyClient;
 pub use error::ApiError;
-pub use limiter::{Bucket, Limit, RateLimiter, SlotLimiter, SlotStore, Tuning};
+pub use limiter::{Bucket, Limit, RateLimiter, SlotLimiter, SlotStore, SlotStoreError, Tuning};
 pub use outbound::{Answer, Call, Outbound};

@@ -274,9 +274,6 @@ pub async fn finish(
 
 /// Requests and 429s the provider's client has counted in this container so far.
 fn provider_stats(ctx: &AppContext, provider: crate::domain::ProviderKind) -> (u64, u64) {
-    let (sent, limited, _) = match provider {
-        crate::domain::ProviderKind::Fortnox => ctx.providers.fortnox_api().stats().snapshot(),
-        crate::domain::ProviderKind::Visma => ctx.providers.visma_api().stats().snapshot(),
-    };
+    let (sent, limited, _) = ctx.providers.api(provider).stats().snapshot();
     (sent, limited)
 }

@@ -3,6 +3,7 @@
 
 use super::CompanyInfo;
 use crate::domain::{Customer, Entity, Integration, Invoice, ProviderKind, Secret};
+use crate::http::outbound::Stats;
 use crate::http::ApiError;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -97,6 +98,10 @@ pub enum InvoiceAction {
 pub trait AccountingApi: Send + Sync {
     /// Which provider this is.
     fn kind(&self) -> ProviderKind;
+
+    /// What this client has sent so far in this container (requests, 429s, retries), for the
+    /// worker's metrics.
+    fn stats(&self) -> &Stats;
 
     /// The value stored at the provider as our reference for `our_id` (exact-compare
     /// [`Remote::our_reference`] with it).

@@ -204,3 +204,151 @@ mod tests {
         assert_eq!(serde_json::to_string(&o).unwrap(), r#"{"price":-3}"#);
     }
 }
+
+/// Property tests over wide inputs. A failing case is shrunk and printed ("minimal failing
+/// input: …"), and its seed is saved in `shared/proptest-regressions/providers/lenient.txt`:
+/// commit that file and every later run replays the case first. `PROPTEST_RNG_SEED=<n>` fixes
+/// the generator for a whole run; `PROPTEST_CASES=<n>` runs more cases.
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+    use serde::Serialize;
+    use serde_json::json;
+
+    #[derive(Deserialize, Debug, Default)]
+    #[serde(default)]
+    struct Loose {
+        #[serde(deserialize_with = "opt_string")]
+        s: Option<String>,
+        #[serde(deserialize_with = "opt_decimal")]
+        d: Option<Decimal>,
+        #[serde(deserialize_with = "opt_i64")]
+        i: Option<i64>,
+        #[serde(deserialize_with = "opt_bool")]
+        b: Option<bool>,
+        #[serde(deserialize_with = "opt_date")]
+        date: Option<NaiveDate>,
+        #[serde(deserialize_with = "opt_utc")]
+        t: Option<DateTime<Utc>>,
+    }
+
+    #[derive(Serialize)]
+    struct Out {
+        #[serde(serialize_with = "number")]
+        v: Decimal,
+    }
+
+    fn read(v: serde_json::Value) -> Loose {
+        serde_json::from_value(v).unwrap()
+    }
+
+    /// Decimals of up to 15 significant digits (what a JSON number carries exactly).
+    fn decimal_value() -> impl Strategy<Value = Decimal> {
+        (-999_999_999_999_999i64..=999_999_999_999_999, 0u32..=6)
+            .prop_map(|(m, scale)| Decimal::new(m, scale))
+    }
+
+    /// Any JSON value a field may hold, nested a little.
+    fn any_json() -> impl Strategy<Value = serde_json::Value> {
+        let leaf = prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::from),
+            any::<i64>().prop_map(serde_json::Value::from),
+            any::<f64>().prop_map(serde_json::Value::from),
+            ".{0,40}".prop_map(serde_json::Value::from),
+        ];
+        leaf.prop_recursive(2, 8, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::from),
+                proptest::collection::btree_map("[a-z]{1,3}", inner, 0..4)
+                    .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1000))]
+
+        /// Whatever a provider sends in a field, reading never fails: an unusable value is
+        /// `None`.
+        #[test]
+        fn reading_never_fails(v in any_json()) {
+            let all = json!({"s": v, "d": v, "i": v, "b": v, "date": v, "t": v});
+            prop_assert!(serde_json::from_value::<Loose>(all).is_ok());
+        }
+
+        /// Null, a missing field and a blank string all read as `None`.
+        #[test]
+        fn blanks_are_absent(blank in "[ \t]{0,5}") {
+            for v in [json!({}), json!({"s": null, "d": null, "i": null, "b": null, "date": null, "t": null}),
+                      json!({"s": blank, "d": blank, "i": blank, "b": blank, "date": blank, "t": blank})] {
+                let l = read(v);
+                prop_assert!(l.s.is_none() && l.d.is_none() && l.i.is_none() && l.b.is_none());
+                prop_assert!(l.date.is_none() && l.t.is_none());
+            }
+        }
+
+        /// A decimal reads the same as a JSON number, as its text, with a decimal comma, with
+        /// spaces between thousands, and around spaces; it is written back as the same number.
+        #[test]
+        fn decimals_read_in_every_spelling(x in decimal_value()) {
+            let text = x.to_string();
+            let comma = text.replace('.', ",");
+            let (int, frac) = text.split_once('.').map_or((text.as_str(), None), |(i, f)| (i, Some(f)));
+            let (sign, digits) = int.strip_prefix('-').map_or(("", int), |d| ("-", d));
+            let grouped: Vec<String> = digits
+                .as_bytes()
+                .rchunks(3)
+                .rev()
+                .map(|c| String::from_utf8(c.to_vec()).unwrap())
+                .collect();
+            let spaced = format!("{sign}{}{}", grouped.join(" "), frac.map(|f| format!(",{f}")).unwrap_or_default());
+            let number: serde_json::Value = serde_json::from_str(&text).unwrap();
+            for v in [number, json!(text), json!(comma), json!(spaced), json!(format!("  {text} "))] {
+                prop_assert_eq!(read(json!({"d": v.clone()})).d, Some(x), "{}", v);
+            }
+            let written = serde_json::to_string(&Out { v: x }).unwrap();
+            let back: serde_json::Value = serde_json::from_str(&written).unwrap();
+            prop_assert_eq!(decimal(&back["v"]), Some(x));
+            prop_assert!(back["v"].is_number(), "{}", written);
+        }
+
+        /// Whole numbers read from numbers, from whole doubles and from text.
+        #[test]
+        fn integers_read_from_numbers_and_text(n in any::<i64>(), small in -9_000_000_000_000_000i64..9_000_000_000_000_000) {
+            prop_assert_eq!(read(json!({"i": n})).i, Some(n));
+            prop_assert_eq!(read(json!({"i": n.to_string()})).i, Some(n));
+            prop_assert_eq!(read(json!({"i": format!(" {n} ")})).i, Some(n));
+            let whole = (small / 1000) as f64;
+            prop_assert_eq!(read(json!({"i": whole})).i, Some(small / 1000));
+            prop_assert_eq!(read(json!({"s": n})).s, Some(n.to_string()));
+        }
+
+        /// Booleans read from `true`/`false`, 1/0 and yes/no in any case and spacing.
+        #[test]
+        fn booleans_read_in_every_spelling(b in any::<bool>(), word in 0usize..3, upper in any::<bool>(), pad in "[ ]{0,3}") {
+            let words = if b { ["true", "1", "yes"] } else { ["false", "0", "no"] };
+            let w = if upper { words[word].to_ascii_uppercase() } else { words[word].to_string() };
+            prop_assert_eq!(read(json!({"b": format!("{pad}{w}{pad}")})).b, Some(b));
+            prop_assert_eq!(read(json!({"b": b})).b, Some(b));
+            prop_assert_eq!(read(json!({"b": i64::from(b) * 7})).b, Some(b));
+        }
+
+        /// Dates and times read from the shapes providers send: a date with or without a time
+        /// after it, RFC 3339 with any offset, and local date-times taken as UTC.
+        #[test]
+        fn dates_and_times_read_in_every_shape(secs in 0i64..32_503_680_000, millis in 0u32..1000, offset_min in -720i32..=840) {
+            let t = DateTime::from_timestamp(secs, millis * 1_000_000).unwrap();
+            let date = t.date_naive();
+            for s in [date.format("%Y-%m-%d").to_string(), t.format("%Y-%m-%dT%H:%M:%S").to_string(), format!(" {} ", t.to_rfc3339())] {
+                prop_assert_eq!(read(json!({"date": s})).date, Some(date));
+            }
+            prop_assert_eq!(read(json!({"t": t.to_rfc3339()})).t, Some(t));
+            let offset = chrono::FixedOffset::east_opt(offset_min * 60).unwrap();
+            prop_assert_eq!(read(json!({"t": t.with_timezone(&offset).to_rfc3339()})).t, Some(t));
+            prop_assert_eq!(read(json!({"t": t.format("%Y-%m-%d %H:%M:%S%.3f").to_string()})).t, Some(t));
+            prop_assert_eq!(read(json!({"t": t.naive_utc().format("%Y-%m-%dT%H:%M:%S%.f").to_string()})).t, Some(t));
+        }
+    }
+}

@@ -4,47 +4,22 @@
 pub mod api;
 pub mod fortnox;
 pub mod lenient;
+pub mod limits;
 pub mod oauth;
 pub mod settings;
 pub mod visma;
 
 pub use api::{AccountingApi, ApiAuth, IdPage, InvoiceAction, Page, Remote};
-pub use settings::ApiSettings;
+pub use limits::{limits_for, RecordLimits};
+pub use settings::{
+    ApiSettings, AppCredentials, ClientCredentials, CredentialsSource, FortnoxSettings,
+    VismaSettings,
+};
 
-use crate::config::{Config, CredentialsSource};
 use crate::domain::{ProviderKind, Secret, TokenSet};
 use async_trait::async_trait;
-use serde::Deserialize;
 use std::sync::Arc;
 use tokio::sync::OnceCell;
-
-/// One OAuth client registration (an app at the provider).
-#[derive(Clone, Debug, Deserialize)]
-pub struct ClientCredentials {
-    /// The app's client id.
-    pub client_id: String,
-    /// The app's client secret.
-    pub client_secret: Secret,
-}
-
-/// The app's credentials at every provider.
-#[derive(Clone, Debug, Deserialize)]
-pub struct AppCredentials {
-    /// Fortnox app.
-    pub fortnox: ClientCredentials,
-    /// Visma app.
-    pub visma: ClientCredentials,
-}
-
-impl AppCredentials {
-    /// The credentials for `kind`.
-    pub fn for_provider(&self, kind: ProviderKind) -> &ClientCredentials {
-        match kind {
-            ProviderKind::Fortnox => &self.fortnox,
-            ProviderKind::Visma => &self.visma,
-        }
-    }
-}
 
 /// The company behind a connection, as the provider describes it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -213,35 +188,38 @@ pub struct Providers {
 
 /// What the data clients are built from.
 struct ApiParts {
-    config: Config,
+    fortnox: FortnoxSettings,
+    visma: VismaSettings,
     http: crate::http::LazyClient,
     credentials: Arc<CredentialStore>,
 }
 
 impl Providers {
-    /// Builds both providers from configuration. The data clients take their tuning from
-    /// `config.api` and pace requests with a limiter local to this process until
+    /// Builds both providers from their settings. The data clients take their tuning from
+    /// `api` and pace requests with a limiter local to this process until
     /// [`Providers::with_shared_limiter`] hands them the shared one.
     pub fn new(
-        config: &Config,
+        fortnox: &FortnoxSettings,
+        visma: &VismaSettings,
+        api: ApiSettings,
         http: crate::http::LazyClient,
         credentials: Arc<CredentialStore>,
     ) -> Self {
-        let settings = config.api.clone();
-        let limiter = Arc::new(crate::http::SlotLimiter::local(settings.tuning));
+        let limiter = Arc::new(crate::http::SlotLimiter::local(api.tuning));
         let parts = Arc::new(ApiParts {
-            config: config.clone(),
+            fortnox: fortnox.clone(),
+            visma: visma.clone(),
             http: http.clone(),
             credentials: credentials.clone(),
         });
-        let (fortnox_api, visma_api) = Self::data_clients(&parts, settings, limiter);
+        let (fortnox_api, visma_api) = Self::data_clients(&parts, api, limiter);
         Providers {
             fortnox: Arc::new(fortnox::Fortnox::new(
-                config.fortnox.clone(),
+                fortnox.clone(),
                 http.clone(),
                 credentials.clone(),
             )),
-            visma: Arc::new(visma::Visma::new(config.visma.clone(), http, credentials)),
+            visma: Arc::new(visma::Visma::new(visma.clone(), http, credentials)),
             fortnox_api,
             visma_api,
             parts,
@@ -258,13 +236,13 @@ impl Providers {
             || crate::http::Outbound::new(parts.http.clone(), limiter.clone(), settings.retry);
         (
             Arc::new(fortnox::FortnoxApi::new(
-                &parts.config.fortnox,
+                &parts.fortnox,
                 settings.clone(),
                 out(),
                 parts.credentials.clone(),
             )),
             Arc::new(visma::VismaApi::new(
-                &parts.config.visma,
+                &parts.visma,
                 settings.clone(),
                 out(),
                 parts.credentials.clone(),

@@ -17,9 +17,72 @@
 //! | `VISMA_CONVERT_DRAFTS` | true | create Visma invoices as drafts and convert them at once |
 //! | `VISMA_DEFAULT_PAYMENT_DAYS` | 30 | terms of payment picked for new Visma customers |
 
+use crate::domain::{ProviderKind, Secret};
 use crate::http::limiter::{Limit, Tuning};
 use crate::http::RetryPolicy;
+use serde::Deserialize;
 use std::time::Duration;
+
+/// Where the app's OAuth client credentials come from.
+#[derive(Clone, Debug)]
+pub enum CredentialsSource {
+    /// A Secrets Manager secret holding `{"fortnox":{"client_id","client_secret"},"visma":{…}}`.
+    SecretArn(String),
+    /// Plain values (local development and tests).
+    Inline(AppCredentials),
+}
+
+/// One OAuth client registration (an app at the provider).
+#[derive(Clone, Debug, Deserialize)]
+pub struct ClientCredentials {
+    /// The app's client id.
+    pub client_id: String,
+    /// The app's client secret.
+    pub client_secret: Secret,
+}
+
+/// The app's credentials at every provider.
+#[derive(Clone, Debug, Deserialize)]
+pub struct AppCredentials {
+    /// Fortnox app.
+    pub fortnox: ClientCredentials,
+    /// Visma app.
+    pub visma: ClientCredentials,
+}
+
+impl AppCredentials {
+    /// The credentials for `kind`.
+    pub fn for_provider(&self, kind: ProviderKind) -> &ClientCredentials {
+        match kind {
+            ProviderKind::Fortnox => &self.fortnox,
+            ProviderKind::Visma => &self.visma,
+        }
+    }
+}
+
+/// Fortnox endpoints and scopes.
+#[derive(Clone, Debug)]
+pub struct FortnoxSettings {
+    /// Base of the OAuth server (`https://apps.fortnox.se`).
+    pub auth_url: String,
+    /// Base of the REST API (`https://api.fortnox.se`).
+    pub api_url: String,
+    /// Space-separated scopes.
+    pub scopes: String,
+}
+
+/// Visma eAccounting endpoints and scopes.
+#[derive(Clone, Debug)]
+pub struct VismaSettings {
+    /// Base of the identity server (`https://identity.vismaonline.com`).
+    pub identity_url: String,
+    /// Base of the REST API (`https://eaccountingapi.vismaonline.com`).
+    pub api_url: String,
+    /// Space-separated scopes.
+    pub scopes: String,
+    /// Whether to call `/connect/revocation` on disconnect (unconfirmed by Visma: switchable).
+    pub revocation_enabled: bool,
+}
 
 /// Everything the data clients can be tuned with.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,6 +4,7 @@
 pub mod dynamo;
 pub mod item;
 pub mod jobs;
+pub mod lease;
 pub mod queue;
 pub mod ratelimit;
 pub mod records;

@@ -11,7 +11,7 @@
 
 use super::item::{n, s};
 use super::{Db, StoreError};
-use crate::http::limiter::SlotStore;
+use crate::http::limiter::{SlotStore, SlotStoreError};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::ReturnValue;
 use aws_sdk_dynamodb::Client;
@@ -127,27 +127,28 @@ impl SlotStore for RateLimitStore {
         spacing_us: i64,
         now_us: i64,
         hint_busy: bool,
-    ) -> Result<i64, StoreError> {
+    ) -> Result<i64, SlotStoreError> {
         let span = i64::from(count) * spacing_us;
         let mut busy = hint_busy;
         // Each failed condition means the other path applies; a few flips cover any race.
         for _ in 0..6 {
             let got = if busy {
-                self.extend_busy(key, span, now_us).await?
+                self.extend_busy(key, span, now_us).await
             } else {
-                self.start_idle(key, span, now_us).await?
-            };
+                self.start_idle(key, span, now_us).await
+            }
+            .map_err(slot_error)?;
             if let Some(first) = got {
                 return Ok(first);
             }
             busy = !busy;
         }
-        Err(StoreError::Conflict(format!(
+        Err(slot_error(StoreError::Conflict(format!(
             "rate-limit bucket {key} kept changing"
-        )))
+        ))))
     }
 
-    async fn push_back(&self, key: &str, until_us: i64) -> Result<(), StoreError> {
+    async fn push_back(&self, key: &str, until_us: i64) -> Result<(), SlotStoreError> {
         let res = self
             .client
             .update_item()
@@ -170,9 +171,13 @@ impl SlotStore for RateLimitStore {
             {
                 Ok(())
             }
-            Err(e) => Err(StoreError::dynamo(e)),
+            Err(e) => Err(slot_error(StoreError::dynamo(e))),
         }
     }
+}
+
+fn slot_error(e: StoreError) -> SlotStoreError {
+    SlotStoreError(e.to_string())
 }
 
 #[cfg(test)]

@@ -45,7 +45,7 @@ impl SyncRecord for Customer {
         self.updated_at = Some(t);
     }
     fn problems(&self, provider: ProviderKind) -> Result<(), Vec<FieldError>> {
-        self.validate_for(provider)
+        self.validate(&crate::providers::limits_for(provider).customer)
     }
     fn hash(&self) -> String {
         self.content_hash()
@@ -64,7 +64,7 @@ impl SyncRecord for Invoice {
         self.updated_at = Some(t);
     }
     fn problems(&self, provider: ProviderKind) -> Result<(), Vec<FieldError>> {
-        self.validate_for(provider)
+        self.validate(&crate::providers::limits_for(provider).invoice)
     }
     fn hash(&self) -> String {
         self.content_hash()

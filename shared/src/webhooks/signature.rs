@@ -274,7 +274,6 @@ fn decode_hex_mac(s: &str) -> Option<[u8; MAC_LEN]> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rand::{Rng, RngCore};
 
     const KEY: &[u8] = b"k3y-for-tests-only";
     const NOW: i64 = 1_767_225_600; // 2026-01-01T00:00:00Z
@@ -395,72 +394,145 @@ mod tests {
         }
         assert!("Ours".parse::<Scheme>().is_err());
     }
+}
 
-    /// Property: for random keys, bodies and times, a signature verifies exactly when the key,
-    /// the body and the time window are right, and any single flipped bit of the body or the
-    /// MAC breaks it.
-    #[test]
-    fn property_sign_then_verify() {
-        let mut rng = rand::rng();
-        for _ in 0..500 {
-            let mut key = vec![0u8; rng.random_range(1..80)];
-            rng.fill_bytes(&mut key);
-            let mut body = vec![0u8; rng.random_range(0..600)];
-            rng.fill_bytes(&mut body);
-            let t = rng.random_range(0..4_000_000_000i64);
-            let skew = rng.random_range(-600..600i64);
+/// Property tests over wide inputs. A failing case is shrunk and printed ("minimal failing
+/// input: …"), and its seed is saved in `shared/proptest-regressions/webhooks/signature.txt`:
+/// commit that file and every later run replays the case first. `PROPTEST_RNG_SEED=<n>` fixes
+/// the generator for a whole run; `PROPTEST_CASES=<n>` runs more cases.
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::collection::vec;
+    use proptest::prelude::*;
+
+    const KEY: &[u8] = b"k3y-for-tests-only";
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(500))]
+
+        /// A signature verifies exactly when the key, the body and the time window are right,
+        /// and any single flipped bit of the body or digit of the MAC breaks it.
+        #[test]
+        fn sign_then_verify(
+            key in vec(any::<u8>(), 1..80),
+            body in vec(any::<u8>(), 0..600),
+            t in 0..4_000_000_000i64,
+            skew in -600..600i64,
+            flip in any::<prop::sample::Index>(),
+            bit in 0..8u32,
+            digit in 0..64usize,
+        ) {
             let now = t + skew;
             let h = sign_ours(&key, t, &body);
             let got = verify_ours(Some(&h), &body, &[&key], now, 300);
             if skew.abs() <= 300 {
-                assert_eq!(got, Ok(0));
+                prop_assert_eq!(got, Ok(0));
             } else {
-                assert!(matches!(got, Err(VerifyError::Stale | VerifyError::Future)));
+                prop_assert!(matches!(got, Err(VerifyError::Stale | VerifyError::Future)));
             }
             if !body.is_empty() {
                 let mut flipped = body.clone();
-                let i = rng.random_range(0..flipped.len());
-                flipped[i] ^= 1 << rng.random_range(0..8);
-                assert_eq!(
+                let i = flip.index(flipped.len());
+                flipped[i] ^= 1 << bit;
+                prop_assert_eq!(
                     verify_ours(Some(&h), &flipped, &[&key], t, 300),
                     Err(VerifyError::Mismatch)
                 );
-                assert_eq!(
+                prop_assert_eq!(
                     verify_visma(Some(&sign_visma(&key, &body)), &flipped, &[&key]),
                     Err(VerifyError::Mismatch)
                 );
             }
             // A flipped hex digit of the MAC.
             let mut bad = h.clone().into_bytes();
-            let i = bad.len() - 1 - rng.random_range(0..64);
+            let i = bad.len() - 1 - digit;
             bad[i] = if bad[i] == b'0' { b'1' } else { b'0' };
             let bad = String::from_utf8(bad).unwrap();
-            assert_eq!(
+            prop_assert_eq!(
                 verify_ours(Some(&bad), &body, &[&key], t, 300),
                 Err(VerifyError::Mismatch)
             );
-            assert_eq!(
+            prop_assert_eq!(
                 verify_visma(Some(&sign_visma(&key, &body)), &body, &[&key]),
                 Ok(0)
             );
         }
-    }
 
-    /// Property: the parser never panics and only accepts what it can account for.
-    #[test]
-    fn property_parser_never_panics() {
-        let mut rng = rand::rng();
-        let alphabet = b"tv1=,0123456789abcdefABCDEF -;x\xff";
-        for _ in 0..5000 {
-            let len = rng.random_range(0..200);
-            let s: Vec<u8> = (0..len)
-                .map(|_| alphabet[rng.random_range(0..alphabet.len())])
-                .collect();
-            let s = String::from_utf8_lossy(&s);
+        /// The parser never panics, and only accepts what it can account for: a timestamp that
+        /// is not negative and at least one MAC.
+        #[test]
+        fn the_parser_never_panics(
+            s in prop_oneof![
+                "[tv1=,0-9a-fA-F ;x\u{ff}-]{0,200}",
+                any::<String>(),
+                "t=[0-9]{1,14}(,v[0-9]=[0-9a-f]{60,68}){0,10}",
+            ]
+        ) {
             if let Ok(h) = parse_our_header(&s) {
-                assert!(!h.signatures.is_empty() && h.timestamp >= 0);
+                prop_assert!(!h.signatures.is_empty() && h.timestamp >= 0);
+                prop_assert!(h.signatures.len() <= MAX_SIGNATURES);
             }
             let _ = verify_visma(Some(&s), b"{}", &[KEY]);
+            let _ = verify_ours(Some(&s), b"{}", &[KEY], 0, 300);
+        }
+
+        /// What `sign_ours` writes, the parser reads back: the timestamp, and the MAC as one
+        /// `v1` entry. Spaces around entries, unknown entries (a future `v2`) and further `v1`
+        /// entries from an old key do not stop it from verifying.
+        #[test]
+        fn signed_headers_parse_back_and_tolerate_extras(
+            key in vec(any::<u8>(), 1..64),
+            old in vec(any::<u8>(), 1..64),
+            body in vec(any::<u8>(), 0..300),
+            t in 0..=999_999_999_999i64,
+            junk in "[a-z0-9]{1,12}",
+        ) {
+            let h = sign_ours(&key, t, &body);
+            let parsed = parse_our_header(&h).unwrap();
+            prop_assert_eq!(parsed.timestamp, t);
+            prop_assert_eq!(parsed.signatures.len(), 1);
+            prop_assert_eq!(format!("t={t},v1={}", hex(&parsed.signatures[0])), h.clone());
+            let from_old = sign_ours(&old, t, &body);
+            let old_mac = from_old.split_once(",v1=").unwrap().1;
+            let (ts, mac) = h.split_once(",v1=").unwrap();
+            let decorated = format!(" v2={junk} , v1={old_mac},{ts} , v1= {mac} ");
+            prop_assert_eq!(verify_ours(Some(&decorated), &body, &[&key], t, 0), Ok(0));
+        }
+
+        /// With several keys (newest first), the index of the first key that signed is given.
+        #[test]
+        fn the_matching_key_is_named(
+            keys in vec(vec(any::<u8>(), 1..40), 1..5),
+            which in any::<prop::sample::Index>(),
+            body in vec(any::<u8>(), 0..200),
+        ) {
+            let w = which.index(keys.len());
+            let first = keys.iter().position(|k| *k == keys[w]).unwrap();
+            let refs: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
+            let h = sign_ours(&keys[w], 1_000, &body);
+            prop_assert_eq!(verify_ours(Some(&h), &body, &refs, 1_000, 0), Ok(first));
+            let v = sign_visma(&keys[w], &body);
+            prop_assert_eq!(verify_visma(Some(&v), &body, &refs), Ok(first));
+        }
+
+        /// The tolerance holds both ways, inclusive, for every pair of times (no overflow at
+        /// the ends of the range).
+        #[test]
+        fn the_tolerance_is_symmetric_and_inclusive(
+            t in any::<i64>(),
+            now in any::<i64>(),
+            tolerance in 0..10_000_000i64,
+        ) {
+            let gap = i128::from(t) - i128::from(now);
+            let got = check_timestamp(t, now, tolerance);
+            if gap.abs() <= i128::from(tolerance) {
+                prop_assert_eq!(got, Ok(()));
+            } else if gap < 0 {
+                prop_assert_eq!(got, Err(VerifyError::Stale));
+            } else {
+                prop_assert_eq!(got, Err(VerifyError::Future));
+            }
         }
     }
 }

@@ -15,11 +15,11 @@ use super::wire::{
     is_complete, CustomerIn, CustomerWrap, InvoiceIn, InvoiceWrap, MetaInformation,
     CUSTOMER_FIELDS_FOR_CANONICAL, INVOICE_FIELDS_FOR_CANONICAL,
 };
-use crate::config::FortnoxSettings;
 use crate::domain::{Customer, Entity, Invoice, ProviderKind};
 use crate::http::outbound::Stats;
 use crate::http::{ApiError, Bucket, Call, Outbound};
 use crate::providers::api::{AccountingApi, ApiAuth, IdPage, InvoiceAction, Page, Remote};
+use crate::providers::settings::FortnoxSettings;
 use crate::providers::{ApiSettings, CompanyInfo, CredentialStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -278,6 +278,10 @@ impl FortnoxApi {
 impl AccountingApi for FortnoxApi {
     fn kind(&self) -> ProviderKind {
         ProviderKind::Fortnox
+    }
+
+    fn stats(&self) -> &Stats {
+        self.out.stats()
     }
 
     fn reference_key(&self, _entity: Entity, our_id: &str) -> String {

@@ -2,6 +2,7 @@
 
 pub mod client;
 pub mod errors;
+pub mod limits;
 pub mod mapping;
 pub(crate) mod wire;
 
@@ -9,8 +10,8 @@ pub use client::FortnoxApi;
 
 use super::oauth::{request_tokens, revoke_token};
 use super::{CredentialStore, Provider, ProviderError};
-use crate::config::FortnoxSettings;
 use crate::domain::{ProviderKind, Secret, TokenSet};
+use crate::providers::settings::FortnoxSettings;
 use async_trait::async_trait;
 use std::sync::Arc;
 

@@ -12,11 +12,11 @@ use super::mapping::{
     Articles, DRAFT_PREFIX,
 };
 use super::wire::{ArticleIn, CustomerIn, InvoiceIn, Meta, TermsIn};
-use crate::config::VismaSettings;
 use crate::domain::{Customer, Entity, Invoice, ProviderKind};
 use crate::http::outbound::Stats;
 use crate::http::{ApiError, Bucket, Call, Outbound};
 use crate::providers::api::{AccountingApi, ApiAuth, IdPage, InvoiceAction, Page, Remote};
+use crate::providers::settings::VismaSettings;
 use crate::providers::{ApiSettings, CompanyInfo, CredentialStore};
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -369,6 +369,10 @@ impl VismaApi {
 impl AccountingApi for VismaApi {
     fn kind(&self) -> ProviderKind {
         ProviderKind::Visma
+    }
+
+    fn stats(&self) -> &Stats {
+        self.out.stats()
     }
 
     fn reference_key(&self, entity: Entity, our_id: &str) -> String {

@@ -2,15 +2,16 @@
 
 pub mod client;
 pub mod errors;
+pub mod limits;
 pub mod mapping;
-pub mod wire;
+pub(crate) mod wire;
 
 pub use client::VismaApi;
 
 use super::oauth::{request_tokens, revoke_token};
 use super::{CredentialStore, Provider, ProviderError};
-use crate::config::VismaSettings;
 use crate::domain::{ProviderKind, Secret, TokenSet};
+use crate::providers::settings::VismaSettings;
 use async_trait::async_trait;
 use std::sync::Arc;
 

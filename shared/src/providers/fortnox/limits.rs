@@ -1,0 +1,32 @@
+//! What Fortnox accepts in the fields a canonical record fills.
+
+use crate::domain::customer::CustomerLimits;
+use crate::domain::invoice::InvoiceLimits;
+
+/// Fortnox's limits: `maxLength` of `fortnox_Kf_CustomerSinglePayloadItem`,
+/// `fortnox_Kf_InvoiceSinglePayloadItem` and `fortnox_Kf_InvoiceRowSinglePayloadItem` in
+/// `local/sandbox/contracts/fortnox-openapi-2026-04.json`.
+pub const CUSTOMER: CustomerLimits = CustomerLimits {
+    name: 1024,
+    address_line: 1024,
+    postal_code: 10,
+    city: 1024,
+    email: 1024,
+    phone: 1024,
+    // No `maxLength` in the document; Fortnox refuses longer ones (shared/docs/providers.md).
+    organisation_number: 30,
+    vat_number: 1024,
+    address_required: false,
+};
+
+/// Fortnox's invoice limits (same documents).
+pub const INVOICE: InvoiceLimits = InvoiceLimits {
+    // `OurReference` / `YourReference`: maxLength 50.
+    reference: 50,
+    // Row `Description`: maxLength 255.
+    description: 255,
+    article_number: 50,
+    // A priced row needs an article or an account (error 2001304).
+    needs_article_or_account: true,
+    needs_article: false,
+};
