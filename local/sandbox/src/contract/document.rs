@@ -135,12 +135,15 @@ impl Document {
     }
 
     /// The operation `method path` addresses (`path` as the provider sees it, with the
-    /// server prefix and without the query). The most literal matching template wins
-    /// (`/3/invoices/{n}/bookkeep` over `/3/invoices/{n}/{x}`).
+    /// server prefix and without the query). The most literal matching templates win
+    /// (`/3/invoices/{n}/bookkeep` over `/3/invoices/{n}/{x}`); among those, the one that has
+    /// the method (Visma spells one path `/customerinvoicedrafts/{invoiceDraftId}` for GET and
+    /// `/customerinvoicedrafts/{customerInvoiceDraftId}` for PUT and DELETE).
     pub fn operation(&self, method: &str, path: &str) -> Result<&Operation, Undocumented> {
         let segments: Vec<&str> = split(path).collect();
         let method = method.to_ascii_uppercase();
-        let entry = self
+        let literal = |entry: &PathEntry| entry.segments.iter().filter(|s| s.is_some()).count();
+        let matching: Vec<&PathEntry> = self
             .paths
             .iter()
             .filter(|entry| {
@@ -151,18 +154,26 @@ impl Document {
                         .zip(&segments)
                         .all(|(t, s)| t.as_deref().is_none_or(|lit| lit == *s))
             })
-            .max_by_key(|entry| entry.segments.iter().filter(|s| s.is_some()).count())
-            .ok_or_else(|| {
-                format!("undocumented path: the document has no path matching {path}")
-            })?;
-        entry.operations.get(&method).ok_or_else(|| {
-            let methods: Vec<&str> = entry.operations.keys().map(String::as_str).collect();
-            format!(
-                "undocumented method: the document has no {method} {} (it has {})",
-                entry.template,
-                methods.join(", ")
-            )
-        })
+            .collect();
+        let best = matching.iter().map(|e| literal(e)).max().ok_or_else(|| {
+            format!("undocumented path: the document has no path matching {path}")
+        })?;
+        let top: Vec<&PathEntry> = matching
+            .into_iter()
+            .filter(|e| literal(e) == best)
+            .collect();
+        if let Some(op) = top.iter().find_map(|e| e.operations.get(&method)) {
+            return Ok(op);
+        }
+        let methods: std::collections::BTreeSet<&str> = top
+            .iter()
+            .flat_map(|e| e.operations.keys().map(String::as_str))
+            .collect();
+        Err(format!(
+            "undocumented method: the document has no {method} {} (it has {})",
+            top[0].template,
+            methods.into_iter().collect::<Vec<_>>().join(", ")
+        ))
     }
 
     /// Number of documented path templates.
@@ -330,6 +341,29 @@ mod tests {
             doc.operation("GET", "/things/12").is_err(),
             "the prefix is part of the path"
         );
+    }
+
+    #[test]
+    fn one_path_spelled_with_two_parameter_names() {
+        let doc = Document::from_value(json!({
+            "paths": {
+                "/drafts/{draftId}": {"get": {"responses": {}}},
+                "/drafts/{id}": {"put": {"responses": {}}, "delete": {"responses": {}}}
+            },
+            "components": {"schemas": {}}
+        }))
+        .expect("document");
+        assert_eq!(
+            doc.operation("GET", "/drafts/1").unwrap().template,
+            "/drafts/{draftId}"
+        );
+        assert_eq!(
+            doc.operation("PUT", "/drafts/1").unwrap().template,
+            "/drafts/{id}"
+        );
+        assert!(doc.operation("DELETE", "/drafts/1").is_ok());
+        let e = doc.operation("POST", "/drafts/1").unwrap_err();
+        assert!(e.contains("DELETE, GET, PUT"), "{e}");
     }
 
     #[test]
