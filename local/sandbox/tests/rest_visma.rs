@@ -16,9 +16,10 @@ use sandbox::ProviderKind;
 use serde_json::{json, Value};
 use visma_contract::V;
 
-/// A sandbox without the Fortnox contract (these tests check Visma bodies themselves).
-async fn sandbox() -> sandbox::RunningSandbox {
-    sandbox_with(|c| c.fortnox_openapi = None).await
+/// A sandbox (its own contract check is always on; these tests also check Visma bodies
+/// themselves).
+async fn sandbox() -> Sandbox {
+    sandbox_with(|_| {}).await
 }
 
 fn ids(body: &Value) -> Vec<String> {
