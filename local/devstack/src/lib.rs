@@ -395,6 +395,12 @@ impl Drop for Stack {
         self.server.abort();
         if !std::thread::panicking() {
             self.sandbox.assert_contracts_kept();
+        } else {
+            // The test failed already; still show what broke the contracts.
+            let report = self.sandbox.contract_report();
+            if !report.is_empty() {
+                eprintln!("{report}");
+            }
         }
     }
 }

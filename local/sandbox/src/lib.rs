@@ -166,6 +166,12 @@ impl RunningSandbox {
         );
     }
 
+    /// The grouped report of the violations recorded so far (empty when there are none): for
+    /// a harness to print when a test fails for another reason.
+    pub fn contract_report(&self) -> String {
+        violation_report(&self.state.contract_violations())
+    }
+
     /// Stops accepting connections and waits for the server task to end.
     pub async fn shutdown(mut self) {
         if let Some(tx) = self.shutdown.take() {

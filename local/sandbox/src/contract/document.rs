@@ -135,8 +135,10 @@ impl Document {
     }
 
     /// The operation `method path` addresses (`path` as the provider sees it, with the
-    /// server prefix and without the query). The most literal matching template wins
-    /// (`/3/invoices/{n}/bookkeep` over `/3/invoices/{n}/{x}`).
+    /// server prefix and without the query). The most literal matching templates win
+    /// (`/3/invoices/{n}/bookkeep` over `/3/invoices/{n}/{x}`); among those, the one that has
+    /// the method (Visma spells one path `/customerinvoicedrafts/{invoiceDraftId}` for GET and
+    /// `/customerinvoicedrafts/{customerInvoiceDraftId}` for PUT and DELETE).
     pub fn operation(&self, method: &str, path: &str) -> Result<&Operation, Undocumented> {
         let segments: Vec<&str> = split(path).collect();
         let method = method.to_ascii_uppercase();
@@ -344,6 +346,29 @@ mod tests {
             doc.operation("GET", "/things/12").is_err(),
             "the prefix is part of the path"
         );
+    }
+
+    #[test]
+    fn one_path_spelled_with_two_parameter_names() {
+        let doc = Document::from_value(json!({
+            "paths": {
+                "/drafts/{draftId}": {"get": {"responses": {}}},
+                "/drafts/{id}": {"put": {"responses": {}}, "delete": {"responses": {}}}
+            },
+            "components": {"schemas": {}}
+        }))
+        .expect("document");
+        assert_eq!(
+            doc.operation("GET", "/drafts/1").unwrap().template,
+            "/drafts/{draftId}"
+        );
+        assert_eq!(
+            doc.operation("PUT", "/drafts/1").unwrap().template,
+            "/drafts/{id}"
+        );
+        assert!(doc.operation("DELETE", "/drafts/1").is_ok());
+        let e = doc.operation("POST", "/drafts/1").unwrap_err();
+        assert!(e.contains("DELETE, GET, PUT"), "{e}");
     }
 
     #[test]

@@ -36,6 +36,9 @@ impl Drop for Sandbox {
         if let Some(sb) = self.0.as_ref() {
             if !std::thread::panicking() {
                 sb.assert_contracts_kept();
+            } else if !sb.contract_report().is_empty() {
+                // The test failed already; still show what broke the contracts.
+                eprintln!("{}", sb.contract_report());
             }
         }
     }
