@@ -1,9 +1,14 @@
 //! Visma eAccounting: OAuth at the Visma Online identity server, REST at `eaccountingapi/v2`.
 
+pub mod articles;
 pub mod client;
+mod customers;
 pub mod errors;
+pub mod invoices;
+mod lookups;
 pub mod mapping;
 pub mod wire;
+pub mod write;
 
 pub use client::VismaApi;
 
