@@ -61,7 +61,6 @@ mod server;
 mod state;
 mod store;
 pub mod visma;
-mod visma_rest;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -20,7 +20,7 @@ use crate::ratelimit::{
     scaled, FORTNOX_RATE_LIMIT, FORTNOX_RATE_WINDOW, VISMA_RATE_LIMIT, VISMA_RATE_WINDOW,
 };
 use crate::state::SandboxState;
-use crate::{fortnox_rest, oauth, visma_rest};
+use crate::{fortnox_rest, oauth, visma};
 
 /// Largest request or response body the contract check buffers.
 const BODY_LIMIT: usize = 64 * 1024 * 1024;
@@ -139,7 +139,7 @@ async fn check_response(
 fn server_error(provider: ProviderKind) -> Response {
     match provider {
         ProviderKind::Fortnox => fortnox_rest::system_error(),
-        ProviderKind::Visma => visma_rest::server_error(),
+        ProviderKind::Visma => visma::server_error(),
     }
 }
 
@@ -156,7 +156,7 @@ fn whole_seconds(wait: Duration) -> u64 {
 fn too_many_requests(provider: ProviderKind, wait: Duration) -> Response {
     match provider {
         ProviderKind::Fortnox => fortnox_rest::too_many_requests(),
-        ProviderKind::Visma => visma_rest::too_many_requests(whole_seconds(wait)),
+        ProviderKind::Visma => visma::too_many_requests(whole_seconds(wait)),
     }
 }
 

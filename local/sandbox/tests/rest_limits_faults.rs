@@ -141,7 +141,7 @@ async fn visma_limit_is_per_client_and_endpoint_across_companies() {
     assert!(message.contains("Try again in"), "{message}");
     assert!((1..=10).contains(&n), "N = {n}");
     // Other endpoints and other apps have their own budgets.
-    let (status, _) = b.get("/v2/termsofpayment").await;
+    let (status, _) = b.get("/v2/termsofpayments").await;
     assert_eq!(status, StatusCode::OK);
     let mut other_app = a.clone();
     other_app.token = sb.state.issue_access_token(
