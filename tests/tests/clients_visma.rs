@@ -4,8 +4,9 @@
 
 mod clients_support;
 
-use clients_support::{connect, customer, d, invoice, providers, settings, stack};
+use clients_support::{connect, customer, d, providers, settings, stack};
 use sandbox::{FaultConfig, ProviderKind as SandboxKind};
+use shared::domain::Invoice;
 use shared::domain::{Entity, ProviderKind};
 use shared::http::ApiError;
 use shared::providers::{ApiAuth, InvoiceAction};
@@ -13,6 +14,25 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 const V: ProviderKind = ProviderKind::Visma;
+
+/// The VAT rate (per cent) of the sandbox's seeded articles, through their codings.
+fn article_rate(number: &str) -> &'static str {
+    match number {
+        "1" | "2" => "25",
+        "3" => "6",
+        "4" | "5" => "12",
+        _ => "0",
+    }
+}
+
+/// An invoice of ours whose rows ask for their articles' VAT rates.
+fn invoice(id: &str, customer_id: &str, articles: [&str; 2]) -> Invoice {
+    let mut i = clients_support::invoice(id, customer_id, articles);
+    for (r, a) in i.rows.iter_mut().zip(articles) {
+        r.vat_rate = Some(d(article_rate(a)));
+    }
+    i
+}
 
 #[tokio::test]
 async fn pages_through_2000_customers_in_two_requests() {
@@ -244,7 +264,7 @@ async fn customers_and_invoices_round_trip_and_are_found_by_our_reference() {
             .await
             .expect("articles")
             .len(),
-        3
+        6
     );
     stack.sandbox.state.clear_records();
     api.create_customer(&auth, &customer("C-2", "Två AB"))
