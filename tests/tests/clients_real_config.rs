@@ -4,7 +4,7 @@
 //! hosts with the configured client id, the data calls the configured API hosts.
 
 use shared::domain::ProviderKind;
-use shared::providers::{AccountingApi, ApiAuth, CredentialStore, Providers};
+use shared::providers::{ApiAuth, CredentialStore, Providers};
 use shared::Config;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
