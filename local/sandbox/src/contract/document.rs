@@ -151,7 +151,15 @@ impl Document {
                         .zip(&segments)
                         .all(|(t, s)| t.as_deref().is_none_or(|lit| lit == *s))
             })
-            .max_by_key(|entry| entry.segments.iter().filter(|s| s.is_some()).count())
+            // Visma's document spells one path two ways (`/customerinvoicedrafts/{invoiceDraftId}`
+            // for GET, `…/{customerInvoiceDraftId}` for PUT and DELETE): among equally literal
+            // templates, the one that has the method wins.
+            .max_by_key(|entry| {
+                (
+                    entry.segments.iter().filter(|s| s.is_some()).count(),
+                    entry.operations.contains_key(&method),
+                )
+            })
             .ok_or_else(|| {
                 format!("undocumented path: the document has no path matching {path}")
             })?;
