@@ -21,8 +21,8 @@
 //! | `GET\|POST /fortnox/3/invoices`, `GET\|PUT /fortnox/3/invoices/{n}` | invoices |
 //! | `PUT /fortnox/3/invoices/{n}/bookkeep`, `…/cancel`, `…/credit` | invoice actions |
 //! | `GET\|POST /visma/v2/customers`, `GET\|PUT\|DELETE /visma/v2/customers/{id}` | customers |
-//! | `GET /visma/v2/termsofpayment[/{id}]`, `GET /visma/v2/articles[/{id}]` | lookups |
-//! | `GET\|POST /visma/v2/customerinvoicedrafts`, `GET\|DELETE …/{id}`, `POST …/{id}/convert` | drafts |
+//! | `GET /visma/v2/termsofpayments[/{id}]`, `…/articles[/{id}]`, `…/articleaccountcodings[/{id}]`, `…/units[/{id}]` | lookups |
+//! | `GET\|POST /visma/v2/customerinvoicedrafts`, `GET\|PUT\|DELETE …/{id}`, `POST …/{id}/convert` | drafts |
 //! | `GET\|POST /visma/v2/customerinvoices`, `GET /visma/v2/customerinvoices/{id}` | invoices |
 //! | `GET /_sandbox/token-requests`, `/_sandbox/requests`, `/_sandbox/revocations` | records |
 //! | `POST /_sandbox/expire-access-tokens`, `/_sandbox/clear-records` | test controls |
@@ -57,7 +57,6 @@ mod consent;
 mod contract;
 mod faults;
 pub mod fortnox;
-mod fortnox_rest;
 mod inspect;
 mod lenient;
 mod oauth;

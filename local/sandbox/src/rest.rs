@@ -20,7 +20,7 @@ use crate::ratelimit::{
     scaled, FORTNOX_RATE_LIMIT, FORTNOX_RATE_WINDOW, VISMA_RATE_LIMIT, VISMA_RATE_WINDOW,
 };
 use crate::state::SandboxState;
-use crate::{fortnox_rest, oauth, visma};
+use crate::{fortnox, oauth, visma};
 
 /// Largest request or response body the contract check buffers.
 const BODY_LIMIT: usize = 64 * 1024 * 1024;
@@ -132,7 +132,7 @@ impl Check<'_> {
 
 fn server_error(provider: ProviderKind) -> Response {
     match provider {
-        ProviderKind::Fortnox => fortnox_rest::system_error(),
+        ProviderKind::Fortnox => fortnox::system_error(),
         ProviderKind::Visma => visma::server_error(),
     }
 }
@@ -149,7 +149,7 @@ fn whole_seconds(wait: Duration) -> u64 {
 
 fn too_many_requests(provider: ProviderKind, wait: Duration) -> Response {
     match provider {
-        ProviderKind::Fortnox => fortnox_rest::too_many_requests(),
+        ProviderKind::Fortnox => fortnox::too_many_requests(),
         ProviderKind::Visma => visma::too_many_requests(whole_seconds(wait)),
     }
 }

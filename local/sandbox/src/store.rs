@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Duration as ChronoDuration, DurationRound, Utc};
 
-use crate::fortnox_rest::FortnoxData;
+use crate::fortnox::FortnoxData;
 use crate::visma::VismaData;
 
 /// A millisecond clock whose write times strictly increase and are always later than any

@@ -323,3 +323,28 @@ impl VismaData {
         Ok((out, lines))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn totals_group_vat_by_rate_and_round_to_kronor() {
+        let line = |net: i64, rate: Option<i64>| Line {
+            net: Decimal::new(net, 2),
+            rate: rate.map(|r| Decimal::new(r, 2)),
+        };
+        // 162.50 + 0.60 VAT (12 % of 5.00) + nothing on the text row and the VAT-free row.
+        let t = totals(&[
+            line(65000, Some(25)),
+            line(500, Some(12)),
+            line(0, None),
+            line(10000, Some(0)),
+        ]);
+        assert_eq!(t.vat, Decimal::new(16310, 2));
+        assert_eq!(t.total, Decimal::new(918, 0));
+        assert_eq!(t.roundings, Decimal::new(-10, 2));
+        assert_eq!(t.by_rate.len(), 3, "text rows have no rate");
+        assert_eq!(row_vat(&line(500, Some(12))), Decimal::new(60, 2));
+    }
+}

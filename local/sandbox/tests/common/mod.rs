@@ -25,6 +25,11 @@ impl Deref for Sandbox {
     }
 }
 
+/// Fortnox's OpenAPI document (April 2026 edition), in the repository.
+pub fn spec_path() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("contracts/fortnox-openapi-2026-04.json")
+}
+
 impl Drop for Sandbox {
     fn drop(&mut self) {
         if let Some(sb) = self.0.as_ref() {
@@ -184,17 +189,38 @@ impl Api {
     }
 }
 
-/// Asserts a Fortnox error body with `status` and `code`, and a message.
+/// Asserts a Fortnox error body with `status` and `code`, and a message. The keys are
+/// capitalised on a 404 (`Error`, `Message`, `Code`) and lower case otherwise, as Fortnox
+/// sends them.
 pub fn assert_fortnox_error(status: StatusCode, body: &Value, expected: StatusCode, code: i64) {
     assert_eq!(status, expected, "{body}");
-    assert_eq!(body["ErrorInformation"]["error"], 1, "{body}");
-    assert_eq!(body["ErrorInformation"]["code"], code, "{body}");
+    let key = |k: &str| {
+        if expected == StatusCode::NOT_FOUND {
+            let mut chars = k.chars();
+            chars
+                .next()
+                .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
+                .unwrap_or_default()
+        } else {
+            k.to_string()
+        }
+    };
+    let info = &body["ErrorInformation"];
+    assert_eq!(info[key("error")], 1, "{body}");
+    assert_eq!(info[key("code")], code, "{body}");
     assert!(
-        body["ErrorInformation"]["message"]
-            .as_str()
-            .is_some_and(|m| !m.is_empty()),
+        info[key("message")].as_str().is_some_and(|m| !m.is_empty()),
         "{body}"
     );
+}
+
+/// The message of a Fortnox error body, whatever its key casing.
+pub fn fortnox_message(body: &Value) -> &str {
+    let info = &body["ErrorInformation"];
+    info["message"]
+        .as_str()
+        .or_else(|| info["Message"].as_str())
+        .unwrap_or("")
 }
 
 /// Asserts a Visma error body with `status` and `code`, and a GUID `ErrorId`.
@@ -215,12 +241,15 @@ pub fn assert_visma_error(status: StatusCode, body: &Value, expected: StatusCode
     );
 }
 
+/// The contract violations recorded so far, of either provider.
+pub fn contract_violations(sb: &RunningSandbox) -> Vec<ContractViolation> {
+    sb.state.contract_violations()
+}
+
 /// Every response the sandbox sent so far kept to its provider's contract (requests are
 /// checked when the test ends).
 pub fn assert_responses_match_contract(sb: &RunningSandbox) {
-    let bad: Vec<_> = sb
-        .state
-        .contract_violations()
+    let bad: Vec<_> = contract_violations(sb)
         .into_iter()
         .filter(|v| v.direction == sandbox::Direction::Response)
         .collect();
@@ -255,4 +284,25 @@ pub fn assert_contract_clean(sb: &RunningSandbox) {
 /// A minimal valid Fortnox customer body.
 pub fn fortnox_customer(name: &str) -> Value {
     serde_json::json!({"Customer": {"Name": name, "CountryCode": "SE", "City": "Umeå"}})
+}
+
+/// The sorted property names of schema `name` in Fortnox's document.
+pub fn schema_properties(name: &str) -> Vec<String> {
+    let mut keys: Vec<String> = fortnox_schema(name)["properties"]
+        .as_object()
+        .map(|p| p.keys().cloned().collect())
+        .unwrap_or_default();
+    keys.sort_unstable();
+    keys
+}
+
+/// Schema `name` of Fortnox's document (`components/schemas`).
+pub fn fortnox_schema(name: &str) -> Value {
+    use std::sync::OnceLock;
+    static DOC: OnceLock<Value> = OnceLock::new();
+    let doc = DOC.get_or_init(|| {
+        let text = std::fs::read_to_string(spec_path()).expect("the document reads");
+        serde_json::from_str(&text).expect("the document is JSON")
+    });
+    doc["components"]["schemas"][name].clone()
 }

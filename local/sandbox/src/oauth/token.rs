@@ -1,0 +1,337 @@
+//! The token endpoint (code exchange, refresh, client credentials), revocation, and the
+//! access tokens themselves.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use chrono::Utc;
+use serde_json::json;
+
+use super::{
+    authenticate_client, form_params, no_store, non_empty, random_token, required, Flavor,
+    IssuedTokens, OAuthError, Params, GRACE,
+};
+use crate::config::{ClientRegistration, ProviderKind, SandboxConfig};
+use crate::state::{
+    token_fingerprint, AccessEntry, Grant, OAuthStore, RefreshEntry, RefreshStatus,
+    RevocationRecord, SandboxState, TokenRequestRecord,
+};
+
+/// Stores a fresh access token (and refresh token when asked) for `grant`.
+fn issue(
+    store: &mut OAuthStore,
+    config: &SandboxConfig,
+    grant: Grant,
+    with_refresh: bool,
+    now: Instant,
+) -> IssuedTokens {
+    let access_token = jwt_like(&grant, config.access_token_ttl);
+    let expires = now
+        .checked_add(config.access_token_ttl)
+        .unwrap_or(now + Duration::from_secs(100 * 365 * 24 * 3600));
+    store.access_tokens.retain(|_, a| now < a.expires + GRACE);
+    store.access_tokens.insert(
+        access_token.clone(),
+        AccessEntry {
+            grant: grant.clone(),
+            expires,
+        },
+    );
+    let refresh_token = with_refresh.then(|| {
+        let token = random_token(32);
+        let ttl = match grant.provider {
+            ProviderKind::Fortnox => Some(config.fortnox_refresh_ttl),
+            ProviderKind::Visma => config.visma_refresh_ttl,
+        };
+        store.refresh_tokens.insert(
+            token.clone(),
+            RefreshEntry {
+                grant: grant.clone(),
+                expires: ttl.and_then(|ttl| now.checked_add(ttl)),
+                status: RefreshStatus::Active,
+            },
+        );
+        token
+    });
+    IssuedTokens {
+        access_token,
+        refresh_token,
+        scopes: grant.scopes,
+        expires_in: config.access_token_ttl.as_secs(),
+    }
+}
+
+/// Issues an access token as a finished consent would (no refresh token), for tests that
+/// need to call the REST API without the browser dance.
+pub(crate) fn mint_access_token(
+    state: &SandboxState,
+    provider: ProviderKind,
+    client_id: &str,
+    company_key: &str,
+    scopes: &[&str],
+) -> String {
+    let now = Instant::now();
+    let mut store = state.oauth();
+    store.next_family += 1;
+    let grant = Grant {
+        provider,
+        client_id: client_id.to_string(),
+        scopes: scopes.iter().map(|s| (*s).to_string()).collect(),
+        company_key: company_key.to_string(),
+        family: store.next_family,
+    };
+    issue(&mut store, state.config(), grant, false, now).access_token
+}
+
+/// An access token shaped like the providers' JWTs; the sandbox only ever looks it up.
+fn jwt_like(grant: &Grant, ttl: Duration) -> String {
+    let now = Utc::now().timestamp();
+    let ttl = i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX / 2);
+    let header = json!({"alg": "RS256", "typ": "JWT", "kid": "sandbox"});
+    let claims = json!({
+        "iss": format!("{}-sandbox", grant.provider),
+        "client_id": grant.client_id,
+        "tenant": grant.company_key,
+        "scope": grant.scopes,
+        "iat": now,
+        "exp": now.saturating_add(ttl),
+        "jti": uuid::Uuid::new_v4(),
+    });
+    format!(
+        "{}.{}.{}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string()),
+        random_token(32)
+    )
+}
+
+fn exchange_code(
+    state: &SandboxState,
+    client: &ClientRegistration,
+    params: &Params,
+) -> Result<IssuedTokens, OAuthError> {
+    let code = required(params, "code")?;
+    let redirect_uri = required(params, "redirect_uri")?;
+    let now = Instant::now();
+    let mut store = state.oauth();
+    let entry = store
+        .codes
+        .get_mut(code)
+        .ok_or_else(|| OAuthError::InvalidGrant("The authorization code is unknown.".into()))?;
+    if entry.grant.provider != client.provider || entry.grant.client_id != client.client_id {
+        return Err(OAuthError::InvalidGrant(
+            "The authorization code was issued to another client.".into(),
+        ));
+    }
+    if entry.used {
+        return Err(OAuthError::InvalidGrant(
+            "The authorization code has already been used.".into(),
+        ));
+    }
+    if now >= entry.expires {
+        return Err(OAuthError::InvalidGrant(
+            "The authorization code has expired.".into(),
+        ));
+    }
+    if entry.redirect_uri != redirect_uri {
+        return Err(OAuthError::InvalidGrant(
+            "redirect_uri does not match the one of the authorization request.".into(),
+        ));
+    }
+    entry.used = true;
+    let grant = entry.grant.clone();
+    Ok(issue(&mut store, state.config(), grant, true, now))
+}
+
+fn refresh(
+    state: &SandboxState,
+    client: &ClientRegistration,
+    params: &Params,
+) -> Result<IssuedTokens, OAuthError> {
+    let token = required(params, "refresh_token")?;
+    let now = Instant::now();
+    let mut store = state.oauth();
+    let entry = store
+        .refresh_tokens
+        .get_mut(token)
+        .ok_or_else(|| OAuthError::InvalidGrant("The refresh token is unknown.".into()))?;
+    if entry.grant.provider != client.provider || entry.grant.client_id != client.client_id {
+        return Err(OAuthError::InvalidGrant(
+            "The refresh token was issued to another client.".into(),
+        ));
+    }
+    match entry.status {
+        RefreshStatus::Active if entry.expires.is_some_and(|e| now >= e) => Err(
+            OAuthError::InvalidGrant("The refresh token has expired.".into()),
+        ),
+        RefreshStatus::Active => {
+            entry.status = RefreshStatus::Spent;
+            let grant = entry.grant.clone();
+            Ok(issue(&mut store, state.config(), grant, true, now))
+        }
+        RefreshStatus::Spent => {
+            let family = entry.grant.family;
+            if state.config().refresh_reuse_revokes_family {
+                revoke_family(&mut store, family, now);
+            }
+            Err(OAuthError::InvalidGrant(
+                "The refresh token has already been used.".into(),
+            ))
+        }
+        RefreshStatus::Revoked => Err(OAuthError::InvalidGrant(
+            "The refresh token has been revoked.".into(),
+        )),
+    }
+}
+
+fn revoke_family(store: &mut OAuthStore, family: u64, now: Instant) {
+    for entry in store.refresh_tokens.values_mut() {
+        if entry.grant.family == family && entry.status == RefreshStatus::Active {
+            entry.status = RefreshStatus::Revoked;
+        }
+    }
+    for entry in store.access_tokens.values_mut() {
+        if entry.grant.family == family {
+            entry.expires = entry.expires.min(now);
+        }
+    }
+}
+
+fn client_credentials(
+    state: &SandboxState,
+    client: &ClientRegistration,
+    headers: &HeaderMap,
+) -> Result<IssuedTokens, OAuthError> {
+    let tenant = headers
+        .get("TenantId")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| OAuthError::InvalidRequest("The TenantId header is missing.".into()))?;
+    let tenant: i64 = tenant
+        .parse()
+        .map_err(|_| OAuthError::InvalidRequest("TenantId must be a number.".into()))?;
+    let now = Instant::now();
+    let mut store = state.oauth();
+    let grant = store
+        .service_consents
+        .iter()
+        .find(|s| s.client_id == client.client_id && s.database_number == tenant)
+        .map(|s| s.grant.clone())
+        .ok_or_else(|| {
+            OAuthError::UnauthorizedClient(
+                "No service-account consent exists for this client and tenant.".into(),
+            )
+        })?;
+    Ok(issue(&mut store, state.config(), grant, false, now))
+}
+
+/// `POST` token: every grant both providers support, recorded for inspection.
+pub(crate) async fn token_handler(
+    State(state): State<Arc<SandboxState>>,
+    headers: HeaderMap,
+    body: Bytes,
+    flavor: &'static Flavor,
+) -> Response {
+    let params = form_params(&headers, &body);
+    let grant_type = params
+        .as_ref()
+        .ok()
+        .and_then(|p| p.get("grant_type").cloned())
+        .unwrap_or_default();
+    let result =
+        authenticate_client(state.config(), flavor.provider, &headers).and_then(|client| {
+            let params = params.clone()?;
+            match grant_type.as_str() {
+                "authorization_code" => exchange_code(&state, client, &params),
+                "refresh_token" => refresh(&state, client, &params),
+                "client_credentials" if flavor.client_credentials => {
+                    client_credentials(&state, client, &headers)
+                }
+                "" => Err(OAuthError::InvalidRequest("grant_type is missing.".into())),
+                other => Err(OAuthError::UnsupportedGrantType(format!(
+                    "grant_type {other} is not supported."
+                ))),
+            }
+        });
+    let (status, error) = match &result {
+        Ok(_) => (StatusCode::OK, None),
+        Err(e) => (e.status(), Some(e.code().to_string())),
+    };
+    tracing::info!(
+        provider = %flavor.provider,
+        grant_type = %grant_type,
+        status = status.as_u16(),
+        error = error.as_deref().unwrap_or(""),
+        "token request"
+    );
+    state.record_token_request(TokenRequestRecord {
+        provider: flavor.provider,
+        grant_type,
+        ok: result.is_ok(),
+        status: status.as_u16(),
+        error,
+        at: Utc::now(),
+    });
+    match result {
+        Ok(issued) => (
+            StatusCode::OK,
+            no_store(),
+            Json((flavor.token_body)(&issued, state.config())),
+        )
+            .into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Revokes a refresh token (access tokens can't be revoked on either provider).
+pub(crate) fn revoke(
+    state: &SandboxState,
+    provider: ProviderKind,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(), OAuthError> {
+    let client = authenticate_client(state.config(), provider, headers)?;
+    let params = form_params(headers, body)?;
+    let token = required(&params, "token")?;
+    match non_empty(&params, "token_type_hint") {
+        None | Some("refresh_token") => {}
+        Some(_) => {
+            return Err(OAuthError::UnsupportedTokenType(
+                "Only refresh tokens can be revoked.".into(),
+            ))
+        }
+    }
+    let mut store = state.oauth();
+    let was_active = match store.refresh_tokens.get_mut(token) {
+        Some(entry) if entry.grant.provider == provider => {
+            if entry.grant.client_id != client.client_id {
+                return Err(OAuthError::UnauthorizedClient(
+                    "The token was issued to another client.".into(),
+                ));
+            }
+            let was_active = entry.status == RefreshStatus::Active;
+            entry.status = RefreshStatus::Revoked;
+            was_active
+        }
+        // RFC 7009: an unknown token is not an error.
+        _ => false,
+    };
+    drop(store);
+    let fingerprint = token_fingerprint(token);
+    tracing::info!(%provider, token = %fingerprint, was_active, "refresh token revoked");
+    state.record_revocation(RevocationRecord {
+        provider,
+        token_fingerprint: fingerprint,
+        was_active,
+        at: Utc::now(),
+    });
+    Ok(())
+}
