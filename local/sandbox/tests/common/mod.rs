@@ -27,7 +27,8 @@ impl Deref for Sandbox {
 
 /// Fortnox's OpenAPI document (April 2026 edition), in the repository.
 pub fn spec_path() -> std::path::PathBuf {
-    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("contracts/fortnox-openapi-2026-04.json")
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("contracts/fortnox-openapi-2026-04.json")
 }
 
 impl Drop for Sandbox {
