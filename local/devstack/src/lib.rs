@@ -9,6 +9,7 @@ pub mod gateway;
 pub mod jwt;
 pub mod moto;
 pub mod poller;
+pub mod real;
 pub mod runtime_api;
 
 use shared::domain::ProviderKind;

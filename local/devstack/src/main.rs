@@ -25,11 +25,15 @@ async fn main() -> Result<(), BoxError> {
         )
         .with_target(false)
         .init();
+    // Provider URLs, client ids and secrets from the environment point a provider at a real
+    // test company (README, "Running against real test companies").
+    let real = devstack::real::provider_env(|k| std::env::var(k).ok());
     let opts = StackOptions {
         api_port: port("DEVSTACK_PORT", 3000),
         sandbox_port: port("SANDBOX_PORT", 9100),
         table_name: "accounting-integrations-dev".into(),
         secret_prefix: "accounting-integrations".into(),
+        env: real.clone(),
         ..StackOptions::default()
     };
     let stack = Stack::start(opts).await?;
@@ -62,6 +66,14 @@ Try it:
     println!("== walk-through: connect one Fortnox and one Visma integration, then sync ==");
     let mut ids = Vec::new();
     for provider in ProviderKind::ALL {
+        if devstack::real::is_external(&real, provider) {
+            println!(
+                "\n-- {provider}: configured for a real test company; connect it yourself (create, \
+                 connect, open authorization_url in a browser). Redirect URI to register: {}/api/integrations/callback/{provider}",
+                stack.vars.get("PUBLIC_API_URL").map(String::as_str).unwrap_or(&stack.api_url)
+            );
+            continue;
+        }
         ids.push((provider, walk_through(&stack, tenant, provider).await?));
     }
     for (provider, id) in &ids {

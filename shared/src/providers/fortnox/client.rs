@@ -12,7 +12,7 @@
 use super::errors;
 use super::mapping::{customer_in, customer_out, invoice_in, invoice_out, WriteMode};
 use super::wire::{
-    is_complete, CustomerIn, CustomerWrap, InvoiceIn, InvoiceWrap, MetaInformation,
+    is_complete, parse, CustomerIn, CustomerWrap, InvoiceIn, InvoiceWrap, MetaInformation,
     CUSTOMER_FIELDS_FOR_CANONICAL, INVOICE_FIELDS_FOR_CANONICAL,
 };
 use crate::domain::{Customer, Entity, Invoice, ProviderKind};
@@ -168,13 +168,10 @@ impl FortnoxApi {
                 )))
             }
         };
-        let meta: MetaInformation = v
-            .get("MetaInformation")
-            .cloned()
-            .map(serde_json::from_value)
-            .transpose()
-            .map_err(ApiError::unexpected)?
-            .unwrap_or_default();
+        let meta: MetaInformation = match v.get("MetaInformation") {
+            Some(m) => parse("MetaInformation", "", m.clone())?,
+            None => MetaInformation::default(),
+        };
         let current = meta.current_page.unwrap_or(1).max(1);
         let total = meta.total_pages.unwrap_or(current).max(0);
         Ok((items, current < total, (current + 1) as u32))
@@ -186,8 +183,7 @@ impl FortnoxApi {
         item: Map<String, Value>,
     ) -> Result<Option<Remote<Customer>>, ApiError> {
         if is_complete(&item, CUSTOMER_FIELDS_FOR_CANONICAL) {
-            let w: CustomerIn =
-                serde_json::from_value(Value::Object(item)).map_err(ApiError::unexpected)?;
+            let w: CustomerIn = parse("customer", "CustomerNumber", Value::Object(item))?;
             return customer_in(&w).map(Some);
         }
         let number = item
@@ -203,8 +199,7 @@ impl FortnoxApi {
         item: Map<String, Value>,
     ) -> Result<Option<Remote<Invoice>>, ApiError> {
         if is_complete(&item, INVOICE_FIELDS_FOR_CANONICAL) {
-            let w: InvoiceIn =
-                serde_json::from_value(Value::Object(item)).map_err(ApiError::unexpected)?;
+            let w: InvoiceIn = parse("invoice", "DocumentNumber", Value::Object(item))?;
             return invoice_in(&w).map(Some);
         }
         let number = item
@@ -215,14 +210,20 @@ impl FortnoxApi {
     }
 
     fn customer_of(v: &Value) -> Result<Remote<Customer>, ApiError> {
-        let w: CustomerIn = serde_json::from_value(v.get("Customer").cloned().unwrap_or_default())
-            .map_err(ApiError::unexpected)?;
+        let w: CustomerIn = parse(
+            "customer",
+            "CustomerNumber",
+            v.get("Customer").cloned().unwrap_or_default(),
+        )?;
         customer_in(&w)
     }
 
     fn invoice_of(v: &Value) -> Result<Remote<Invoice>, ApiError> {
-        let w: InvoiceIn = serde_json::from_value(v.get("Invoice").cloned().unwrap_or_default())
-            .map_err(ApiError::unexpected)?;
+        let w: InvoiceIn = parse(
+            "invoice",
+            "DocumentNumber",
+            v.get("Invoice").cloned().unwrap_or_default(),
+        )?;
         invoice_in(&w)
     }
 

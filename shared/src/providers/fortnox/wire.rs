@@ -1,12 +1,41 @@
-//! Fortnox JSON as it travels: lenient read types that keep unknown fields, and write types
-//! that produce bodies valid against Fortnox's OpenAPI description (`fortnox_Customer_Wrap`,
-//! `fortnox_InvoicePayload_Wrap`).
+//! Fortnox JSON as it travels: lenient read types holding fields of the April 2026 document's
+//! response schemas (`fortnox_Kf_CustomerSingleItem`, `fortnox_Kf_CustomerListItem`,
+//! `fortnox_Kf_InvoiceSingleItem`, `fortnox_Kf_InvoiceListItem`, `fortnox_Kf_InvoiceRowSingleItem`
+//! in `local/sandbox/contracts/fortnox-openapi-2026-04.json`), and write types holding only
+//! writable fields of its payload schemas (`fortnox_Kf_CustomerSinglePayloadItem`,
+//! `fortnox_Kf_InvoiceSinglePayloadItem`, `fortnox_Kf_InvoiceRowSinglePayloadItem`).
+//!
+//! Real Fortnox writes `null` for unset values on single records, whole amounts without a
+//! fraction (`1250`), numbers as strings in places (`CurrencyRate: "1"` in invoice lists) and
+//! keeps every key: every read field is optional and read by the lenient helpers, which take
+//! `null`, strings and numbers alike. Unknown fields are ignored.
 
 use crate::domain::Decimal;
 use crate::providers::lenient::{opt_bool, opt_date, opt_decimal, opt_i64, opt_number, opt_string};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+
+/// Reads `v` as `T`; a failure names `what`, the record's number (`id_key`) when it has one,
+/// and the path of the field at fault: "Fortnox invoice 1001: field InvoiceRows[2].Price: …".
+pub fn parse<T: serde::de::DeserializeOwned>(
+    what: &str,
+    id_key: &str,
+    v: Value,
+) -> Result<T, crate::http::ApiError> {
+    let id = v
+        .get(id_key)
+        .and_then(crate::providers::lenient::text)
+        .map(|id| format!(" {id}"))
+        .unwrap_or_default();
+    serde_path_to_error::deserialize(v).map_err(|e| {
+        crate::http::ApiError::unexpected(format!(
+            "Fortnox {what}{id}: field {}: {}",
+            e.path(),
+            e.inner()
+        ))
+    })
+}
 
 /// A customer as Fortnox sends it (full record or list item).
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -47,9 +76,6 @@ pub struct CustomerIn {
     pub active: Option<bool>,
     #[serde(deserialize_with = "opt_string")]
     pub external_reference: Option<String>,
-    /// Every other field, kept as sent.
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
 }
 
 /// An invoice row as Fortnox sends it.
@@ -78,9 +104,6 @@ pub struct InvoiceRowIn {
     pub house_work_type: Option<String>,
     #[serde(deserialize_with = "opt_decimal")]
     pub house_work_hours_to_report: Option<Decimal>,
-    /// Every other field, kept as sent.
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
 }
 
 /// An invoice as Fortnox sends it (full record or list item).
@@ -109,6 +132,8 @@ pub struct InvoiceIn {
     pub total: Option<Decimal>,
     #[serde(rename = "TotalVAT", deserialize_with = "opt_decimal")]
     pub total_vat: Option<Decimal>,
+    #[serde(deserialize_with = "opt_string")]
+    pub tax_reduction_type: Option<String>,
     #[serde(deserialize_with = "opt_bool")]
     pub booked: Option<bool>,
     #[serde(deserialize_with = "opt_bool")]
@@ -116,9 +141,6 @@ pub struct InvoiceIn {
     #[serde(rename = "VATIncluded", deserialize_with = "opt_bool")]
     pub vat_included: Option<bool>,
     pub invoice_rows: Option<Vec<InvoiceRowIn>>,
-    /// Every other field, kept as sent.
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
 }
 
 /// `MetaInformation` of a list.
@@ -231,8 +253,9 @@ pub struct InvoiceRowOut {
     #[serde(skip_serializing_if = "is_none")]
     pub account_number: Option<u32>,
     pub description: String,
-    /// A string in Fortnox's schema.
-    pub delivered_quantity: String,
+    /// A string in Fortnox's schema; left out on a text row.
+    #[serde(skip_serializing_if = "is_none")]
+    pub delivered_quantity: Option<String>,
     #[serde(serialize_with = "opt_number", skip_serializing_if = "is_none")]
     pub price: Option<Decimal>,
     /// A whole percentage in Fortnox's schema.
@@ -298,8 +321,6 @@ mod tests {
         assert_eq!(c.email, None);
         assert_eq!(c.active, Some(true));
         assert_eq!(c.zip_code.as_deref(), Some("90326"));
-        assert_eq!(c.extra["Comments"], "viktig kund");
-        assert!(c.extra.contains_key("@url"));
     }
 
     #[test]
@@ -318,6 +339,5 @@ mod tests {
         assert_eq!(r.article_number, None);
         assert_eq!(r.account_number, Some(3001));
         assert_eq!(r.delivered_quantity, Some(Decimal::from(2)));
-        assert_eq!(r.extra["RowId"], 7);
     }
 }

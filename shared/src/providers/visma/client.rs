@@ -1,17 +1,18 @@
-//! The Visma eAccounting data client (`/v2/customers`, `/v2/customerinvoicedrafts`,
-//! `/v2/customerinvoices`, `/v2/termsofpayment`, `/v2/articles`, `/v2/companysettings`).
+//! The Visma eAccounting data client. Every operation it calls exists in Visma's OpenAPI
+//! document (`local/sandbox/contracts/visma-eaccounting-v2-openapi.yaml`, paths relative to
+//! `…/v2`): `/customers`, `/customerinvoicedrafts` (with `/{id}/convert`),
+//! `/customerinvoices`, `/termsofpayments`, `/articles`, `/articleaccountcodings`,
+//! `/companysettings`. The areas live in [`super::customers`], [`super::invoices`] and
+//! [`super::lookups`]; this file holds the transport and the [`AccountingApi`] surface.
 //!
 //! Visma lists carry full records, so a page is one request. Customer updates read the whole
-//! record, merge our fields and write it back (PUT replaces). Invoices are created as drafts and
-//! converted at once (`VISMA_CONVERT_DRAFTS`); a conversion with an unknown outcome leaves a
-//! draft that [`AccountingApi::find_invoice_by_reference`] finds.
+//! record into its writable fields, change ours and write it back (PUT replaces). Invoices are
+//! created as drafts and converted at once (`VISMA_CONVERT_DRAFTS`); a conversion with an
+//! unknown outcome leaves a draft that [`AccountingApi::find_invoice_by_reference`] finds.
 
 use super::errors;
-use super::mapping::{
-    apply_customer, customer_in, customer_reference, draft_out, invoice_in, invoice_reference,
-    Articles, DRAFT_PREFIX,
-};
-use super::wire::{ArticleIn, CustomerIn, InvoiceIn, Meta, TermsIn};
+use super::mapping::{customer_reference, invoice_reference, Articles};
+use super::wire::Meta;
 use crate::domain::{Customer, Entity, Invoice, ProviderKind};
 use crate::http::outbound::Stats;
 use crate::http::{ApiError, Bucket, Call, Outbound};
@@ -20,27 +21,21 @@ use crate::providers::settings::VismaSettings;
 use crate::providers::{ApiSettings, CompanyInfo, CredentialStore};
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
-use reqwest::Method;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// How long terms of payment stay cached per company.
-const TERMS_TTL: Duration = Duration::from_secs(3600);
-/// How long the article list stays cached per company.
-const ARTICLES_TTL: Duration = Duration::from_secs(600);
-
-type Cache<T> = Mutex<HashMap<String, (Instant, T)>>;
+pub(super) type Cache<T> = Mutex<HashMap<String, (Instant, T)>>;
 
 /// The Visma data client.
 pub struct VismaApi {
     api_url: String,
-    settings: ApiSettings,
+    pub(super) settings: ApiSettings,
     out: Outbound,
     credentials: Arc<CredentialStore>,
-    terms: Cache<String>,
-    articles: Cache<Arc<Articles>>,
+    pub(super) terms: Cache<String>,
+    pub(super) articles: Cache<Arc<Articles>>,
 }
 
 /// A UTC time as Visma's filters and query parameters read it.
@@ -53,36 +48,20 @@ pub fn odata_string(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
-fn cached<T: Clone>(cache: &Cache<T>, key: &str, ttl: Duration) -> Option<T> {
+pub(super) fn cached<T: Clone>(cache: &Cache<T>, key: &str, ttl: Duration) -> Option<T> {
     let m = cache.lock().ok()?;
     m.get(key)
         .filter(|(at, _)| at.elapsed() < ttl)
         .map(|(_, v)| v.clone())
 }
 
-fn remember<T>(cache: &Cache<T>, key: &str, value: T) {
+pub(super) fn remember<T>(cache: &Cache<T>, key: &str, value: T) {
     if let Ok(mut m) = cache.lock() {
         m.insert(key.to_string(), (Instant::now(), value));
     }
 }
 
 impl VismaApi {
-    /// One page of ids only (the deletion sweep) of `endpoint`.
-    async fn id_page(&self, auth: &ApiAuth, endpoint: &str, page: u32) -> Result<IdPage, ApiError> {
-        let (data, meta) = self
-            .list_page(auth, endpoint, self.list_call(endpoint, page))
-            .await?;
-        let (has_more, next_page) = Self::paging(&meta, page);
-        Ok(IdPage {
-            ids: data
-                .iter()
-                .filter_map(|v| v.get("Id").and_then(crate::providers::lenient::text))
-                .collect(),
-            has_more,
-            next_page,
-        })
-    }
-
     /// A client for the REST API under `settings.api_url`.
     pub fn new(
         settings: &VismaSettings,
@@ -105,7 +84,12 @@ impl VismaApi {
         self.out.stats()
     }
 
-    fn url(&self, segments: &[&str]) -> String {
+    /// The base URL requests go to (`VISMA_API_URL`, without a trailing slash).
+    pub fn api_url(&self) -> &str {
+        &self.api_url
+    }
+
+    pub(super) fn url(&self, segments: &[&str]) -> String {
         let mut url = format!("{}/v2", self.api_url);
         for s in segments {
             url.push('/');
@@ -114,7 +98,12 @@ impl VismaApi {
         url
     }
 
-    async fn send(&self, auth: &ApiAuth, endpoint: &str, call: Call) -> Result<Value, ApiError> {
+    pub(super) async fn send(
+        &self,
+        auth: &ApiAuth,
+        endpoint: &str,
+        call: Call,
+    ) -> Result<Value, ApiError> {
         // Visma counts per client id and endpoint, across every company the app serves.
         let client = self
             .credentials
@@ -143,26 +132,28 @@ impl VismaApi {
             .map_err(|e| ApiError::unexpected(format!("Visma answer is not JSON: {e}")))
     }
 
-    fn list_call(&self, endpoint: &str, page: u32) -> Call {
+    /// A JSON body of `body`.
+    pub(super) fn json<T: serde::Serialize>(body: &T) -> Result<Vec<u8>, ApiError> {
+        serde_json::to_vec(body).map_err(ApiError::unexpected)
+    }
+
+    pub(super) fn list_call(&self, endpoint: &str, page: u32) -> Call {
         Call::get(self.url(&[endpoint]))
             .query("$page", page.max(1).to_string())
             .query("$pagesize", self.settings.visma_page_size.to_string())
     }
 
-    async fn list_page(
+    pub(super) async fn list_page(
         &self,
         auth: &ApiAuth,
         endpoint: &str,
         call: Call,
     ) -> Result<(Vec<Value>, Meta), ApiError> {
         let v = self.send(auth, endpoint, call).await?;
-        let meta: Meta = v
-            .get("Meta")
-            .cloned()
-            .map(serde_json::from_value)
-            .transpose()
-            .map_err(ApiError::unexpected)?
-            .unwrap_or_default();
+        let meta: Meta = match v.get("Meta") {
+            Some(m) => super::wire::parse(&format!("{endpoint} Meta"), m.clone())?,
+            None => Meta::default(),
+        };
         let data = match v.get("Data") {
             Some(Value::Array(a)) => a.clone(),
             Some(Value::Null) | None => Vec::new(),
@@ -171,14 +162,37 @@ impl VismaApi {
         Ok((data, meta))
     }
 
-    fn paging(meta: &Meta, asked: u32) -> (bool, u32) {
+    pub(super) fn paging(meta: &Meta, asked: u32) -> (bool, u32) {
         let current = meta.current_page.unwrap_or(i64::from(asked)).max(1);
         let total = meta.total_number_of_pages.unwrap_or(current);
         (current < total, (current + 1) as u32)
     }
 
-    /// Every page of a small list (terms, articles).
-    async fn all<T: serde::de::DeserializeOwned>(
+    /// One page of ids only (the deletion sweep) of `endpoint`, each with `prefix`.
+    pub(super) async fn id_page(
+        &self,
+        auth: &ApiAuth,
+        endpoint: &str,
+        page: u32,
+        prefix: &str,
+    ) -> Result<IdPage, ApiError> {
+        let (data, meta) = self
+            .list_page(auth, endpoint, self.list_call(endpoint, page))
+            .await?;
+        let (has_more, next_page) = Self::paging(&meta, page);
+        Ok(IdPage {
+            ids: data
+                .iter()
+                .filter_map(|v| v.get("Id").and_then(crate::providers::lenient::text))
+                .map(|id| format!("{prefix}{id}"))
+                .collect(),
+            has_more,
+            next_page,
+        })
+    }
+
+    /// Every page of a small list (terms, articles, codings).
+    pub(super) async fn all<T: serde::de::DeserializeOwned>(
         &self,
         auth: &ApiAuth,
         endpoint: &str,
@@ -190,7 +204,7 @@ impl VismaApi {
                 .list_page(auth, endpoint, self.list_call(endpoint, page))
                 .await?;
             for d in data {
-                out.push(serde_json::from_value(d).map_err(ApiError::unexpected)?);
+                out.push(super::wire::parse(endpoint, d)?);
             }
             let (more, next) = Self::paging(&meta, page);
             if !more || page > 1000 {
@@ -198,170 +212,6 @@ impl VismaApi {
             }
             page = next;
         }
-    }
-
-    /// The company's terms of payment.
-    pub async fn terms_of_payment(&self, auth: &ApiAuth) -> Result<Vec<TermsIn>, ApiError> {
-        self.all(auth, "termsofpayment").await
-    }
-
-    /// The terms given to customers we create: normal terms for sales with the configured
-    /// number of days, else the shortest normal terms, else the first; cached per company.
-    pub async fn default_terms_id(&self, auth: &ApiAuth) -> Result<String, ApiError> {
-        if let Some(id) = cached(&self.terms, &auth.tenant_key, TERMS_TTL) {
-            return Ok(id);
-        }
-        let terms = self.terms_of_payment(auth).await?;
-        let days = i64::from(self.settings.visma_payment_days);
-        let sales: Vec<&TermsIn> = terms
-            .iter()
-            .filter(|t| t.available_for_sales != Some(false) && t.id.is_some())
-            .collect();
-        let normal = |t: &&&TermsIn| t.terms_of_payment_type_id.unwrap_or(0) == 0;
-        let pick = sales
-            .iter()
-            .filter(normal)
-            .find(|t| t.number_of_days == Some(days))
-            .or_else(|| {
-                sales
-                    .iter()
-                    .filter(normal)
-                    .min_by_key(|t| t.number_of_days.unwrap_or(i64::MAX))
-            })
-            .or_else(|| sales.first())
-            .and_then(|t| t.id.clone())
-            .ok_or_else(|| ApiError::NeedsPerson {
-                code: None,
-                message: "the Visma company has no terms of payment for sales".into(),
-            })?;
-        remember(&self.terms, &auth.tenant_key, pick.clone());
-        Ok(pick)
-    }
-
-    /// The company's articles.
-    pub async fn list_articles(&self, auth: &ApiAuth) -> Result<Vec<ArticleIn>, ApiError> {
-        self.all(auth, "articles").await
-    }
-
-    async fn articles(&self, auth: &ApiAuth, refresh: bool) -> Result<Arc<Articles>, ApiError> {
-        if !refresh {
-            if let Some(a) = cached(&self.articles, &auth.tenant_key, ARTICLES_TTL) {
-                return Ok(a);
-            }
-        }
-        let a = Arc::new(Articles::new(self.list_articles(auth).await?));
-        remember(&self.articles, &auth.tenant_key, a.clone());
-        Ok(a)
-    }
-
-    fn customer_of(v: Value) -> Result<Remote<Customer>, ApiError> {
-        let w: CustomerIn = serde_json::from_value(v).map_err(ApiError::unexpected)?;
-        customer_in(&w)
-    }
-
-    fn invoice_of(v: Value, draft: bool, articles: &Articles) -> Result<Remote<Invoice>, ApiError> {
-        let w: InvoiceIn = serde_json::from_value(v).map_err(ApiError::unexpected)?;
-        invoice_in(&w, draft, articles)
-    }
-
-    async fn draft_body(
-        &self,
-        auth: &ApiAuth,
-        invoice: &Invoice,
-        customer_remote_id: &str,
-    ) -> Result<Vec<u8>, ApiError> {
-        let articles = self.articles(auth, false).await?;
-        let draft = match draft_out(invoice, customer_remote_id, &articles) {
-            Ok(d) => d,
-            // An article may have been added since the list was cached: look once more.
-            Err(ApiError::InvalidData { .. }) => {
-                let fresh = self.articles(auth, true).await?;
-                draft_out(invoice, customer_remote_id, &fresh)?
-            }
-            Err(e) => return Err(e),
-        };
-        serde_json::to_vec(&draft).map_err(ApiError::unexpected)
-    }
-
-    /// Converts a draft into an invoice (`POST …/{id}/convert`). The draft is gone afterwards.
-    pub async fn convert(
-        &self,
-        auth: &ApiAuth,
-        draft_id: &str,
-    ) -> Result<Remote<Invoice>, ApiError> {
-        let call = Call {
-            method: Method::POST,
-            url: self.url(&["customerinvoicedrafts", draft_id, "convert"]),
-            query: Vec::new(),
-            body: None,
-            idempotent: false,
-        };
-        let v = self.send(auth, "customerinvoicedrafts", call).await?;
-        let articles = self.articles(auth, false).await?;
-        Self::invoice_of(v, false, &articles)
-    }
-
-    /// Converts `draft_id` and, when that definitely failed, deletes the draft so that no
-    /// orphan carries our reference.
-    async fn convert_or_clean_up(
-        &self,
-        auth: &ApiAuth,
-        draft_id: &str,
-    ) -> Result<Remote<Invoice>, ApiError> {
-        match self.convert(auth, draft_id).await {
-            Ok(r) => Ok(r),
-            Err(
-                e @ (ApiError::Ambiguous { .. }
-                | ApiError::Retryable { .. }
-                | ApiError::RateLimited { .. }
-                | ApiError::Unexpected { .. }),
-            ) => Err(ApiError::Ambiguous {
-                message: format!("draft {draft_id} was created; its conversion failed: {e}"),
-            }),
-            Err(e) => {
-                let delete = Call {
-                    method: Method::DELETE,
-                    url: self.url(&["customerinvoicedrafts", draft_id]),
-                    query: Vec::new(),
-                    body: None,
-                    idempotent: true,
-                };
-                if let Err(d) = self.send(auth, "customerinvoicedrafts", delete).await {
-                    tracing::warn!(draft = draft_id, error = %d, "could not delete an unconvertible draft");
-                }
-                Err(e)
-            }
-        }
-    }
-
-    async fn find_invoice_in(
-        &self,
-        auth: &ApiAuth,
-        endpoint: &str,
-        key: &str,
-    ) -> Result<Option<Value>, ApiError> {
-        let call = self.list_call(endpoint, 1).query(
-            "$filter",
-            format!("BuyersOrderReference eq {}", odata_string(key)),
-        );
-        let (data, _) = self.list_page(auth, endpoint, call).await?;
-        // Visma compares strings without regard to case: compare exactly here.
-        let mut hits: Vec<Value> = data
-            .into_iter()
-            .filter(|v| v.get("BuyersOrderReference").and_then(Value::as_str) == Some(key))
-            .collect();
-        if hits.len() > 1 {
-            tracing::warn!(
-                count = hits.len(),
-                endpoint,
-                "several Visma records carry our reference"
-            );
-        }
-        Ok(if hits.is_empty() {
-            None
-        } else {
-            Some(hits.swap_remove(0))
-        })
     }
 }
 
@@ -383,22 +233,7 @@ impl AccountingApi for VismaApi {
     }
 
     async fn company(&self, auth: &ApiAuth) -> Result<CompanyInfo, ApiError> {
-        let v = self
-            .send(
-                auth,
-                "companysettings",
-                Call::get(self.url(&["companysettings"])),
-            )
-            .await?;
-        Ok(CompanyInfo {
-            name: v
-                .get("Name")
-                .and_then(crate::providers::lenient::text)
-                .unwrap_or_default(),
-            provider_company_id: v
-                .get("CorporateIdentityNumber")
-                .and_then(crate::providers::lenient::text),
-        })
+        self.company_settings(auth).await
     }
 
     async fn list_customers(
@@ -407,26 +242,11 @@ impl AccountingApi for VismaApi {
         since: Option<DateTime<Utc>>,
         page: u32,
     ) -> Result<Page<Customer>, ApiError> {
-        let mut call = self.list_call("customers", page);
-        if let Some(t) = since {
-            call = call.query("$filter", format!("ChangedUtc gt {}", utc_param(t)));
-        }
-        let (data, meta) = self.list_page(auth, "customers", call).await?;
-        let items = data
-            .into_iter()
-            .map(Self::customer_of)
-            .collect::<Result<Vec<_>, _>>()?;
-        let (has_more, next_page) = Self::paging(&meta, page);
-        Ok(Page {
-            items,
-            has_more,
-            next_page,
-            high_water: meta.server_time_utc,
-        })
+        self.customers_page(auth, since, page).await
     }
 
     async fn list_customer_ids(&self, auth: &ApiAuth, page: u32) -> Result<IdPage, ApiError> {
-        self.id_page(auth, "customers", page).await
+        self.id_page(auth, "customers", page, "").await
     }
 
     async fn get_customer(
@@ -434,18 +254,7 @@ impl AccountingApi for VismaApi {
         auth: &ApiAuth,
         remote_id: &str,
     ) -> Result<Option<Remote<Customer>>, ApiError> {
-        match self
-            .send(
-                auth,
-                "customers",
-                Call::get(self.url(&["customers", remote_id])),
-            )
-            .await
-        {
-            Ok(v) => Self::customer_of(v).map(Some),
-            Err(ApiError::NotFound { .. }) => Ok(None),
-            Err(e) => Err(e),
-        }
+        self.customer(auth, remote_id).await
     }
 
     async fn find_customer_by_reference(
@@ -453,16 +262,8 @@ impl AccountingApi for VismaApi {
         auth: &ApiAuth,
         customer: &Customer,
     ) -> Result<Option<Remote<Customer>>, ApiError> {
-        let key = customer_reference(&customer.id);
-        let call = self.list_call("customers", 1).query(
-            "$filter",
-            format!("CustomerNumber eq {}", odata_string(&key)),
-        );
-        let (data, _) = self.list_page(auth, "customers", call).await?;
-        data.into_iter()
-            .find(|v| v.get("CustomerNumber").and_then(Value::as_str) == Some(key.as_str()))
-            .map(Self::customer_of)
-            .transpose()
+        self.customer_by_number(auth, &customer_reference(&customer.id))
+            .await
     }
 
     async fn create_customer(
@@ -470,19 +271,7 @@ impl AccountingApi for VismaApi {
         auth: &ApiAuth,
         customer: &Customer,
     ) -> Result<Remote<Customer>, ApiError> {
-        let terms = self.default_terms_id(auth).await?;
-        let number = customer_reference(&customer.id);
-        let mut body = Map::new();
-        apply_customer(&mut body, customer, Some((&number, &terms)));
-        let body = serde_json::to_vec(&body).map_err(ApiError::unexpected)?;
-        let v = self
-            .send(
-                auth,
-                "customers",
-                Call::with_body(Method::POST, self.url(&["customers"]), body),
-            )
-            .await?;
-        Self::customer_of(v)
+        self.post_customer(auth, customer).await
     }
 
     async fn update_customer(
@@ -491,33 +280,7 @@ impl AccountingApi for VismaApi {
         remote_id: &str,
         customer: &Customer,
     ) -> Result<Remote<Customer>, ApiError> {
-        // PUT replaces the whole record: read it, change our fields, write all of it back.
-        let current = self
-            .send(
-                auth,
-                "customers",
-                Call::get(self.url(&["customers", remote_id])),
-            )
-            .await?;
-        let Value::Object(mut body) = current else {
-            return Err(ApiError::unexpected(
-                "a Visma customer that is not an object",
-            ));
-        };
-        apply_customer(&mut body, customer, None);
-        if body.get("TermsOfPaymentId").is_none_or(Value::is_null) {
-            let terms = self.default_terms_id(auth).await?;
-            body.insert("TermsOfPaymentId".into(), Value::String(terms));
-        }
-        let body = serde_json::to_vec(&body).map_err(ApiError::unexpected)?;
-        let v = self
-            .send(
-                auth,
-                "customers",
-                Call::with_body(Method::PUT, self.url(&["customers", remote_id]), body),
-            )
-            .await?;
-        Self::customer_of(v)
+        self.put_customer(auth, remote_id, customer).await
     }
 
     async fn list_invoices(
@@ -526,33 +289,11 @@ impl AccountingApi for VismaApi {
         since: Option<DateTime<Utc>>,
         page: u32,
     ) -> Result<Page<Invoice>, ApiError> {
-        let mut call = self.list_call("customerinvoices", page);
-        if let Some(t) = since {
-            call = call.query("modifiedSinceUtc", utc_param(t));
-        }
-        let (data, meta) = self.list_page(auth, "customerinvoices", call).await?;
-        let articles = self.articles(auth, false).await?;
-        let mut items = Vec::with_capacity(data.len());
-        for v in data {
-            if v.get("Rows").is_some() {
-                items.push(Self::invoice_of(v, false, &articles)?);
-            } else if let Some(id) = v.get("Id").and_then(crate::providers::lenient::text) {
-                if let Some(r) = self.get_invoice(auth, &id).await? {
-                    items.push(r);
-                }
-            }
-        }
-        let (has_more, next_page) = Self::paging(&meta, page);
-        Ok(Page {
-            items,
-            has_more,
-            next_page,
-            high_water: meta.server_time_utc,
-        })
+        self.invoices_page(auth, since, page).await
     }
 
     async fn list_invoice_ids(&self, auth: &ApiAuth, page: u32) -> Result<IdPage, ApiError> {
-        self.id_page(auth, "customerinvoices", page).await
+        self.invoice_ids(auth, page).await
     }
 
     async fn get_invoice(
@@ -560,21 +301,7 @@ impl AccountingApi for VismaApi {
         auth: &ApiAuth,
         remote_id: &str,
     ) -> Result<Option<Remote<Invoice>>, ApiError> {
-        let (endpoint, id, draft) = match remote_id.strip_prefix(DRAFT_PREFIX) {
-            Some(id) => ("customerinvoicedrafts", id, true),
-            None => ("customerinvoices", remote_id, false),
-        };
-        match self
-            .send(auth, endpoint, Call::get(self.url(&[endpoint, id])))
-            .await
-        {
-            Ok(v) => {
-                let articles = self.articles(auth, false).await?;
-                Self::invoice_of(v, draft, &articles).map(Some)
-            }
-            Err(ApiError::NotFound { .. }) => Ok(None),
-            Err(e) => Err(e),
-        }
+        self.invoice(auth, remote_id).await
     }
 
     async fn find_invoice_by_reference(
@@ -582,14 +309,8 @@ impl AccountingApi for VismaApi {
         auth: &ApiAuth,
         invoice: &Invoice,
     ) -> Result<Option<Remote<Invoice>>, ApiError> {
-        let key = invoice_reference(&invoice.id);
-        for (endpoint, draft) in [("customerinvoices", false), ("customerinvoicedrafts", true)] {
-            if let Some(v) = self.find_invoice_in(auth, endpoint, &key).await? {
-                let articles = self.articles(auth, false).await?;
-                return Self::invoice_of(v, draft, &articles).map(Some);
-            }
-        }
-        Ok(None)
+        self.invoice_by_reference(auth, &invoice_reference(&invoice.id))
+            .await
     }
 
     async fn create_invoice(
@@ -598,25 +319,7 @@ impl AccountingApi for VismaApi {
         invoice: &Invoice,
         customer_remote_id: &str,
     ) -> Result<Remote<Invoice>, ApiError> {
-        let body = self.draft_body(auth, invoice, customer_remote_id).await?;
-        let v = self
-            .send(
-                auth,
-                "customerinvoicedrafts",
-                Call::with_body(Method::POST, self.url(&["customerinvoicedrafts"]), body),
-            )
-            .await?;
-        let articles = self.articles(auth, false).await?;
-        let draft = Self::invoice_of(v, true, &articles)?;
-        if !self.settings.visma_convert_drafts {
-            return Ok(draft);
-        }
-        let id = draft
-            .remote_id
-            .strip_prefix(DRAFT_PREFIX)
-            .unwrap_or(&draft.remote_id)
-            .to_string();
-        self.convert_or_clean_up(auth, &id).await
+        self.post_invoice(auth, invoice, customer_remote_id).await
     }
 
     async fn update_invoice(
@@ -626,26 +329,8 @@ impl AccountingApi for VismaApi {
         invoice: &Invoice,
         customer_remote_id: &str,
     ) -> Result<Remote<Invoice>, ApiError> {
-        let Some(id) = remote_id.strip_prefix(DRAFT_PREFIX) else {
-            return Err(ApiError::InvalidData {
-                code: None,
-                message: "a booked Visma invoice cannot be changed; credit it instead".into(),
-                field: None,
-            });
-        };
-        let body = self.draft_body(auth, invoice, customer_remote_id).await?;
-        let v = self
-            .send(
-                auth,
-                "customerinvoicedrafts",
-                Call::with_body(Method::PUT, self.url(&["customerinvoicedrafts", id]), body),
-            )
-            .await?;
-        if self.settings.visma_convert_drafts {
-            return self.convert_or_clean_up(auth, id).await;
-        }
-        let articles = self.articles(auth, false).await?;
-        Self::invoice_of(v, true, &articles)
+        self.put_draft(auth, remote_id, invoice, customer_remote_id)
+            .await
     }
 
     async fn invoice_action(
@@ -654,21 +339,7 @@ impl AccountingApi for VismaApi {
         remote_id: &str,
         action: InvoiceAction,
     ) -> Result<Remote<Invoice>, ApiError> {
-        match (action, remote_id.strip_prefix(DRAFT_PREFIX)) {
-            (InvoiceAction::Bookkeep, Some(id)) => self.convert(auth, id).await,
-            (InvoiceAction::Bookkeep, None) => {
-                self.get_invoice(auth, remote_id)
-                    .await?
-                    .ok_or_else(|| ApiError::NotFound {
-                        message: format!("Visma invoice {remote_id}"),
-                    })
-            }
-            (other, _) => Err(ApiError::InvalidData {
-                code: None,
-                message: format!("Visma invoices do not support {other:?} through this API"),
-                field: None,
-            }),
-        }
+        self.action(auth, remote_id, action).await
     }
 }
 

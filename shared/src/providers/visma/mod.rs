@@ -1,10 +1,15 @@
 //! Visma eAccounting: OAuth at the Visma Online identity server, REST at `eaccountingapi/v2`.
 
+pub mod articles;
 pub mod client;
+mod customers;
 pub mod errors;
+pub mod invoices;
 pub mod limits;
+mod lookups;
 pub mod mapping;
 pub(crate) mod wire;
+pub mod write;
 
 pub use client::VismaApi;
 

@@ -1,13 +1,34 @@
-//! Visma eAccounting JSON as it travels (PascalCase). Read types are lenient and keep unknown
-//! fields; writes are built as whole JSON objects because Visma's PUT replaces the record.
+//! Visma eAccounting JSON as it arrives (PascalCase), read leniently. Each type reads only
+//! fields its schema in Visma's OpenAPI document has (`local/sandbox/contracts/
+//! visma-eaccounting-v2-openapi.yaml`, `components.schemas.<name>`); what Visma sends beyond
+//! them is ignored. Request bodies are in [`super::write`].
 
 use crate::domain::Decimal;
+use crate::http::ApiError;
 use crate::providers::lenient::{opt_bool, opt_date, opt_decimal, opt_i64, opt_string, opt_utc};
 use chrono::{DateTime, NaiveDate, Utc};
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-/// A customer as Visma sends it.
+/// Reads `v` as `T`; a failure names `what` (with the record's `Id` when it has one) and the
+/// path of the field at fault: "Visma customer 1234abcd…: field Rows[2].Quantity: …".
+pub fn parse<T: DeserializeOwned>(what: &str, v: Value) -> Result<T, ApiError> {
+    let id = v
+        .get("Id")
+        .and_then(crate::providers::lenient::text)
+        .map(|id| format!(" {id}"))
+        .unwrap_or_default();
+    serde_path_to_error::deserialize(v).map_err(|e| {
+        ApiError::unexpected(format!(
+            "Visma {what}{id}: field {}: {}",
+            e.path(),
+            e.inner()
+        ))
+    })
+}
+
+/// `CustomerApi`: what the canonical customer is read from.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct CustomerIn {
@@ -47,15 +68,45 @@ pub struct CustomerIn {
     pub is_active: Option<bool>,
     #[serde(deserialize_with = "opt_utc")]
     pub changed_utc: Option<DateTime<Utc>>,
-    /// Every other field, kept as sent.
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
 }
 
-/// A row of an invoice or draft.
+/// A row of a booked invoice (`CustomerInvoiceRowApi`). Its VAT is `IsVatFree`, `VatRate`
+/// and `PercentVat` (all read-only); it has no `ReversedConstructionServicesVatFree`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
-pub struct RowIn {
+pub struct InvoiceRowIn {
+    #[serde(deserialize_with = "opt_string")]
+    pub article_id: Option<String>,
+    #[serde(deserialize_with = "opt_string")]
+    pub article_number: Option<String>,
+    #[serde(deserialize_with = "opt_bool")]
+    pub is_text_row: Option<bool>,
+    #[serde(deserialize_with = "opt_string")]
+    pub text: Option<String>,
+    #[serde(deserialize_with = "opt_decimal")]
+    pub unit_price: Option<Decimal>,
+    /// A fraction: 0.1 is 10 %.
+    #[serde(deserialize_with = "opt_decimal")]
+    pub discount_percentage: Option<Decimal>,
+    #[serde(deserialize_with = "opt_decimal")]
+    pub quantity: Option<Decimal>,
+    #[serde(deserialize_with = "opt_bool")]
+    pub is_work_cost: Option<bool>,
+    #[serde(deserialize_with = "opt_decimal")]
+    pub work_hours: Option<Decimal>,
+    #[serde(deserialize_with = "opt_bool")]
+    pub is_vat_free: Option<bool>,
+    #[serde(deserialize_with = "opt_decimal")]
+    pub vat_rate: Option<Decimal>,
+    #[serde(deserialize_with = "opt_decimal")]
+    pub percent_vat: Option<Decimal>,
+}
+
+/// A row of a draft (`CustomerInvoiceDraftRowApi`): VAT-free by
+/// `ReversedConstructionServicesVatFree`, its rate in the read-only `VatRate`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct DraftRowIn {
     #[serde(deserialize_with = "opt_string")]
     pub article_id: Option<String>,
     #[serde(deserialize_with = "opt_string")]
@@ -77,12 +128,11 @@ pub struct RowIn {
     pub work_hours: Option<Decimal>,
     #[serde(deserialize_with = "opt_bool")]
     pub reversed_construction_services_vat_free: Option<bool>,
-    /// Every other field, kept as sent.
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
+    #[serde(deserialize_with = "opt_decimal")]
+    pub vat_rate: Option<Decimal>,
 }
 
-/// An invoice (`/v2/customerinvoices`) or draft (`/v2/customerinvoicedrafts`).
+/// A booked invoice (`CustomerInvoiceApi`, `/v2/customerinvoices`).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct InvoiceIn {
@@ -96,8 +146,49 @@ pub struct InvoiceIn {
     pub invoice_date: Option<NaiveDate>,
     #[serde(deserialize_with = "opt_date")]
     pub due_date: Option<NaiveDate>,
+    /// The invoice's currency (read-only).
     #[serde(deserialize_with = "opt_string")]
     pub currency_code: Option<String>,
+    #[serde(deserialize_with = "opt_string")]
+    pub your_reference: Option<String>,
+    #[serde(deserialize_with = "opt_string")]
+    pub our_reference: Option<String>,
+    #[serde(deserialize_with = "opt_string")]
+    pub buyers_order_reference: Option<String>,
+    /// In the company's currency.
+    #[serde(deserialize_with = "opt_decimal")]
+    pub total_amount: Option<Decimal>,
+    #[serde(deserialize_with = "opt_decimal")]
+    pub total_vat_amount: Option<Decimal>,
+    #[serde(deserialize_with = "opt_decimal")]
+    pub total_roundings: Option<Decimal>,
+    /// In the invoice's currency.
+    #[serde(deserialize_with = "opt_decimal")]
+    pub total_amount_invoice_currency: Option<Decimal>,
+    #[serde(deserialize_with = "opt_decimal")]
+    pub total_vat_amount_invoice_currency: Option<Decimal>,
+    #[serde(deserialize_with = "opt_i64")]
+    pub rot_reduced_invoicing_type: Option<i64>,
+    pub rows: Option<Vec<InvoiceRowIn>>,
+    #[serde(deserialize_with = "opt_utc")]
+    pub created_utc: Option<DateTime<Utc>>,
+    #[serde(deserialize_with = "opt_utc")]
+    pub modified_utc: Option<DateTime<Utc>>,
+}
+
+/// A draft (`CustomerInvoiceDraftApi`, `/v2/customerinvoicedrafts`). It has no `ModifiedUtc`
+/// and no writable currency: `InvoiceCurrencyCode` (read-only) is the customer's currency.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct DraftIn {
+    #[serde(deserialize_with = "opt_string")]
+    pub id: Option<String>,
+    #[serde(deserialize_with = "opt_string")]
+    pub customer_id: Option<String>,
+    #[serde(deserialize_with = "opt_date")]
+    pub invoice_date: Option<NaiveDate>,
+    #[serde(deserialize_with = "opt_date")]
+    pub due_date: Option<NaiveDate>,
     #[serde(deserialize_with = "opt_string")]
     pub invoice_currency_code: Option<String>,
     #[serde(deserialize_with = "opt_string")]
@@ -114,17 +205,12 @@ pub struct InvoiceIn {
     pub total_roundings: Option<Decimal>,
     #[serde(deserialize_with = "opt_i64")]
     pub rot_reduced_invoicing_type: Option<i64>,
-    pub rows: Option<Vec<RowIn>>,
+    pub rows: Option<Vec<DraftRowIn>>,
     #[serde(deserialize_with = "opt_utc")]
     pub created_utc: Option<DateTime<Utc>>,
-    #[serde(deserialize_with = "opt_utc")]
-    pub modified_utc: Option<DateTime<Utc>>,
-    /// Every other field, kept as sent.
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
 }
 
-/// `Meta` of a list.
+/// `CommonPaginationMetadata`, the `Meta` of a list.
 #[derive(Debug, Clone, Copy, Default, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct Meta {
@@ -140,7 +226,8 @@ pub struct Meta {
     pub server_time_utc: Option<DateTime<Utc>>,
 }
 
-/// An article, as far as invoices need it.
+/// An article (`ArticleApi`). It carries no VAT rate: its `CodingId` names an article account
+/// coding (`/v2/articleaccountcodings`), whose `VatRatePercent` is the rate.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct ArticleIn {
@@ -150,13 +237,28 @@ pub struct ArticleIn {
     pub number: Option<String>,
     #[serde(deserialize_with = "opt_string")]
     pub name: Option<String>,
+    #[serde(deserialize_with = "opt_bool")]
+    pub is_active: Option<bool>,
+    #[serde(deserialize_with = "opt_string")]
+    pub coding_id: Option<String>,
+}
+
+/// An article account coding (`ArticleAccountCodingApi`).
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct CodingIn {
+    #[serde(deserialize_with = "opt_string")]
+    pub id: Option<String>,
+    #[serde(deserialize_with = "opt_string")]
+    pub name: Option<String>,
+    /// The VAT rate in per cent (25 is 25 %).
     #[serde(deserialize_with = "opt_decimal")]
     pub vat_rate_percent: Option<Decimal>,
     #[serde(deserialize_with = "opt_bool")]
     pub is_active: Option<bool>,
 }
 
-/// Terms of payment.
+/// Terms of payment (`TermsOfPaymentApi`, `/v2/termsofpayments`).
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct TermsIn {
@@ -172,29 +274,48 @@ pub struct TermsIn {
     pub available_for_sales: Option<bool>,
 }
 
+/// The company (`CompanySettingsApi`, `/v2/companysettings`).
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct CompanyIn {
+    #[serde(deserialize_with = "opt_string")]
+    pub name: Option<String>,
+    #[serde(deserialize_with = "opt_string")]
+    pub corporate_identity_number: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn reads_visma_shapes() {
-        let i: InvoiceIn = serde_json::from_str(
-            r#"{"Id":"0b0c","InvoiceNumber":12,"CustomerId":"a","InvoiceDate":"2026-11-01T00:00:00",
+        let i: InvoiceIn = parse(
+            "invoice",
+            serde_json::from_str(
+                r#"{"Id":"0b0c","InvoiceNumber":12,"CustomerId":"a","InvoiceDate":"2026-11-01T00:00:00",
                 "TotalAmount":1250.0,"TotalVatAmount":250.0,"TotalRoundings":0.0,
-                "ModifiedUtc":"2026-11-22T10:00:00.123Z","RemainingAmount":1250.0,
+                "ModifiedUtc":"2026-11-22T10:00:00.123Z","RemainingAmount":1250.0,"CurrencyCode":null,
                 "Rows":[{"ArticleId":"x","Quantity":2.0,"UnitPrice":500.0,"DiscountPercentage":0.1,
-                         "IsTextRow":false,"Text":"Arbete","LineNumber":1}]}"#,
+                         "IsTextRow":false,"Text":"Arbete","LineNumber":1,"VatRate":25,"IsVatFree":false}]}"#,
+            )
+            .unwrap(),
         )
         .unwrap();
         assert_eq!(i.invoice_date, NaiveDate::from_ymd_opt(2026, 11, 1));
-        assert_eq!(
-            i.rows.as_ref().unwrap()[0]
-                .discount_percentage
-                .unwrap()
-                .to_string(),
-            "0.1"
-        );
-        assert!(i.extra.contains_key("RemainingAmount"));
+        let row = &i.rows.as_ref().unwrap()[0];
+        assert_eq!(row.discount_percentage.unwrap().to_string(), "0.1");
+        assert_eq!(row.vat_rate, Some(Decimal::from(25)));
         assert!(i.modified_utc.is_some());
+        assert!(i.currency_code.is_none());
+    }
+
+    #[test]
+    fn a_parse_error_names_the_record_and_the_field() {
+        let v = serde_json::json!({"Id": "1234abcd", "Rows": [{}, {}, "not a row"]});
+        let e = parse::<InvoiceIn>("invoice", v).unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.contains("Visma invoice 1234abcd"), "{msg}");
+        assert!(msg.contains("field Rows[2]"), "{msg}");
     }
 }
