@@ -2,6 +2,8 @@
 //! OAuth state, which is bound to a tenant), see `docs/data-model.md`.
 
 pub mod dynamo;
+pub mod feed;
+pub mod idempotency;
 pub mod item;
 pub mod jobs;
 pub mod queue;
