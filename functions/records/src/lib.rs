@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use shared::api::{json, json_body, path_param, query_param, tenant, traced, Problem};
 use shared::connections::get;
 use shared::domain::{Customer, Entity, Integration, IntegrationStatus, Invoice};
-use shared::sync::records::{feed, parse_records, upsert, Rejected, SyncRecord};
+use shared::records::{feed, parse_records, upsert, Rejected, SyncRecord};
 use shared::AppContext;
 
 /// Handles one request.
@@ -113,7 +113,7 @@ async fn upsert_parsed<T: SyncRecord>(
     ctx: &AppContext,
     integration: &Integration,
     records: &Value,
-) -> Result<shared::sync::records::UpsertOutcome, Problem> {
+) -> Result<shared::records::UpsertOutcome, Problem> {
     let parsed = parse_records::<T>(records, integration.provider).map_err(rejected)?;
     Ok(upsert(ctx, integration, parsed).await?)
 }

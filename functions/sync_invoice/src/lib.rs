@@ -9,7 +9,7 @@ use shared::api::{json, json_body, tenant, traced, Problem};
 use shared::connections::get;
 use shared::domain::{Direction, Entity, IntegrationStatus, Invoice, Mode, Target, Trigger};
 use shared::jobs::{enqueue, JobRequest};
-use shared::sync::records::{parse_records, store};
+use shared::records::{parse_records, store};
 use shared::AppContext;
 
 /// Handles one request.

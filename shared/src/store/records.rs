@@ -16,9 +16,7 @@ use super::item::{get_s, s, ts, Item};
 use super::jobs::integration_pk;
 use super::{written, Db, StoreError};
 use crate::domain::Entity;
-use aws_sdk_dynamodb::types::{
-    DeleteRequest, KeysAndAttributes, PutRequest, WriteRequest,
-};
+use aws_sdk_dynamodb::types::{DeleteRequest, KeysAndAttributes, PutRequest, WriteRequest};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;

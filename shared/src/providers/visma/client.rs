@@ -666,6 +666,18 @@ impl AccountingApi for VismaApi {
             }),
         }
     }
+    // Added for the sync engine (h-engine): a create is a draft POST, then (when drafts are
+    // converted) the conversion; a draft found after an ambiguous create is converted here.
+    async fn complete_invoice(
+        &self,
+        auth: &ApiAuth,
+        found: Remote<Invoice>,
+    ) -> Result<Remote<Invoice>, ApiError> {
+        match found.remote_id.strip_prefix(DRAFT_PREFIX) {
+            Some(id) if self.settings.visma_convert_drafts => self.convert(auth, id).await,
+            _ => Ok(found),
+        }
+    }
 }
 
 #[cfg(test)]
