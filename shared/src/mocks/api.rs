@@ -50,10 +50,16 @@ struct State {
 }
 
 impl State {
+    /// The provider's clock: real time, strictly increasing (by a nanosecond when two writes
+    /// fall on the same instant), so it never runs ahead of the app's clock.
     fn tick(&mut self) -> DateTime<Utc> {
-        let t = self.clock.unwrap_or_else(Utc::now) + chrono::Duration::milliseconds(1);
-        self.clock = Some(t.max(Utc::now()));
-        t.max(Utc::now())
+        let now = Utc::now();
+        let t = match self.clock {
+            Some(last) if last >= now => last + chrono::Duration::nanoseconds(1),
+            _ => now,
+        };
+        self.clock = Some(t);
+        t
     }
 }
 

@@ -378,7 +378,7 @@ impl SyncStore for MemoryStore {
             .filter(|(i, _)| i == iid)
             .map(|(_, c)| c.clone())
             .collect();
-        out.sort_by(|a, b| b.decided_at.cmp(&a.decided_at));
+        out.sort_by_key(|c| std::cmp::Reverse(c.decided_at));
         out.truncate(limit.max(0) as usize);
         Ok(out)
     }

@@ -61,6 +61,10 @@ pub struct Mapping {
     pub remote_modified_at: Option<DateTime<Utc>>,
     /// A create was sent and its outcome is not known yet: look up by our reference first.
     pub create_pending_since: Option<DateTime<Utc>>,
+    /// With a pending create: the content hash of the local version that create carries (the
+    /// app may change the record while the outcome is unknown).
+    #[serde(default)]
+    pub create_hash: Option<String>,
     /// The provider deleted the record.
     pub deleted_at: Option<DateTime<Utc>>,
 }
@@ -186,6 +190,9 @@ pub fn mapping_items(integration_id: &str, e: Entity, m: &Mapping) -> Vec<Item> 
     if let Some(t) = m.create_pending_since {
         it.insert("create_pending_since".into(), ts(t));
     }
+    if let Some(h) = &m.create_hash {
+        it.insert("create_hash".into(), s(h));
+    }
     if let Some(t) = m.deleted_at {
         it.insert("deleted_at".into(), ts(t));
     }
@@ -208,6 +215,7 @@ fn mapping_from(it: &Item) -> Mapping {
         remote_hash: get_s(it, "remote_hash").map(str::to_string),
         remote_modified_at: parse_ts(get_s(it, "remote_modified_at")),
         create_pending_since: parse_ts(get_s(it, "create_pending_since")),
+        create_hash: get_s(it, "create_hash").map(str::to_string),
         deleted_at: parse_ts(get_s(it, "deleted_at")),
     }
 }

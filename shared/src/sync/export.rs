@@ -24,15 +24,18 @@ impl Run<'_> {
     ) -> Result<Done, SyncError> {
         let e = T::ENTITY;
         // A create sent before whose outcome is unknown: look it up before creating again.
-        if mapping.is_some_and(|m| m.create_pending_since.is_some()) {
+        if let Some(m) = mapping.filter(|m| m.create_pending_since.is_some()) {
+            // What that create carried: the app may have changed the record since.
+            let sent = m.create_hash.clone().unwrap_or_else(|| local.hash.clone());
             match T::find(self.eng.api, &self.auth, rec).await {
-                Ok(Some(found)) => return self.adopt_found::<T>(local, found).await,
+                Ok(Some(found)) => return self.adopt_found::<T>(local, found, &sent).await,
                 Ok(None) => {}
                 Err(err) => return Err(self.job_error(err).await),
             }
         }
         let marker = Mapping {
             create_pending_since: Some(Utc::now()),
+            create_hash: Some(local.hash.clone()),
             ..empty_mapping(&local.our_id)
         };
         match self
@@ -47,11 +50,13 @@ impl Run<'_> {
         }
         for attempt in 0..2 {
             match T::create(self.eng.api, &self.auth, rec, customer).await {
-                Ok(remote) => return self.adopt::<T>(local, remote).await,
+                Ok(remote) => return self.adopt::<T>(local, remote, &local.hash).await,
                 Err(ApiError::Ambiguous { message }) => {
                     tracing::warn!(entity = %e, our_id = %local.our_id, %message, "create outcome unknown; looking it up by our reference");
                     match T::find(self.eng.api, &self.auth, rec).await {
-                        Ok(Some(found)) => return self.adopt_found::<T>(local, found).await,
+                        Ok(Some(found)) => {
+                            return self.adopt_found::<T>(local, found, &local.hash).await
+                        }
                         Ok(None) if attempt == 0 => continue,
                         Ok(None) => {
                             return Err(SyncError::Retryable {
@@ -86,33 +91,38 @@ impl Run<'_> {
         })
     }
 
-    /// Adopts a record found by our reference, finishing its create first when it stopped
-    /// half-way.
+    /// Adopts a record found by our reference, created with the content hashed `sent`,
+    /// finishing its create first when it stopped half-way.
     pub(super) async fn adopt_found<T: Ops>(
         &mut self,
         local: &LocalRecord,
         found: Remote<T>,
+        sent: &str,
     ) -> Result<Done, SyncError> {
         match T::complete(self.eng.api, &self.auth, found).await {
-            Ok(done) => self.adopt::<T>(local, done).await,
+            Ok(done) => self.adopt::<T>(local, done, sent).await,
             Err(err) => Err(self.job_error(err).await),
         }
     }
 
-    /// Records a created (or found) record as synced with our local version.
+    /// Records a created (or found) record as synced with the local version hashed `sent`,
+    /// the one its create carried. When the app changed the record since (`local` differs),
+    /// its pending export stays for the next job, which updates the provider's record.
     pub(super) async fn adopt<T: Ops>(
         &mut self,
         local: &LocalRecord,
         remote: Remote<T>,
+        sent: &str,
     ) -> Result<Done, SyncError> {
         let e = T::ENTITY;
         let m = Mapping {
             our_id: local.our_id.clone(),
             remote_id: Some(remote.remote_id.clone()),
-            synced_hash: Some(local.hash.clone()),
+            synced_hash: Some(sent.to_string()),
             remote_hash: Some(remote.record.hash()),
             remote_modified_at: remote.modified_at,
             create_pending_since: None,
+            create_hash: None,
             deleted_at: None,
         };
         match self
@@ -130,7 +140,7 @@ impl Run<'_> {
         }
         self.eng
             .store
-            .clear_pending(&self.integration.id, e, &local.our_id, &local.hash)
+            .clear_pending(&self.integration.id, e, &local.our_id, sent)
             .await
             .map_err(store_err)?;
         Ok(Done::Written)

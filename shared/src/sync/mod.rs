@@ -25,6 +25,9 @@ mod sweep;
 pub use ops::{Ops, SyncRecord};
 pub use run::{phases, Checkpoint, Phase};
 
+#[cfg(test)]
+mod tests;
+
 use crate::connections::tokens::{TokenError, TokenManager};
 use crate::domain::{Integration, Job, Secret};
 use crate::providers::AccountingApi;

@@ -263,6 +263,7 @@ impl Run<'_> {
                 remote_hash: Some(r.record.hash()),
                 remote_modified_at: r.modified_at,
                 create_pending_since: None,
+                create_hash: None,
                 deleted_at: None,
             };
             writes.push(SyncWrite::Mapping(m));

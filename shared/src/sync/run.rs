@@ -205,6 +205,7 @@ pub(super) fn empty_mapping(our_id: &str) -> Mapping {
         remote_hash: None,
         remote_modified_at: None,
         create_pending_since: None,
+        create_hash: None,
         deleted_at: None,
     }
 }
