@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use shared::api::{json, json_body, path_param, query_param, tenant, traced, Problem};
 use shared::connections::get;
 use shared::domain::{Customer, Entity, Integration, IntegrationStatus, Invoice};
-use shared::records::{feed, parse_records, upsert, Rejected, SyncRecord};
+use shared::records::{feed, parse_records, upsert, Record, Rejected};
 use shared::AppContext;
 
 /// Handles one request.
@@ -109,7 +109,7 @@ async fn handle(ctx: &AppContext, req: &Request) -> Result<Response<Body>, Probl
     replay(202, text)
 }
 
-async fn upsert_parsed<T: SyncRecord>(
+async fn upsert_parsed<T: Record>(
     ctx: &AppContext,
     integration: &Integration,
     records: &Value,

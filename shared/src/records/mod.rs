@@ -15,6 +15,25 @@ use serde_json::Value;
 
 pub use crate::sync::SyncRecord;
 
+/// A record the app can upsert: synced by the engine, validated against the provider's limits
+/// first.
+pub trait Record: SyncRecord {
+    /// Field problems for this provider.
+    fn problems(&self, provider: ProviderKind) -> Result<(), Vec<FieldError>>;
+}
+
+impl Record for Customer {
+    fn problems(&self, provider: ProviderKind) -> Result<(), Vec<FieldError>> {
+        self.validate_for(provider)
+    }
+}
+
+impl Record for Invoice {
+    fn problems(&self, provider: ProviderKind) -> Result<(), Vec<FieldError>> {
+        self.validate_for(provider)
+    }
+}
+
 /// Most records one request may upsert.
 pub const MAX_RECORDS: usize = 100;
 
@@ -23,7 +42,7 @@ pub const MAX_RECORDS: usize = 100;
 pub struct Rejected(pub Vec<FieldError>);
 
 /// Parses and validates the `records` array of an upsert for `provider`.
-pub fn parse_records<T: SyncRecord>(
+pub fn parse_records<T: Record>(
     records: &Value,
     provider: ProviderKind,
 ) -> Result<Vec<T>, Rejected> {

@@ -4,7 +4,7 @@
 //! |---|---|
 //! | `LOCAL#<entity>#<our id>` | the app's canonical record, its content hash and `updated_at` |
 //! | `PENDING#<entity>#<our id>` | marker: this record awaits export (carries the hash to export) |
-//! | `MAP#<entity>#<our id>` | our id → provider id, last synced content hash, pending-create flag |
+//! | `MAP#<entity>#<our id>` | our id → provider id, last synced content hash, pending-create flag and the hash that create carries |
 //! | `RMAP#<entity>#<remote id>` | provider id → our id |
 //! | `FEED#<entity>#<seq>` | change feed of records pulled from the provider, monotonic `seq` |
 //! | `SEQ` | the feed's sequence counter |

@@ -1,7 +1,7 @@
 //! What the engine needs of a record type: its content hash and ids ([`SyncRecord`]) and its
 //! entity-specific provider calls ([`Ops`]), so the engine is written once for both entities.
 
-use crate::domain::{Customer, Entity, FieldError, Invoice, ProviderKind};
+use crate::domain::{Customer, Entity, Invoice};
 use crate::http::ApiError;
 use crate::providers::api::{AccountingApi, ApiAuth, IdPage, Page, Remote};
 use async_trait::async_trait;
@@ -19,8 +19,6 @@ pub trait SyncRecord: DeserializeOwned + Serialize + Clone + Send + Sync {
     fn changed_at(&self) -> Option<DateTime<Utc>>;
     /// Sets that time.
     fn set_changed_at(&mut self, t: DateTime<Utc>);
-    /// Field problems for this provider.
-    fn problems(&self, provider: ProviderKind) -> Result<(), Vec<FieldError>>;
     /// Content hash (ignores timestamps and read-only fields).
     fn hash(&self) -> String;
 }
@@ -35,9 +33,6 @@ impl SyncRecord for Customer {
     }
     fn set_changed_at(&mut self, t: DateTime<Utc>) {
         self.updated_at = Some(t);
-    }
-    fn problems(&self, provider: ProviderKind) -> Result<(), Vec<FieldError>> {
-        self.validate_for(provider)
     }
     fn hash(&self) -> String {
         self.content_hash()
@@ -54,9 +49,6 @@ impl SyncRecord for Invoice {
     }
     fn set_changed_at(&mut self, t: DateTime<Utc>) {
         self.updated_at = Some(t);
-    }
-    fn problems(&self, provider: ProviderKind) -> Result<(), Vec<FieldError>> {
-        self.validate_for(provider)
     }
     fn hash(&self) -> String {
         self.content_hash()
