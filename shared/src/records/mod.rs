@@ -3,7 +3,8 @@
 //! and on `sync` (what a record is to the engine); neither depends on this module.
 
 use crate::domain::{
-    Direction, Entity, FieldError, Integration, JobState, Mode, ProviderKind, Trigger,
+    Customer, Direction, Entity, FieldError, Integration, Invoice, JobState, Mode, ProviderKind,
+    Trigger,
 };
 use crate::jobs::{self, JobRequest};
 use crate::store::records::{FeedEntry, LocalRecord};

@@ -14,6 +14,7 @@ use crate::store::StoreError;
 use chrono::Utc;
 
 impl Run<'_> {
+    /// Creates the record at the provider exactly once (see the module comment).
     pub(super) async fn create<T: Ops>(
         &mut self,
         _job: &mut Job,
@@ -146,6 +147,7 @@ impl Run<'_> {
         Ok(Done::Written)
     }
 
+    /// Writes our version over the provider's, deciding a conflict when both changed.
     pub(super) async fn update<T: Ops>(
         &mut self,
         job: &mut Job,
@@ -222,6 +224,7 @@ impl Run<'_> {
         }
     }
 
+    /// Marks this content as refused by the provider; it waits for the app to change it.
     pub(super) async fn fail(
         &self,
         e: Entity,

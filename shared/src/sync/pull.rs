@@ -40,6 +40,7 @@ impl Run<'_> {
         Ok(())
     }
 
+    /// The pull phase; `true` once the last page is applied and the high-water mark stored.
     pub(super) async fn pull<T: Ops>(&mut self, job: &mut Job) -> Result<bool, SyncError> {
         let e = T::ENTITY;
         if self.checkpoint.page == 0 {
@@ -92,6 +93,7 @@ impl Run<'_> {
         }
     }
 
+    /// Reads the one record a targeted job names (gone at the provider: marked deleted).
     pub(super) async fn pull_one<T: Ops>(
         &mut self,
         job: &mut Job,

@@ -17,6 +17,7 @@ pub(super) struct Prefetch {
 }
 
 impl Run<'_> {
+    /// The push phase; `true` once every record of the entity is handled.
     pub(super) async fn push<T: Ops>(&mut self, job: &mut Job) -> Result<bool, SyncError> {
         let page_size = self.eng.page_size as i32;
         loop {
@@ -57,6 +58,7 @@ impl Run<'_> {
         }
     }
 
+    /// Exports the one record a targeted job names.
     pub(super) async fn push_one<T: Ops>(
         &mut self,
         job: &mut Job,

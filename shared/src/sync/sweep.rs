@@ -10,6 +10,7 @@ use crate::store::SyncWrite;
 use chrono::Utc;
 
 impl Run<'_> {
+    /// The sweep phase; `true` once every mapping is compared with the provider's ids.
     pub(super) async fn sweep(&mut self, job: &mut Job, e: Entity) -> Result<bool, SyncError> {
         if !self.checkpoint.listed {
             if self.checkpoint.page == 0 {
