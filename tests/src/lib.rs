@@ -8,11 +8,20 @@ pub async fn stack() -> Stack {
     stack_with(StackOptions::default()).await
 }
 
-/// Starts a stack with options.
+/// Starts a stack with options. The sandbox checks every request and response against the
+/// providers' OpenAPI documents, and the stack asserts on drop that none broke them (see
+/// [`assert_contracts_kept`] to check earlier).
 pub async fn stack_with(opts: StackOptions) -> Stack {
     Stack::start(opts)
         .await
         .expect("stack starts (run `make venv` for moto)")
+}
+
+/// Asserts now that no request or response so far broke a provider's contract; the report
+/// groups violations by operation, direction and status with their first problems.
+#[track_caller]
+pub fn assert_contracts_kept(stack: &Stack) {
+    stack.assert_contracts_kept();
 }
 
 /// Reads an integration straight from the table.
@@ -162,9 +171,4 @@ pub async fn wait_idle(
         );
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
-}
-
-/// Path of Fortnox's OpenAPI document in `shared/specs`.
-pub fn fortnox_openapi() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/specs/fortnox-openapi.json")
 }

@@ -16,7 +16,7 @@ const F: ProviderKind = ProviderKind::Fortnox;
 
 #[tokio::test]
 async fn pages_through_2000_customers_with_full_records() {
-    let stack = stack(100.0, false).await;
+    let stack = stack(100.0).await;
     let (auth, company) = connect(&stack, "tenant-paging", F).await;
     let seeded = stack
         .sandbox
@@ -85,7 +85,7 @@ async fn pages_through_2000_customers_with_full_records() {
 
 #[tokio::test]
 async fn incremental_pulls_return_only_changed_customers() {
-    let stack = stack(10.0, false).await;
+    let stack = stack(10.0).await;
     let (auth, company) = connect(&stack, "tenant-incremental", F).await;
     let ids = stack
         .sandbox
@@ -130,7 +130,7 @@ async fn incremental_pulls_return_only_changed_customers() {
 
 #[tokio::test]
 async fn customers_and_invoices_round_trip_and_are_found_by_our_reference() {
-    let stack = stack(10.0, false).await;
+    let stack = stack(10.0).await;
     let (auth, _) = connect(&stack, "tenant-roundtrip", F).await;
     let providers = providers(&stack, settings(10.0, 10, 5));
     let api = providers.api(F);
@@ -249,7 +249,7 @@ async fn customers_and_invoices_round_trip_and_are_found_by_our_reference() {
 
 #[tokio::test]
 async fn every_error_class_is_recognised_from_sandbox_bodies() {
-    let stack = stack(10.0, false).await;
+    let stack = stack(10.0).await;
     let (auth, company) = connect(&stack, "tenant-errors", F).await;
     let providers = providers(&stack, settings(10.0, 10, 5));
     let api = providers.api(F);
@@ -371,7 +371,7 @@ async fn a_missing_licence_needs_a_person() {
 
 #[tokio::test]
 async fn every_client_method_keeps_to_fortnox_openapi() {
-    let stack = stack(10.0, true).await;
+    let stack = stack(10.0).await;
     let (auth, company) = connect(&stack, "tenant-contract", F).await;
     stack
         .sandbox

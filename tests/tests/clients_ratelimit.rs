@@ -23,7 +23,7 @@ static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(())
 #[tokio::test]
 async fn two_clients_of_one_fortnox_tenant_draw_no_429s() {
     let _turn = ONE_AT_A_TIME.lock().await;
-    let stack = stack(SCALE, false).await;
+    let stack = stack(SCALE).await;
     let (auth, company) = connect(&stack, "tenant-shared", ProviderKind::Fortnox).await;
     // Two containers: separate caches and limiter state, one DynamoDB bucket.
     let a = providers(&stack, settings(SCALE, 10, 5));
@@ -69,7 +69,7 @@ async fn two_clients_of_one_fortnox_tenant_draw_no_429s() {
 #[tokio::test]
 async fn a_client_without_the_limiter_draws_429s_and_still_finishes() {
     let _turn = ONE_AT_A_TIME.lock().await;
-    let stack = stack(SCALE, false).await;
+    let stack = stack(SCALE).await;
     let (auth, _) = connect(&stack, "tenant-naive", ProviderKind::Fortnox).await;
     let naive = stack
         .new_container()
@@ -91,7 +91,7 @@ async fn a_client_without_the_limiter_draws_429s_and_still_finishes() {
 #[tokio::test]
 async fn injected_429s_are_honoured() {
     let _turn = ONE_AT_A_TIME.lock().await;
-    let stack = stack(SCALE, false).await;
+    let stack = stack(SCALE).await;
     let (fauth, _) = connect(&stack, "tenant-429", ProviderKind::Fortnox).await;
     let (vauth, _) = connect(&stack, "tenant-429", ProviderKind::Visma).await;
     let p = providers(&stack, settings(SCALE, 4, 5));

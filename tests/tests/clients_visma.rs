@@ -16,7 +16,7 @@ const V: ProviderKind = ProviderKind::Visma;
 
 #[tokio::test]
 async fn pages_through_2000_customers_in_two_requests() {
-    let stack = stack(10.0, false).await;
+    let stack = stack(10.0).await;
     let (auth, company) = connect(&stack, "tenant-paging", V).await;
     let seeded = stack
         .sandbox
@@ -46,7 +46,7 @@ async fn pages_through_2000_customers_in_two_requests() {
 
 #[tokio::test]
 async fn incremental_pulls_return_only_changes_since_the_server_time() {
-    let stack = stack(10.0, false).await;
+    let stack = stack(10.0).await;
     let (auth, company) = connect(&stack, "tenant-incremental", V).await;
     let ids = stack
         .sandbox
@@ -111,7 +111,7 @@ async fn incremental_pulls_return_only_changes_since_the_server_time() {
 
 #[tokio::test]
 async fn customers_and_invoices_round_trip_and_are_found_by_our_reference() {
-    let stack = stack(10.0, false).await;
+    let stack = stack(10.0).await;
     let (auth, company) = connect(&stack, "tenant-roundtrip", V).await;
     let providers = providers(&stack, settings(10.0, 10, 5));
     let api = providers.api(V);
@@ -266,7 +266,7 @@ async fn customers_and_invoices_round_trip_and_are_found_by_our_reference() {
 
 #[tokio::test]
 async fn every_error_class_is_recognised_from_sandbox_bodies() {
-    let stack = stack(10.0, false).await;
+    let stack = stack(10.0).await;
     let (auth, company) = connect(&stack, "tenant-errors", V).await;
     let providers = providers(&stack, settings(10.0, 10, 5));
     let api = providers.api(V);

@@ -1,6 +1,8 @@
 //! The whole system on one machine: moto for AWS, the provider sandbox, and every function
 //! served on loopback the way API Gateway's HTTP API would serve it (JWT verified, claims
-//! passed in the request context, path parameters matched). Tests use the same [`Stack`].
+//! passed in the request context, path parameters matched). Tests use the same [`Stack`], and
+//! a stack that is dropped asserts that every request and response it saw kept to the
+//! providers' OpenAPI contracts ([`Stack::assert_contracts_kept`]).
 
 pub mod aws;
 pub mod gateway;
@@ -375,9 +377,25 @@ impl Stack {
     }
 }
 
+impl Stack {
+    /// Panics, listing the violations grouped by operation, when a request the product sent
+    /// or a response the sandbox answered broke the provider's OpenAPI contract (the sandbox
+    /// checks every one of them against `local/sandbox/contracts/`).
+    #[track_caller]
+    pub fn assert_contracts_kept(&self) {
+        self.sandbox.assert_contracts_kept();
+    }
+}
+
+/// Dropping a stack stops its API, and (unless the thread is already panicking) asserts that
+/// every request and response it saw kept to the providers' contracts: every test that talks
+/// to a provider ends with that check, and no test can forget it.
 impl Drop for Stack {
     fn drop(&mut self) {
         self.server.abort();
+        if !std::thread::panicking() {
+            self.sandbox.assert_contracts_kept();
+        }
     }
 }
 

@@ -8,6 +8,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::contract::official_path;
+
 /// Which accounting system a route, client or record belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -130,10 +132,39 @@ pub struct SandboxConfig {
     /// benchmarks run fast against the real window shapes. Token and code lifetimes are not
     /// scaled. Non-positive values count as 1.
     pub time_scale: f64,
-    /// Fortnox's OpenAPI JSON (`shared/specs/fortnox-openapi.json`): when set, every Fortnox
-    /// request and response body is validated against it and violations are recorded
-    /// (`SandboxState::contract_violations`).
-    pub fortnox_openapi: Option<PathBuf>,
+    /// The providers' OpenAPI documents. Every REST request and response of both providers
+    /// is checked against them, always; violations are recorded
+    /// (`SandboxState::contract_violations`). A file that does not load fails `start`.
+    pub contracts: ContractFiles,
+}
+
+/// Where the providers' OpenAPI documents are read from: the repository's copies
+/// (`contracts/`) unless a test of the loader points elsewhere.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContractFiles {
+    /// Fortnox API v3 (OpenAPI 3.0), [`crate::FORTNOX_CONTRACT`] by default.
+    pub fortnox: PathBuf,
+    /// Visma eAccounting API v2 (OpenAPI 3.1), [`crate::VISMA_CONTRACT`] by default.
+    pub visma: PathBuf,
+}
+
+impl Default for ContractFiles {
+    fn default() -> Self {
+        ContractFiles {
+            fortnox: official_path(ProviderKind::Fortnox),
+            visma: official_path(ProviderKind::Visma),
+        }
+    }
+}
+
+impl ContractFiles {
+    /// The document for `provider`.
+    pub fn path(&self, provider: ProviderKind) -> &PathBuf {
+        match provider {
+            ProviderKind::Fortnox => &self.fortnox,
+            ProviderKind::Visma => &self.visma,
+        }
+    }
 }
 
 impl Default for SandboxConfig {
@@ -171,7 +202,7 @@ impl SandboxConfig {
             fortnox_expires_in_as_string: false,
             refresh_reuse_revokes_family: false,
             time_scale: 1.0,
-            fortnox_openapi: None,
+            contracts: ContractFiles::default(),
         }
     }
 

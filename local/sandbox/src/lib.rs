@@ -21,8 +21,8 @@
 //! | `GET\|POST /fortnox/3/invoices`, `GET\|PUT /fortnox/3/invoices/{n}` | invoices |
 //! | `PUT /fortnox/3/invoices/{n}/bookkeep`, `…/cancel`, `…/credit` | invoice actions |
 //! | `GET\|POST /visma/v2/customers`, `GET\|PUT\|DELETE /visma/v2/customers/{id}` | customers |
-//! | `GET /visma/v2/termsofpayment[/{id}]`, `GET /visma/v2/articles[/{id}]` | lookups |
-//! | `GET\|POST /visma/v2/customerinvoicedrafts`, `GET\|DELETE …/{id}`, `POST …/{id}/convert` | drafts |
+//! | `GET /visma/v2/termsofpayments[/{id}]`, `…/articles[/{id}]`, `…/articleaccountcodings[/{id}]`, `…/units[/{id}]` | lookups |
+//! | `GET\|POST /visma/v2/customerinvoicedrafts`, `GET\|PUT\|DELETE …/{id}`, `POST …/{id}/convert` | drafts |
 //! | `GET\|POST /visma/v2/customerinvoices`, `GET /visma/v2/customerinvoices/{id}` | invoices |
 //! | `GET /_sandbox/token-requests`, `/_sandbox/requests`, `/_sandbox/revocations` | records |
 //! | `POST /_sandbox/expire-access-tokens`, `/_sandbox/clear-records` | test controls |
@@ -30,9 +30,16 @@
 //! | `GET /_sandbox/contract-violations`, `GET /_sandbox/rate-limited` | records |
 //! | `GET /_sandbox/{provider}/customers`, `…/invoices`, `POST …/seed-customers` | data |
 //!
-//! Every REST request (`/fortnox/3/…`, `/visma/v2/…`) passes, outermost first: the Fortnox
-//! contract check (when [`SandboxConfig::fortnox_openapi`] is set), fault injection
-//! ([`FaultConfig`]), the provider's rate limit, then the handler.
+//! Every REST request (`/fortnox/3/…`, `/visma/v2/…`) passes, outermost first: the contract
+//! check, fault injection ([`FaultConfig`]), the provider's rate limit, then the handler.
+//!
+//! The contract check is always on: each request (its operation and body) and each response
+//! (status and body) is validated against the provider's own OpenAPI document in
+//! `contracts/` ([`FORTNOX_CONTRACT`], [`VISMA_CONTRACT`], or the files named in
+//! [`SandboxConfig::contracts`]); violations are recorded, never refused, and listed by
+//! [`SandboxState::contract_violations`] and `GET /_sandbox/contract-violations`.
+//! [`RunningSandbox::assert_contracts_kept`] fails a test with a grouped report
+//! ([`violation_report`]); [`Contract`] validates bodies directly.
 //!
 //! A client registered without redirect URIs (the defaults) accepts any
 //! `http://127.0.0.1:<port>/…` or `http://localhost:<port>/…` redirect URI, since test
@@ -61,7 +68,6 @@ mod server;
 mod state;
 mod store;
 pub mod visma;
-mod visma_rest;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -76,11 +82,13 @@ use tokio::task::JoinHandle;
 
 pub use browser::{consent_client, give_consent, give_consent_for_company};
 pub use config::{
-    ClientRegistration, Company, ProviderKind, SandboxConfig, DEFAULT_FORTNOX_CLIENT_ID,
-    DEFAULT_FORTNOX_CLIENT_SECRET, DEFAULT_VISMA_CLIENT_ID, DEFAULT_VISMA_CLIENT_SECRET,
+    ClientRegistration, Company, ContractFiles, ProviderKind, SandboxConfig,
+    DEFAULT_FORTNOX_CLIENT_ID, DEFAULT_FORTNOX_CLIENT_SECRET, DEFAULT_VISMA_CLIENT_ID,
+    DEFAULT_VISMA_CLIENT_SECRET,
 };
 pub use contract::{
-    fortnox_contract, ContractError, ContractViolation, Direction, FortnoxContract,
+    fortnox_contract, load_contract, violation_report, visma_contract, Contract, ContractError,
+    ContractViolation, Direction, FORTNOX_CONTRACT, VISMA_CONTRACT,
 };
 pub use faults::{FaultConfig, FaultKind, InjectedFault};
 pub use ratelimit::{FORTNOX_RATE_LIMIT, FORTNOX_RATE_WINDOW, VISMA_RATE_LIMIT, VISMA_RATE_WINDOW};
@@ -115,8 +123,8 @@ pub enum SandboxError {
     /// The consent page could not be read or used.
     #[error("consent: {0}")]
     Consent(String),
-    /// `SandboxConfig::fortnox_openapi` could not be loaded.
-    #[error("Fortnox OpenAPI contract: {0}")]
+    /// A contract document of `SandboxConfig::contracts` could not be loaded.
+    #[error("OpenAPI contract: {0}")]
     Contract(#[from] ContractError),
 }
 
@@ -143,6 +151,21 @@ impl RunningSandbox {
     /// `{base_url}/visma`: the product's `VISMA_IDENTITY_URL` and `VISMA_API_URL`.
     pub fn visma_url(&self) -> String {
         format!("{}/visma", self.base_url)
+    }
+
+    /// Panics, listing the violations grouped by operation ([`violation_report`]), when any
+    /// request or response so far broke a provider's contract. Test harnesses call it when a
+    /// test ends (devstack's `Stack` does on drop).
+    #[track_caller]
+    pub fn assert_contracts_kept(&self) {
+        let violations = self.state.contract_violations();
+        assert!(
+            violations.is_empty(),
+            "the providers' OpenAPI contracts were broken (GET {}/_sandbox/contract-violations \
+             lists them):\n{}",
+            self.base_url,
+            violation_report(&violations)
+        );
     }
 
     /// Stops accepting connections and waits for the server task to end.

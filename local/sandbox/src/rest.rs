@@ -1,11 +1,11 @@
 //! What every REST request (`/fortnox/3/…`, `/visma/v2/…`) goes through, outermost first:
-//! contract checks (Fortnox, when a spec is configured), fault injection, the provider's
+//! the provider's contract check (both providers, always), fault injection, the provider's
 //! rate limit, then the handler.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
@@ -14,13 +14,13 @@ use chrono::Utc;
 use serde_json::Value;
 
 use crate::config::ProviderKind;
-use crate::contract::{ContractViolation, Direction, FortnoxContract};
+use crate::contract::{Contract, ContractViolation, Direction};
 use crate::faults::{Decision, DropConnection, FaultKind, InjectedFault};
 use crate::ratelimit::{
     scaled, FORTNOX_RATE_LIMIT, FORTNOX_RATE_WINDOW, VISMA_RATE_LIMIT, VISMA_RATE_WINDOW,
 };
 use crate::state::SandboxState;
-use crate::{fortnox_rest, oauth, visma_rest};
+use crate::{fortnox_rest, oauth, visma};
 
 /// Largest request or response body the contract check buffers.
 const BODY_LIMIT: usize = 64 * 1024 * 1024;
@@ -48,98 +48,92 @@ pub(crate) async fn rest_layer(
     };
     let api_path = api_path.to_string();
     let method = request.method().clone();
-    let contract = match provider {
-        ProviderKind::Fortnox => state.contract().cloned(),
-        ProviderKind::Visma => None,
+    let contract = state.contract(provider).clone();
+    let check = Check {
+        state: &state,
+        contract: &contract,
+        method: &method,
+        path: &api_path,
     };
-    let Some(contract) = contract else {
-        return guarded(&state, provider, &method, &api_path, request, next).await;
-    };
-    let request = if method == Method::POST || method == Method::PUT {
-        let (parts, body) = request.into_parts();
-        let Ok(bytes) = axum::body::to_bytes(body, BODY_LIMIT).await else {
-            return StatusCode::PAYLOAD_TOO_LARGE.into_response();
-        };
-        if !bytes.is_empty() {
-            let errors = match serde_json::from_slice::<Value>(&bytes) {
-                Ok(v) => contract
-                    .validate_request(method.as_str(), &api_path, &v)
-                    .err(),
-                Err(e) => Some(vec![format!("/: the body is not JSON: {e}")]),
-            };
-            if let Some(errors) = errors {
-                state.record_violation(violation(
-                    &method,
-                    &api_path,
-                    Direction::Request,
-                    None,
-                    errors,
-                ));
-            }
+    // An operation the document lacks is one violation, whatever the handler answers; its
+    // bodies have no schema to be checked against.
+    let operation = match contract.operation_template(method.as_str(), &api_path) {
+        Ok(template) => template,
+        Err(problem) => {
+            check.record(None, Direction::Request, None, vec![problem]);
+            return guarded(&state, provider, &method, &api_path, request, next).await;
         }
-        Request::from_parts(parts, Body::from(bytes))
-    } else {
-        request
     };
+    let (parts, body) = request.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, BODY_LIMIT).await else {
+        return StatusCode::PAYLOAD_TOO_LARGE.into_response();
+    };
+    if !bytes.is_empty() {
+        let errors = match json(&bytes) {
+            Ok(v) => contract
+                .validate_request(method.as_str(), &api_path, &v)
+                .err(),
+            Err(e) => Some(vec![e]),
+        };
+        if let Some(errors) = errors {
+            check.record(Some(&operation), Direction::Request, None, errors);
+        }
+    }
+    let request = Request::from_parts(parts, Body::from(bytes));
     let response = guarded(&state, provider, &method, &api_path, request, next).await;
     if response.extensions().get::<DropConnection>().is_some() {
         return response;
     }
-    check_response(&state, &contract, &method, &api_path, response).await
-}
-
-fn violation(
-    method: &Method,
-    path: &str,
-    direction: Direction,
-    status: Option<u16>,
-    errors: Vec<String>,
-) -> ContractViolation {
-    ContractViolation {
-        method: method.to_string(),
-        path: path.to_string(),
-        direction,
-        status,
-        errors,
-    }
-}
-
-async fn check_response(
-    state: &SandboxState,
-    contract: &FortnoxContract,
-    method: &Method,
-    api_path: &str,
-    response: Response,
-) -> Response {
     let status = response.status().as_u16();
     let (parts, body) = response.into_parts();
     let Ok(bytes) = axum::body::to_bytes(body, BODY_LIMIT).await else {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
-    if !bytes.is_empty() {
-        let errors = match serde_json::from_slice::<Value>(&bytes) {
-            Ok(v) => contract
-                .validate_response(method.as_str(), api_path, status, &v)
-                .err(),
-            Err(e) => Some(vec![format!("/: the body is not JSON: {e}")]),
-        };
-        if let Some(errors) = errors {
-            state.record_violation(violation(
-                method,
-                api_path,
-                Direction::Response,
-                Some(status),
-                errors,
-            ));
-        }
+    let errors = contract
+        .check_response_bytes(method.as_str(), &api_path, status, &bytes)
+        .err();
+    if let Some(errors) = errors {
+        check.record(Some(&operation), Direction::Response, Some(status), errors);
     }
     Response::from_parts(parts, Body::from(bytes))
+}
+
+fn json(bytes: &Bytes) -> Result<Value, String> {
+    serde_json::from_slice(bytes).map_err(|e| format!("/: the body is not JSON: {e}"))
+}
+
+/// One REST request's contract bookkeeping.
+struct Check<'a> {
+    state: &'a SandboxState,
+    contract: &'a Contract,
+    method: &'a Method,
+    path: &'a str,
+}
+
+impl Check<'_> {
+    fn record(
+        &self,
+        operation: Option<&str>,
+        direction: Direction,
+        status: Option<u16>,
+        errors: Vec<String>,
+    ) {
+        self.state.record_violation(ContractViolation {
+            provider: self.contract.provider(),
+            method: self.method.to_string(),
+            path: self.path.to_string(),
+            operation: operation.map(str::to_string),
+            direction,
+            status,
+            errors,
+        });
+    }
 }
 
 fn server_error(provider: ProviderKind) -> Response {
     match provider {
         ProviderKind::Fortnox => fortnox_rest::system_error(),
-        ProviderKind::Visma => visma_rest::server_error(),
+        ProviderKind::Visma => visma::server_error(),
     }
 }
 
@@ -156,7 +150,7 @@ fn whole_seconds(wait: Duration) -> u64 {
 fn too_many_requests(provider: ProviderKind, wait: Duration) -> Response {
     match provider {
         ProviderKind::Fortnox => fortnox_rest::too_many_requests(),
-        ProviderKind::Visma => visma_rest::too_many_requests(whole_seconds(wait)),
+        ProviderKind::Visma => visma::too_many_requests(whole_seconds(wait)),
     }
 }
 

@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::config::{Company, ProviderKind, SandboxConfig};
-use crate::contract::{fortnox_contract, ContractError, ContractViolation, FortnoxContract};
+use crate::contract::{load_contract, Contract, ContractError, ContractViolation};
 use crate::faults::{Decision, FaultConfig, FaultState, InjectedFault};
 use crate::ratelimit::RateLimits;
 use crate::store::RestStore;
@@ -24,7 +24,7 @@ pub struct SandboxState {
     rest: Mutex<RestStore>,
     faults: Mutex<FaultState>,
     limits: Mutex<RateLimits>,
-    contract: Option<FortnoxContract>,
+    contracts: [Contract; 2],
     violations: Mutex<Vec<ContractViolation>>,
 }
 
@@ -178,8 +178,8 @@ impl SandboxState {
     /// Fresh state for `config`, with no consents, codes, tokens or REST data.
     ///
     /// # Panics
-    /// When `config.fortnox_openapi` is set and cannot be loaded; [`Self::try_new`] (and
-    /// [`crate::start`]) return that as an error instead.
+    /// When a contract document of `config.contracts` cannot be loaded; [`Self::try_new`]
+    /// (and [`crate::start`]) return that as an error instead.
     pub fn new(config: SandboxConfig) -> Self {
         match Self::try_new(config) {
             Ok(state) => state,
@@ -187,13 +187,12 @@ impl SandboxState {
         }
     }
 
-    /// Fresh state for `config`; fails when the configured Fortnox OpenAPI file is unusable.
+    /// Fresh state for `config`; fails when a contract document is unusable.
     pub fn try_new(config: SandboxConfig) -> Result<Self, ContractError> {
-        let contract = config
-            .fortnox_openapi
-            .as_ref()
-            .map(fortnox_contract)
-            .transpose()?;
+        let contracts = [
+            load_contract(ProviderKind::Fortnox, &config.contracts.fortnox)?,
+            load_contract(ProviderKind::Visma, &config.contracts.visma)?,
+        ];
         Ok(SandboxState {
             config,
             oauth: Mutex::new(OAuthStore::default()),
@@ -201,7 +200,7 @@ impl SandboxState {
             rest: Mutex::new(RestStore::default()),
             faults: Mutex::new(FaultState::default()),
             limits: Mutex::new(RateLimits::default()),
-            contract,
+            contracts,
             violations: Mutex::new(Vec::new()),
         })
     }
@@ -338,14 +337,24 @@ impl SandboxState {
         lock(&self.limits).limited_count(provider)
     }
 
-    /// Every contract violation found so far (needs `SandboxConfig::fortnox_openapi`).
+    /// Every contract violation found so far, both providers, oldest first.
     pub fn contract_violations(&self) -> Vec<ContractViolation> {
         lock(&self.violations).clone()
     }
 
-    /// The loaded Fortnox contract, if configured.
-    pub fn contract(&self) -> Option<&FortnoxContract> {
-        self.contract.as_ref()
+    /// Every contract violation found so far, removed from the record: for tests that
+    /// provoke violations on purpose and assert on them (what is left is checked by the
+    /// harness when the test ends).
+    pub fn take_contract_violations(&self) -> Vec<ContractViolation> {
+        std::mem::take(&mut *lock(&self.violations))
+    }
+
+    /// `provider`'s loaded contract.
+    pub fn contract(&self, provider: ProviderKind) -> &Contract {
+        match provider {
+            ProviderKind::Fortnox => &self.contracts[0],
+            ProviderKind::Visma => &self.contracts[1],
+        }
     }
 
     /// Full records of every customer of a company (Fortnox bodies without `@url`; Visma
@@ -499,11 +508,13 @@ impl SandboxState {
 
     pub(crate) fn record_violation(&self, violation: ContractViolation) {
         tracing::warn!(
+            provider = %violation.provider,
             method = %violation.method,
             path = %violation.path,
             direction = ?violation.direction,
+            status = ?violation.status,
             errors = ?violation.errors,
-            "Fortnox contract violation"
+            "contract violation"
         );
         lock(&self.violations).push(violation);
     }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Duration as ChronoDuration, DurationRound, Utc};
 
 use crate::fortnox_rest::FortnoxData;
-use crate::visma_rest::VismaData;
+use crate::visma::VismaData;
 
 /// A millisecond clock whose write times strictly increase and are always later than any
 /// time already handed out as "now" (Visma's `Meta.ServerTimeUtc`), so a client that uses

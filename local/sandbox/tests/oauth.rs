@@ -1,7 +1,10 @@
 //! The OAuth side of both simulators, driven over HTTP as the product would.
 
+mod common;
+
 use std::time::Duration;
 
+use common::Sandbox;
 use reqwest::{Client, StatusCode};
 use sandbox::{
     consent_client, give_consent, give_consent_for_company, start, token_fingerprint,
@@ -47,14 +50,18 @@ const VISMA: Flow = Flow {
 
 const FLOWS: [&Flow; 2] = [&FORTNOX, &VISMA];
 
-async fn sandbox_with(edit: impl FnOnce(&mut SandboxConfig)) -> (RunningSandbox, Client) {
+/// A sandbox whose contract record is checked when the test ends, and a consent client.
+async fn sandbox_with(edit: impl FnOnce(&mut SandboxConfig)) -> (Sandbox, Client) {
     let mut config = SandboxConfig::with_defaults();
     edit(&mut config);
     let sandbox = start(config).await.expect("sandbox starts");
-    (sandbox, consent_client().expect("client builds"))
+    (
+        Sandbox::new(sandbox),
+        consent_client().expect("client builds"),
+    )
 }
 
-async fn sandbox() -> (RunningSandbox, Client) {
+async fn sandbox() -> (Sandbox, Client) {
     sandbox_with(|_| {}).await
 }
 
@@ -948,7 +955,7 @@ async fn shutdown_stops_the_server() {
     let (sb, http) = sandbox().await;
     let url = format!("{}/_sandbox/requests", sb.base_url);
     assert!(http.get(&url).send().await.is_ok());
-    sb.shutdown().await;
+    sb.into_inner().shutdown().await;
     let fresh = consent_client().unwrap();
     assert!(fresh.get(&url).send().await.is_err());
 }

@@ -1,7 +1,9 @@
 //! Visma eAccounting REST simulator: paging, `$filter`, customers (PUT replaces), terms,
-//! articles, drafts → invoices, `modifiedSinceUtc`.
+//! articles, drafts → invoices, `modifiedSinceUtc`. Every answer is checked against Visma's
+//! OpenAPI document (`visma_contract::V`).
 
 mod common;
+mod visma_contract;
 
 use chrono::{DateTime, Utc};
 use common::*;
@@ -12,6 +14,12 @@ use sandbox::visma::{
 };
 use sandbox::ProviderKind;
 use serde_json::{json, Value};
+use visma_contract::V;
+
+/// A sandbox without the Fortnox contract (these tests check Visma bodies themselves).
+async fn sandbox() -> sandbox::RunningSandbox {
+    sandbox_with(|c| c.fortnox_openapi = None).await
+}
 
 fn ids(body: &Value) -> Vec<String> {
     body["Data"]
@@ -32,8 +40,8 @@ fn filter(expr: &str) -> String {
     format!("/v2/customers?$filter={encoded}")
 }
 
-async fn terms_id(api: &Api, name: &str) -> String {
-    let (status, body) = api.get("/v2/termsofpayment").await;
+async fn terms_id(api: &V, name: &str) -> String {
+    let (status, body) = api.get("/v2/termsofpayments").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     body["Data"]
         .as_array()
@@ -45,7 +53,7 @@ async fn terms_id(api: &Api, name: &str) -> String {
         .to_string()
 }
 
-async fn customer_body(api: &Api, name: &str) -> Value {
+async fn customer_body(api: &V, name: &str) -> Value {
     json!({
         "Name": name,
         "InvoicePostalCode": "412 54",
@@ -61,10 +69,10 @@ async fn customer_body(api: &Api, name: &str) -> Value {
 #[tokio::test]
 async fn customer_pages_walk_2000_records() {
     let sb = sandbox().await;
-    let api = visma(&sb);
+    let api = V(visma(&sb));
     let seeded = sb
         .state
-        .seed_customers(ProviderKind::Visma, &api.company, 2000);
+        .seed_customers(ProviderKind::Visma, &api.0.company, 2000);
     let mut seen = Vec::new();
     let mut page = 1;
     loop {
@@ -85,7 +93,7 @@ async fn customer_pages_walk_2000_records() {
         page += 1;
     }
     assert_eq!(seen, seeded);
-    let first = &sb.state.customers(ProviderKind::Visma, &api.company)[0];
+    let first = &sb.state.customers(ProviderKind::Visma, &api.0.company)[0];
     assert_eq!(first["CustomerNumber"], "1");
     assert!(first["TermsOfPayment"]["Name"].is_string());
 
@@ -108,10 +116,10 @@ async fn customer_pages_walk_2000_records() {
 #[tokio::test]
 async fn changed_utc_filters_and_server_time_high_water_mark() {
     let sb = sandbox().await;
-    let api = visma(&sb);
+    let api = V(visma(&sb));
     let seeded = sb
         .state
-        .seed_customers(ProviderKind::Visma, &api.company, 3);
+        .seed_customers(ProviderKind::Visma, &api.0.company, 3);
     for (id, at) in seeded.iter().zip([
         "2024-05-01T09:00:00Z",
         "2024-05-01T10:00:00Z",
@@ -119,7 +127,7 @@ async fn changed_utc_filters_and_server_time_high_water_mark() {
     ]) {
         assert!(sb
             .state
-            .set_customer_modified(ProviderKind::Visma, &api.company, id, utc(at)));
+            .set_customer_modified(ProviderKind::Visma, &api.0.company, id, utc(at)));
     }
     let get = |expr: &'static str| {
         let api = api.clone();
@@ -137,7 +145,7 @@ async fn changed_utc_filters_and_server_time_high_water_mark() {
     assert_eq!(ids(&body), seeded[2..], "offsets are honoured");
     let (_, body) = get("ChangedUtc gt 2024-05-01T09:30:00 and CustomerNumber eq '3'").await;
     assert_eq!(ids(&body), seeded[2..]);
-    let number_two = sb.state.customers(ProviderKind::Visma, &api.company)[1]
+    let number_two = sb.state.customers(ProviderKind::Visma, &api.0.company)[1]
         ["CorporateIdentityNumber"]
         .as_str()
         .unwrap()
@@ -166,7 +174,7 @@ async fn changed_utc_filters_and_server_time_high_water_mark() {
     assert!(ids(&body).is_empty(), "{body}");
     assert!(sb
         .state
-        .modify_customer(ProviderKind::Visma, &api.company, &seeded[0], |c| {
+        .modify_customer(ProviderKind::Visma, &api.0.company, &seeded[0], |c| {
             c["Note"] = json!("changed by a person");
         }));
     let (_, body) = api.get(&since_mark).await;
@@ -175,11 +183,11 @@ async fn changed_utc_filters_and_server_time_high_water_mark() {
     // Deletions are invisible to change filters.
     assert!(sb
         .state
-        .delete_customer(ProviderKind::Visma, &api.company, &seeded[1]));
+        .delete_customer(ProviderKind::Visma, &api.0.company, &seeded[1]));
     let (_, body) = api.get(&since_mark).await;
     assert_eq!(ids(&body), seeded[..1]);
     assert_eq!(
-        sb.state.customer_count(ProviderKind::Visma, &api.company),
+        sb.state.customer_count(ProviderKind::Visma, &api.0.company),
         2
     );
 }
@@ -187,7 +195,7 @@ async fn changed_utc_filters_and_server_time_high_water_mark() {
 #[tokio::test]
 async fn customer_create_requires_fields_and_put_replaces() {
     let sb = sandbox().await;
-    let api = visma(&sb);
+    let api = V(visma(&sb));
     let full = customer_body(&api, "Rör & Svets i Mölndal AB").await;
     for field in [
         "Name",
@@ -231,7 +239,7 @@ async fn customer_create_requires_fields_and_put_replaces() {
     wrong_type["IsActive"] = json!("maybe");
     let (status, answer) = api.post("/v2/customers", &wrong_type).await;
     assert_visma_error(status, &answer, StatusCode::BAD_REQUEST, CODE_INVALID_VALUE);
-    let (status, answer) = api.post_raw("/v2/customers", "[1,2]").await;
+    let (status, answer) = api.0.post_raw("/v2/customers", "[1,2]").await;
     assert_visma_error(status, &answer, StatusCode::BAD_REQUEST, CODE_INVALID_BODY);
 
     let (status, created) = api.post("/v2/customers", &full).await;
@@ -280,8 +288,13 @@ async fn customer_create_requires_fields_and_put_replaces() {
     let (status, answer) = api.post("/v2/customers", &second).await;
     assert_eq!(status, StatusCode::CREATED, "{answer}");
 
-    let (status, _) = api.delete(&format!("/v2/customers/{id}")).await;
-    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, body) = api.delete(&format!("/v2/customers/{id}")).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the document answers DELETE with 200"
+    );
+    assert_eq!(body, Value::Null);
     let (status, answer) = api.get(&format!("/v2/customers/{id}")).await;
     assert_visma_error(status, &answer, StatusCode::NOT_FOUND, CODE_NOT_FOUND);
     let (status, answer) = api.get("/v2/customers/not-a-guid").await;
@@ -291,8 +304,8 @@ async fn customer_create_requires_fields_and_put_replaces() {
 #[tokio::test]
 async fn terms_and_articles_exist() {
     let sb = sandbox().await;
-    let api = visma(&sb);
-    let (_, body) = api.get("/v2/termsofpayment").await;
+    let api = V(visma(&sb));
+    let (_, body) = api.get("/v2/termsofpayments").await;
     let names: Vec<&str> = body["Data"]
         .as_array()
         .unwrap()
@@ -301,19 +314,20 @@ async fn terms_and_articles_exist() {
         .collect();
     assert_eq!(names, ["30 dagar netto", "10 dagar netto", "Kontant"]);
     let id = terms_id(&api, "Kontant").await;
-    let (status, body) = api.get(&format!("/v2/termsofpayment/{id}")).await;
+    let (status, body) = api.get(&format!("/v2/termsofpayments/{id}")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["NumberOfDays"], 0);
+    assert_eq!(body["TermsOfPaymentTypeId"], 2, "2 = Cash in the document");
     let (_, body) = api.get("/v2/articles").await;
     let articles = body["Data"].as_array().unwrap();
-    assert!(articles.len() >= 2);
-    assert!(articles.iter().all(|a| a["VatRatePercent"].is_number()));
+    assert!(articles.len() >= 4);
+    assert!(articles.iter().all(|a| a.get("VatRatePercent").is_none()));
     // Same company, same GUIDs: seeded data is stable.
-    let again = visma(&sb);
+    let again = V(visma(&sb));
     assert_eq!(terms_id(&again, "Kontant").await, id);
 }
 
-async fn article_id(api: &Api, name: &str) -> String {
+async fn article_id(api: &V, name: &str) -> String {
     let (_, body) = api.get("/v2/articles").await;
     body["Data"]
         .as_array()
@@ -328,7 +342,7 @@ async fn article_id(api: &Api, name: &str) -> String {
 #[tokio::test]
 async fn drafts_convert_to_invoices() {
     let sb = sandbox().await;
-    let api = visma(&sb);
+    let api = V(visma(&sb));
     let (_, customer) = api
         .post("/v2/customers", &customer_body(&api, "Kund AB").await)
         .await;
@@ -341,7 +355,7 @@ async fn drafts_convert_to_invoices() {
         "YourReference": "Anna",
         "BuyersOrderReference": "PO-9",
         "Rows": [
-            {"ArticleId": labour, "Quantity": 2.5, "UnitPrice": 650, "Text": "Arbete", "ReversedConstructionServicesVatFree": false},
+            {"ArticleId": labour, "Quantity": 2.5, "UnitPrice": 650, "Text": "Arbete", "IsTextRow": false, "ReversedConstructionServicesVatFree": false},
             {"IsTextRow": true, "Text": "Tack för uppdraget", "ReversedConstructionServicesVatFree": false}
         ]
     });
@@ -365,8 +379,9 @@ async fn drafts_convert_to_invoices() {
             &json!({}),
         )
         .await;
-    assert_eq!(status, StatusCode::OK, "{invoice}");
+    assert_eq!(status, StatusCode::CREATED, "{invoice}");
     assert_eq!(invoice["InvoiceNumber"], 1);
+    assert_eq!(invoice["CreatedFromDraftId"], draft_id.as_str());
     assert_eq!(invoice["CustomerId"], customer_id.as_str());
     assert_eq!(invoice["TotalAmount"], 2031.0);
     assert_eq!(invoice["RemainingAmount"], 2031.0);
@@ -390,14 +405,27 @@ async fn drafts_convert_to_invoices() {
     assert_eq!(&got, &invoice);
 
     // A booked invoice directly.
-    let mut direct = draft.clone();
-    direct["InvoiceDate"] = json!("2024-05-02");
+    let direct = json!({
+        "CustomerId": customer_id,
+        "RotReducedInvoicingType": 0,
+        "EuThirdParty": false,
+        "YourReference": "Anna",
+        "InvoiceDate": "2024-05-02",
+        "Rows": [
+            {"ArticleId": labour, "Quantity": 2.5, "UnitPrice": 650, "Text": "Arbete"},
+            {"Text": "Tack för uppdraget"}
+        ]
+    });
     let (status, second) = api.post("/v2/customerinvoices", &direct).await;
     assert_eq!(status, StatusCode::CREATED, "{second}");
     assert_eq!(second["InvoiceNumber"], 2);
-    assert_eq!(second["InvoiceDate"], "2024-05-02T00:00:00");
-    assert_eq!(second["DueDate"], "2024-06-01T00:00:00");
-    assert_eq!(sb.state.invoice_count(ProviderKind::Visma, &api.company), 2);
+    assert_eq!(second["InvoiceDate"], "2024-05-02T00:00:00Z");
+    assert_eq!(second["Rows"][1]["IsTextRow"], true);
+    assert_eq!(second["DueDate"], "2024-06-01T00:00:00Z");
+    assert_eq!(
+        sb.state.invoice_count(ProviderKind::Visma, &api.0.company),
+        2
+    );
 
     let (_, list) = api.get("/v2/customerinvoices").await;
     assert_eq!(list["Meta"]["TotalNumberOfResults"], 2);
@@ -440,7 +468,20 @@ async fn drafts_convert_to_invoices() {
     bad_rot["RotReducedInvoicingType"] = json!(5);
     let (status, answer) = api.post("/v2/customerinvoicedrafts", &bad_rot).await;
     assert_visma_error(status, &answer, StatusCode::BAD_REQUEST, CODE_INVALID_VALUE);
-    for field in ["EuThirdParty", "Rows", "RotReducedInvoicingType"] {
+    // The document requires Rows of booked invoices, not of drafts.
+    let mut no_rows = draft.clone();
+    no_rows.as_object_mut().unwrap().remove("Rows");
+    let (status, answer) = api.post("/v2/customerinvoices", &no_rows).await;
+    assert_visma_error(
+        status,
+        &answer,
+        StatusCode::BAD_REQUEST,
+        CODE_REQUIRED_FIELD,
+    );
+    let (status, answer) = api.post("/v2/customerinvoicedrafts", &no_rows).await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+    assert_eq!(answer["Rows"], json!([]));
+    for field in ["EuThirdParty", "RotReducedInvoicingType", "CustomerId"] {
         let mut missing = draft.clone();
         missing.as_object_mut().unwrap().remove(field);
         let (status, answer) = api.post("/v2/customerinvoicedrafts", &missing).await;
@@ -456,7 +497,7 @@ async fn drafts_convert_to_invoices() {
 #[tokio::test]
 async fn invoices_filter_on_modified_since_utc() {
     let sb = sandbox().await;
-    let api = visma(&sb);
+    let api = V(visma(&sb));
     let (_, customer) = api
         .post("/v2/customers", &customer_body(&api, "Kund AB").await)
         .await;
@@ -470,7 +511,7 @@ async fn invoices_filter_on_modified_since_utc() {
                     "CustomerId": customer["Id"],
                     "RotReducedInvoicingType": 0,
                     "EuThirdParty": false,
-                    "Rows": [{"ArticleId": labour, "Quantity": 1, "UnitPrice": 100, "Text": "x", "ReversedConstructionServicesVatFree": false}]
+                    "Rows": [{"ArticleId": labour, "Quantity": 1, "UnitPrice": 100, "Text": "x", "IsVatFree": false}]
                 }),
             )
             .await;
@@ -484,7 +525,7 @@ async fn invoices_filter_on_modified_since_utc() {
     ]) {
         assert!(sb
             .state
-            .set_invoice_modified(ProviderKind::Visma, &api.company, id, utc(at)));
+            .set_invoice_modified(ProviderKind::Visma, &api.0.company, id, utc(at)));
     }
     let (_, body) = api
         .get("/v2/customerinvoices?modifiedSinceUtc=2024-05-01T10:00:00Z")

@@ -10,23 +10,15 @@ use shared::http::{RateLimiter, RetryPolicy};
 use shared::providers::{ApiAuth, ApiSettings, Providers};
 use shared::store::ratelimit::RateLimitStore;
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Fortnox's own OpenAPI description, in `shared/specs` beside the repository.
-pub fn fortnox_spec() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/specs/fortnox-openapi.json")
-}
-
-/// Starts a stack whose sandbox divides its rate windows by `time_scale`.
-pub async fn stack(time_scale: f64, contract: bool) -> Stack {
+/// Starts a stack whose sandbox divides its rate windows by `time_scale` (and, as always,
+/// checks every body against the providers' contracts).
+pub async fn stack(time_scale: f64) -> Stack {
     let mut sandbox = sandbox::SandboxConfig::with_defaults();
     sandbox.time_scale = time_scale;
-    if contract {
-        sandbox.fortnox_openapi = Some(fortnox_spec());
-    }
     system_tests::stack_with(StackOptions {
         sandbox,
         ..StackOptions::default()

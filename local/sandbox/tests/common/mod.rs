@@ -1,33 +1,69 @@
-//! Helpers shared by the REST tests: a sandbox with the Fortnox contract switched on, tokens
-//! without the OAuth dance, and small JSON request helpers.
+//! Helpers shared by the REST tests: a sandbox whose contract record must be clean when the
+//! test ends, tokens without the OAuth dance, and small JSON request helpers.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::ops::Deref;
 use std::time::Duration;
 
 use reqwest::{Client, StatusCode};
 use sandbox::{
-    start, Direction, ProviderKind, RunningSandbox, SandboxConfig, DEFAULT_FORTNOX_CLIENT_ID,
-    DEFAULT_VISMA_CLIENT_ID,
+    start, ContractViolation, ProviderKind, RunningSandbox, SandboxConfig,
+    DEFAULT_FORTNOX_CLIENT_ID, DEFAULT_VISMA_CLIENT_ID,
 };
 use serde_json::Value;
 
-/// Fortnox's OpenAPI file, beside the repository (`/work/shared/specs/…`).
-pub fn spec_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/specs/fortnox-openapi.json")
+/// A running sandbox that, when the test ends without panicking, asserts that no request or
+/// response broke a provider's contract. Tests that provoke violations on purpose take them
+/// with [`Sandbox::take_violations`] and assert on them.
+pub struct Sandbox(Option<RunningSandbox>);
+
+impl Deref for Sandbox {
+    type Target = RunningSandbox;
+
+    fn deref(&self) -> &RunningSandbox {
+        self.0.as_ref().expect("the sandbox is running")
+    }
 }
 
-/// A sandbox checking every Fortnox body against the contract. Rate-limit windows are
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        if let Some(sb) = self.0.as_ref() {
+            if !std::thread::panicking() {
+                sb.assert_contracts_kept();
+            }
+        }
+    }
+}
+
+impl Sandbox {
+    /// Guards an already started sandbox.
+    pub fn new(sb: RunningSandbox) -> Self {
+        Sandbox(Some(sb))
+    }
+
+    /// The violations recorded so far, removed from the record.
+    pub fn take_violations(&self) -> Vec<ContractViolation> {
+        self.state.take_contract_violations()
+    }
+
+    /// Checks the contract record now and hands over the sandbox (to shut it down).
+    pub fn into_inner(mut self) -> RunningSandbox {
+        let sb = self.0.take().expect("the sandbox is running");
+        sb.assert_contracts_kept();
+        sb
+    }
+}
+
+/// A sandbox with the providers' contracts checked (as always). Rate-limit windows are
 /// shrunk 1000× so ordinary tests never meet them; `edit` may change that.
-pub async fn sandbox_with(edit: impl FnOnce(&mut SandboxConfig)) -> RunningSandbox {
+pub async fn sandbox_with(edit: impl FnOnce(&mut SandboxConfig)) -> Sandbox {
     let mut config = SandboxConfig::with_defaults();
     config.time_scale = 1000.0;
-    config.fortnox_openapi = Some(spec_path());
     edit(&mut config);
-    start(config).await.expect("sandbox starts")
+    Sandbox::new(start(config).await.expect("sandbox starts"))
 }
 
-pub async fn sandbox() -> RunningSandbox {
+pub async fn sandbox() -> Sandbox {
     sandbox_with(|_| {}).await
 }
 
@@ -179,21 +215,41 @@ pub fn assert_visma_error(status: StatusCode, body: &Value, expected: StatusCode
     );
 }
 
-/// Every Fortnox response the sandbox sent validated against the OpenAPI contract.
+/// Every response the sandbox sent so far kept to its provider's contract (requests are
+/// checked when the test ends).
 pub fn assert_responses_match_contract(sb: &RunningSandbox) {
     let bad: Vec<_> = sb
         .state
         .contract_violations()
         .into_iter()
-        .filter(|v| v.direction == Direction::Response)
+        .filter(|v| v.direction == sandbox::Direction::Response)
         .collect();
-    assert!(bad.is_empty(), "responses violating the contract: {bad:#?}");
+    assert!(
+        bad.is_empty(),
+        "responses violating the contract:\n{}",
+        sandbox::violation_report(&bad)
+    );
 }
 
-/// No Fortnox body at all, request or response, violated the contract.
+/// For a test that sent bodies off the contract on purpose (to prove the simulator's error
+/// paths or leniency): takes the violations recorded so far and asserts they are exactly
+/// `n` request violations. Response violations are never excused.
+pub fn excuse_request_violations(sb: &Sandbox, n: usize) {
+    let taken = sb.take_violations();
+    let requests = taken
+        .iter()
+        .filter(|v| v.direction == sandbox::Direction::Request)
+        .count();
+    assert!(
+        requests == n && requests == taken.len(),
+        "expected {n} request violation(s) sent on purpose, got:\n{}",
+        sandbox::violation_report(&taken)
+    );
+}
+
+/// No request or response so far, of either provider, broke its contract.
 pub fn assert_contract_clean(sb: &RunningSandbox) {
-    let bad = sb.state.contract_violations();
-    assert!(bad.is_empty(), "contract violations: {bad:#?}");
+    sb.assert_contracts_kept();
 }
 
 /// A minimal valid Fortnox customer body.

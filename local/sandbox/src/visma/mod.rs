@@ -1,0 +1,84 @@
+//! Visma eAccounting simulator, served under `/visma`: identity server (`/connect/…`) and
+//! API v2 (`/v2/…`). Every route, method, status and body follows Visma's own OpenAPI
+//! document (`contracts/visma-eaccounting-v2-openapi.yaml`); bodies are built from its
+//! schemas ([`schema`]).
+//!
+//! | file | what |
+//! |---|---|
+//! | `codes.rs` | scopes and `ErrorCode` constants (public) |
+//! | `oauth_routes.rs` | `/connect/…` routes, bearer and scope check |
+//! | `errors.rs` | `ApiError` → `CommonExtendedBadRequest` |
+//! | `schema.rs` | the document's schemas: skeletons, writable fields, typed reading |
+//! | `query.rs`, `odata.rs` | paging and `modifiedSinceUtc`; the `$filter` parser |
+//! | `data.rs`, `seed.rs` | a company's data; lookups and generated customers |
+//! | `customers.rs`, `drafts.rs`, `invoices.rs`, `rows.rs`, `lookups.rs` | handlers |
+
+mod codes;
+mod common;
+mod customers;
+mod data;
+mod drafts;
+mod errors;
+mod invoices;
+mod lookups;
+mod oauth_routes;
+mod odata;
+mod query;
+mod rows;
+mod schema;
+mod seed;
+
+use std::sync::Arc;
+
+use axum::routing::{get, post};
+use axum::Router;
+
+use crate::state::SandboxState;
+
+pub use codes::*;
+pub(crate) use data::VismaData;
+pub(crate) use errors::{server_error, too_many_requests};
+
+/// Routes of the Visma simulator, to be nested under `/visma`. Paths are the document's
+/// (`/termsofpayments`, not `/termsofpayment`): a path it lacks is a plain 404.
+pub(crate) fn router() -> Router<Arc<SandboxState>> {
+    oauth_routes::routes()
+        .route("/v2/companysettings", get(lookups::company_settings))
+        .route(
+            "/v2/customers",
+            get(customers::list).post(customers::create),
+        )
+        .route(
+            "/v2/customers/{id}",
+            get(customers::get_one)
+                .put(customers::replace)
+                .delete(customers::delete),
+        )
+        .route("/v2/termsofpayments", get(lookups::list_terms))
+        .route("/v2/termsofpayments/{id}", get(lookups::get_terms))
+        .route("/v2/articles", get(lookups::list_articles))
+        .route("/v2/articles/{id}", get(lookups::get_article))
+        .route("/v2/articleaccountcodings", get(lookups::list_codings))
+        .route("/v2/articleaccountcodings/{id}", get(lookups::get_coding))
+        .route("/v2/units", get(lookups::list_units))
+        .route("/v2/units/{id}", get(lookups::get_unit))
+        .route(
+            "/v2/customerinvoicedrafts",
+            get(drafts::list).post(drafts::create),
+        )
+        .route(
+            "/v2/customerinvoicedrafts/{id}",
+            get(drafts::get_one)
+                .put(drafts::replace)
+                .delete(drafts::delete),
+        )
+        .route(
+            "/v2/customerinvoicedrafts/{id}/convert",
+            post(drafts::convert),
+        )
+        .route(
+            "/v2/customerinvoices",
+            get(invoices::list).post(invoices::create),
+        )
+        .route("/v2/customerinvoices/{id}", get(invoices::get_one))
+}
