@@ -8,7 +8,10 @@ pub mod context;
 pub mod domain;
 pub mod http;
 pub mod jobs;
+#[cfg(any(test, feature = "mocks"))]
+pub mod mocks;
 pub mod providers;
+pub mod records;
 pub mod sqs;
 pub mod store;
 pub mod sync;

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use shared::api::{json, path_param, query_param, tenant, traced, typed_body, Problem};
 use shared::connections::get;
 use shared::domain::{Customer, Entity, Integration, IntegrationStatus, Invoice};
-use shared::sync::records::{feed, parse_records, upsert, Rejected, SyncRecord};
+use shared::records::{feed, parse_records, upsert, Record, Rejected};
 use shared::AppContext;
 
 /// The body of an upsert. Each record is read and validated on its own
@@ -118,11 +118,11 @@ async fn handle(ctx: &AppContext, req: &Request) -> Result<Response<Body>, Probl
     replay(202, text)
 }
 
-async fn upsert_parsed<T: SyncRecord>(
+async fn upsert_parsed<T: Record>(
     ctx: &AppContext,
     integration: &Integration,
     records: &Value,
-) -> Result<shared::sync::records::UpsertOutcome, Problem> {
+) -> Result<shared::records::UpsertOutcome, Problem> {
     let parsed = parse_records::<T>(records, integration.provider).map_err(rejected)?;
     Ok(upsert(ctx, integration, parsed).await?)
 }

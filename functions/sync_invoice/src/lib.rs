@@ -10,7 +10,7 @@ use shared::connections::get;
 use shared::domain::{Direction, Entity, IntegrationStatus, Invoice, Mode, Target, Trigger};
 use shared::jobs::{enqueue, JobRequest};
 use shared::providers::limits_for;
-use shared::sync::records::store;
+use shared::records::store;
 use shared::AppContext;
 
 /// The request body: the integration, and exactly one of `invoice_id` and `invoice`.

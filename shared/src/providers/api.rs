@@ -209,6 +209,20 @@ pub trait AccountingApi: Send + Sync {
             field: None,
         })
     }
+
+    // Added for the sync engine (h-engine): what finishing a create means is the provider's
+    // business, so the engine never asks which provider it talks to.
+    /// Finishes an invoice whose create stopped after its first step, as found by our reference
+    /// after an ambiguous failure: does what [`Self::create_invoice`] does after its first
+    /// request. Nothing by default (a Fortnox create is one request).
+    async fn complete_invoice(
+        &self,
+        auth: &ApiAuth,
+        found: Remote<Invoice>,
+    ) -> Result<Remote<Invoice>, ApiError> {
+        let _ = auth;
+        Ok(found)
+    }
 }
 
 /// Our id as it fits a field of at most `max` characters: unchanged when it fits, holds only

@@ -2,16 +2,21 @@
 //! OAuth state, which is bound to a tenant), see `docs/data-model.md`.
 
 pub mod dynamo;
+pub mod feed;
+pub mod idempotency;
 pub mod item;
 pub mod jobs;
 pub mod lease;
+pub mod port;
 pub mod queue;
 pub mod ratelimit;
 pub mod records;
 pub mod secrets;
+pub mod sync_dynamo;
 pub mod webhooks;
 
 pub use dynamo::{Db, OAuthState};
+pub use port::{SyncStore, SyncWrite};
 pub use queue::{JobMessage, Queue};
 pub use secrets::Vault;
 

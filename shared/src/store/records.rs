@@ -4,7 +4,7 @@
 //! |---|---|
 //! | `LOCAL#<entity>#<our id>` | the app's canonical record, its content hash and `updated_at` |
 //! | `PENDING#<entity>#<our id>` | marker: this record awaits export (carries the hash to export) |
-//! | `MAP#<entity>#<our id>` | our id → provider id, last synced content hash, pending-create flag |
+//! | `MAP#<entity>#<our id>` | our id → provider id, last synced content hash, pending-create flag and the hash that create carries |
 //! | `RMAP#<entity>#<remote id>` | provider id → our id |
 //! | `FEED#<entity>#<seq>` | change feed of records pulled from the provider, monotonic `seq` |
 //! | `SEQ` | the feed's sequence counter |
@@ -12,13 +12,11 @@
 //! | `CHECKPOINT#<entity>` | high-water mark of incremental pulls |
 //! | `IDEMP#<key>` | a stored answer to an `Idempotency-Key` request (TTL 24 h) |
 
-use super::item::{get_n, get_s, n, s, ts, Item};
+use super::item::{get_s, s, ts, Item};
 use super::jobs::integration_pk;
 use super::{written, Db, StoreError};
 use crate::domain::Entity;
-use aws_sdk_dynamodb::types::{
-    DeleteRequest, KeysAndAttributes, PutRequest, ReturnValue, WriteRequest,
-};
+use aws_sdk_dynamodb::types::{DeleteRequest, KeysAndAttributes, PutRequest, WriteRequest};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -63,6 +61,10 @@ pub struct Mapping {
     pub remote_modified_at: Option<DateTime<Utc>>,
     /// A create was sent and its outcome is not known yet: look up by our reference first.
     pub create_pending_since: Option<DateTime<Utc>>,
+    /// With a pending create: the content hash of the local version that create carries (the
+    /// app may change the record while the outcome is unknown).
+    #[serde(default)]
+    pub create_hash: Option<String>,
     /// The provider deleted the record.
     pub deleted_at: Option<DateTime<Utc>>,
 }
@@ -127,15 +129,15 @@ fn map_sk(e: Entity, id: &str) -> String {
 fn rmap_sk(e: Entity, id: &str) -> String {
     format!("RMAP#{e}#{id}")
 }
-fn feed_sk(e: Entity, seq: u64) -> String {
+pub(super) fn feed_sk(e: Entity, seq: u64) -> String {
     format!("FEED#{e}#{seq:020}")
 }
 
-fn rfc3339(t: DateTime<Utc>) -> String {
+pub(super) fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-fn parse_ts(v: Option<&str>) -> Option<DateTime<Utc>> {
+pub(super) fn parse_ts(v: Option<&str>) -> Option<DateTime<Utc>> {
     v.and_then(|s| DateTime::parse_from_rfc3339(s).ok())
         .map(|d| d.with_timezone(&Utc))
 }
@@ -188,6 +190,9 @@ pub fn mapping_items(integration_id: &str, e: Entity, m: &Mapping) -> Vec<Item> 
     if let Some(t) = m.create_pending_since {
         it.insert("create_pending_since".into(), ts(t));
     }
+    if let Some(h) = &m.create_hash {
+        it.insert("create_hash".into(), s(h));
+    }
     if let Some(t) = m.deleted_at {
         it.insert("deleted_at".into(), ts(t));
     }
@@ -210,6 +215,7 @@ fn mapping_from(it: &Item) -> Mapping {
         remote_hash: get_s(it, "remote_hash").map(str::to_string),
         remote_modified_at: parse_ts(get_s(it, "remote_modified_at")),
         create_pending_since: parse_ts(get_s(it, "create_pending_since")),
+        create_hash: get_s(it, "create_hash").map(str::to_string),
         deleted_at: parse_ts(get_s(it, "deleted_at")),
     }
 }
@@ -625,208 +631,5 @@ impl Db {
                 .map_err(StoreError::dynamo)?;
         }
         Ok(())
-    }
-
-    /// Reserves `count` feed sequence numbers; gives the first.
-    pub async fn reserve_seq(&self, integration_id: &str, count: u64) -> Result<u64, StoreError> {
-        let out = self
-            .client()
-            .update_item()
-            .table_name(self.table())
-            .key("pk", s(integration_pk(integration_id)))
-            .key("sk", s("SEQ"))
-            .update_expression("ADD next_seq :n")
-            .expression_attribute_values(":n", n(count as i64))
-            .return_values(ReturnValue::UpdatedNew)
-            .send()
-            .await
-            .map_err(StoreError::dynamo)?;
-        let last = out
-            .attributes()
-            .and_then(|a| get_n(a, "next_seq"))
-            .unwrap_or(count as i64) as u64;
-        Ok(last - count + 1)
-    }
-
-    /// The feed item for an entry.
-    pub fn feed_item(integration_id: &str, f: &FeedEntry) -> Result<Item, StoreError> {
-        let mut it = Item::new();
-        it.insert("pk".into(), s(integration_pk(integration_id)));
-        it.insert("sk".into(), s(feed_sk(f.entity, f.seq)));
-        it.insert(
-            "doc".into(),
-            s(serde_json::to_string(f).map_err(|e| StoreError::Corrupt(e.to_string()))?),
-        );
-        Ok(it)
-    }
-
-    /// Feed entries of an entity after `cursor`.
-    pub async fn feed(
-        &self,
-        integration_id: &str,
-        e: Entity,
-        cursor: u64,
-        limit: i32,
-    ) -> Result<Vec<FeedEntry>, StoreError> {
-        let page = self
-            .query_prefix(
-                integration_id,
-                &format!("FEED#{e}#"),
-                Some(&feed_sk(e, cursor)),
-                limit,
-            )
-            .await?;
-        page.items
-            .iter()
-            .map(|it| {
-                serde_json::from_str(get_s(it, "doc").unwrap_or("null"))
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))
-            })
-            .collect()
-    }
-
-    /// The conflict-log item for a decision.
-    pub fn conflict_item(integration_id: &str, c: &Conflict) -> Result<Item, StoreError> {
-        let mut it = Item::new();
-        it.insert("pk".into(), s(integration_pk(integration_id)));
-        it.insert(
-            "sk".into(),
-            s(format!(
-                "CONFLICT#{}#{}#{}",
-                rfc3339(c.decided_at),
-                c.entity,
-                c.our_id
-            )),
-        );
-        it.insert(
-            "doc".into(),
-            s(serde_json::to_string(c).map_err(|e| StoreError::Corrupt(e.to_string()))?),
-        );
-        it.insert(
-            "ttl".into(),
-            n((c.decided_at + chrono::Duration::days(180)).timestamp()),
-        );
-        Ok(it)
-    }
-
-    /// The conflict log, newest first.
-    pub async fn conflicts(
-        &self,
-        integration_id: &str,
-        limit: i32,
-    ) -> Result<Vec<Conflict>, StoreError> {
-        let out = self
-            .client()
-            .query()
-            .table_name(self.table())
-            .key_condition_expression("pk = :pk AND begins_with(sk, :p)")
-            .expression_attribute_values(":pk", s(integration_pk(integration_id)))
-            .expression_attribute_values(":p", s("CONFLICT#"))
-            .scan_index_forward(false)
-            .limit(limit)
-            .send()
-            .await
-            .map_err(StoreError::dynamo)?;
-        out.items()
-            .iter()
-            .map(|it| {
-                serde_json::from_str(get_s(it, "doc").unwrap_or("null"))
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))
-            })
-            .collect()
-    }
-
-    /// The pull high-water mark of an entity.
-    pub async fn pull_checkpoint(
-        &self,
-        integration_id: &str,
-        e: Entity,
-    ) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let out = self
-            .client()
-            .get_item()
-            .table_name(self.table())
-            .key("pk", s(integration_pk(integration_id)))
-            .key("sk", s(format!("CHECKPOINT#{e}")))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(StoreError::dynamo)?;
-        Ok(out.item().and_then(|it| parse_ts(get_s(it, "high_water"))))
-    }
-
-    /// Advances the pull high-water mark (never backwards).
-    pub async fn set_pull_checkpoint(
-        &self,
-        integration_id: &str,
-        e: Entity,
-        high_water: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        let res = self
-            .client()
-            .put_item()
-            .table_name(self.table())
-            .item("pk", s(integration_pk(integration_id)))
-            .item("sk", s(format!("CHECKPOINT#{e}")))
-            .item("high_water", s(rfc3339(high_water)))
-            .condition_expression("attribute_not_exists(high_water) OR high_water <= :hw")
-            .expression_attribute_values(":hw", s(rfc3339(high_water)))
-            .send()
-            .await;
-        // A newer mark set meanwhile stays.
-        written(res).map(|_| ())
-    }
-
-    /// A stored idempotent answer: (request fingerprint, status, body).
-    pub async fn idempotent_answer(
-        &self,
-        integration_id: &str,
-        key: &str,
-    ) -> Result<Option<(String, u16, String)>, StoreError> {
-        let out = self
-            .client()
-            .get_item()
-            .table_name(self.table())
-            .key("pk", s(integration_pk(integration_id)))
-            .key("sk", s(format!("IDEMP#{key}")))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(StoreError::dynamo)?;
-        Ok(out.item().and_then(|it| {
-            Some((
-                get_s(it, "fingerprint")?.to_string(),
-                get_n(it, "status")? as u16,
-                get_s(it, "body")?.to_string(),
-            ))
-        }))
-    }
-
-    /// Stores an idempotent answer for 24 hours; `false` when the key was taken meanwhile.
-    pub async fn store_idempotent_answer(
-        &self,
-        integration_id: &str,
-        key: &str,
-        fingerprint: &str,
-        status: u16,
-        body: &str,
-    ) -> Result<bool, StoreError> {
-        let res = self
-            .client()
-            .put_item()
-            .table_name(self.table())
-            .item("pk", s(integration_pk(integration_id)))
-            .item("sk", s(format!("IDEMP#{key}")))
-            .item("fingerprint", s(fingerprint))
-            .item("status", n(status as i64))
-            .item("body", s(body))
-            .item(
-                "ttl",
-                n((Utc::now() + chrono::Duration::hours(24)).timestamp()),
-            )
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        written(res)
     }
 }

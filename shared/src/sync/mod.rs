@@ -1,12 +1,39 @@
-//! The sync engine: export, pull, conflicts, job slices.
+//! The sync engine: a job runs as slices of phases (push, pull, sweep), each phase in its own
+//! file around a small [`run::Run`] that holds the slice's budget and checkpoint:
+//!
+//! | file | what |
+//! |---|---|
+//! | `run.rs` | the phases of a job, the checkpoint, the slice loop and its dispatch |
+//! | `push.rs` | exports pending (or all) local records, a page at a time |
+//! | `export.rs` | one record: create exactly once, adopt one found by reference, update |
+//! | `pull.rs` | reads provider changes and applies them (dedupe, echo suppression) |
+//! | `sweep.rs` | a full pass over the provider's ids that finds deletions |
+//! | `conflicts.rs` | last-write-wins decisions and their log |
+//! | `ops.rs` | what the engine needs of a record type and of its provider calls |
+//!
+//! The engine reaches storage only through [`SyncStore`] and the provider only through
+//! [`AccountingApi`]; see `docs/sync-engine.md`.
 
-pub mod conflict;
-pub mod engine;
+pub mod conflicts;
+mod export;
 pub mod ops;
-pub mod records;
+mod pull;
+mod push;
+pub mod run;
+mod sweep;
 
-use crate::domain::{Integration, Job};
+pub use ops::{Ops, SyncRecord};
+pub use run::{phases, Checkpoint, Phase};
+
+#[cfg(test)]
+mod tests;
+
+use crate::connections::tokens::{TokenError, TokenManager};
+use crate::domain::{Integration, Job, Secret};
+use crate::providers::AccountingApi;
+use crate::store::SyncStore;
 use crate::AppContext;
+use async_trait::async_trait;
 use std::time::Duration;
 
 /// How a slice ended.
@@ -37,6 +64,66 @@ pub enum SyncError {
     Fatal(String),
 }
 
+/// Access tokens for the provider calls of a slice.
+#[async_trait]
+pub trait AccessTokens: Send + Sync {
+    /// A valid access token.
+    async fn access_token(&self, integration: &Integration) -> Result<Secret, TokenError>;
+    /// Refreshes now (after the provider refused a token that looked valid).
+    async fn refresh_now(&self, integration: &Integration) -> Result<(), TokenError>;
+}
+
+#[async_trait]
+impl AccessTokens for TokenManager {
+    async fn access_token(&self, integration: &Integration) -> Result<Secret, TokenError> {
+        TokenManager::access_token(self, integration).await
+    }
+    async fn refresh_now(&self, integration: &Integration) -> Result<(), TokenError> {
+        TokenManager::refresh_now(self, integration)
+            .await
+            .map(|_| ())
+    }
+}
+
+/// What a slice runs with: storage, the provider's data API, tokens and paging settings.
+#[derive(Clone, Copy)]
+pub struct Engine<'a> {
+    /// Sync state.
+    pub store: &'a dyn SyncStore,
+    /// The integration's accounting system.
+    pub api: &'a dyn AccountingApi,
+    /// Its access tokens.
+    pub tokens: &'a dyn AccessTokens,
+    /// Records per page when pushing.
+    pub page_size: u32,
+    /// Overlap of incremental pulls.
+    pub pull_overlap: Duration,
+}
+
+impl<'a> Engine<'a> {
+    /// The engine of `integration` in production: DynamoDB, the provider's client, the token
+    /// manager and the configured paging.
+    pub fn for_integration(ctx: &'a AppContext, integration: &Integration) -> Self {
+        Engine {
+            store: &ctx.db,
+            api: ctx.providers.api(integration.provider),
+            tokens: &ctx.tokens,
+            page_size: ctx.config.sync.page_size,
+            pull_overlap: ctx.config.sync.pull_overlap,
+        }
+    }
+}
+
+/// When a slice stops taking new work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Budget {
+    /// After this long (the worker's slice budget).
+    Time(Duration),
+    /// After this many checks of the budget (one before each record and each page): slices
+    /// that end at reproducible points, for tests.
+    Checks(u32),
+}
+
 /// Runs one slice of `job` within `budget`, updating its progress and checkpoint.
 pub async fn run_slice(
     ctx: &AppContext,
@@ -44,5 +131,7 @@ pub async fn run_slice(
     job: &mut Job,
     budget: Duration,
 ) -> Result<SliceOutcome, SyncError> {
-    engine::run(ctx, integration, job, budget).await
+    Engine::for_integration(ctx, integration)
+        .run(integration, job, Budget::Time(budget))
+        .await
 }

@@ -1,14 +1,59 @@
-//! Entity-specific calls of the data API, behind one trait so the engine is written once.
+//! What the engine needs of a record type: its content hash and ids ([`SyncRecord`]) and its
+//! entity-specific provider calls ([`Ops`]), so the engine is written once for both entities.
 
-use super::records::SyncRecord;
-use crate::domain::{Customer, Invoice};
+use crate::domain::{Customer, Entity, Invoice};
 use crate::http::ApiError;
-use crate::providers::api::{AccountingApi, ApiAuth, IdPage, InvoiceAction, Page, Remote};
-
-/// How a Visma draft's id is marked in [`Remote::remote_id`].
-const DRAFT_PREFIX: &str = "draft:";
+use crate::providers::api::{AccountingApi, ApiAuth, IdPage, Page, Remote};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+/// What the sync engine needs of a canonical record.
+pub trait SyncRecord: DeserializeOwned + Serialize + Clone + Send + Sync {
+    /// Which entity.
+    const ENTITY: Entity;
+    /// Our id.
+    fn our_id(&self) -> &str;
+    /// When it last changed on the side it was read from.
+    fn changed_at(&self) -> Option<DateTime<Utc>>;
+    /// Sets that time.
+    fn set_changed_at(&mut self, t: DateTime<Utc>);
+    /// Content hash (ignores timestamps and read-only fields).
+    fn hash(&self) -> String;
+}
+
+impl SyncRecord for Customer {
+    const ENTITY: Entity = Entity::Customers;
+    fn our_id(&self) -> &str {
+        &self.id
+    }
+    fn changed_at(&self) -> Option<DateTime<Utc>> {
+        self.updated_at
+    }
+    fn set_changed_at(&mut self, t: DateTime<Utc>) {
+        self.updated_at = Some(t);
+    }
+    fn hash(&self) -> String {
+        self.content_hash()
+    }
+}
+
+impl SyncRecord for Invoice {
+    const ENTITY: Entity = Entity::Invoices;
+    fn our_id(&self) -> &str {
+        &self.id
+    }
+    fn changed_at(&self) -> Option<DateTime<Utc>> {
+        self.updated_at
+    }
+    fn set_changed_at(&mut self, t: DateTime<Utc>) {
+        self.updated_at = Some(t);
+    }
+    fn hash(&self) -> String {
+        self.content_hash()
+    }
+}
 
 /// What the engine needs to do with one entity at a provider.
 #[async_trait]
@@ -53,15 +98,14 @@ pub trait Ops: SyncRecord + 'static {
         rec: &Self,
         customer: Option<&str>,
     ) -> Result<Remote<Self>, ApiError>;
-    /// Finishes a create that was interrupted after its first step (a Visma invoice found as a
-    /// draft after an ambiguous failure is converted, as `create` would have done).
+    /// Finishes a create that was interrupted after its first step, as found by our reference
+    /// (the provider knows what its `create` does after the first step).
     async fn complete(
         api: &dyn AccountingApi,
         auth: &ApiAuth,
         found: Remote<Self>,
-        convert_drafts: bool,
     ) -> Result<Remote<Self>, ApiError> {
-        let _ = (api, auth, convert_drafts);
+        let _ = (api, auth);
         Ok(found)
     }
     /// Sets our id.
@@ -183,15 +227,8 @@ impl Ops for Invoice {
         api: &dyn AccountingApi,
         auth: &ApiAuth,
         found: Remote<Self>,
-        convert_drafts: bool,
     ) -> Result<Remote<Self>, ApiError> {
-        // `Remote::remote_id` marks a never-converted Visma draft with this prefix.
-        if convert_drafts && found.remote_id.starts_with(DRAFT_PREFIX) {
-            return api
-                .invoice_action(auth, &found.remote_id, InvoiceAction::Bookkeep)
-                .await;
-        }
-        Ok(found)
+        api.complete_invoice(auth, found).await
     }
     fn set_our_id(&mut self, id: &str) {
         self.id = id.to_string();

@@ -11,7 +11,7 @@
 //! unknown outcome leaves a draft that [`AccountingApi::find_invoice_by_reference`] finds.
 
 use super::errors;
-use super::mapping::{customer_reference, invoice_reference, Articles};
+use super::mapping::{customer_reference, invoice_reference, Articles, DRAFT_PREFIX};
 use super::wire::Meta;
 use crate::domain::{Customer, Entity, Invoice, ProviderKind};
 use crate::http::outbound::Stats;
@@ -340,6 +340,18 @@ impl AccountingApi for VismaApi {
         action: InvoiceAction,
     ) -> Result<Remote<Invoice>, ApiError> {
         self.action(auth, remote_id, action).await
+    }
+    // Added for the sync engine (h-engine): a create is a draft POST, then (when drafts are
+    // converted) the conversion; a draft found after an ambiguous create is converted here.
+    async fn complete_invoice(
+        &self,
+        auth: &ApiAuth,
+        found: Remote<Invoice>,
+    ) -> Result<Remote<Invoice>, ApiError> {
+        match found.remote_id.strip_prefix(DRAFT_PREFIX) {
+            Some(id) if self.settings.visma_convert_drafts => self.convert(auth, id).await,
+            _ => Ok(found),
+        }
     }
 }
 

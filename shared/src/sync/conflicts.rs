@@ -1,5 +1,10 @@
-//! Last-write-wins: when both sides changed a record since the last sync, the later change wins.
+//! Last-write-wins: when both sides changed a record since the last sync, the later change wins;
+//! every decision is logged.
 
+use super::run::{store_err, Run};
+use super::SyncError;
+use crate::domain::Entity;
+use crate::store::records::Conflict;
 use chrono::{DateTime, Utc};
 
 /// Which side's version survives.
@@ -34,6 +39,36 @@ pub fn decide(
         Winner::Local
     } else {
         Winner::Provider
+    }
+}
+
+impl Run<'_> {
+    /// Logs a decision.
+    pub(super) async fn log_conflict(
+        &self,
+        e: Entity,
+        our_id: &str,
+        remote_id: &str,
+        winner: Winner,
+        local_at: DateTime<Utc>,
+        remote_at: Option<DateTime<Utc>>,
+    ) -> Result<(), SyncError> {
+        let c = Conflict {
+            entity: e,
+            our_id: our_id.to_string(),
+            remote_id: remote_id.to_string(),
+            winner: winner.as_str().to_string(),
+            local_updated_at: local_at,
+            remote_modified_at: remote_at,
+            job_id: self.job_id.clone(),
+            decided_at: Utc::now(),
+        };
+        tracing::info!(integration = %self.integration.id, entity = %e, our_id, winner = winner.as_str(), "conflict decided");
+        self.eng
+            .store
+            .log_conflict(&self.integration.id, &c)
+            .await
+            .map_err(store_err)
     }
 }
 

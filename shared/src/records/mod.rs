@@ -1,82 +1,49 @@
 //! The records API's use cases: the app upserts its records (they are exported by a job), and
-//! reads the feed of records pulled from the provider.
+//! reads the feed of records pulled from the provider. Depends on `jobs` (to queue the export)
+//! and on `sync` (what a record is to the engine); neither depends on this module.
 
 use crate::domain::{
     Customer, Direction, Entity, FieldError, Integration, Invoice, JobState, Mode, ProviderKind,
     Trigger,
 };
 use crate::jobs::{self, JobRequest};
-use crate::store::records::{local_items, FeedEntry, LocalRecord, Write};
-use crate::store::StoreError;
+use crate::store::records::{FeedEntry, LocalRecord};
+use crate::store::{StoreError, SyncStore};
 use crate::AppContext;
-use chrono::{DateTime, Utc};
-use serde::de::DeserializeOwned;
+use chrono::Utc;
 use serde::Serialize;
 use serde_json::Value;
 
-/// Most records one request may upsert.
-pub const MAX_RECORDS: usize = 100;
+pub use crate::sync::SyncRecord;
 
-/// What the sync engine needs of a canonical record.
-pub trait SyncRecord: DeserializeOwned + Serialize + Clone + Send + Sync {
-    /// Which entity.
-    const ENTITY: Entity;
-    /// Our id.
-    fn our_id(&self) -> &str;
-    /// When it last changed on the side it was read from.
-    fn changed_at(&self) -> Option<DateTime<Utc>>;
-    /// Sets that time.
-    fn set_changed_at(&mut self, t: DateTime<Utc>);
+/// A record the app can upsert: synced by the engine, validated against the provider's limits
+/// first.
+pub trait Record: SyncRecord {
     /// Field problems for this provider.
     fn problems(&self, provider: ProviderKind) -> Result<(), Vec<FieldError>>;
-    /// Content hash (ignores timestamps and read-only fields).
-    fn hash(&self) -> String;
 }
 
-impl SyncRecord for Customer {
-    const ENTITY: Entity = Entity::Customers;
-    fn our_id(&self) -> &str {
-        &self.id
-    }
-    fn changed_at(&self) -> Option<DateTime<Utc>> {
-        self.updated_at
-    }
-    fn set_changed_at(&mut self, t: DateTime<Utc>) {
-        self.updated_at = Some(t);
-    }
+impl Record for Customer {
     fn problems(&self, provider: ProviderKind) -> Result<(), Vec<FieldError>> {
         self.validate(&crate::providers::limits_for(provider).customer)
     }
-    fn hash(&self) -> String {
-        self.content_hash()
-    }
 }
 
-impl SyncRecord for Invoice {
-    const ENTITY: Entity = Entity::Invoices;
-    fn our_id(&self) -> &str {
-        &self.id
-    }
-    fn changed_at(&self) -> Option<DateTime<Utc>> {
-        self.updated_at
-    }
-    fn set_changed_at(&mut self, t: DateTime<Utc>) {
-        self.updated_at = Some(t);
-    }
+impl Record for Invoice {
     fn problems(&self, provider: ProviderKind) -> Result<(), Vec<FieldError>> {
         self.validate(&crate::providers::limits_for(provider).invoice)
     }
-    fn hash(&self) -> String {
-        self.content_hash()
-    }
 }
+
+/// Most records one request may upsert.
+pub const MAX_RECORDS: usize = 100;
 
 /// A request that cannot be accepted, naming every field at fault.
 #[derive(Debug)]
 pub struct Rejected(pub Vec<FieldError>);
 
 /// Parses and validates the `records` array of an upsert for `provider`.
-pub fn parse_records<T: SyncRecord>(
+pub fn parse_records<T: Record>(
     records: &Value,
     provider: ProviderKind,
 ) -> Result<Vec<T>, Rejected> {
@@ -181,11 +148,21 @@ pub async fn store<T: SyncRecord>(
     integration: &Integration,
     records: Vec<T>,
 ) -> Result<(usize, usize), StoreError> {
+    stage(&ctx.db, &integration.id, records).await
+}
+
+/// Stores records in `store` and marks the changed ones for export (a record whose content
+/// hash is unchanged is left alone). Gives (changed, unchanged).
+pub async fn stage<T: SyncRecord>(
+    store: &dyn SyncStore,
+    integration_id: &str,
+    records: Vec<T>,
+) -> Result<(usize, usize), StoreError> {
     let entity = T::ENTITY;
     let ids: Vec<String> = records.iter().map(|r| r.our_id().to_string()).collect();
-    let existing = ctx.db.local_records(&integration.id, entity, &ids).await?;
+    let existing = store.local_records(integration_id, entity, &ids).await?;
     let now = Utc::now();
-    let mut writes = Vec::new();
+    let mut staged = Vec::new();
     let mut unchanged = 0;
     for mut rec in records {
         let hash = rec.hash();
@@ -202,15 +179,11 @@ pub async fn store<T: SyncRecord>(
             hash,
             updated_at: rec.changed_at().unwrap_or(now),
         };
-        writes.extend(
-            local_items(&integration.id, entity, &local)
-                .into_iter()
-                .map(Write::Put),
-        );
+        staged.push(local);
     }
-    let accepted = writes.len() / 2;
+    let accepted = staged.len();
     if accepted > 0 {
-        ctx.db.write_batch(writes, &integration.id).await?;
+        store.stage_locals(integration_id, entity, staged).await?;
     }
     Ok((accepted, unchanged))
 }
@@ -265,7 +238,18 @@ pub async fn feed(
     cursor: u64,
     limit: i32,
 ) -> Result<FeedPage, StoreError> {
-    let records = ctx.db.feed(&integration.id, entity, cursor, limit).await?;
+    feed_page(&ctx.db, &integration.id, entity, cursor, limit).await
+}
+
+/// A page of `store`'s feed after `cursor`.
+pub async fn feed_page(
+    store: &dyn SyncStore,
+    integration_id: &str,
+    entity: Entity,
+    cursor: u64,
+    limit: i32,
+) -> Result<FeedPage, StoreError> {
+    let records = store.feed(integration_id, entity, cursor, limit).await?;
     let next_cursor = records.last().map(|r| r.seq).unwrap_or(cursor);
     Ok(FeedPage {
         records,

@@ -1,0 +1,162 @@
+//! The change feed, its sequence counter, the conflict log and the pull high-water marks, all
+//! under `pk = INTEGRATION#<id>` (see `records.rs` for the key table).
+
+use super::item::{get_n, get_s, n, s, Item};
+use super::jobs::integration_pk;
+use super::records::{feed_sk, parse_ts, rfc3339, Conflict, FeedEntry};
+use super::{written, Db, StoreError};
+use crate::domain::Entity;
+use aws_sdk_dynamodb::types::ReturnValue;
+use chrono::{DateTime, Utc};
+
+impl Db {
+    /// Reserves `count` feed sequence numbers; gives the first.
+    pub async fn reserve_seq(&self, integration_id: &str, count: u64) -> Result<u64, StoreError> {
+        let out = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .key("pk", s(integration_pk(integration_id)))
+            .key("sk", s("SEQ"))
+            .update_expression("ADD next_seq :n")
+            .expression_attribute_values(":n", n(count as i64))
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await
+            .map_err(StoreError::dynamo)?;
+        let last = out
+            .attributes()
+            .and_then(|a| get_n(a, "next_seq"))
+            .unwrap_or(count as i64) as u64;
+        Ok(last - count + 1)
+    }
+
+    /// The feed item for an entry.
+    pub fn feed_item(integration_id: &str, f: &FeedEntry) -> Result<Item, StoreError> {
+        let mut it = Item::new();
+        it.insert("pk".into(), s(integration_pk(integration_id)));
+        it.insert("sk".into(), s(feed_sk(f.entity, f.seq)));
+        it.insert(
+            "doc".into(),
+            s(serde_json::to_string(f).map_err(|e| StoreError::Corrupt(e.to_string()))?),
+        );
+        Ok(it)
+    }
+
+    /// Feed entries of an entity after `cursor`.
+    pub async fn feed(
+        &self,
+        integration_id: &str,
+        e: Entity,
+        cursor: u64,
+        limit: i32,
+    ) -> Result<Vec<FeedEntry>, StoreError> {
+        let page = self
+            .query_prefix(
+                integration_id,
+                &format!("FEED#{e}#"),
+                Some(&feed_sk(e, cursor)),
+                limit,
+            )
+            .await?;
+        page.items
+            .iter()
+            .map(|it| {
+                serde_json::from_str(get_s(it, "doc").unwrap_or("null"))
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))
+            })
+            .collect()
+    }
+
+    /// The conflict-log item for a decision.
+    pub fn conflict_item(integration_id: &str, c: &Conflict) -> Result<Item, StoreError> {
+        let mut it = Item::new();
+        it.insert("pk".into(), s(integration_pk(integration_id)));
+        it.insert(
+            "sk".into(),
+            s(format!(
+                "CONFLICT#{}#{}#{}",
+                rfc3339(c.decided_at),
+                c.entity,
+                c.our_id
+            )),
+        );
+        it.insert(
+            "doc".into(),
+            s(serde_json::to_string(c).map_err(|e| StoreError::Corrupt(e.to_string()))?),
+        );
+        it.insert(
+            "ttl".into(),
+            n((c.decided_at + chrono::Duration::days(180)).timestamp()),
+        );
+        Ok(it)
+    }
+
+    /// The conflict log, newest first.
+    pub async fn conflicts(
+        &self,
+        integration_id: &str,
+        limit: i32,
+    ) -> Result<Vec<Conflict>, StoreError> {
+        let out = self
+            .client()
+            .query()
+            .table_name(self.table())
+            .key_condition_expression("pk = :pk AND begins_with(sk, :p)")
+            .expression_attribute_values(":pk", s(integration_pk(integration_id)))
+            .expression_attribute_values(":p", s("CONFLICT#"))
+            .scan_index_forward(false)
+            .limit(limit)
+            .send()
+            .await
+            .map_err(StoreError::dynamo)?;
+        out.items()
+            .iter()
+            .map(|it| {
+                serde_json::from_str(get_s(it, "doc").unwrap_or("null"))
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))
+            })
+            .collect()
+    }
+
+    /// The pull high-water mark of an entity.
+    pub async fn pull_checkpoint(
+        &self,
+        integration_id: &str,
+        e: Entity,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let out = self
+            .client()
+            .get_item()
+            .table_name(self.table())
+            .key("pk", s(integration_pk(integration_id)))
+            .key("sk", s(format!("CHECKPOINT#{e}")))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(StoreError::dynamo)?;
+        Ok(out.item().and_then(|it| parse_ts(get_s(it, "high_water"))))
+    }
+
+    /// Advances the pull high-water mark (never backwards).
+    pub async fn set_pull_checkpoint(
+        &self,
+        integration_id: &str,
+        e: Entity,
+        high_water: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let res = self
+            .client()
+            .put_item()
+            .table_name(self.table())
+            .item("pk", s(integration_pk(integration_id)))
+            .item("sk", s(format!("CHECKPOINT#{e}")))
+            .item("high_water", s(rfc3339(high_water)))
+            .condition_expression("attribute_not_exists(high_water) OR high_water <= :hw")
+            .expression_attribute_values(":hw", s(rfc3339(high_water)))
+            .send()
+            .await;
+        // A newer mark set meanwhile stays.
+        written(res).map(|_| ())
+    }
+}

@@ -1,0 +1,181 @@
+//! The storage the sync engine and the records use cases need, as one small trait: local
+//! records and their pending-export markers, mappings (with the pending-create marker that makes
+//! creation exactly-once), checkpoints, the conflict log and the change feed. [`Db`] implements
+//! it over DynamoDB (`sync_dynamo.rs`); an in-memory implementation lets unit tests run the
+//! engine in milliseconds (`crate::mocks`).
+//!
+//! [`Db`]: super::Db
+
+use super::records::{Conflict, FeedEntry, LocalRecord, Mapping, Pending};
+use super::StoreError;
+use crate::domain::{Entity, Job};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use std::collections::HashMap;
+
+/// One write of a batch (applied in order, not atomically).
+#[derive(Debug, Clone, PartialEq)]
+pub enum SyncWrite {
+    /// A mapping and its reverse (provider id → our id), unconditionally.
+    Mapping(Mapping),
+    /// Only the mapping, its reverse left as it is (a deletion at the provider).
+    MappingOnly(Mapping),
+    /// The local copy of a record, written from the provider's side (no export marker).
+    Local(LocalRecord),
+    /// An entry of the change feed (its sequence number reserved with
+    /// [`SyncStore::reserve_seq`]).
+    Feed(FeedEntry),
+}
+
+/// Sync state of one integration. Every method is scoped by `integration_id`.
+#[async_trait]
+pub trait SyncStore: Send + Sync {
+    /// Stores the app's records and marks each for export (local copy + pending marker).
+    async fn stage_locals(
+        &self,
+        integration_id: &str,
+        e: Entity,
+        records: Vec<LocalRecord>,
+    ) -> Result<(), StoreError>;
+
+    /// Local records by our ids (missing ones are left out).
+    async fn local_records(
+        &self,
+        integration_id: &str,
+        e: Entity,
+        ids: &[String],
+    ) -> Result<HashMap<String, LocalRecord>, StoreError>;
+
+    /// Every local record of an entity, in id order, after `after`; gives the cursor of the
+    /// next page when there may be one.
+    async fn local_page(
+        &self,
+        integration_id: &str,
+        e: Entity,
+        after: Option<&str>,
+        limit: i32,
+    ) -> Result<(Vec<LocalRecord>, Option<String>), StoreError>;
+
+    /// Pending-export markers by our ids.
+    async fn pendings(
+        &self,
+        integration_id: &str,
+        e: Entity,
+        ids: &[String],
+    ) -> Result<HashMap<String, Pending>, StoreError>;
+
+    /// Records awaiting export, in id order, after `after`.
+    async fn pending_exports(
+        &self,
+        integration_id: &str,
+        e: Entity,
+        after: Option<&str>,
+        limit: i32,
+    ) -> Result<(Vec<Pending>, Option<String>), StoreError>;
+
+    /// Clears a pending-export marker if it still holds `hash` (a newer change keeps it).
+    async fn clear_pending(
+        &self,
+        integration_id: &str,
+        e: Entity,
+        our_id: &str,
+        hash: &str,
+    ) -> Result<(), StoreError>;
+
+    /// Marks a pending export as failed for `hash`, with the reason (only if it still holds
+    /// that hash).
+    async fn fail_pending(
+        &self,
+        integration_id: &str,
+        e: Entity,
+        our_id: &str,
+        hash: &str,
+        reason: &str,
+    ) -> Result<(), StoreError>;
+
+    /// Mappings by our ids.
+    async fn mappings(
+        &self,
+        integration_id: &str,
+        e: Entity,
+        ids: &[String],
+    ) -> Result<HashMap<String, Mapping>, StoreError>;
+
+    /// Our ids by provider ids.
+    async fn our_ids(
+        &self,
+        integration_id: &str,
+        e: Entity,
+        remote_ids: &[String],
+    ) -> Result<HashMap<String, String>, StoreError>;
+
+    /// Every mapping of an entity, in id order, after `after`.
+    async fn mapping_page(
+        &self,
+        integration_id: &str,
+        e: Entity,
+        after: Option<&str>,
+        limit: i32,
+    ) -> Result<(Vec<Mapping>, Option<String>), StoreError>;
+
+    /// Writes a mapping, conditionally: with `expect_remote = None` it must not exist yet or
+    /// have no provider id (a pending create); otherwise it must still point at that provider
+    /// id. `StoreError::Conflict` when the condition fails. This is what keeps two creates of
+    /// one record from both being recorded.
+    async fn put_mapping(
+        &self,
+        integration_id: &str,
+        e: Entity,
+        m: &Mapping,
+        expect_remote: Option<&str>,
+    ) -> Result<(), StoreError>;
+
+    /// Reserves `count` feed sequence numbers; gives the first.
+    async fn reserve_seq(&self, integration_id: &str, count: u64) -> Result<u64, StoreError>;
+
+    /// Applies a batch of writes of entity `e`.
+    async fn write(
+        &self,
+        integration_id: &str,
+        e: Entity,
+        writes: Vec<SyncWrite>,
+    ) -> Result<(), StoreError>;
+
+    /// Feed entries of an entity after `cursor`, in order.
+    async fn feed(
+        &self,
+        integration_id: &str,
+        e: Entity,
+        cursor: u64,
+        limit: i32,
+    ) -> Result<Vec<FeedEntry>, StoreError>;
+
+    /// Logs a last-write-wins decision.
+    async fn log_conflict(&self, integration_id: &str, c: &Conflict) -> Result<(), StoreError>;
+
+    /// The conflict log, newest first.
+    async fn conflicts(
+        &self,
+        integration_id: &str,
+        limit: i32,
+    ) -> Result<Vec<Conflict>, StoreError>;
+
+    /// The pull high-water mark of an entity.
+    async fn pull_checkpoint(
+        &self,
+        integration_id: &str,
+        e: Entity,
+    ) -> Result<Option<DateTime<Utc>>, StoreError>;
+
+    /// Advances the pull high-water mark (never backwards).
+    async fn set_pull_checkpoint(
+        &self,
+        integration_id: &str,
+        e: Entity,
+        high_water: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// Saves a job (its progress and checkpoint) if nobody changed it since it was read:
+    /// `StoreError::Conflict` otherwise. Bumps `job.version`.
+    async fn save_job(&self, job: &mut Job) -> Result<(), StoreError>;
+}

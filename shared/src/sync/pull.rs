@@ -1,0 +1,292 @@
+//! The pull phase: reads records changed at the provider (incremental with an overlap window,
+//! or all), skips what we already have (including our own writes read back), decides conflicts
+//! with pending local changes, and writes mappings, local copies and feed entries in batches.
+
+use super::conflicts::{decide, Winner};
+use super::ops::Ops;
+use super::run::{store_err, Run};
+use super::SyncError;
+use crate::domain::{Entity, Job, Mode};
+use crate::providers::api::Remote;
+use crate::store::records::{FeedEntry, LocalRecord, Mapping};
+use crate::store::SyncWrite;
+use chrono::Utc;
+use std::collections::{HashMap, HashSet};
+
+impl Run<'_> {
+    /// Makes the provider's version ours: local copy, mapping and a feed entry.
+    pub(super) async fn take_remote<T: Ops>(
+        &self,
+        remote: Remote<T>,
+        our_id: &str,
+        clear_hash: Option<&String>,
+    ) -> Result<(), SyncError> {
+        let e = T::ENTITY;
+        let writes = self
+            .remote_writes::<T>(vec![(remote, our_id.to_string())], HashMap::new())
+            .await?;
+        self.eng
+            .store
+            .write(&self.integration.id, e, writes)
+            .await
+            .map_err(store_err)?;
+        if let Some(h) = clear_hash {
+            self.eng
+                .store
+                .clear_pending(&self.integration.id, e, our_id, h)
+                .await
+                .map_err(store_err)?;
+        }
+        Ok(())
+    }
+
+    /// The pull phase; `true` once the last page is applied and the high-water mark stored.
+    pub(super) async fn pull<T: Ops>(&mut self, job: &mut Job) -> Result<bool, SyncError> {
+        let e = T::ENTITY;
+        if self.checkpoint.page == 0 {
+            self.checkpoint.page = 1;
+            self.checkpoint.since = if job.mode == Mode::Full {
+                None
+            } else {
+                let overlap = chrono::Duration::from_std(self.eng.pull_overlap).unwrap_or_default();
+                self.eng
+                    .store
+                    .pull_checkpoint(&self.integration.id, e)
+                    .await
+                    .map_err(store_err)?
+                    .map(|hw| hw - overlap)
+            };
+        }
+        loop {
+            if self.out_of_time() {
+                return Ok(false);
+            }
+            let page = match T::list(
+                self.eng.api,
+                &self.auth,
+                self.checkpoint.since,
+                self.checkpoint.page,
+            )
+            .await
+            {
+                Ok(p) => p,
+                Err(err) => return Err(self.job_error(err).await),
+            };
+            if let Some(hw) = page.high_water {
+                self.checkpoint.high_water =
+                    Some(self.checkpoint.high_water.map_or(hw, |c| c.min(hw)));
+            }
+            let n = page.items.len();
+            self.apply_remote_page::<T>(job, page.items).await?;
+            if !page.has_more || n == 0 {
+                if let Some(hw) = self.checkpoint.high_water {
+                    self.eng
+                        .store
+                        .set_pull_checkpoint(&self.integration.id, e, hw)
+                        .await
+                        .map_err(store_err)?;
+                }
+                return Ok(true);
+            }
+            self.checkpoint.page = page.next_page;
+            self.save(job).await?;
+        }
+    }
+
+    /// Reads the one record a targeted job names (gone at the provider: marked deleted).
+    pub(super) async fn pull_one<T: Ops>(
+        &mut self,
+        job: &mut Job,
+        remote_id: &str,
+    ) -> Result<bool, SyncError> {
+        match T::get(self.eng.api, &self.auth, remote_id).await {
+            Ok(Some(r)) => self.apply_remote_page::<T>(job, vec![r]).await?,
+            Ok(None) => {
+                let known = self
+                    .eng
+                    .store
+                    .our_ids(&self.integration.id, T::ENTITY, &[remote_id.to_string()])
+                    .await
+                    .map_err(store_err)?;
+                if let Some(our) = known.get(remote_id) {
+                    self.mark_deleted(T::ENTITY, vec![(our.clone(), remote_id.to_string())])
+                        .await?;
+                    job.progress.done += 1;
+                }
+            }
+            Err(err) => return Err(self.job_error(err).await),
+        }
+        Ok(true)
+    }
+
+    /// Applies a page of provider records: skips what we already have (including our own
+    /// writes read back), decides conflicts, and writes mappings and feed entries in batches.
+    pub(super) async fn apply_remote_page<T: Ops>(
+        &mut self,
+        job: &mut Job,
+        items: Vec<Remote<T>>,
+    ) -> Result<(), SyncError> {
+        let e = T::ENTITY;
+        let iid = self.integration.id.clone();
+        // Dedupe within the page (overlapping pages can repeat a record).
+        let mut seen = HashSet::new();
+        let items: Vec<Remote<T>> = items
+            .into_iter()
+            .filter(|r| seen.insert(r.remote_id.clone()))
+            .collect();
+        let remote_ids: Vec<String> = items.iter().map(|r| r.remote_id.clone()).collect();
+        let our_ids = self
+            .eng
+            .store
+            .our_ids(&iid, e, &remote_ids)
+            .await
+            .map_err(store_err)?;
+        let known: Vec<String> = our_ids.values().cloned().collect();
+        let mappings = self
+            .eng
+            .store
+            .mappings(&iid, e, &known)
+            .await
+            .map_err(store_err)?;
+        let pendings = self
+            .eng
+            .store
+            .pendings(&iid, e, &known)
+            .await
+            .map_err(store_err)?;
+        let customer_ids = if e == Entity::Invoices {
+            let refs: Vec<String> = items
+                .iter()
+                .filter_map(|r| r.customer_remote_id.clone())
+                .collect();
+            self.eng
+                .store
+                .our_ids(&iid, Entity::Customers, &refs)
+                .await
+                .map_err(store_err)?
+        } else {
+            HashMap::new()
+        };
+        let mut take = Vec::new();
+        for r in items {
+            let our_id = our_ids.get(&r.remote_id).cloned();
+            let remote_hash = r.record.hash();
+            let Some(our_id) = our_id else {
+                // New at the provider: use our reference when it carries one (a record we
+                // created whose mapping was lost), else a stable id derived from the provider's.
+                let id = Some(r.record.our_id().to_string())
+                    .filter(|s| !s.is_empty())
+                    .unwrap_or_else(|| format!("{}-{}", self.integration.provider, r.remote_id));
+                take.push((r, id));
+                continue;
+            };
+            let m = mappings.get(&our_id);
+            if m.and_then(|m| m.remote_hash.as_ref()) == Some(&remote_hash) {
+                job.progress.skipped += 1; // unchanged, or our own write read back
+                continue;
+            }
+            let local_change = pendings.get(&our_id).filter(|p| {
+                m.and_then(|m| m.synced_hash.as_ref()) != Some(&p.hash)
+                    && p.failed_hash.as_ref() != Some(&p.hash)
+            });
+            if let Some(p) = local_change {
+                let local_at = self
+                    .eng
+                    .store
+                    .local_records(&iid, e, std::slice::from_ref(&our_id))
+                    .await
+                    .map_err(store_err)?
+                    .get(&our_id)
+                    .map(|l| l.updated_at)
+                    .unwrap_or_else(Utc::now);
+                let winner = decide(local_at, r.modified_at, Utc::now());
+                self.log_conflict(e, &our_id, &r.remote_id, winner, local_at, r.modified_at)
+                    .await?;
+                job.progress.conflicts += 1;
+                if winner == Winner::Local {
+                    continue; // the pending export will write ours over theirs
+                }
+                self.eng
+                    .store
+                    .clear_pending(&iid, e, &our_id, &p.hash)
+                    .await
+                    .map_err(store_err)?;
+            }
+            take.push((r, our_id));
+        }
+        job.progress.done += take.len() as u64;
+        let writes = self.remote_writes::<T>(take, customer_ids).await?;
+        if !writes.is_empty() {
+            self.eng
+                .store
+                .write(&iid, e, writes)
+                .await
+                .map_err(store_err)?;
+        }
+        Ok(())
+    }
+
+    /// The writes that make provider records ours: mapping (+ reverse for new ones), local copy
+    /// and a feed entry each, with feed sequence numbers reserved in one call.
+    pub(super) async fn remote_writes<T: Ops>(
+        &self,
+        take: Vec<(Remote<T>, String)>,
+        customer_ids: HashMap<String, String>,
+    ) -> Result<Vec<SyncWrite>, SyncError> {
+        if take.is_empty() {
+            return Ok(Vec::new());
+        }
+        let e = T::ENTITY;
+        let iid = &self.integration.id;
+        let first = self
+            .eng
+            .store
+            .reserve_seq(iid, take.len() as u64)
+            .await
+            .map_err(store_err)?;
+        let now = Utc::now();
+        let mut writes = Vec::new();
+        for (i, (r, our_id)) in take.iter().enumerate() {
+            let mut rec = r.record.clone();
+            rec.set_our_id(our_id);
+            if let Some(rc) = &r.customer_remote_id {
+                let cid = customer_ids
+                    .get(rc)
+                    .cloned()
+                    .unwrap_or_else(|| format!("{}-{}", self.integration.provider, rc));
+                rec.set_customer_ref(&cid);
+            }
+            let local_hash = rec.hash();
+            let doc = serde_json::to_value(&rec).map_err(|e| SyncError::Fatal(e.to_string()))?;
+            let m = Mapping {
+                our_id: our_id.clone(),
+                remote_id: Some(r.remote_id.clone()),
+                synced_hash: Some(local_hash.clone()),
+                remote_hash: Some(r.record.hash()),
+                remote_modified_at: r.modified_at,
+                create_pending_since: None,
+                create_hash: None,
+                deleted_at: None,
+            };
+            writes.push(SyncWrite::Mapping(m));
+            let local = LocalRecord {
+                our_id: our_id.clone(),
+                doc: doc.clone(),
+                hash: local_hash,
+                updated_at: r.modified_at.unwrap_or(now),
+            };
+            writes.push(SyncWrite::Local(local));
+            let entry = FeedEntry {
+                seq: first + i as u64,
+                entity: e,
+                op: "upsert".into(),
+                our_id: our_id.clone(),
+                remote_id: r.remote_id.clone(),
+                record: Some(doc),
+                pulled_at: now,
+            };
+            writes.push(SyncWrite::Feed(entry));
+        }
+        Ok(writes)
+    }
+}

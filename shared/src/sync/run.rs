@@ -1,0 +1,434 @@
+//! A job's phases, its checkpoint, and the slice loop that runs the phases in order until the
+//! budget runs out, saving the checkpoint after every page.
+
+use super::{Budget, Engine, SliceOutcome, SyncError};
+use crate::connections::tokens::TokenError;
+use crate::domain::{Customer, Entity, Integration, Invoice, Job, Mode};
+use crate::http::ApiError;
+use crate::providers::api::ApiAuth;
+use crate::store::records::Mapping;
+use crate::store::StoreError;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Instant;
+
+/// One step of a job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "phase", rename_all = "snake_case")]
+pub enum Phase {
+    /// Export pending (incremental) or all (full) local records of an entity.
+    Push {
+        /// Entity.
+        entity: Entity,
+    },
+    /// Read records changed at the provider.
+    Pull {
+        /// Entity.
+        entity: Entity,
+    },
+    /// Find records deleted at the provider (full mode).
+    Sweep {
+        /// Entity.
+        entity: Entity,
+    },
+    /// Export one record.
+    PushOne {
+        /// Entity.
+        entity: Entity,
+        /// Our id.
+        our_id: String,
+    },
+    /// Read one record.
+    PullOne {
+        /// Entity.
+        entity: Entity,
+        /// The provider's id.
+        remote_id: String,
+    },
+}
+
+/// The steps of a job, in order. Customers go before invoices (invoices refer to them), push
+/// before pull (so a pull reads back our writes as already synced).
+pub fn phases(job: &Job) -> Vec<Phase> {
+    if let Some(t) = &job.target {
+        return match (&t.our_id, &t.remote_id) {
+            (Some(id), _) => vec![Phase::PushOne {
+                entity: t.entity,
+                our_id: id.clone(),
+            }],
+            (None, Some(id)) => vec![Phase::PullOne {
+                entity: t.entity,
+                remote_id: id.clone(),
+            }],
+            (None, None) => Vec::new(),
+        };
+    }
+    let mut entities = job.entities.clone();
+    entities.sort();
+    let mut out = Vec::new();
+    if job.direction.pushes() {
+        out.extend(entities.iter().map(|&entity| Phase::Push { entity }));
+    }
+    if job.direction.pulls() {
+        out.extend(entities.iter().map(|&entity| Phase::Pull { entity }));
+        if job.mode == Mode::Full {
+            out.extend(entities.iter().map(|&entity| Phase::Sweep { entity }));
+        }
+    }
+    out
+}
+
+/// Where a job continues.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// Index into [`phases`].
+    pub phase: usize,
+    /// Push: the last our id handled. Sweep: the last mapping handled.
+    pub after: Option<String>,
+    /// Pull and sweep listing: the next page (0 = phase not started).
+    pub page: u32,
+    /// Pull: the lower bound of this pull, fixed when the phase starts.
+    pub since: Option<DateTime<Utc>>,
+    /// Pull: the smallest high-water mark seen so far.
+    pub high_water: Option<DateTime<Utc>>,
+    /// Sweep: every provider id seen, as short hashes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub seen: Vec<u64>,
+    /// Sweep: the listing is complete and mappings are being compared.
+    #[serde(default)]
+    pub listed: bool,
+}
+
+impl Checkpoint {
+    /// The checkpoint stored in a job: none yet (`null`) is the start. One that cannot be read
+    /// stops the job: starting over would export and pull everything again, silently.
+    pub fn load(stored: &serde_json::Value) -> Result<Self, SyncError> {
+        if stored.is_null() {
+            return Ok(Checkpoint::default());
+        }
+        serde_json::from_value(stored.clone()).map_err(|e| {
+            SyncError::Fatal(format!(
+                "the job's checkpoint cannot be read ({e}); the job stops instead of starting \
+                 over from its first phase: start a new job"
+            ))
+        })
+    }
+}
+
+impl Engine<'_> {
+    /// Runs one slice of `job` for `integration`.
+    pub async fn run(
+        &self,
+        integration: &Integration,
+        job: &mut Job,
+        budget: Budget,
+    ) -> Result<SliceOutcome, SyncError> {
+        let checkpoint = Checkpoint::load(&job.checkpoint)?;
+        let token = match self.tokens.access_token(integration).await {
+            Ok(t) => t,
+            Err(TokenError::NeedsReauth(r)) => return Err(SyncError::NeedsReauth(r)),
+            Err(TokenError::NotConnected) => {
+                return Err(SyncError::Fatal("the integration is not connected".into()))
+            }
+            Err(e) => {
+                return Err(SyncError::Retryable {
+                    reason: e.to_string(),
+                    retry_after: None,
+                })
+            }
+        };
+        let (deadline, checks) = match budget {
+            Budget::Time(d) => (Some(Instant::now() + d), None),
+            Budget::Checks(n) => (None, Some(AtomicU32::new(n))),
+        };
+        let mut run = Run {
+            eng: *self,
+            integration,
+            auth: ApiAuth::for_integration(integration, token),
+            deadline,
+            checks,
+            job_id: job.id.clone(),
+            checkpoint,
+        };
+        let plan = phases(job);
+        while run.checkpoint.phase < plan.len() {
+            let finished = run.phase(job, &plan[run.checkpoint.phase]).await?;
+            if finished {
+                run.checkpoint = Checkpoint {
+                    phase: run.checkpoint.phase + 1,
+                    ..Checkpoint::default()
+                };
+                run.save(job).await?;
+            } else {
+                run.save(job).await?;
+                return Ok(SliceOutcome::MoreWork);
+            }
+        }
+        Ok(SliceOutcome::Finished)
+    }
+}
+
+/// One slice in progress.
+pub(super) struct Run<'a> {
+    pub(super) eng: Engine<'a>,
+    pub(super) integration: &'a Integration,
+    pub(super) auth: ApiAuth,
+    deadline: Option<Instant>,
+    checks: Option<AtomicU32>,
+    pub(super) job_id: String,
+    pub(super) checkpoint: Checkpoint,
+}
+
+/// The outcome of one record.
+pub(super) enum Done {
+    Written,
+    Skipped,
+    Failed,
+    Conflict,
+}
+
+/// A storage failure ends the slice; it is retried.
+pub(super) fn store_err(e: StoreError) -> SyncError {
+    SyncError::Retryable {
+        reason: e.to_string(),
+        retry_after: None,
+    }
+}
+
+/// A mapping that only names our id.
+pub(super) fn empty_mapping(our_id: &str) -> Mapping {
+    Mapping {
+        our_id: our_id.to_string(),
+        remote_id: None,
+        synced_hash: None,
+        remote_hash: None,
+        remote_modified_at: None,
+        create_pending_since: None,
+        create_hash: None,
+        deleted_at: None,
+    }
+}
+
+impl Run<'_> {
+    /// Runs (part of) one phase; `true` when it is complete.
+    async fn phase(&mut self, job: &mut Job, phase: &Phase) -> Result<bool, SyncError> {
+        use Entity::{Customers, Invoices};
+        match phase {
+            Phase::Push { entity: Customers } => self.push::<Customer>(job).await,
+            Phase::Push { entity: Invoices } => self.push::<Invoice>(job).await,
+            Phase::Pull { entity: Customers } => self.pull::<Customer>(job).await,
+            Phase::Pull { entity: Invoices } => self.pull::<Invoice>(job).await,
+            Phase::Sweep { entity } => self.sweep(job, *entity).await,
+            Phase::PushOne {
+                entity: Customers,
+                our_id,
+            } => self.push_one::<Customer>(job, our_id).await,
+            Phase::PushOne {
+                entity: Invoices,
+                our_id,
+            } => self.push_one::<Invoice>(job, our_id).await,
+            Phase::PullOne {
+                entity: Customers,
+                remote_id,
+            } => self.pull_one::<Customer>(job, remote_id).await,
+            Phase::PullOne {
+                entity: Invoices,
+                remote_id,
+            } => self.pull_one::<Invoice>(job, remote_id).await,
+        }
+    }
+
+    /// Whether the slice should stop taking new work.
+    pub(super) fn out_of_time(&self) -> bool {
+        if let Some(checks) = &self.checks {
+            // Counts down to zero and stays there.
+            return checks
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+                .is_err();
+        }
+        self.deadline.is_some_and(|d| Instant::now() >= d)
+    }
+
+    /// Saves progress and checkpoint (also the watchdog's heartbeat).
+    pub(super) async fn save(&self, job: &mut Job) -> Result<(), SyncError> {
+        job.checkpoint = serde_json::to_value(&self.checkpoint)
+            .map_err(|e| SyncError::Fatal(format!("the checkpoint cannot be written: {e}")))?;
+        job.updated_at = Utc::now();
+        self.eng.store.save_job(job).await.map_err(store_err)
+    }
+
+    /// Turns a provider failure that concerns the whole job into a job error.
+    pub(super) async fn job_error(&self, e: ApiError) -> SyncError {
+        match e {
+            ApiError::Retryable { message } | ApiError::Unexpected { message } => {
+                SyncError::Retryable {
+                    reason: message,
+                    retry_after: None,
+                }
+            }
+            ApiError::RateLimited {
+                retry_after,
+                message,
+            } => SyncError::Retryable {
+                reason: message,
+                retry_after,
+            },
+            ApiError::NeedsReauth { message } => {
+                // The token may simply have been refused early: refresh once, then retry the
+                // slice; a dead grant ends in needs_reauth.
+                match self.eng.tokens.refresh_now(self.integration).await {
+                    Ok(()) => SyncError::Retryable {
+                        reason: format!("token refused, refreshed: {message}"),
+                        retry_after: None,
+                    },
+                    Err(TokenError::NeedsReauth(r)) => SyncError::NeedsReauth(r),
+                    Err(other) => SyncError::Retryable {
+                        reason: other.to_string(),
+                        retry_after: None,
+                    },
+                }
+            }
+            ApiError::NeedsPerson { message, .. } => {
+                SyncError::Fatal(format!("the accounting system needs a person: {message}"))
+            }
+            other => SyncError::Retryable {
+                reason: other.to_string(),
+                retry_after: None,
+            },
+        }
+    }
+
+    /// Counts a record's outcome in the job's progress.
+    pub(super) fn count(job: &mut Job, d: Done) {
+        match d {
+            Done::Written => job.progress.done += 1,
+            Done::Skipped => job.progress.skipped += 1,
+            Done::Failed => job.progress.failed += 1,
+            Done::Conflict => {
+                job.progress.conflicts += 1;
+                job.progress.done += 1;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Direction, JobState, Progress, Target, Trigger};
+
+    fn job(direction: Direction, mode: Mode, entities: Vec<Entity>, target: Option<Target>) -> Job {
+        Job {
+            tenant_id: "t".into(),
+            integration_id: "i".into(),
+            id: "j".into(),
+            direction,
+            entities,
+            mode,
+            trigger: Trigger::Manual,
+            target,
+            state: JobState::Queued,
+            progress: Progress::default(),
+            checkpoint: serde_json::Value::Null,
+            slices: 0,
+            attempts: 0,
+            last_error: None,
+            not_before: None,
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+            finished_at: None,
+            version: 0,
+        }
+    }
+
+    #[test]
+    fn phases_push_customers_first_then_pull_then_sweep() {
+        let p = phases(&job(
+            Direction::Both,
+            Mode::Full,
+            vec![Entity::Invoices, Entity::Customers],
+            None,
+        ));
+        assert_eq!(
+            p,
+            vec![
+                Phase::Push {
+                    entity: Entity::Customers
+                },
+                Phase::Push {
+                    entity: Entity::Invoices
+                },
+                Phase::Pull {
+                    entity: Entity::Customers
+                },
+                Phase::Pull {
+                    entity: Entity::Invoices
+                },
+                Phase::Sweep {
+                    entity: Entity::Customers
+                },
+                Phase::Sweep {
+                    entity: Entity::Invoices
+                },
+            ]
+        );
+        assert_eq!(
+            phases(&job(
+                Direction::Pull,
+                Mode::Incremental,
+                vec![Entity::Customers],
+                None
+            ))
+            .len(),
+            1
+        );
+        let t = Target {
+            entity: Entity::Invoices,
+            our_id: None,
+            remote_id: Some("42".into()),
+        };
+        assert_eq!(
+            phases(&job(
+                Direction::Pull,
+                Mode::Incremental,
+                vec![Entity::Invoices],
+                Some(t)
+            )),
+            vec![Phase::PullOne {
+                entity: Entity::Invoices,
+                remote_id: "42".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn checkpoints_round_trip_through_json() {
+        let c = Checkpoint {
+            phase: 2,
+            page: 3,
+            seen: vec![1, 2],
+            listed: true,
+            ..Default::default()
+        };
+        let v = serde_json::to_value(&c).unwrap();
+        assert_eq!(serde_json::from_value::<Checkpoint>(v).unwrap(), c);
+        assert_eq!(
+            serde_json::from_value::<Checkpoint>(serde_json::Value::Null).unwrap_or_default(),
+            Checkpoint::default()
+        );
+    }
+
+    #[test]
+    fn a_new_job_starts_at_the_first_phase_an_unreadable_checkpoint_is_an_error() {
+        assert_eq!(
+            Checkpoint::load(&serde_json::Value::Null).unwrap(),
+            Checkpoint::default()
+        );
+        let err = Checkpoint::load(&serde_json::json!({"phase": "two"})).unwrap_err();
+        match err {
+            SyncError::Fatal(m) => assert!(m.contains("checkpoint cannot be read"), "{m}"),
+            other => panic!("not fatal: {other:?}"),
+        }
+    }
+}
