@@ -13,7 +13,7 @@ pub const CUSTOMER: CustomerLimits = CustomerLimits {
     city: 1024,
     email: 1024,
     phone: 1024,
-    // No `maxLength` in the document; Fortnox refuses longer ones (shared/docs/providers.md).
+    // No `maxLength` in the document; Fortnox refuses longer ones (docs/providers.md).
     organisation_number: 30,
     vat_number: 1024,
     address_required: false,
