@@ -133,8 +133,9 @@ fn quoted_after(html: &str, marker: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{ProviderKind, SandboxConfig};
+    use crate::config::SandboxConfig;
     use crate::consent::{consent_page, ConsentPage};
+    use crate::provider::ProviderKind;
 
     #[test]
     fn reads_back_the_consent_page() {

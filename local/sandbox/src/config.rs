@@ -1,40 +1,14 @@
 //! What the sandbox simulates: registered apps, companies, lifetimes and switches.
 
-use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use uuid::Uuid;
 
 use crate::contract::official_path;
-
-/// Which accounting system a route, client or record belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ProviderKind {
-    /// Fortnox API v3, served under `/fortnox`.
-    Fortnox,
-    /// Visma eAccounting API v2 and Visma Online identity, served under `/visma`.
-    Visma,
-}
-
-impl ProviderKind {
-    /// Lower-case name, also the path prefix of the provider (`/fortnox`, `/visma`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ProviderKind::Fortnox => "fortnox",
-            ProviderKind::Visma => "visma",
-        }
-    }
-}
-
-impl fmt::Display for ProviderKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+use crate::provider::ProviderKind;
 
 /// An app registered with a provider's developer portal.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,7 +5,8 @@
 
 use axum::response::Html;
 
-use crate::config::{Company, ProviderKind};
+use crate::config::Company;
+use crate::provider::ProviderKind;
 
 /// What the consent page shows.
 pub(crate) struct ConsentPage<'a> {

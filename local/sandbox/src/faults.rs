@@ -7,8 +7,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::config::ProviderKind;
 use crate::lenient::SplitMix64;
+use crate::provider::ProviderKind;
 
 /// Which faults to inject into REST requests and how often. Rates are probabilities
 /// (0.0–1.0) checked against one draw of a seeded generator per request, in the order

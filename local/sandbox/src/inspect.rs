@@ -11,9 +11,9 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::config::ProviderKind;
 use crate::contract::ContractViolation;
 use crate::faults::{FaultConfig, InjectedFault};
+use crate::provider::ProviderKind;
 use crate::state::{RequestRecord, RevocationRecord, SandboxState, TokenRequestRecord};
 
 /// Routes of the inspection API, to be nested under `/_sandbox`.

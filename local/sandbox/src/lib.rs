@@ -51,6 +51,7 @@
 #![recursion_limit = "512"]
 
 mod browser;
+mod clock;
 mod config;
 mod consent;
 mod contract;
@@ -59,6 +60,7 @@ pub mod fortnox;
 mod inspect;
 mod lenient;
 mod oauth;
+mod provider;
 mod ratelimit;
 mod rest;
 mod seed;
@@ -80,15 +82,15 @@ use tokio::task::JoinHandle;
 
 pub use browser::{consent_client, give_consent, give_consent_for_company};
 pub use config::{
-    ClientRegistration, Company, ContractFiles, ProviderKind, SandboxConfig,
-    DEFAULT_FORTNOX_CLIENT_ID, DEFAULT_FORTNOX_CLIENT_SECRET, DEFAULT_VISMA_CLIENT_ID,
-    DEFAULT_VISMA_CLIENT_SECRET,
+    ClientRegistration, Company, ContractFiles, SandboxConfig, DEFAULT_FORTNOX_CLIENT_ID,
+    DEFAULT_FORTNOX_CLIENT_SECRET, DEFAULT_VISMA_CLIENT_ID, DEFAULT_VISMA_CLIENT_SECRET,
 };
 pub use contract::{
     fortnox_contract, load_contract, violation_report, visma_contract, Contract, ContractError,
     ContractViolation, Direction, FORTNOX_CONTRACT, VISMA_CONTRACT,
 };
 pub use faults::{FaultConfig, FaultKind, InjectedFault};
+pub use provider::ProviderKind;
 pub use ratelimit::{FORTNOX_RATE_LIMIT, FORTNOX_RATE_WINDOW, VISMA_RATE_LIMIT, VISMA_RATE_WINDOW};
 pub use state::{
     token_fingerprint, RequestRecord, RevocationRecord, SandboxState, TokenRequestRecord,

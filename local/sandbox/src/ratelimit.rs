@@ -7,7 +7,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
-use crate::config::ProviderKind;
+use crate::provider::ProviderKind;
 
 /// Fortnox: requests allowed per window, per (client id, tenant).
 pub const FORTNOX_RATE_LIMIT: usize = 25;

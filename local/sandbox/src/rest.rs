@@ -13,9 +13,9 @@ use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use serde_json::Value;
 
-use crate::config::ProviderKind;
 use crate::contract::{Contract, ContractViolation, Direction};
 use crate::faults::{Decision, DropConnection, FaultKind, InjectedFault};
+use crate::provider::ProviderKind;
 use crate::ratelimit::{
     scaled, FORTNOX_RATE_LIMIT, FORTNOX_RATE_WINDOW, VISMA_RATE_LIMIT, VISMA_RATE_WINDOW,
 };

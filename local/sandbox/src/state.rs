@@ -1,6 +1,5 @@
 //! Shared state of a running sandbox: the OAuth store and the records tests inspect.
 
-use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -9,9 +8,11 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::config::{Company, ProviderKind, SandboxConfig};
+use crate::config::{Company, SandboxConfig};
 use crate::contract::{load_contract, Contract, ContractError, ContractViolation};
 use crate::faults::{Decision, FaultConfig, FaultState, InjectedFault};
+use crate::oauth::grants::{mint_access_token, OAuthStore, RefreshStatus};
+use crate::provider::ProviderKind;
 use crate::ratelimit::RateLimits;
 use crate::store::RestStore;
 
@@ -81,83 +82,6 @@ pub fn token_fingerprint(token: &str) -> String {
     "sandbox-token-fingerprint".hash(&mut hasher);
     token.hash(&mut hasher);
     format!("fp-{:016x}", hasher.finish())
-}
-
-/// What an issued code or token allows: who asked, for which company and scopes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Grant {
-    pub provider: ProviderKind,
-    pub client_id: String,
-    pub scopes: Vec<String>,
-    /// [`Company::key`] of the company picked on the consent page.
-    pub company_key: String,
-    /// Every token descended from one consent shares this number.
-    pub family: u64,
-}
-
-/// An authorize request waiting for the user's decision on the consent page.
-#[derive(Debug, Clone)]
-pub(crate) struct PendingConsent {
-    pub provider: ProviderKind,
-    pub client_id: String,
-    pub redirect_uri: String,
-    pub state: String,
-    pub scopes: Vec<String>,
-    pub service_account: bool,
-    pub created: Instant,
-}
-
-/// An authorization code handed to the redirect URI.
-#[derive(Debug, Clone)]
-pub(crate) struct CodeEntry {
-    pub grant: Grant,
-    pub redirect_uri: String,
-    pub expires: Instant,
-    pub used: bool,
-}
-
-/// Life cycle of a refresh token.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum RefreshStatus {
-    Active,
-    /// Exchanged once already (refresh tokens are single use on both providers).
-    Spent,
-    Revoked,
-}
-
-/// A refresh token and what it grants.
-#[derive(Debug, Clone)]
-pub(crate) struct RefreshEntry {
-    pub grant: Grant,
-    /// `None`: no age limit.
-    pub expires: Option<Instant>,
-    pub status: RefreshStatus,
-}
-
-/// An access token and what it grants.
-#[derive(Debug, Clone)]
-pub(crate) struct AccessEntry {
-    pub grant: Grant,
-    pub expires: Instant,
-}
-
-/// A Fortnox service-account consent: `client_credentials` with `TenantId` works for it.
-#[derive(Debug, Clone)]
-pub(crate) struct ServiceConsent {
-    pub client_id: String,
-    pub database_number: i64,
-    pub grant: Grant,
-}
-
-/// Everything OAuth keeps; handlers lock it once per request so rotation is atomic.
-#[derive(Debug, Default)]
-pub(crate) struct OAuthStore {
-    pub consents: HashMap<String, PendingConsent>,
-    pub codes: HashMap<String, CodeEntry>,
-    pub refresh_tokens: HashMap<String, RefreshEntry>,
-    pub access_tokens: HashMap<String, AccessEntry>,
-    pub service_consents: Vec<ServiceConsent>,
-    pub next_family: u64,
 }
 
 #[derive(Debug, Default)]
@@ -314,7 +238,14 @@ impl SandboxState {
         company_key: &str,
         scopes: &[&str],
     ) -> String {
-        crate::oauth::mint_access_token(self, provider, client_id, company_key, scopes)
+        mint_access_token(
+            &mut self.oauth(),
+            &self.config,
+            provider,
+            client_id,
+            company_key,
+            scopes,
+        )
     }
 
     /// Replaces the fault configuration (restarting its seeded sequence).

@@ -39,7 +39,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::config::ProviderKind;
+use crate::provider::ProviderKind;
 use document::{Document, Operation};
 use schema::Mode;
 

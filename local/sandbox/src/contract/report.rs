@@ -88,7 +88,7 @@ fn fold_indices(line: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::ProviderKind;
+    use crate::provider::ProviderKind;
 
     fn v(path: &str, direction: Direction, errors: &[&str]) -> ContractViolation {
         ContractViolation {

@@ -17,13 +17,15 @@ use chrono::{Datelike, NaiveDate};
 use serde_json::{json, Value};
 
 use super::amounts::recompute;
+use super::codes::CODE_INVALID_ACTION;
+use super::common::{base_url, company_key, ok};
+use super::data::{FortnoxData, Record};
 use super::errors::{bad_request, invoice_not_found, ApiError};
 use super::invoices::{document_number, ocr, render_invoice, set_due_date};
 use super::query::today;
-use super::{base_url, company_key, ok, FortnoxData, Record, CODE_INVALID_ACTION};
+use crate::clock::Clock;
 use crate::lenient::{bool_field, dec_field, str_field, two_decimals};
 use crate::state::SandboxState;
-use crate::store::Clock;
 
 /// Action routes, merged into the Fortnox router (nested under `/fortnox`).
 pub(super) fn routes() -> Router<Arc<SandboxState>> {

@@ -108,8 +108,8 @@ pub(super) fn recompute(body: &mut Map<String, Value>) {
 
 #[cfg(test)]
 mod tests {
+    use super::super::codes::CODE_ACCOUNT_NOT_FOUND;
     use super::super::rows::build_rows;
-    use super::super::CODE_ACCOUNT_NOT_FOUND;
     use super::*;
     use serde_json::json;
 

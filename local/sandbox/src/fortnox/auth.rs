@@ -11,11 +11,13 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
+use super::codes::{CODE_NO_LICENCE, SCOPES};
 use super::errors::{token_missing, ApiError};
-use super::{CODE_NO_LICENCE, SCOPES};
-use crate::config::{Company, ProviderKind, SandboxConfig};
+use crate::config::{Company, SandboxConfig};
+use crate::oauth::grants::Grant;
 use crate::oauth::{self, BearerError, Flavor, IssuedTokens, Params};
-use crate::state::{Grant, SandboxState};
+use crate::provider::ProviderKind;
+use crate::state::SandboxState;
 
 pub(crate) static FLAVOR: Flavor = Flavor {
     provider: ProviderKind::Fortnox,

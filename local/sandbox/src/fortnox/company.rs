@@ -8,8 +8,8 @@ use axum::response::Response;
 use serde_json::{json, Map, Value};
 
 use super::auth::authorize_api;
+use super::common::ok;
 use super::errors::ApiError;
-use super::ok;
 use super::shape::{render, shape, COMPANY};
 use crate::config::Company;
 use crate::state::SandboxState;

@@ -15,6 +15,9 @@ use axum::routing::get;
 use axum::Router;
 use serde_json::{json, Map, Value};
 
+use super::codes::{CODE_CUSTOMER_IN_USE, CODE_CUSTOMER_NUMBER_TAKEN};
+use super::common::{base_url, company_key, created, ok, parse_wrapped};
+use super::data::{FortnoxData, Record};
 use super::errors::{bad_request, customer_not_found, invalid_value, name_required, ApiError};
 use super::fields::{apply_field, Kind};
 use super::query::{
@@ -22,13 +25,9 @@ use super::query::{
     CUSTOMER_SORT,
 };
 use super::shape::{render, shape, CUSTOMER_LIST, CUSTOMER_SINGLE};
-use super::{
-    base_url, company_key, created, ok, parse_wrapped, FortnoxData, Record, CODE_CUSTOMER_IN_USE,
-    CODE_CUSTOMER_NUMBER_TAKEN,
-};
+use crate::clock::Clock;
 use crate::lenient::{str_field, string, NatKey};
 use crate::state::SandboxState;
-use crate::store::Clock;
 
 /// Customer routes, merged into the Fortnox router (nested under `/fortnox`).
 pub(super) fn routes() -> Router<Arc<SandboxState>> {

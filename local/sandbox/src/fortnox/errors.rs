@@ -12,8 +12,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
-use super::{CODE_INVALID_VALUE, CODE_TOKEN_MISSING};
-use super::{CODE_NOT_FOUND, CODE_REQUIRED_FIELD, CODE_SYSTEM_ERROR, CODE_VALUE_TOO_LONG};
+use super::codes::{CODE_INVALID_VALUE, CODE_TOKEN_MISSING};
+use super::codes::{CODE_NOT_FOUND, CODE_REQUIRED_FIELD, CODE_SYSTEM_ERROR, CODE_VALUE_TOO_LONG};
 
 /// A Fortnox API error answer.
 #[derive(Debug, Clone, PartialEq, Eq)]

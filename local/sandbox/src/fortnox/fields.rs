@@ -5,8 +5,8 @@
 use rust_decimal::Decimal;
 use serde_json::{json, Map, Value};
 
+use super::codes::{CODE_INVALID_EMAIL, CODE_INVALID_VALUE};
 use super::errors::{bad_request, invalid_value, too_long, ApiError};
-use super::{CODE_INVALID_EMAIL, CODE_INVALID_VALUE};
 use crate::lenient::{boolean, date, decimal, integer, money, string};
 
 /// How a writable field is read and checked.

@@ -19,6 +19,11 @@ use chrono::{Days, NaiveDate};
 use serde_json::{json, Map, Value};
 
 use super::amounts::recompute;
+use super::codes::{
+    CODE_CUSTOMER_NOT_FOUND, CODE_DOCUMENT_NUMBER_TAKEN, CODE_INVOICE_LOCKED, CODE_REQUIRED_FIELD,
+};
+use super::common::{base_url, company_key, created, ok, parse_wrapped};
+use super::data::{FortnoxData, Record};
 use super::errors::{bad_request, invalid_value, invoice_not_found, ApiError};
 use super::fields::{apply_field, Kind};
 use super::query::{
@@ -27,13 +32,9 @@ use super::query::{
 };
 use super::rows::build_rows;
 use super::shape::{render, shape, INVOICE_LIST, INVOICE_SINGLE};
-use super::{
-    base_url, company_key, created, ok, parse_wrapped, FortnoxData, Record,
-    CODE_CUSTOMER_NOT_FOUND, CODE_DOCUMENT_NUMBER_TAKEN, CODE_INVOICE_LOCKED, CODE_REQUIRED_FIELD,
-};
+use crate::clock::Clock;
 use crate::lenient::{bool_field, date, integer, luhn_check_digit, str_field, string, NatKey};
 use crate::state::SandboxState;
-use crate::store::Clock;
 
 /// Invoice routes, merged into the Fortnox router (nested under `/fortnox`).
 pub(super) fn routes() -> Router<Arc<SandboxState>> {

@@ -9,8 +9,9 @@ use chrono_tz::Europe::Stockholm;
 use rust_decimal::Decimal;
 use serde_json::{json, Map, Value};
 
+use super::codes::CODE_INVALID_PARAMETER;
+use super::data::Record;
 use super::errors::{bad_request, ApiError};
-use super::{Record, CODE_INVALID_PARAMETER};
 use crate::lenient::{bool_field, contains_ci, dec_field, str_field, NatKey};
 
 /// Default `limit` of list endpoints.

@@ -10,9 +10,9 @@ use std::collections::HashMap;
 
 use serde_json::{json, Map, Value};
 
+use super::codes::{CODE_ACCOUNT_NOT_FOUND, CODE_INVALID_VALUE, CODE_VALUE_TOO_LONG};
 use super::errors::{bad_request, invalid_value, ApiError};
 use super::fields::{apply_field_as, Kind};
-use super::{CODE_ACCOUNT_NOT_FOUND, CODE_INVALID_VALUE, CODE_VALUE_TOO_LONG};
 use crate::lenient::{dec_field, decimal, integer, str_field, two_decimals};
 
 const HOUSE_WORK_TYPES: &[&str] = &[

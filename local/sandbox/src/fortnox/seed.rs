@@ -5,12 +5,13 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
+use super::common::PUBLIC_BASE;
 use super::customers::{customer_defaults, derive_countries, render_customer};
+use super::data::{FortnoxData, Record};
 use super::invoices::render_invoice;
-use super::{FortnoxData, Record, PUBLIC_BASE};
+use crate::clock::Clock;
 use crate::lenient::NatKey;
 use crate::seed;
-use crate::store::Clock;
 
 /// A rendered record without its `@url`s.
 fn without_urls(rendered: Value) -> Value {

@@ -9,10 +9,12 @@ use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use super::{non_empty, parse_params, random_token, Flavor, GRACE};
-use crate::config::{Company, ProviderKind};
+use super::common::{non_empty, parse_params, Flavor};
+use super::grants::{random_token, CodeEntry, Grant, PendingConsent, ServiceConsent, GRACE};
+use crate::config::Company;
 use crate::consent::{self, ConsentPage};
-use crate::state::{CodeEntry, Grant, PendingConsent, SandboxState, ServiceConsent};
+use crate::provider::ProviderKind;
+use crate::state::SandboxState;
 
 /// How long a consent page stays answerable.
 const CONSENT_TTL: Duration = Duration::from_secs(3600);

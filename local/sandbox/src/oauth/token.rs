@@ -1,116 +1,23 @@
-//! The token endpoint (code exchange, refresh, client credentials), revocation, and the
-//! access tokens themselves.
+//! The token endpoint (code exchange, refresh, client credentials) and revocation; the
+//! tokens themselves are made in `grants.rs`.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use chrono::Utc;
-use serde_json::json;
 
-use super::{
-    authenticate_client, form_params, no_store, non_empty, random_token, required, Flavor,
-    IssuedTokens, OAuthError, Params, GRACE,
+use super::common::{
+    authenticate_client, form_params, no_store, non_empty, required, Flavor, OAuthError, Params,
 };
-use crate::config::{ClientRegistration, ProviderKind, SandboxConfig};
-use crate::state::{
-    token_fingerprint, AccessEntry, Grant, OAuthStore, RefreshEntry, RefreshStatus,
-    RevocationRecord, SandboxState, TokenRequestRecord,
-};
-
-/// Stores a fresh access token (and refresh token when asked) for `grant`.
-fn issue(
-    store: &mut OAuthStore,
-    config: &SandboxConfig,
-    grant: Grant,
-    with_refresh: bool,
-    now: Instant,
-) -> IssuedTokens {
-    let access_token = jwt_like(&grant, config.access_token_ttl);
-    let expires = now
-        .checked_add(config.access_token_ttl)
-        .unwrap_or(now + Duration::from_secs(100 * 365 * 24 * 3600));
-    store.access_tokens.retain(|_, a| now < a.expires + GRACE);
-    store.access_tokens.insert(
-        access_token.clone(),
-        AccessEntry {
-            grant: grant.clone(),
-            expires,
-        },
-    );
-    let refresh_token = with_refresh.then(|| {
-        let token = random_token(32);
-        let ttl = match grant.provider {
-            ProviderKind::Fortnox => Some(config.fortnox_refresh_ttl),
-            ProviderKind::Visma => config.visma_refresh_ttl,
-        };
-        store.refresh_tokens.insert(
-            token.clone(),
-            RefreshEntry {
-                grant: grant.clone(),
-                expires: ttl.and_then(|ttl| now.checked_add(ttl)),
-                status: RefreshStatus::Active,
-            },
-        );
-        token
-    });
-    IssuedTokens {
-        access_token,
-        refresh_token,
-        scopes: grant.scopes,
-        expires_in: config.access_token_ttl.as_secs(),
-    }
-}
-
-/// Issues an access token as a finished consent would (no refresh token), for tests that
-/// need to call the REST API without the browser dance.
-pub(crate) fn mint_access_token(
-    state: &SandboxState,
-    provider: ProviderKind,
-    client_id: &str,
-    company_key: &str,
-    scopes: &[&str],
-) -> String {
-    let now = Instant::now();
-    let mut store = state.oauth();
-    store.next_family += 1;
-    let grant = Grant {
-        provider,
-        client_id: client_id.to_string(),
-        scopes: scopes.iter().map(|s| (*s).to_string()).collect(),
-        company_key: company_key.to_string(),
-        family: store.next_family,
-    };
-    issue(&mut store, state.config(), grant, false, now).access_token
-}
-
-/// An access token shaped like the providers' JWTs; the sandbox only ever looks it up.
-fn jwt_like(grant: &Grant, ttl: Duration) -> String {
-    let now = Utc::now().timestamp();
-    let ttl = i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX / 2);
-    let header = json!({"alg": "RS256", "typ": "JWT", "kid": "sandbox"});
-    let claims = json!({
-        "iss": format!("{}-sandbox", grant.provider),
-        "client_id": grant.client_id,
-        "tenant": grant.company_key,
-        "scope": grant.scopes,
-        "iat": now,
-        "exp": now.saturating_add(ttl),
-        "jti": uuid::Uuid::new_v4(),
-    });
-    format!(
-        "{}.{}.{}",
-        URL_SAFE_NO_PAD.encode(header.to_string()),
-        URL_SAFE_NO_PAD.encode(claims.to_string()),
-        random_token(32)
-    )
-}
+use super::grants::{issue, IssuedTokens, OAuthStore, RefreshStatus};
+use crate::config::ClientRegistration;
+use crate::provider::ProviderKind;
+use crate::state::{token_fingerprint, RevocationRecord, SandboxState, TokenRequestRecord};
 
 fn exchange_code(
     state: &SandboxState,

@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use super::data::canonical_guid;
 use super::errors::{invalid_body, not_found, ApiError};
 use super::oauth_routes::authorize_api;
-use crate::config::ProviderKind;
+use crate::provider::ProviderKind;
 use crate::state::SandboxState;
 
 /// The key of the company the bearer token is bound to, once it carries one of `scopes`.

@@ -34,9 +34,9 @@ use super::errors::{answer, bad_request, not_found, required, ApiError};
 use super::odata::{Filter, CUSTOMER_FILTER_FIELDS};
 use super::query::{utc_text, Paging, Query};
 use super::schema::{self, conform};
+use crate::clock::Clock;
 use crate::lenient::str_field;
 use crate::state::SandboxState;
-use crate::store::Clock;
 
 const SCHEMA: &str = "CustomerApi";
 

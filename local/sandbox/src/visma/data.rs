@@ -9,8 +9,8 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::query::utc_text;
+use crate::clock::Clock;
 use crate::lenient::{dec_field, money, str_field, NatKey};
-use crate::store::Clock;
 
 /// One stored record: the full body as GET returns it and when it last changed.
 #[derive(Debug, Clone)]

@@ -27,9 +27,9 @@ use super::odata::{Filter, DRAFT_FILTER_FIELDS};
 use super::query::{utc_text, Paging, Query};
 use super::rows::{row_vat, totals, Line, RowKind};
 use super::schema::{self, conform};
+use crate::clock::Clock;
 use crate::lenient::{decimal, money, str_field};
 use crate::state::SandboxState;
-use crate::store::Clock;
 
 const SCHEMA: &str = "CustomerInvoiceDraftApi";
 const WHAT: &str = "CustomerInvoiceDraft";

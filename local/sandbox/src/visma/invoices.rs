@@ -22,9 +22,9 @@ use super::odata::{Filter, INVOICE_FILTER_FIELDS};
 use super::query::{utc_text, Paging, Query};
 use super::rows::{totals, RowKind};
 use super::schema::{self, conform};
+use crate::clock::Clock;
 use crate::lenient::{date, luhn_check_digit, money, str_field};
 use crate::state::SandboxState;
-use crate::store::Clock;
 
 const SCHEMA: &str = "CustomerInvoiceApi";
 

@@ -139,7 +139,7 @@ pub(super) async fn company_settings(
     answer((|| {
         let key = company_key(&state, &headers, READ_SCOPES)?;
         let company = state
-            .company(crate::config::ProviderKind::Visma, &key)
+            .company(crate::provider::ProviderKind::Visma, &key)
             .cloned()
             .ok_or_else(|| not_found("Company", &key))?;
         let mut store = state.rest();

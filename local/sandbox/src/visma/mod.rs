@@ -16,7 +16,7 @@
 mod codes;
 mod common;
 mod customers;
-mod data;
+pub(crate) mod data;
 mod drafts;
 mod errors;
 mod invoices;
@@ -36,7 +36,6 @@ use axum::Router;
 use crate::state::SandboxState;
 
 pub use codes::*;
-pub(crate) use data::VismaData;
 pub(crate) use errors::{server_error, too_many_requests};
 
 /// Routes of the Visma simulator, to be nested under `/visma`. Paths are the document's

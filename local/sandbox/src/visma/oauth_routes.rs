@@ -13,9 +13,11 @@ use serde_json::{json, Value};
 
 use super::codes::{CODE_MISSING_SCOPE, CODE_UNAUTHORIZED, REQUIRED_SCOPES, SCOPES};
 use super::errors::ApiError;
-use crate::config::{Company, ProviderKind, SandboxConfig};
+use crate::config::{Company, SandboxConfig};
+use crate::oauth::grants::Grant;
 use crate::oauth::{self, BearerError, Flavor, IssuedTokens, Params};
-use crate::state::{Grant, SandboxState};
+use crate::provider::ProviderKind;
+use crate::state::SandboxState;
 
 pub(crate) static FLAVOR: Flavor = Flavor {
     provider: ProviderKind::Visma,

@@ -17,8 +17,8 @@ use serde_json::{json, Map, Value};
 use super::data::{Record, VismaData};
 use super::query::utc_text;
 use super::schema::conform;
+use crate::clock::Clock;
 use crate::lenient::{money, round2, stable_uuid};
-use crate::store::Clock;
 
 fn object(v: Value) -> Map<String, Value> {
     match v {
