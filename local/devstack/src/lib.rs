@@ -216,8 +216,8 @@ impl Stack {
                 }
                 if tokio::time::Instant::now() > deadline {
                     return Err(format!(
-                        "job {job_id} still {} after {timeout:?}: {:?}",
-                        j.state, j.progress
+                        "job {job_id} still {} after {timeout:?}: {:?}, {} attempt(s), {} slice(s), last error {:?}",
+                        j.state, j.progress, j.attempts, j.slices, j.last_error
                     )
                     .into());
                 }
