@@ -239,7 +239,7 @@ async fn a_busy_integration_waits_without_burning_receives() {
         "it waits while the integration is busy"
     );
     let done = stack
-        .wait_for_job(&id, &job_id, Duration::from_secs(60))
+        .wait_for_job(&id, &job_id, Duration::from_secs(180))
         .await
         .unwrap();
     assert_eq!(done.state, JobState::Succeeded, "{done:?}");
