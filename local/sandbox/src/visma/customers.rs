@@ -31,8 +31,9 @@ use super::codes::{
 use super::common::{company_key, created, deleted, guid, ok, parse_object};
 use super::data::{Record, VismaData};
 use super::errors::{answer, bad_request, not_found, required, ApiError};
-use super::odata::{Filter, CUSTOMER_FILTER_FIELDS};
-use super::query::{utc_text, Paging, Query};
+use super::listing::Listing;
+use super::odata::CUSTOMER_FILTER_FIELDS;
+use super::query::utc_text;
 use super::schema::{self, conform};
 use crate::clock::Clock;
 use crate::lenient::str_field;
@@ -51,30 +52,14 @@ pub(super) async fn list(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    answer((|| {
-        let key = company_key(&state, &headers, READ_SCOPES)?;
-        let query = Query::parse(query.as_deref())?;
-        let paging = Paging::from_query(&query)?;
-        let filter = query
-            .get("$filter")
-            .map(|f| Filter::parse(f, CUSTOMER_FILTER_FIELDS))
-            .transpose()?;
-        let mut store = state.rest();
-        let server_time = store.clock.server_time();
-        let (data, _) = store.visma_mut(&key);
-        let matches: Vec<&Record> = data
-            .customers
-            .values()
-            .filter(|r| {
-                filter
-                    .as_ref()
-                    .is_none_or(|f| f.matches(&r.body, ("ChangedUtc", r.changed)))
-            })
-            .collect();
-        Ok(ok(paging.envelope(&matches, server_time, |r| {
-            data.render_customer(r)
-        })))
-    })())
+    const LISTING: Listing = Listing {
+        filter_fields: CUSTOMER_FILTER_FIELDS,
+        time_field: "ChangedUtc",
+        modified_since: false,
+        records: |d| d.customers.values().collect(),
+        render: |d, r| d.render_customer(r),
+    };
+    answer(LISTING.answer(&state, &headers, query.as_deref()))
 }
 
 pub(super) async fn get_one(

@@ -23,8 +23,9 @@ use super::codes::{CODE_INVALID_VALUE, CODE_UNKNOWN_REFERENCE, READ_SCOPES, WRIT
 use super::common::{company_key, created, deleted, guid, ok, parse_object, parse_optional_object};
 use super::data::{Record, VismaData};
 use super::errors::{answer, bad_request, not_found, required, ApiError};
-use super::odata::{Filter, DRAFT_FILTER_FIELDS};
-use super::query::{utc_text, Paging, Query};
+use super::listing::Listing;
+use super::odata::DRAFT_FILTER_FIELDS;
+use super::query::{utc_text, Query};
 use super::rows::{row_vat, totals, Line, RowKind};
 use super::schema::{self, conform};
 use crate::clock::Clock;
@@ -39,30 +40,14 @@ pub(super) async fn list(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    answer((|| {
-        let key = company_key(&state, &headers, READ_SCOPES)?;
-        let query = Query::parse(query.as_deref())?;
-        let paging = Paging::from_query(&query)?;
-        let filter = query
-            .get("$filter")
-            .map(|f| Filter::parse(f, DRAFT_FILTER_FIELDS))
-            .transpose()?;
-        let mut store = state.rest();
-        let server_time = store.clock.server_time();
-        let (data, _) = store.visma_mut(&key);
-        let matches: Vec<&Record> = data
-            .drafts
-            .values()
-            .filter(|r| {
-                filter
-                    .as_ref()
-                    .is_none_or(|f| f.matches(&r.body, ("CreatedUtc", r.changed)))
-            })
-            .collect();
-        Ok(ok(paging.envelope(&matches, server_time, |r| {
-            Value::Object(r.body.clone())
-        })))
-    })())
+    const LISTING: Listing = Listing {
+        filter_fields: DRAFT_FILTER_FIELDS,
+        time_field: "CreatedUtc",
+        modified_since: false,
+        records: |d| d.drafts.values().collect(),
+        render: |_, r| Value::Object(r.body.clone()),
+    };
+    answer(LISTING.answer(&state, &headers, query.as_deref()))
 }
 
 pub(super) async fn get_one(

@@ -18,8 +18,9 @@ use super::codes::{CODE_UNKNOWN_REFERENCE, READ_SCOPES};
 use super::common::{company_key, created, guid, ok, parse_object};
 use super::data::{Record, VismaData};
 use super::errors::{answer, bad_request, not_found, required, ApiError};
-use super::odata::{Filter, INVOICE_FILTER_FIELDS};
-use super::query::{utc_text, Paging, Query};
+use super::listing::Listing;
+use super::odata::INVOICE_FILTER_FIELDS;
+use super::query::utc_text;
 use super::rows::{totals, RowKind};
 use super::schema::{self, conform};
 use crate::clock::Clock;
@@ -43,32 +44,14 @@ pub(super) async fn list(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    answer((|| {
-        let key = company_key(&state, &headers, READ_SCOPES)?;
-        let query = Query::parse(query.as_deref())?;
-        let paging = Paging::from_query(&query)?;
-        let filter = query
-            .get("$filter")
-            .map(|f| Filter::parse(f, INVOICE_FILTER_FIELDS))
-            .transpose()?;
-        let since = query.time("modifiedSinceUtc")?;
-        let mut store = state.rest();
-        let server_time = store.clock.server_time();
-        let (data, _) = store.visma_mut(&key);
-        let matches: Vec<&Record> = data
-            .invoices
-            .values()
-            .filter(|r| since.is_none_or(|t| r.changed >= t))
-            .filter(|r| {
-                filter
-                    .as_ref()
-                    .is_none_or(|f| f.matches(&r.body, ("ModifiedUtc", r.changed)))
-            })
-            .collect();
-        Ok(ok(paging.envelope(&matches, server_time, |r| {
-            Value::Object(r.body.clone())
-        })))
-    })())
+    const LISTING: Listing = Listing {
+        filter_fields: INVOICE_FILTER_FIELDS,
+        time_field: "ModifiedUtc",
+        modified_since: true,
+        records: |d| d.invoices.values().collect(),
+        render: |_, r| Value::Object(r.body.clone()),
+    };
+    answer(LISTING.answer(&state, &headers, query.as_deref()))
 }
 
 pub(super) async fn get_one(

@@ -20,6 +20,7 @@ pub(crate) mod data;
 mod drafts;
 mod errors;
 mod invoices;
+mod listing;
 mod lookups;
 mod oauth_routes;
 mod odata;
