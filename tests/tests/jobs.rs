@@ -475,3 +475,101 @@ async fn a_full_batch_of_100_rich_invoices_fits_in_one_request() {
     assert_eq!(r.status, 202, "{}", r.text);
     assert_eq!(r.json["accepted"], 100);
 }
+
+/// Visma books a row's VAT through its article: once a job has read the company's articles, the
+/// records API refuses a row asking for another rate than its article's, naming the field and
+/// storing nothing, instead of accepting it and failing at export.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_visma_row_at_another_rate_than_its_article_is_refused_before_anything_is_stored() {
+    let stack = stack_with(StackOptions {
+        workers: 1,
+        ..StackOptions::default()
+    })
+    .await;
+    let (id, _) = stack.connect(T, ProviderKind::Visma, true).await.unwrap();
+    assert_eq!(stack.ctx.db.article_vat(&id).await.unwrap(), None);
+    // Any job reads the articles; this one exports a customer.
+    system_tests::upsert(
+        &stack,
+        T,
+        &id,
+        "customers",
+        vec![customer_json(0, "", Utc::now())],
+    )
+    .await;
+    let job = stack.ctx.db.list_jobs(&id, 10).await.unwrap().remove(0);
+    let done = stack
+        .wait_for_job(&id, &job.id, Duration::from_secs(120))
+        .await
+        .unwrap();
+    assert_eq!(done.state, JobState::Succeeded, "{done:?}");
+    let copy = stack
+        .ctx
+        .db
+        .article_vat(&id)
+        .await
+        .unwrap()
+        .expect("a copy");
+    assert_eq!(
+        copy.rates
+            .get("1")
+            .copied()
+            .flatten()
+            .map(|r| r.normalize().to_string()),
+        Some("25".to_string()),
+        "the sandbox's article 1 is booked at 25 %: {copy:?}"
+    );
+    let path = format!("/api/integrations/{id}/records/invoices");
+    let mut wrong = system_tests::invoice_json(1, 0, ProviderKind::Visma);
+    wrong["rows"][0]["vat_rate"] = json!("12");
+    let r = stack
+        .call(
+            Method::POST,
+            &path,
+            Some(T),
+            Some(json!({"records": [wrong]})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert_eq!(r.content_type, "application/problem+json");
+    assert_eq!(r.json["field"], "records[0].rows[0].vat_rate", "{}", r.text);
+    let detail = r.json["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains("booked at 25 %") && detail.contains("asks for 12 %"),
+        "{detail}"
+    );
+    let (locals, _) = stack
+        .ctx
+        .db
+        .local_page(&id, Entity::Invoices, None, 10)
+        .await
+        .unwrap();
+    assert!(locals.is_empty(), "nothing stored");
+    assert_eq!(
+        stack.ctx.db.list_jobs(&id, 10).await.unwrap().len(),
+        1,
+        "no job"
+    );
+    // The article's own rate, no rate, and 0 % (reverse charge) are accepted.
+    let mut zero = system_tests::invoice_json(2, 0, ProviderKind::Visma);
+    zero["rows"][0]["vat_rate"] = json!("0");
+    let mut none = system_tests::invoice_json(3, 0, ProviderKind::Visma);
+    none["rows"][0].as_object_mut().unwrap().remove("vat_rate");
+    let right = system_tests::invoice_json(1, 0, ProviderKind::Visma);
+    let r = stack
+        .call(
+            Method::POST,
+            &path,
+            Some(T),
+            Some(json!({"records": [right, zero, none]})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.status, r.json["accepted"].as_u64()),
+        (202, Some(3)),
+        "{}",
+        r.text
+    );
+}

@@ -10,7 +10,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use shared::api::{json, path_param, query_param, tenant, traced, typed_body, Problem};
 use shared::connections::get;
-use shared::domain::{Customer, Entity, Integration, IntegrationStatus, Invoice};
+use shared::domain::{ArticleVat, Customer, Entity, Integration, IntegrationStatus, Invoice};
 use shared::records::{feed, parse_records, upsert, Record, Rejected};
 use shared::AppContext;
 
@@ -106,8 +106,11 @@ async fn handle(ctx: &AppContext, req: &Request) -> Result<Response<Body>, Probl
     }
     let UpsertBody { records } = typed_body(req)?;
     let outcome = match entity {
-        Entity::Customers => upsert_parsed::<Customer>(ctx, &integration, &records).await?,
-        Entity::Invoices => upsert_parsed::<Invoice>(ctx, &integration, &records).await?,
+        Entity::Customers => upsert_parsed::<Customer>(ctx, &integration, &records, None).await?,
+        Entity::Invoices => {
+            let articles = article_vat(ctx, &integration).await?;
+            upsert_parsed::<Invoice>(ctx, &integration, &records, articles.as_ref()).await?
+        }
     };
     let text = serde_json::to_string(&outcome).map_err(Problem::internal)?;
     if let Some(k) = &key {
@@ -122,9 +125,31 @@ async fn upsert_parsed<T: Record>(
     ctx: &AppContext,
     integration: &Integration,
     records: &Value,
+    articles: Option<&ArticleVat>,
 ) -> Result<shared::records::UpsertOutcome, Problem> {
-    let parsed = parse_records::<T>(records, integration.provider).map_err(rejected)?;
+    let parsed = parse_records::<T>(records, integration.provider, articles).map_err(rejected)?;
     Ok(upsert(ctx, integration, parsed).await?)
+}
+
+/// How old a copy of the article VAT rates may be and still refuse a row: the worker reads
+/// them again at least every 15 minutes while it syncs, and the schedule syncs every hour.
+const ARTICLE_VAT_TRUSTED_HOURS: i64 = 6;
+
+/// The company's article VAT rates, where the provider books VAT through the article and a
+/// recent copy is stored. Without one the rows are checked at export, against the provider.
+async fn article_vat(
+    ctx: &AppContext,
+    integration: &Integration,
+) -> Result<Option<ArticleVat>, Problem> {
+    if !ctx.providers.api(integration.provider).vat_by_article() {
+        return Ok(None);
+    }
+    let max_age = chrono::Duration::hours(ARTICLE_VAT_TRUSTED_HOURS);
+    Ok(ctx
+        .db
+        .article_vat(&integration.id)
+        .await?
+        .filter(|c| !c.is_stale(chrono::Utc::now(), max_age)))
 }
 
 fn rejected(r: Rejected) -> Problem {

@@ -1,5 +1,6 @@
 //! Canonical domain types and pure rules. No I/O lives here.
 
+pub mod articles;
 pub mod customer;
 pub mod integration;
 pub mod invoice;
@@ -7,6 +8,7 @@ pub mod job;
 pub mod money;
 pub mod secret;
 
+pub use articles::ArticleVat;
 pub use customer::{Address, Customer};
 pub use integration::{Integration, IntegrationStatus, LastError, ProviderKind, TenantId};
 pub use invoice::{HouseWork, HouseWorkKind, Invoice, InvoiceRow, Totals};

@@ -2,7 +2,7 @@
 //! mapping writes, hash-guarded marker updates, a never-backwards pull mark, versioned job
 //! saves), and a crash switch: the n-th call from now fails, as if the process died there.
 
-use crate::domain::{Entity, Job, JobState};
+use crate::domain::{ArticleVat, Entity, Job, JobState};
 use crate::store::records::{Conflict, FeedEntry, LocalRecord, Mapping, Pending};
 use crate::store::{StoreError, SyncStore, SyncWrite};
 use async_trait::async_trait;
@@ -22,6 +22,7 @@ struct State {
     seq: HashMap<String, u64>,
     conflicts: Vec<(String, Conflict)>,
     pull_marks: HashMap<(String, Entity), DateTime<Utc>>,
+    articles: HashMap<String, ArticleVat>,
     jobs: HashMap<String, Job>,
     calls: u64,
     crash_in: Option<u64>,
@@ -403,6 +404,15 @@ impl SyncStore for MemoryStore {
             .entry((iid.to_string(), e))
             .or_insert(high_water);
         *mark = (*mark).max(high_water);
+        Ok(())
+    }
+
+    async fn article_vat(&self, iid: &str) -> Result<Option<ArticleVat>, StoreError> {
+        Ok(self.call()?.articles.get(iid).cloned())
+    }
+
+    async fn put_article_vat(&self, iid: &str, copy: &ArticleVat) -> Result<(), StoreError> {
+        self.call()?.articles.insert(iid.to_string(), copy.clone());
         Ok(())
     }
 

@@ -2,7 +2,7 @@
 //! incrementally, created with our own reference, updated, and found again by that reference.
 
 use super::CompanyInfo;
-use crate::domain::{Customer, Entity, Integration, Invoice, ProviderKind, Secret};
+use crate::domain::{ArticleVat, Customer, Entity, Integration, Invoice, ProviderKind, Secret};
 use crate::http::outbound::Stats;
 use crate::http::ApiError;
 use async_trait::async_trait;
@@ -222,6 +222,20 @@ pub trait AccountingApi: Send + Sync {
     ) -> Result<Remote<Invoice>, ApiError> {
         let _ = auth;
         Ok(found)
+    }
+
+    /// Whether this provider books a row's VAT through its article (then
+    /// [`Self::article_vat`] gives the rates).
+    fn vat_by_article(&self) -> bool {
+        false
+    }
+
+    /// The VAT rate of each article, when this provider books a row's VAT through its article
+    /// (the records API then refuses rows asking for another rate before storing them; see
+    /// [`crate::domain::ArticleVat`]). `None` by default: the row carries its own VAT.
+    async fn article_vat(&self, auth: &ApiAuth) -> Result<Option<ArticleVat>, ApiError> {
+        let _ = auth;
+        Ok(None)
     }
 }
 

@@ -3,8 +3,8 @@
 //! and on `sync` (what a record is to the engine); neither depends on this module.
 
 use crate::domain::{
-    Customer, Direction, Entity, FieldError, Integration, Invoice, JobState, Mode, ProviderKind,
-    Trigger,
+    ArticleVat, Customer, Direction, Entity, FieldError, Integration, Invoice, JobState, Mode,
+    ProviderKind, Trigger,
 };
 use crate::jobs::{self, JobRequest};
 use crate::store::records::{FeedEntry, LocalRecord};
@@ -19,19 +19,37 @@ pub use crate::sync::SyncRecord;
 /// A record the app can upsert: synced by the engine, validated against the provider's limits
 /// first.
 pub trait Record: SyncRecord {
-    /// Field problems for this provider.
-    fn problems(&self, provider: ProviderKind) -> Result<(), Vec<FieldError>>;
+    /// Field problems for this provider; `articles` is the company's article VAT rates where
+    /// the provider books VAT through the article and a copy is stored.
+    fn problems(
+        &self,
+        provider: ProviderKind,
+        articles: Option<&ArticleVat>,
+    ) -> Result<(), Vec<FieldError>>;
 }
 
 impl Record for Customer {
-    fn problems(&self, provider: ProviderKind) -> Result<(), Vec<FieldError>> {
+    fn problems(
+        &self,
+        provider: ProviderKind,
+        _articles: Option<&ArticleVat>,
+    ) -> Result<(), Vec<FieldError>> {
         self.validate(&crate::providers::limits_for(provider).customer)
     }
 }
 
 impl Record for Invoice {
-    fn problems(&self, provider: ProviderKind) -> Result<(), Vec<FieldError>> {
-        self.validate(&crate::providers::limits_for(provider).invoice)
+    fn problems(
+        &self,
+        provider: ProviderKind,
+        articles: Option<&ArticleVat>,
+    ) -> Result<(), Vec<FieldError>> {
+        let limits = self.validate(&crate::providers::limits_for(provider).invoice);
+        let vat = articles.map_or(Ok(()), |a| a.check(self));
+        match (limits, vat) {
+            (Ok(()), Ok(())) => Ok(()),
+            (a, b) => Err(a.err().into_iter().chain(b.err()).flatten().collect()),
+        }
     }
 }
 
@@ -46,6 +64,7 @@ pub struct Rejected(pub Vec<FieldError>);
 pub fn parse_records<T: Record>(
     records: &Value,
     provider: ProviderKind,
+    articles: Option<&ArticleVat>,
 ) -> Result<Vec<T>, Rejected> {
     let Value::Array(items) = records else {
         return Err(Rejected(vec![FieldError::new(
@@ -88,7 +107,7 @@ pub fn parse_records<T: Record>(
                 continue;
             }
         };
-        if let Err(errs) = rec.problems(provider) {
+        if let Err(errs) = rec.problems(provider, articles) {
             problems.extend(
                 errs.into_iter()
                     .map(|e| FieldError::new(format!("records[{i}].{}", e.field), e.message)),
@@ -255,4 +274,36 @@ pub async fn feed_page(
         records,
         next_cursor,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn invoice_rows_are_checked_against_the_article_copy_beside_the_limits() {
+        let copy = ArticleVat {
+            fetched_at: Utc::now(),
+            rates: [("1".to_string(), Some(crate::domain::Decimal::from(25)))].into(),
+        };
+        let invoice = json!({
+            "id": "inv-1", "customer_id": "c-1", "invoice_date": "2026-11-30",
+            "our_reference": "x".repeat(300),
+            "rows": [{"description": "Arbete", "article_number": "1", "quantity": "1",
+                      "unit_price": "100", "vat_rate": "12"}]
+        });
+        let records = json!([invoice]);
+        let Rejected(errs) =
+            parse_records::<Invoice>(&records, ProviderKind::Visma, Some(&copy)).unwrap_err();
+        let fields: Vec<&str> = errs.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            ["records[0].our_reference", "records[0].rows[0].vat_rate"]
+        );
+        // Without a copy only the limits apply.
+        let Rejected(errs) =
+            parse_records::<Invoice>(&records, ProviderKind::Visma, None).unwrap_err();
+        assert_eq!(errs.len(), 1);
+    }
 }

@@ -8,7 +8,7 @@
 
 use super::records::{Conflict, FeedEntry, LocalRecord, Mapping, Pending};
 use super::StoreError;
-use crate::domain::{Entity, Job};
+use crate::domain::{ArticleVat, Entity, Job};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
@@ -173,6 +173,16 @@ pub trait SyncStore: Send + Sync {
         integration_id: &str,
         e: Entity,
         high_water: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// The stored copy of the company's article VAT rates.
+    async fn article_vat(&self, integration_id: &str) -> Result<Option<ArticleVat>, StoreError>;
+
+    /// Replaces the copy of the company's article VAT rates.
+    async fn put_article_vat(
+        &self,
+        integration_id: &str,
+        copy: &ArticleVat,
     ) -> Result<(), StoreError>;
 
     /// Saves a job (its progress and checkpoint) if nobody changed it since it was read:

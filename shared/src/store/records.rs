@@ -10,6 +10,7 @@
 //! | `SEQ` | the feed's sequence counter |
 //! | `CONFLICT#<at>#<entity>#<our id>` | a last-write-wins decision |
 //! | `CHECKPOINT#<entity>` | high-water mark of incremental pulls |
+//! | `ARTICLES` | the company's article VAT rates, as the records API checks rows (`articles.rs`) |
 //! | `IDEMP#<key>` | a stored answer to an `Idempotency-Key` request (TTL 24 h) |
 
 use super::item::{get_s, s, ts, Item};

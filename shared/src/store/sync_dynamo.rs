@@ -8,7 +8,7 @@ use super::records::{
     Write,
 };
 use super::{Db, StoreError};
-use crate::domain::{Entity, Job};
+use crate::domain::{ArticleVat, Entity, Job};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
@@ -202,6 +202,18 @@ impl SyncStore for Db {
         high_water: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         Db::set_pull_checkpoint(self, integration_id, e, high_water).await
+    }
+
+    async fn article_vat(&self, integration_id: &str) -> Result<Option<ArticleVat>, StoreError> {
+        Db::article_vat(self, integration_id).await
+    }
+
+    async fn put_article_vat(
+        &self,
+        integration_id: &str,
+        copy: &ArticleVat,
+    ) -> Result<(), StoreError> {
+        Db::put_article_vat(self, integration_id, copy).await
     }
 
     async fn save_job(&self, job: &mut Job) -> Result<(), StoreError> {

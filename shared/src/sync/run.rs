@@ -151,6 +151,7 @@ impl Engine<'_> {
             job_id: job.id.clone(),
             checkpoint,
         };
+        run.refresh_article_vat().await;
         let plan = phases(job);
         while run.checkpoint.phase < plan.len() {
             let finished = run.phase(job, &plan[run.checkpoint.phase]).await?;
@@ -168,6 +169,9 @@ impl Engine<'_> {
         Ok(SliceOutcome::Finished)
     }
 }
+
+/// How old the copy of a company's article VAT rates may grow before a job reads it again.
+pub const ARTICLE_VAT_MAX_AGE_MINUTES: i64 = 15;
 
 /// One slice in progress.
 pub(super) struct Run<'a> {
@@ -236,6 +240,37 @@ impl Run<'_> {
                 entity: Invoices,
                 remote_id,
             } => self.pull_one::<Invoice>(job, remote_id).await,
+        }
+    }
+
+    /// Reads the company's article VAT rates again when the stored copy is missing or older
+    /// than [`ARTICLE_VAT_MAX_AGE_MINUTES`], for providers that book VAT through the article:
+    /// the records API checks invoice rows against it. Never fails the slice: without a copy
+    /// the rows are checked at export.
+    async fn refresh_article_vat(&self) {
+        if !self.eng.api.vat_by_article() {
+            return;
+        }
+        let id = &self.integration.id;
+        let max_age = chrono::Duration::minutes(ARTICLE_VAT_MAX_AGE_MINUTES);
+        match self.eng.store.article_vat(id).await {
+            Ok(Some(copy)) if !copy.is_stale(Utc::now(), max_age) => return,
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(integration = %id, error = %e, "the article VAT copy cannot be read");
+                return;
+            }
+        }
+        match self.eng.api.article_vat(&self.auth).await {
+            Ok(Some(copy)) => {
+                if let Err(e) = self.eng.store.put_article_vat(id, &copy).await {
+                    tracing::warn!(integration = %id, error = %e, "the article VAT copy cannot be stored");
+                }
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(integration = %id, error = %e, "the articles cannot be read; rows are checked at export");
+            }
         }
     }
 

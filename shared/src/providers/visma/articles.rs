@@ -57,6 +57,19 @@ impl Articles {
         self.by_id.get(&id.to_ascii_lowercase())
     }
 
+    /// Every article's VAT rate by number, as read now (the copy the records API checks
+    /// rows against).
+    pub fn vat_register(&self) -> crate::domain::ArticleVat {
+        crate::domain::ArticleVat {
+            fetched_at: chrono::Utc::now(),
+            rates: self
+                .by_number
+                .iter()
+                .map(|(n, a)| (n.clone(), self.rate_of(a)))
+                .collect(),
+        }
+    }
+
     /// The VAT rate (per cent) `article` is booked at, when its coding is known.
     pub fn rate_of(&self, article: &ArticleIn) -> Option<Decimal> {
         article

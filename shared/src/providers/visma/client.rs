@@ -353,6 +353,19 @@ impl AccountingApi for VismaApi {
             _ => Ok(found),
         }
     }
+
+    // Visma books a draft row's VAT through its article (module `articles`): the records API
+    // checks rows against this copy before storing them.
+    fn vat_by_article(&self) -> bool {
+        true
+    }
+
+    async fn article_vat(
+        &self,
+        auth: &ApiAuth,
+    ) -> Result<Option<crate::domain::ArticleVat>, ApiError> {
+        Ok(Some(self.articles(auth, true).await?.vat_register()))
+    }
 }
 
 #[cfg(test)]
