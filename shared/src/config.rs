@@ -148,6 +148,7 @@ impl Config {
                 auth_url: trim(or("FORTNOX_AUTH_URL", "https://apps.fortnox.se")),
                 api_url: trim(or("FORTNOX_API_URL", "https://api.fortnox.se")),
                 scopes: or("FORTNOX_SCOPES", "customer invoice companyinformation"),
+                pkce: or("FORTNOX_PKCE", "true") != "false",
             },
             visma: VismaSettings {
                 identity_url: trim(or("VISMA_IDENTITY_URL", "https://identity.vismaonline.com")),
@@ -157,6 +158,7 @@ impl Config {
                 )),
                 scopes: or("VISMA_SCOPES", "ea:api offline_access ea:sales"),
                 revocation_enabled: or("VISMA_REVOCATION_ENABLED", "true") != "false",
+                pkce: or("VISMA_PKCE", "true") != "false",
             },
             sync: SyncSettings {
                 queue_url: or("SYNC_QUEUE_URL", ""),

@@ -165,13 +165,17 @@ async fn provider_urls_and_client_ids_from_the_environment_reach_the_clients() {
     ] {
         let p = providers.get(kind);
         let url = p
-            .authorization_url("state-1", &config.redirect_uri(kind))
+            .authorization_url("state-1", &config.redirect_uri(kind), Some("challenge-1"))
             .await
             .expect("authorization url");
         assert!(url.starts_with(&format!("{base}{auth_prefix}")), "{url}");
         assert!(url.contains(&format!("client_id={client_id}")), "{url}");
+        assert!(
+            url.contains("code_challenge=challenge-1&code_challenge_method=S256"),
+            "{url}"
+        );
         let tokens = p
-            .exchange_code("code-1", &config.redirect_uri(kind))
+            .exchange_code("code-1", &config.redirect_uri(kind), Some("verifier-1"))
             .await
             .expect("exchange");
         let token = seen

@@ -681,3 +681,87 @@ async fn disconnect_revokes_at_the_provider_and_removes_the_secret() {
         assert_eq!(fresh.status, 201);
     }
 }
+
+/// Code injection (RFC 9700 §4.5): an authorization code obtained in one consent, sent to the
+/// callback with another consent's state, connects nothing. Each consent carries a PKCE
+/// challenge; its verifier stays with the state on our side, and the provider redeems a code
+/// only with the verifier of the consent that obtained it.
+#[tokio::test]
+async fn a_code_from_one_consent_with_another_consents_state_connects_nothing() {
+    let stack = stack().await;
+    for provider in ProviderKind::ALL {
+        let (victim_id, victim_callback) = stack
+            .create_and_consent("tenant-victim", provider, true)
+            .await
+            .unwrap();
+        let (attacker_id, attacker_callback) = stack
+            .create_and_consent("tenant-attacker", provider, true)
+            .await
+            .unwrap();
+        // The consent URL carries a challenge, never the verifier.
+        let start = stack
+            .call(
+                Method::POST,
+                &format!("/api/integrations/{attacker_id}/connect"),
+                Some("tenant-attacker"),
+                Some(json!({})),
+            )
+            .await
+            .unwrap();
+        let url = start.json["authorization_url"].as_str().unwrap_or_default();
+        let q = query_of(url);
+        assert_eq!(
+            q.get("code_challenge_method").map(String::as_str),
+            Some("S256"),
+            "{url}"
+        );
+        assert_eq!(q.get("code_challenge").map(String::len), Some(43), "{url}");
+        assert!(!url.contains("code_verifier"), "{url}");
+
+        let victim_code = query_of(&victim_callback)["code"].clone();
+        let attacker_state = query_of(&attacker_callback)["state"].clone();
+        let (base, _) = attacker_callback.split_once('?').unwrap();
+        let injected = format!(
+            "{base}?code={}&state={}",
+            urlencode(&victim_code),
+            urlencode(&attacker_state)
+        );
+        let before = stack.sandbox.state.token_requests().len();
+        let back = stack.follow_callback(&injected).await.unwrap();
+        let q = query_of(&back);
+        assert_eq!(q["status"], "error", "{back}");
+        assert_eq!(q["error"], "exchange_failed", "{back}");
+        let exchanges = stack.sandbox.state.token_requests();
+        let tried: Vec<_> = exchanges[before..]
+            .iter()
+            .filter(|r| r.grant_type == "authorization_code")
+            .collect();
+        assert_eq!(
+            tried.len(),
+            1,
+            "the injected code was tried once: {tried:?}"
+        );
+        assert_eq!(
+            (tried[0].ok, tried[0].error.as_deref()),
+            (false, Some("invalid_grant")),
+            "the provider refused the code with the wrong verifier"
+        );
+        for (tenant, id) in [
+            ("tenant-attacker", &attacker_id),
+            ("tenant-victim", &victim_id),
+        ] {
+            let i = integration(&stack, tenant, id).await;
+            assert_eq!(i.status, IntegrationStatus::Pending, "{tenant}: {i:?}");
+            assert!(
+                secret(&stack, tenant, id)
+                    .await
+                    .is_none_or(|s| s.tokens.is_none()),
+                "{tenant}: no tokens stored"
+            );
+        }
+    }
+}
+
+fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}

@@ -19,6 +19,8 @@ pub const PROVIDER_VARS: &[&str] = &[
     "VISMA_SCOPES",
     "VISMA_REVOCATION_ENABLED",
     "VISMA_CONVERT_DRAFTS",
+    "FORTNOX_PKCE",
+    "VISMA_PKCE",
 ];
 
 /// The provider variables set (non-blank) in `get`, to override the stack's own.

@@ -12,6 +12,7 @@ use crate::domain::{
     ProviderKind, TenantId,
 };
 use crate::http::ApiError;
+use crate::providers::oauth::Pkce;
 use crate::providers::{ApiAuth, ProviderError};
 use crate::store::{OAuthState, StoreError};
 use crate::AppContext;
@@ -187,8 +188,15 @@ pub async fn begin_connect(
     let expires_at =
         Utc::now() + chrono::Duration::from_std(ctx.config.oauth_state_ttl).unwrap_or_default();
     let provider = ctx.providers.get(integration.provider);
+    // PKCE binds the code to this consent: only the holder of this state's verifier can
+    // redeem it (RFC 9700 §4.5, code injection).
+    let pkce = provider.uses_pkce().then(Pkce::new);
     let authorization_url = provider
-        .authorization_url(&state, &ctx.config.redirect_uri(integration.provider))
+        .authorization_url(
+            &state,
+            &ctx.config.redirect_uri(integration.provider),
+            pkce.as_ref().map(|p| p.challenge.as_str()),
+        )
         .await?;
     ctx.db
         .put_oauth_state(
@@ -199,6 +207,7 @@ pub async fn begin_connect(
                 provider: integration.provider,
                 return_url: return_url.to_string(),
                 expires_at,
+                pkce_verifier: pkce.map(|p| p.verifier),
             },
         )
         .await?;
@@ -409,7 +418,11 @@ async fn finish_consent(
     }
     let provider = ctx.providers.get(state.provider);
     let tokens = provider
-        .exchange_code(code, &ctx.config.redirect_uri(state.provider))
+        .exchange_code(
+            code,
+            &ctx.config.redirect_uri(state.provider),
+            state.pkce_verifier.as_deref(),
+        )
         .await?;
     // Through the data client: paced by the shared rate limiter, retried, and classified like
     // every other provider call; time-boxed, because its retries (or a Visma "try again in N

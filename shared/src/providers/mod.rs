@@ -97,18 +97,25 @@ pub trait Provider: Send + Sync {
     /// Which provider this is.
     fn kind(&self) -> ProviderKind;
 
-    /// The URL that sends a person to the provider's consent page.
+    /// Whether consents with this provider use PKCE (S256).
+    fn uses_pkce(&self) -> bool;
+
+    /// The URL that sends a person to the provider's consent page, with the PKCE challenge
+    /// when there is one.
     async fn authorization_url(
         &self,
         state: &str,
         redirect_uri: &str,
+        code_challenge: Option<&str>,
     ) -> Result<String, ProviderError>;
 
-    /// Exchanges an authorization code for tokens.
+    /// Exchanges an authorization code for tokens, with the consent's PKCE verifier when it
+    /// has one.
     async fn exchange_code(
         &self,
         code: &str,
         redirect_uri: &str,
+        code_verifier: Option<&str>,
     ) -> Result<TokenSet, ProviderError>;
 
     /// Uses a refresh token. Both providers rotate: the old refresh token is dead afterwards.

@@ -22,6 +22,67 @@ struct OAuthErrorBody {
     message: Option<String>,
 }
 
+/// A PKCE pair (RFC 7636): the verifier stays with the consent's state on our side, only the
+/// challenge goes to the browser.
+#[derive(Debug, Clone)]
+pub struct Pkce {
+    /// `code_verifier`: 43 characters of the URL-safe alphabet (256 random bits).
+    pub verifier: String,
+    /// `code_challenge`: BASE64URL(SHA-256(verifier)), method S256.
+    pub challenge: String,
+}
+
+impl Pkce {
+    /// A fresh pair.
+    pub fn new() -> Self {
+        let verifier = crate::domain::secret::random_token(32);
+        let challenge = s256_challenge(&verifier);
+        Pkce {
+            verifier,
+            challenge,
+        }
+    }
+}
+
+impl Default for Pkce {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The S256 `code_challenge` of a verifier.
+pub fn s256_challenge(verifier: &str) -> String {
+    use base64::Engine;
+    use sha2::{Digest, Sha256};
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
+}
+
+/// Appends the PKCE challenge to an authorization URL's query.
+pub fn append_challenge(url: &mut url::Url, challenge: Option<&str>) {
+    if let Some(c) = challenge {
+        url.query_pairs_mut()
+            .append_pair("code_challenge", c)
+            .append_pair("code_challenge_method", "S256");
+    }
+}
+
+/// The form of an authorization-code exchange, with the PKCE verifier when there is one.
+pub fn code_form<'a>(
+    code: &'a str,
+    redirect_uri: &'a str,
+    verifier: Option<&'a str>,
+) -> Vec<(&'a str, &'a str)> {
+    let mut form = vec![
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("redirect_uri", redirect_uri),
+    ];
+    if let Some(v) = verifier {
+        form.push(("code_verifier", v));
+    }
+    form
+}
+
 /// Posts a grant to `token_url` and reads the token answer.
 ///
 /// `refresh_ttl` is the provider's documented refresh-token lifetime, when it has one.
@@ -153,6 +214,38 @@ mod tests {
             classify_oauth_error(400, br#"{"message":"bad"}"#),
             ProviderError::Rejected { status: 400, ref message } if message == "bad"
         ));
+    }
+
+    #[test]
+    fn the_s256_challenge_is_rfc_7636s() {
+        // RFC 7636, Appendix B.
+        assert_eq!(
+            s256_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        );
+        let p = Pkce::new();
+        assert_eq!(p.verifier.len(), 43);
+        assert!(p
+            .verifier
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+        assert_eq!(p.challenge, s256_challenge(&p.verifier));
+        assert_ne!(Pkce::new().verifier, p.verifier);
+    }
+
+    #[test]
+    fn the_verifier_goes_with_the_code_only_when_there_is_one() {
+        let f = code_form("c", "https://x/cb", Some("v"));
+        assert!(f.contains(&("code_verifier", "v")));
+        assert!(!code_form("c", "https://x/cb", None)
+            .iter()
+            .any(|(k, _)| *k == "code_verifier"));
+        let mut u = url::Url::parse("https://idp/auth?a=1").unwrap();
+        append_challenge(&mut u, Some("ch"));
+        assert_eq!(
+            u.as_str(),
+            "https://idp/auth?a=1&code_challenge=ch&code_challenge_method=S256"
+        );
     }
 
     #[test]

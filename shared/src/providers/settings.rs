@@ -69,6 +69,9 @@ pub struct FortnoxSettings {
     pub api_url: String,
     /// Space-separated scopes.
     pub scopes: String,
+    /// Whether consents use PKCE (S256). Fortnox does not document PKCE; a server that does not
+    /// know the parameters ignores them (RFC 6749 §3.1), so it is on unless switched off.
+    pub pkce: bool,
 }
 
 /// Visma eAccounting endpoints and scopes.
@@ -82,6 +85,8 @@ pub struct VismaSettings {
     pub scopes: String,
     /// Whether to call `/connect/revocation` on disconnect (unconfirmed by Visma: switchable).
     pub revocation_enabled: bool,
+    /// Whether consents use PKCE (S256); unconfirmed for Visma's identity server: switchable.
+    pub pkce: bool,
 }
 
 /// Everything the data clients can be tuned with.

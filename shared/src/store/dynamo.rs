@@ -73,6 +73,9 @@ pub struct OAuthState {
     pub return_url: String,
     /// When the state stops being accepted.
     pub expires_at: DateTime<Utc>,
+    /// The PKCE `code_verifier` of this consent, when it uses PKCE: kept here, never sent to
+    /// the browser, so a code obtained in another consent cannot be redeemed with this state.
+    pub pkce_verifier: Option<String>,
 }
 
 /// Only a hash of the state is stored, so a table read does not yield a usable state.
@@ -438,7 +441,8 @@ impl Db {
 
     /// Stores an OAuth state under the hash of its value, with a TTL.
     pub async fn put_oauth_state(&self, state: &str, s_: &OAuthState) -> Result<(), StoreError> {
-        self.client
+        let mut put = self
+            .client
             .put_item()
             .table_name(&self.table)
             .item("pk", s(state_pk(state)))
@@ -450,10 +454,11 @@ impl Db {
             .item("expires_at", ts(s_.expires_at))
             // DynamoDB deletes expired items lazily (within days): `expires_at` is what counts.
             .item("ttl", n(s_.expires_at.timestamp() + 3600))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await
-            .map_err(StoreError::dynamo)?;
+            .condition_expression("attribute_not_exists(pk)");
+        if let Some(v) = &s_.pkce_verifier {
+            put = put.item("pkce_verifier", s(v));
+        }
+        put.send().await.map_err(StoreError::dynamo)?;
         Ok(())
     }
 
@@ -484,6 +489,7 @@ impl Db {
                 .map_err(|e| StoreError::Corrupt(format!("{e}")))?,
             return_url: req_s(it, "return_url")?.to_string(),
             expires_at: req_ts(it, "expires_at")?,
+            pkce_verifier: get_s(it, "pkce_verifier").map(str::to_string),
         }))
     }
 

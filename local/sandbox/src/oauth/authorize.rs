@@ -111,6 +111,33 @@ pub(crate) fn authorize(
         Ok(service_account) => service_account,
         Err(description) => return fail("invalid_request", &description),
     };
+    // PKCE (RFC 7636 §4.3): only S256; a challenge is 43 characters of base64url.
+    let code_challenge = match (
+        non_empty(&params, "code_challenge"),
+        non_empty(&params, "code_challenge_method"),
+    ) {
+        (None, None) => None,
+        (Some(c), Some("S256"))
+            if c.len() == 43
+                && c.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
+        {
+            Some(c.to_string())
+        }
+        (Some(_), Some("S256")) => {
+            return fail(
+                "invalid_request",
+                "code_challenge must be 43 base64url characters.",
+            )
+        }
+        (Some(_), _) => {
+            return fail(
+                "invalid_request",
+                "code_challenge_method must be S256 (plain is not accepted).",
+            )
+        }
+        (None, Some(_)) => return fail("invalid_request", "code_challenge is missing."),
+    };
 
     let consent_id = random_token(24);
     let now = Instant::now();
@@ -129,6 +156,7 @@ pub(crate) fn authorize(
                 scopes: scopes.clone(),
                 service_account,
                 created: now,
+                code_challenge,
             },
         );
     }
@@ -232,6 +260,7 @@ pub(crate) fn consent_decision(state: &SandboxState, flavor: &Flavor, body: &[u8
             redirect_uri: pending.redirect_uri.clone(),
             expires: now + state.config().code_ttl,
             used: false,
+            code_challenge: pending.code_challenge.clone(),
         },
     );
     drop(store);

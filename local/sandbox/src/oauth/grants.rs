@@ -39,6 +39,8 @@ pub(crate) struct PendingConsent {
     pub scopes: Vec<String>,
     pub service_account: bool,
     pub created: Instant,
+    /// The PKCE S256 `code_challenge` of the authorization request, when it sent one.
+    pub code_challenge: Option<String>,
 }
 
 /// An authorization code handed to the redirect URI.
@@ -48,6 +50,8 @@ pub(crate) struct CodeEntry {
     pub redirect_uri: String,
     pub expires: Instant,
     pub used: bool,
+    /// The challenge the redeeming `code_verifier` must meet (RFC 7636 §4.6).
+    pub code_challenge: Option<String>,
 }
 
 /// Life cycle of a refresh token.

@@ -53,8 +53,33 @@ fn exchange_code(
         ));
     }
     entry.used = true;
+    // PKCE: a code issued with a challenge is redeemed only with its verifier; a wrong one
+    // spends the code all the same (an injected code is not tried twice).
+    if let Some(challenge) = &entry.code_challenge {
+        let verifier = non_empty(params, "code_verifier").ok_or_else(|| {
+            OAuthError::InvalidGrant("code_verifier is required for this code.".into())
+        })?;
+        if !verifier_meets(verifier, challenge) {
+            return Err(OAuthError::InvalidGrant(
+                "code_verifier does not match the code_challenge.".into(),
+            ));
+        }
+    }
     let grant = entry.grant.clone();
     Ok(issue(&mut store, state.config(), grant, true, now))
+}
+
+/// Whether `verifier` (43–128 characters of `[A-Za-z0-9-._~]`) hashes to `challenge` (S256).
+fn verifier_meets(verifier: &str, challenge: &str) -> bool {
+    use base64::Engine;
+    use sha2::{Digest, Sha256};
+    let shaped = (43..=128).contains(&verifier.len())
+        && verifier
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
+    shaped
+        && base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier))
+            == challenge
 }
 
 fn refresh(
@@ -241,4 +266,31 @@ pub(crate) fn revoke(
         at: Utc::now(),
     });
     Ok(())
+}
+
+#[cfg(test)]
+mod pkce_tests {
+    use super::verifier_meets;
+
+    #[test]
+    fn verifiers_are_checked_against_s256_challenges() {
+        // RFC 7636, Appendix B.
+        let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+        assert!(verifier_meets(
+            "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
+            challenge
+        ));
+        assert!(!verifier_meets(
+            "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXj",
+            challenge
+        ));
+        // Too short, even when it hashes right, and the challenge itself as verifier.
+        let short = {
+            use base64::Engine;
+            use sha2::{Digest, Sha256};
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest("abc"))
+        };
+        assert!(!verifier_meets("abc", &short));
+        assert!(!verifier_meets(challenge, challenge));
+    }
 }

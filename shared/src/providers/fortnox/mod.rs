@@ -8,7 +8,7 @@ pub(crate) mod wire;
 
 pub use client::FortnoxApi;
 
-use super::oauth::{request_tokens, revoke_token};
+use super::oauth::{append_challenge, code_form, request_tokens, revoke_token};
 use super::{CredentialStore, Provider, ProviderError};
 use crate::domain::{ProviderKind, Secret, TokenSet};
 use crate::providers::settings::FortnoxSettings;
@@ -50,10 +50,15 @@ impl Provider for Fortnox {
         ProviderKind::Fortnox
     }
 
+    fn uses_pkce(&self) -> bool {
+        self.settings.pkce
+    }
+
     async fn authorization_url(
         &self,
         state: &str,
         redirect_uri: &str,
+        code_challenge: Option<&str>,
     ) -> Result<String, ProviderError> {
         let creds = self.credentials.get(ProviderKind::Fortnox).await?;
         let mut url = url::Url::parse(&format!("{}/oauth-v1/auth", self.settings.auth_url))
@@ -65,6 +70,7 @@ impl Provider for Fortnox {
             .append_pair("state", state)
             .append_pair("access_type", "offline")
             .append_pair("response_type", "code");
+        append_challenge(&mut url, code_challenge);
         Ok(url.into())
     }
 
@@ -72,17 +78,14 @@ impl Provider for Fortnox {
         &self,
         code: &str,
         redirect_uri: &str,
+        code_verifier: Option<&str>,
     ) -> Result<TokenSet, ProviderError> {
         let creds = self.credentials.get(ProviderKind::Fortnox).await?;
         request_tokens(
             &self.http,
             &self.token_url(),
             &creds,
-            &[
-                ("grant_type", "authorization_code"),
-                ("code", code),
-                ("redirect_uri", redirect_uri),
-            ],
+            &code_form(code, redirect_uri, code_verifier),
             Some(chrono::Duration::days(REFRESH_TOKEN_DAYS)),
         )
         .await

@@ -13,7 +13,7 @@ pub mod write;
 
 pub use client::VismaApi;
 
-use super::oauth::{request_tokens, revoke_token};
+use super::oauth::{append_challenge, code_form, request_tokens, revoke_token};
 use super::{CredentialStore, Provider, ProviderError};
 use crate::domain::{ProviderKind, Secret, TokenSet};
 use crate::providers::settings::VismaSettings;
@@ -55,10 +55,15 @@ impl Provider for Visma {
         ProviderKind::Visma
     }
 
+    fn uses_pkce(&self) -> bool {
+        self.settings.pkce
+    }
+
     async fn authorization_url(
         &self,
         state: &str,
         redirect_uri: &str,
+        code_challenge: Option<&str>,
     ) -> Result<String, ProviderError> {
         let creds = self.credentials.get(ProviderKind::Visma).await?;
         let mut url = url::Url::parse(&format!("{}/connect/authorize", self.settings.identity_url))
@@ -71,6 +76,7 @@ impl Provider for Visma {
             .append_pair("response_type", "code")
             .append_pair("prompt", "select_account")
             .append_pair("acr_values", EACCOUNTING_ACR_VALUES);
+        append_challenge(&mut url, code_challenge);
         Ok(url.into())
     }
 
@@ -78,17 +84,14 @@ impl Provider for Visma {
         &self,
         code: &str,
         redirect_uri: &str,
+        code_verifier: Option<&str>,
     ) -> Result<TokenSet, ProviderError> {
         let creds = self.credentials.get(ProviderKind::Visma).await?;
         request_tokens(
             &self.http,
             &self.token_url(),
             &creds,
-            &[
-                ("grant_type", "authorization_code"),
-                ("code", code),
-                ("redirect_uri", redirect_uri),
-            ],
+            &code_form(code, redirect_uri, code_verifier),
             None,
         )
         .await
