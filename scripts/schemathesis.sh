@@ -66,7 +66,7 @@ until grep -q 'The stack keeps running' "$log" 2>/dev/null; do
 done
 # The walk-through before it connected one Fortnox and one Visma integration (`make test` relies
 # on this check as its end-to-end run of the devstack).
-connected="$(grep -c 'with status=connected' "$log" || true)"
+connected="$(grep -c 'confirm -> 200 with status=connected' "$log" || true)"
 [[ "$connected" == 2 ]] || { cat "$log" >&2; die "the walk-through connected $connected of 2 integrations"; }
 say "devstack walk-through: ok (Fortnox and Visma connected, records synced)"
 token="$(sed -n 's/^ *export TOKEN=//p' "$log" | head -1)"

@@ -14,11 +14,13 @@ async fn connect_approved_stores_encrypted_tokens_and_reports_connected() {
     for provider in ProviderKind::ALL {
         let (id, back) = stack.connect(T, provider, true).await.unwrap();
         let q = query_of(&back);
+        // The callback asks the app to confirm; `connect` confirmed as the same person.
         assert_eq!(
             q.get("status").map(String::as_str),
-            Some("connected"),
+            Some("confirm"),
             "{back}"
         );
+        assert_eq!(q.get("confirmation").map(String::len), Some(43), "{back}");
         assert_eq!(q.get("integration_id"), Some(&id));
         assert!(
             back.starts_with(&format!("{}/dev/return", stack.api_url)),
@@ -137,29 +139,26 @@ async fn a_failing_company_lookup_ends_in_exchange_failed_and_changes_nothing() 
     let stack = stack().await;
     for provider in ProviderKind::ALL {
         let (id, callback) = stack.create_and_consent(T, provider, true).await.unwrap();
+        let back = stack.follow_callback(&callback).await.unwrap();
+        assert_eq!(query_of(&back)["status"], "confirm", "{back}");
         // The code exchange works; every REST call (the company lookup) answers 500.
         stack.sandbox.state.set_faults(sandbox::FaultConfig {
             error_500: 1.0,
             ..Default::default()
         });
         let started = std::time::Instant::now();
-        let back = stack.follow_callback(&callback).await.unwrap();
+        let r = stack.confirm(T, None, &back).await.unwrap();
         stack
             .sandbox
             .state
             .set_faults(sandbox::FaultConfig::default());
         assert!(
             started.elapsed() < std::time::Duration::from_secs(8),
-            "the callback answers within its Lambda's 10 s: {:?}",
+            "the confirmation answers within its Lambda's 10 s: {:?}",
             started.elapsed()
         );
-        let q = query_of(&back);
-        assert_eq!(q.get("status").map(String::as_str), Some("error"), "{back}");
-        assert_eq!(
-            q.get("error").map(String::as_str),
-            Some("exchange_failed"),
-            "{back}"
-        );
+        assert_eq!(r.status, 502, "{}", r.text);
+        assert_eq!(r.content_type, "application/problem+json");
         assert!(!stack.sandbox.state.faults_injected().is_empty());
         assert_eq!(
             integration(&stack, T, &id).await.status,
@@ -170,8 +169,12 @@ async fn a_failing_company_lookup_ends_in_exchange_failed_and_changes_nothing() 
         let back = stack.consent(T, &id, true).await.unwrap();
         assert_eq!(
             query_of(&back).get("status").map(String::as_str),
-            Some("connected"),
+            Some("confirm"),
             "{back}"
+        );
+        assert_eq!(
+            integration(&stack, T, &id).await.status,
+            IntegrationStatus::Connected
         );
     }
 }
@@ -184,7 +187,8 @@ async fn a_replayed_state_is_refused_and_changes_nothing() {
         .await
         .unwrap();
     let first = stack.follow_callback(&callback).await.unwrap();
-    assert_eq!(query_of(&first)["status"], "connected");
+    assert_eq!(query_of(&first)["status"], "confirm");
+    stack.confirm_if_asked(T, &first).await.unwrap();
     let before = secret(&stack, T, &id).await.unwrap();
     let exchanges = stack.sandbox.state.token_requests().len();
 
@@ -728,9 +732,10 @@ async fn a_code_from_one_consent_with_another_consents_state_connects_nothing() 
         );
         let before = stack.sandbox.state.token_requests().len();
         let back = stack.follow_callback(&injected).await.unwrap();
-        let q = query_of(&back);
-        assert_eq!(q["status"], "error", "{back}");
-        assert_eq!(q["error"], "exchange_failed", "{back}");
+        assert_eq!(query_of(&back)["status"], "confirm", "{back}");
+        // The attacker confirms in their own session: the provider refuses the code.
+        let r = stack.confirm("tenant-attacker", None, &back).await.unwrap();
+        assert_eq!(r.status, 502, "{}", r.text);
         let exchanges = stack.sandbox.state.token_requests();
         let tried: Vec<_> = exchanges[before..]
             .iter()
@@ -764,4 +769,136 @@ async fn a_code_from_one_consent_with_another_consents_state_connects_nothing() 
 
 fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// Consent CSRF (RFC 6749 §10.12, RFC 9700 §4.7): a consent started by one person and approved
+/// by someone else (a link sent to a victim, or a victim's browser made to follow the
+/// attacker's callback) connects nothing. The callback only parks the approved consent; only
+/// the person who started it, in their own session, can confirm it, and the code is redeemed
+/// at the provider only then.
+#[tokio::test]
+async fn a_consent_completed_by_anyone_but_its_starter_connects_nothing() {
+    let stack = stack().await;
+    for provider in ProviderKind::ALL {
+        // The attacker starts a consent for their own tenant and gets the victim to approve it;
+        // the victim's browser comes back to the app with the confirmation.
+        let (id, callback) = stack
+            .create_and_consent("tenant-attacker", provider, true)
+            .await
+            .unwrap();
+        let back = stack.follow_callback(&callback).await.unwrap();
+        assert_eq!(query_of(&back)["status"], "confirm", "{back}");
+        let exchanges = stack.sandbox.state.token_requests().len();
+        // The victim's app session, another user of the attacker's tenant, and a browser with
+        // no session at all: none can complete it.
+        for (tenant, user) in [
+            ("tenant-victim", "user-of-tenant-victim"),
+            ("tenant-attacker", "someone-else"),
+            ("tenant-victim", "user-of-tenant-attacker"),
+        ] {
+            let r = stack.confirm(tenant, Some(user), &back).await.unwrap();
+            assert!(
+                r.status == 400 || r.status == 404,
+                "{tenant}/{user}: {} {}",
+                r.status,
+                r.text
+            );
+            assert_eq!(r.content_type, "application/problem+json");
+            if r.status == 400 {
+                assert_eq!(r.json["field"], "confirmation", "{}", r.text);
+            }
+        }
+        let q = query_of(&back);
+        let anonymous = stack
+            .http()
+            .post(format!(
+                "{}/api/integrations/{}/confirm",
+                stack.api_url, q["integration_id"]
+            ))
+            .json(&json!({"confirmation": q["confirmation"]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(anonymous.status(), 401);
+        assert_eq!(
+            stack.sandbox.state.token_requests().len(),
+            exchanges,
+            "the code was never redeemed"
+        );
+        let i = integration(&stack, "tenant-attacker", &id).await;
+        assert_eq!(i.status, IntegrationStatus::Pending);
+        assert!(secret(&stack, "tenant-attacker", &id)
+            .await
+            .unwrap()
+            .tokens
+            .is_none());
+        // The refusals left the consent in place for its starter, once.
+        let r = stack.confirm("tenant-attacker", None, &back).await.unwrap();
+        assert_eq!(
+            (r.status, r.json["status"].as_str()),
+            (200, Some("connected")),
+            "{}",
+            r.text
+        );
+        let again = stack.confirm("tenant-attacker", None, &back).await.unwrap();
+        assert_eq!(
+            again.status, 400,
+            "a confirmation works once: {}",
+            again.text
+        );
+    }
+}
+
+/// A confirmation without a code, with an unknown one, or for another integration changes
+/// nothing and names the field.
+#[tokio::test]
+async fn a_bad_confirmation_gets_a_problem_naming_the_field() {
+    let stack = stack().await;
+    let (id, callback) = stack
+        .create_and_consent(T, ProviderKind::Fortnox, true)
+        .await
+        .unwrap();
+    let back = stack.follow_callback(&callback).await.unwrap();
+    let path = format!("/api/integrations/{id}/confirm");
+    for body in [
+        json!({}),
+        json!({"confirmation": ""}),
+        json!({"confirmation": 12}),
+        json!({"confirmation": "made-up"}),
+        json!({"confirmation": "x".repeat(129)}),
+    ] {
+        let r = stack
+            .call(Method::POST, &path, Some(T), Some(body.clone()))
+            .await
+            .unwrap();
+        assert_eq!(r.status, 400, "{body}: {}", r.text);
+        assert_eq!(r.content_type, "application/problem+json");
+        assert_eq!(r.json["field"], "confirmation", "{body}: {}", r.text);
+    }
+    // The right code for another integration of the tenant.
+    let (other, _) = stack.connect(T, ProviderKind::Visma, true).await.unwrap();
+    let q = query_of(&back);
+    let r = stack
+        .call(
+            Method::POST,
+            &format!("/api/integrations/{other}/confirm"),
+            Some(T),
+            Some(json!({"confirmation": q["confirmation"]})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.status, r.json["field"].as_str()),
+        (400, Some("confirmation"))
+    );
+    assert_eq!(
+        integration(&stack, T, &id).await.status,
+        IntegrationStatus::Pending
+    );
+    assert!(stack
+        .sandbox
+        .state
+        .token_requests()
+        .iter()
+        .all(|t| t.provider != sandbox::ProviderKind::Fortnox));
 }

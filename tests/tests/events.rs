@@ -81,12 +81,22 @@ async fn every_sample_event_gets_the_right_answer() {
 
     // Connect the Fortnox integration through the sandbox, then use it in the other events.
     let back = stack.consent(TENANT, &fortnox_id, true).await.unwrap();
-    assert_eq!(devstack::query_of(&back)["status"], "connected");
+    assert_eq!(devstack::query_of(&back)["status"], "confirm");
 
     let r = connect::handler(ctx, request("connect", &fortnox_id))
         .await
         .unwrap();
     assert_eq!(r.status(), 200, "{:?}", body(&r));
+
+    let r = confirm::handler(ctx, request("confirm", &fortnox_id))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400, "{:?}", body(&r));
+    assert_eq!(
+        body(&r)["field"],
+        "confirmation",
+        "a confirmation code never issued is refused"
+    );
 
     let r = oauth_callback::handler(ctx, request("oauth_callback", &fortnox_id))
         .await

@@ -49,7 +49,9 @@ async fn logs_of_connect_refresh_and_disconnect_hold_no_secret() {
         let q = devstack::query_of(&callback);
         secrets.push(q["code"].clone());
         secrets.push(q["state"].clone());
-        stack.follow_callback(&callback).await.unwrap();
+        let back = stack.follow_callback(&callback).await.unwrap();
+        secrets.push(devstack::query_of(&back)["confirmation"].clone());
+        stack.confirm_if_asked("tenant-l", &back).await.unwrap();
 
         let first = secret(&stack, "tenant-l", &id).await.unwrap();
         let t = first.tokens.clone().unwrap();

@@ -149,7 +149,7 @@ async fn a_spent_refresh_token_leads_to_needs_reauth_and_no_further_attempts() {
         assert_eq!(st.json["status"], "needs_reauth");
         assert_eq!(st.json["last_error"]["code"], "refresh_token_rejected");
         let back = stack.consent(T, &id, true).await.unwrap();
-        assert_eq!(devstack::query_of(&back)["status"], "connected");
+        assert_eq!(devstack::query_of(&back)["status"], "confirm");
         let healed = integration(&stack, T, &id).await;
         assert_eq!(healed.status, IntegrationStatus::Connected);
         assert!(healed.last_error.is_none());

@@ -552,7 +552,7 @@ async fn consent_revoked_marks_the_integration_revoked_and_stops_data_events() {
     // Connected again, a late revocation from before that consent changes nothing.
     tokio::time::sleep(Duration::from_millis(20)).await;
     let back = stack.consent(T, &id, true).await.unwrap();
-    assert_eq!(devstack::query_of(&back)["status"], "connected");
+    assert_eq!(devstack::query_of(&back)["status"], "confirm");
     let late = json!({"id": "consent-0", "type": "consent.revoked", "occurred_at": (chrono::Utc::now() - chrono::Duration::minutes(10)).to_rfc3339()})
         .to_string();
     let r = send(&stack, &id, &key, late.as_bytes()).await;

@@ -2,7 +2,7 @@
 //! integration with the provider, or creates one, and answers with the authorization URL.
 
 use lambda_http::{Body, Error, Request, Response};
-use shared::api::{json, path_param, query_param, tenant, traced, Problem};
+use shared::api::{json, path_param, query_param, tenant, traced, user, Problem};
 use shared::connections::authorize;
 use shared::domain::ProviderKind;
 use shared::AppContext;
@@ -18,6 +18,7 @@ async fn handle(ctx: &AppContext, req: &Request) -> Result<Response<Body>, Probl
         Problem::invalid_field("provider", format!("{e}")).with("allowed", ProviderKind::names())
     })?;
     let return_url = query_param(req, "return_url");
-    let start = authorize(ctx, &tenant, provider, return_url.as_deref()).await?;
+    let user = user(req)?;
+    let start = authorize(ctx, &tenant, &user, provider, return_url.as_deref()).await?;
     json(200, &start)
 }

@@ -1,11 +1,13 @@
 //! `POST /api/integrations/{id}/connect`: starts OAuth consent for an integration.
 //!
 //! Body (optional): `{"return_url": "https://app…"}`, an origin on the allow-list. Answers with
-//! the provider's authorization URL, valid for 10 minutes and once.
+//! the provider's authorization URL, valid for 10 minutes and once. The consent is bound to the
+//! tenant and to the calling person (`sub`): only they can confirm it afterwards
+//! (`POST /api/integrations/{id}/confirm`).
 
 use lambda_http::{Body, Error, Request, Response};
 use serde::Deserialize;
-use shared::api::{json, path_param, tenant, traced, typed_body, Problem, Text};
+use shared::api::{json, path_param, tenant, traced, typed_body, user, Problem, Text};
 use shared::connections::begin_connect;
 use shared::AppContext;
 
@@ -27,6 +29,7 @@ async fn handle(ctx: &AppContext, req: &Request) -> Result<Response<Body>, Probl
     let id = path_param(req, "id")?;
     let body: ConnectBody = typed_body(req)?;
     let return_url = body.return_url.map(Text::into_string);
-    let start = begin_connect(ctx, &tenant, &id, return_url.as_deref()).await?;
+    let user = user(req)?;
+    let start = begin_connect(ctx, &tenant, &user, &id, return_url.as_deref()).await?;
     json(200, &start)
 }

@@ -24,6 +24,8 @@ pub enum Function {
     Connect,
     /// `oauth_callback`
     OAuthCallback,
+    /// `confirm`
+    Confirm,
     /// `status`
     Status,
     /// `disconnect`
@@ -77,6 +79,12 @@ pub const ROUTES: &[Route] = &[
         path: "/api/integrations/callback/{provider}",
         function: Function::OAuthCallback,
         authorized: false,
+    },
+    Route {
+        method: "POST",
+        path: "/api/integrations/{id}/confirm",
+        function: Function::Confirm,
+        authorized: true,
     },
     Route {
         method: "GET",
@@ -294,6 +302,7 @@ async fn dispatch(
         Function::Authorize => authorize::handler(ctx, request).await,
         Function::Connect => connect::handler(ctx, request).await,
         Function::OAuthCallback => oauth_callback::handler(ctx, request).await,
+        Function::Confirm => confirm::handler(ctx, request).await,
         Function::Status => status::handler(ctx, request).await,
         Function::Disconnect => disconnect::handler(ctx, request).await,
         Function::Sync => sync::handler(ctx, request).await,

@@ -26,11 +26,16 @@ impl DevJwt {
         }
     }
 
-    /// A token for `tenant`, valid for `ttl_seconds`.
+    /// A token for `tenant`'s user (`sub` = `user-of-<tenant>`), valid for `ttl_seconds`.
     pub fn sign_for_tenant(&self, tenant: &str, ttl_seconds: i64) -> String {
+        self.sign_for(tenant, &format!("user-of-{tenant}"), ttl_seconds)
+    }
+
+    /// A token for `user` (`sub`) of `tenant`, valid for `ttl_seconds`.
+    pub fn sign_for(&self, tenant: &str, user: &str, ttl_seconds: i64) -> String {
         let now = chrono::Utc::now().timestamp();
         self.sign(&json!({
-            "iss": self.issuer, "aud": self.audience, "sub": format!("user-of-{tenant}"),
+            "iss": self.issuer, "aud": self.audience, "sub": user,
             "tenant_id": tenant, "iat": now, "exp": now + ttl_seconds, "scope": "integrations"
         }))
     }

@@ -254,11 +254,33 @@ impl Stack {
         tenant: Option<&str>,
         body: Option<serde_json::Value>,
     ) -> Result<ApiResponse, reqwest::Error> {
+        let token = tenant.map(|t| self.token_for(t));
+        self.send(method, path, token.as_deref(), body).await
+    }
+
+    /// Calls the API with a JWT of the caller's making (another user, odd claims).
+    pub async fn call_with_token(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<serde_json::Value>,
+    ) -> Result<ApiResponse, reqwest::Error> {
+        self.send(method, path, Some(token), body).await
+    }
+
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<serde_json::Value>,
+    ) -> Result<ApiResponse, reqwest::Error> {
         let mut rb = self
             .http()
             .request(method, format!("{}{path}", self.api_url));
-        if let Some(t) = tenant {
-            rb = rb.bearer_auth(self.token_for(t));
+        if let Some(t) = token {
+            rb = rb.bearer_auth(t);
         }
         if let Some(b) = body {
             rb = rb.json(&b);
@@ -288,8 +310,9 @@ impl Stack {
     }
 
     /// The whole consent flow for `tenant` and `provider`: create, connect, approve or deny
-    /// at the sandbox, return through the callback. Gives the integration id and the final
-    /// redirect location.
+    /// at the sandbox, return through the callback, and confirm as the same person when the
+    /// callback asks for it (what the app's frontend does). Gives the integration id and the
+    /// callback's redirect location.
     pub async fn connect(
         &self,
         tenant: &str,
@@ -297,7 +320,57 @@ impl Stack {
         approve: bool,
     ) -> Result<(String, String), Box<dyn std::error::Error + Send + Sync>> {
         let (id, callback) = self.create_and_consent(tenant, provider, approve).await?;
-        Ok((id, self.follow_callback(&callback).await?))
+        let back = self.follow_callback(&callback).await?;
+        self.confirm_if_asked(tenant, &back).await?;
+        Ok((id, back))
+    }
+
+    /// When `back` (where the callback sent the browser) asks for confirmation, confirms as
+    /// `tenant`'s user, the way the app's frontend does; an error unless that connects.
+    pub async fn confirm_if_asked(
+        &self,
+        tenant: &str,
+        back: &str,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        if query_of(back).get("status").map(String::as_str) != Some("confirm") {
+            return Ok(());
+        }
+        let r = self.confirm(tenant, None, back).await?;
+        if r.status != 200 {
+            return Err(format!("confirm answered {}: {}", r.status, r.text).into());
+        }
+        Ok(())
+    }
+
+    /// Posts the confirmation `back` carries as `tenant`, as `user` (default: the tenant's
+    /// user, `user-of-<tenant>`).
+    pub async fn confirm(
+        &self,
+        tenant: &str,
+        user: Option<&str>,
+        back: &str,
+    ) -> Result<ApiResponse, reqwest::Error> {
+        let q = query_of(back);
+        let id = q.get("integration_id").cloned().unwrap_or_default();
+        let body = serde_json::json!({
+            "confirmation": q.get("confirmation").cloned().unwrap_or_default()
+        });
+        let path = format!("/api/integrations/{id}/confirm");
+        match user {
+            None => {
+                self.call(reqwest::Method::POST, &path, Some(tenant), Some(body))
+                    .await
+            }
+            Some(u) => {
+                self.call_with_token(
+                    reqwest::Method::POST,
+                    &path,
+                    &self.jwt.sign_for(tenant, u, 3600),
+                    Some(body),
+                )
+                .await
+            }
+        }
     }
 
     /// Creates an integration, starts consent and answers it at the sandbox. Gives the
@@ -325,8 +398,8 @@ impl Stack {
         Ok((id, callback))
     }
 
-    /// Starts consent on an existing integration, answers it at the sandbox and follows the
-    /// callback. Gives the final redirect location.
+    /// Starts consent on an existing integration, answers it at the sandbox, follows the
+    /// callback and confirms when asked. Gives the callback's redirect location.
     pub async fn consent(
         &self,
         tenant: &str,
@@ -334,7 +407,9 @@ impl Stack {
         approve: bool,
     ) -> Result<String, Box<dyn std::error::Error + Send + Sync>> {
         let callback = self.consent_callback(tenant, id, approve).await?;
-        self.follow_callback(&callback).await
+        let back = self.follow_callback(&callback).await?;
+        self.confirm_if_asked(tenant, &back).await?;
+        Ok(back)
     }
 
     /// Starts consent on an existing integration and answers it at the sandbox. Gives the

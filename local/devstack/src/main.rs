@@ -141,8 +141,15 @@ async fn walk_through(
     let back = stack.follow_callback(&callback).await?;
     let outcome = query_of(&back);
     println!(
-        "4. callback -> 302 to the frontend with status={}",
+        "4. callback -> 302 to the frontend with status={} (nothing is connected yet)",
         outcome.get("status").map(String::as_str).unwrap_or("?")
+    );
+    // The frontend confirms with its own session: only the person who started can.
+    let confirmed = stack.confirm(tenant, None, &back).await?;
+    println!(
+        "4b. the frontend posts the confirmation: POST /api/integrations/{id}/confirm -> {} with status={}",
+        confirmed.status,
+        confirmed.json["status"].as_str().unwrap_or("?")
     );
     let status = stack
         .call(

@@ -6,7 +6,7 @@ pub mod request;
 
 pub use body::{typed_body, Text};
 pub use problem::Problem;
-pub use request::{json_body, path_param, query_param, request_span, tenant};
+pub use request::{json_body, path_param, query_param, request_span, tenant, user};
 
 use lambda_http::{Body, Response};
 use serde::Serialize;

@@ -30,6 +30,27 @@ pub fn tenant(req: &Request, claim: &str) -> Result<TenantId, Problem> {
     Ok(tenant)
 }
 
+/// The person calling: the `sub` claim API Gateway's JWT authorizer verified. A consent is
+/// bound to it, so only the person who started a connection can complete it.
+pub fn user(req: &Request) -> Result<String, Problem> {
+    let claims = match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx
+            .authorizer
+            .as_ref()
+            .and_then(|a| a.jwt.as_ref())
+            .map(|j| &j.claims),
+        _ => None,
+    };
+    claims
+        .and_then(|c| c.get("sub"))
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty() && s.len() <= 255)
+        .map(str::to_string)
+        .ok_or_else(|| {
+            Problem::unauthorized("the access token carries no usable `sub` claim (the user)")
+        })
+}
+
 /// A path parameter that API Gateway matched.
 pub fn path_param(req: &Request, name: &str) -> Result<String, Problem> {
     req.path_parameters_ref()

@@ -2,23 +2,25 @@
 //! disconnect. Each function is one thing a caller can ask for; the Lambda functions only parse
 //! requests and shape answers.
 
+pub mod consent;
 pub mod return_url;
 pub mod tokens;
 
+pub use consent::{
+    authorize, begin_connect, complete_callback, confirm, CallbackParams, ConnectStart,
+};
+
 use crate::api::Problem;
-use crate::domain::secret::random_token;
 use crate::domain::{
     integration::secret_name, Integration, IntegrationSecret, IntegrationStatus, LastError,
     ProviderKind, TenantId,
 };
 use crate::http::ApiError;
-use crate::providers::oauth::Pkce;
-use crate::providers::{ApiAuth, ProviderError};
-use crate::store::{OAuthState, StoreError};
+use crate::providers::ProviderError;
+use crate::store::StoreError;
 use crate::AppContext;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use url::Url;
 
 /// A connection request that cannot be served.
 #[derive(Debug, thiserror::Error)]
@@ -78,19 +80,6 @@ fn provider_failed(e: &dyn std::fmt::Display, code: &str) -> Problem {
     Problem::bad_gateway(format!(
         "the accounting system did not answer as expected ({code})"
     ))
-}
-
-/// What the frontend gets to start a consent.
-#[derive(Debug, Clone, Serialize)]
-pub struct ConnectStart {
-    /// The integration being connected.
-    pub integration_id: String,
-    /// Provider.
-    pub provider: ProviderKind,
-    /// Send the browser here.
-    pub authorization_url: String,
-    /// The consent must be completed before this.
-    pub expires_at: DateTime<Utc>,
 }
 
 /// Creates an integration with its secret (holding a fresh webhook signing key).
@@ -163,348 +152,6 @@ pub async fn get(
         .get_integration(tenant, id)
         .await?
         .ok_or_else(|| ConnectionError::NotFound(id.to_string()))
-}
-
-/// Starts consent for an integration: stores a single-use state and builds the provider URL.
-pub async fn begin_connect(
-    ctx: &AppContext,
-    tenant: &TenantId,
-    integration_id: &str,
-    return_url: Option<&str>,
-) -> Result<ConnectStart, ConnectionError> {
-    let return_url = return_url::resolve(return_url, &ctx.config).map_err(|detail| {
-        ConnectionError::Invalid {
-            field: "return_url",
-            detail,
-        }
-    })?;
-    let integration = get(ctx, tenant, integration_id).await?;
-    if !integration.status.can_connect() {
-        return Err(ConnectionError::WrongState(
-            "this integration is disconnected; create a new one to connect again".into(),
-        ));
-    }
-    let state = random_token(32);
-    let expires_at =
-        Utc::now() + chrono::Duration::from_std(ctx.config.oauth_state_ttl).unwrap_or_default();
-    let provider = ctx.providers.get(integration.provider);
-    // PKCE binds the code to this consent: only the holder of this state's verifier can
-    // redeem it (RFC 9700 §4.5, code injection).
-    let pkce = provider.uses_pkce().then(Pkce::new);
-    let authorization_url = provider
-        .authorization_url(
-            &state,
-            &ctx.config.redirect_uri(integration.provider),
-            pkce.as_ref().map(|p| p.challenge.as_str()),
-        )
-        .await?;
-    ctx.db
-        .put_oauth_state(
-            &state,
-            &OAuthState {
-                tenant_id: tenant.clone(),
-                integration_id: integration.id.clone(),
-                provider: integration.provider,
-                return_url: return_url.to_string(),
-                expires_at,
-                pkce_verifier: pkce.map(|p| p.verifier),
-            },
-        )
-        .await?;
-    tracing::info!(tenant = %tenant, integration = %integration.id, provider = %integration.provider, "consent started");
-    Ok(ConnectStart {
-        integration_id: integration.id,
-        provider: integration.provider,
-        authorization_url,
-        expires_at,
-    })
-}
-
-/// Reuses the tenant's active integration with `provider`, or creates one, and starts consent.
-pub async fn authorize(
-    ctx: &AppContext,
-    tenant: &TenantId,
-    provider: ProviderKind,
-    return_url: Option<&str>,
-) -> Result<ConnectStart, ConnectionError> {
-    // Validate before creating anything: bad input changes nothing.
-    return_url::resolve(return_url, &ctx.config).map_err(|detail| ConnectionError::Invalid {
-        field: "return_url",
-        detail,
-    })?;
-    let id = match ctx.db.active_integration_id(tenant, provider).await? {
-        Some(id) => id,
-        None => match create_integration(ctx, tenant, provider, None).await {
-            Ok(i) => i.id,
-            // Lost a race with a concurrent authorize: use the winner's integration.
-            Err(ConnectionError::AlreadyExists { existing_id, .. }) if !existing_id.is_empty() => {
-                existing_id
-            }
-            Err(e) => return Err(e),
-        },
-    };
-    begin_connect(ctx, tenant, &id, return_url).await
-}
-
-/// The query a provider sends the browser back with.
-#[derive(Debug, Default, Clone)]
-pub struct CallbackParams {
-    /// Authorization code on approval.
-    pub code: Option<String>,
-    /// Our state.
-    pub state: Option<String>,
-    /// OAuth error on denial.
-    pub error: Option<String>,
-    /// The provider's words about the error.
-    pub error_description: Option<String>,
-}
-
-/// Completes consent and answers where to send the browser. Never fails: every outcome is a
-/// redirect that says what happened. Nothing changes unless the whole exchange succeeds.
-pub async fn complete_callback(
-    ctx: &AppContext,
-    provider_segment: &str,
-    params: CallbackParams,
-) -> String {
-    let fallback = ctx.config.default_return_url.clone();
-    let Ok(provider) = provider_segment.parse::<ProviderKind>() else {
-        return outcome_url(
-            &fallback,
-            None,
-            None,
-            Err(("unknown_provider", "the callback names no known provider")),
-        );
-    };
-    let Some(state_value) = params.state.as_deref().filter(|s| !s.is_empty()) else {
-        return outcome_url(
-            &fallback,
-            None,
-            Some(provider),
-            Err(("invalid_state", "the provider sent no state")),
-        );
-    };
-    let state = match ctx.db.take_oauth_state(state_value).await {
-        Ok(Some(s)) => s,
-        Ok(None) => {
-            tracing::warn!(%provider, "callback with an unknown or already used state");
-            return outcome_url(
-                &fallback,
-                None,
-                Some(provider),
-                Err((
-                    "invalid_state",
-                    "this sign-in link was already used or is unknown; start again",
-                )),
-            );
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "reading OAuth state");
-            return outcome_url(
-                &fallback,
-                None,
-                Some(provider),
-                Err(("server_error", "try again in a moment")),
-            );
-        }
-    };
-    let back = Url::parse(&state.return_url).unwrap_or(fallback);
-    let id = Some(state.integration_id.as_str());
-    if state.provider != provider {
-        return outcome_url(
-            &back,
-            id,
-            Some(provider),
-            Err(("invalid_state", "the state belongs to another provider")),
-        );
-    }
-    if state.expires_at <= Utc::now() {
-        tracing::warn!(tenant = %state.tenant_id, integration = %state.integration_id, "callback with an expired state");
-        return outcome_url(
-            &back,
-            id,
-            Some(provider),
-            Err((
-                "state_expired",
-                "the sign-in took longer than 10 minutes; start again",
-            )),
-        );
-    }
-    if let Some(err) = params.error.as_deref() {
-        tracing::info!(tenant = %state.tenant_id, integration = %state.integration_id, oauth_error = %err, "consent not given");
-        let code = if err == "access_denied" {
-            "access_denied"
-        } else {
-            "provider_error"
-        };
-        let detail = params
-            .error_description
-            .as_deref()
-            .unwrap_or("the accounting system did not grant access");
-        return outcome_url(&back, id, Some(provider), Err((code, detail)));
-    }
-    let Some(code) = params.code.as_deref().filter(|c| !c.is_empty()) else {
-        return outcome_url(
-            &back,
-            id,
-            Some(provider),
-            Err(("invalid_request", "the provider sent no authorization code")),
-        );
-    };
-    match finish_consent(ctx, &state, code).await {
-        Ok(()) => outcome_url(&back, id, Some(provider), Ok(())),
-        Err(e) => {
-            tracing::warn!(tenant = %state.tenant_id, integration = %state.integration_id, error = %e, "consent could not be completed");
-            let code = match &e {
-                ConnectionError::Provider(_) | ConnectionError::Api(_) => "exchange_failed",
-                ConnectionError::NotFound(_) | ConnectionError::WrongState(_) => {
-                    "integration_unavailable"
-                }
-                _ => "server_error",
-            };
-            outcome_url(
-                &back,
-                id,
-                Some(provider),
-                Err((code, "the connection could not be completed; try again")),
-            )
-        }
-    }
-}
-
-/// Puts new tokens into the integration's secret (creating it if it went missing).
-async fn store_tokens(
-    ctx: &AppContext,
-    state: &OAuthState,
-    integration: &Integration,
-    tokens: &crate::domain::TokenSet,
-) -> Result<(), StoreError> {
-    let mut secret = ctx
-        .vault
-        .read(&integration.secret_name)
-        .await?
-        .unwrap_or_else(|| IntegrationSecret::new_with_webhook_key(Utc::now()));
-    secret.tokens = Some(tokens.clone());
-    match ctx.vault.write(&integration.secret_name, &secret).await {
-        Ok(()) => Ok(()),
-        Err(StoreError::Aws { .. })
-            if ctx.vault.read(&integration.secret_name).await?.is_none() =>
-        {
-            ctx.vault
-                .create(
-                    &integration.secret_name,
-                    &secret,
-                    state.tenant_id.as_str(),
-                    &integration.id,
-                )
-                .await
-        }
-        Err(e) => Err(e),
-    }
-}
-
-/// How long the callback waits for the connected company's name and id.
-const COMPANY_LOOKUP_BUDGET: std::time::Duration = std::time::Duration::from_secs(5);
-
-async fn finish_consent(
-    ctx: &AppContext,
-    state: &OAuthState,
-    code: &str,
-) -> Result<(), ConnectionError> {
-    let integration = get(ctx, &state.tenant_id, &state.integration_id).await?;
-    if !integration.status.can_connect() {
-        return Err(ConnectionError::WrongState(
-            "integration is disconnected".into(),
-        ));
-    }
-    let provider = ctx.providers.get(state.provider);
-    let tokens = provider
-        .exchange_code(
-            code,
-            &ctx.config.redirect_uri(state.provider),
-            state.pkce_verifier.as_deref(),
-        )
-        .await?;
-    // Through the data client: paced by the shared rate limiter, retried, and classified like
-    // every other provider call; time-boxed, because its retries (or a Visma "try again in N
-    // seconds") could otherwise outlast the callback function's 10-second timeout, and the
-    // browser must get a redirect that says what happened.
-    let auth = ApiAuth::for_integration(&integration, tokens.access_token.clone());
-    let lookup = ctx.providers.api(state.provider).company(&auth);
-    let company = tokio::time::timeout(COMPANY_LOOKUP_BUDGET, lookup)
-        .await
-        .map_err(|_| ApiError::Retryable {
-            message: format!("no company information within {COMPANY_LOOKUP_BUDGET:?}"),
-        })??;
-    // The secret also holds the webhook keys: read, change and write it under the same lease
-    // as a token refresh or a key rotation, so no writer loses another's change.
-    let owner = uuid::Uuid::new_v4().to_string();
-    let lease_ttl = ctx.config.refresh_lease_ttl;
-    if !ctx
-        .db
-        .acquire_secret_lease(
-            &state.tenant_id,
-            &integration.id,
-            &owner,
-            lease_ttl,
-            lease_ttl,
-        )
-        .await?
-    {
-        return Err(ConnectionError::WrongState(
-            "the integration's secret is busy; try again".into(),
-        ));
-    }
-    let stored = store_tokens(ctx, state, &integration, &tokens).await;
-    if let Err(e) = ctx
-        .db
-        .release_secret_lease(&state.tenant_id, &integration.id, &owner)
-        .await
-    {
-        tracing::warn!(integration = %integration.id, error = %e, "could not release the secret lease; it will expire");
-    }
-    stored?;
-    ctx.db
-        .mark_connected(
-            &integration,
-            &company.name,
-            company.provider_company_id.as_deref(),
-            tokens.expires_at,
-            tokens.refresh_expires_at,
-        )
-        .await?;
-    ctx.tokens.remember(&integration.secret_name, tokens);
-    tracing::info!(tenant = %state.tenant_id, integration = %integration.id, provider = %state.provider, "integration connected");
-    Ok(())
-}
-
-/// Appends the outcome to a return URL: `status=connected` or `status=error&error=…`.
-fn outcome_url(
-    base: &Url,
-    integration_id: Option<&str>,
-    provider: Option<ProviderKind>,
-    outcome: Result<(), (&str, &str)>,
-) -> String {
-    let mut url = base.clone();
-    {
-        let mut q = url.query_pairs_mut();
-        if let Some(id) = integration_id {
-            q.append_pair("integration_id", id);
-        }
-        if let Some(p) = provider {
-            q.append_pair("provider", p.as_str());
-        }
-        match outcome {
-            Ok(()) => {
-                q.append_pair("status", "connected");
-            }
-            Err((code, description)) => {
-                q.append_pair("status", "error");
-                q.append_pair("error", code);
-                q.append_pair("error_description", description);
-            }
-        }
-    }
-    url.into()
 }
 
 /// Outcome of a disconnect.

@@ -6,6 +6,7 @@ pub mod integration;
 pub mod invoice;
 pub mod job;
 pub mod money;
+pub mod seal;
 pub mod secret;
 
 pub use articles::ArticleVat;

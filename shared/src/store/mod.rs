@@ -16,7 +16,7 @@ pub mod secrets;
 pub mod sync_dynamo;
 pub mod webhooks;
 
-pub use dynamo::{Db, OAuthState};
+pub use dynamo::{Db, OAuthState, PendingConsent};
 pub use port::{SyncStore, SyncWrite};
 pub use queue::{JobMessage, Queue};
 pub use secrets::Vault;
