@@ -7,7 +7,6 @@
 use super::{get, return_url, ConnectionError};
 use crate::domain::secret::random_token;
 use crate::domain::{Integration, IntegrationSecret, ProviderKind, TenantId};
-use crate::http::ApiError;
 use crate::providers::oauth::Pkce;
 use crate::providers::ApiAuth;
 use crate::store::{OAuthState, PendingConsent, StoreError};
@@ -336,17 +335,6 @@ async fn finish_consent(
             state.pkce_verifier.as_deref(),
         )
         .await?;
-    // Through the data client: paced by the shared rate limiter, retried, and classified like
-    // every other provider call; time-boxed, because its retries (or a Visma "try again in N
-    // seconds") could otherwise outlast the confirm function's 10-second timeout, and the
-    // app must get an answer that says what happened.
-    let auth = ApiAuth::for_integration(&integration, tokens.access_token.clone());
-    let lookup = ctx.providers.api(state.provider).company(&auth);
-    let company = tokio::time::timeout(COMPANY_LOOKUP_BUDGET, lookup)
-        .await
-        .map_err(|_| ApiError::Retryable {
-            message: format!("no company information within {COMPANY_LOOKUP_BUDGET:?}"),
-        })??;
     // The secret also holds the webhook keys: read, change and write it under the same lease
     // as a token refresh or a key rotation, so no writer loses another's change.
     let owner = uuid::Uuid::new_v4().to_string();
@@ -375,11 +363,30 @@ async fn finish_consent(
         tracing::warn!(integration = %integration.id, error = %e, "could not release the secret lease; it will expire");
     }
     stored?;
+    // Through the data client: paced by the shared rate limiter, retried, and classified like
+    // every other provider call; time-boxed, because its retries (or a Visma "try again in N
+    // seconds") could otherwise outlast the confirm function's 10-second timeout. A slow or
+    // failing lookup never costs the person their consent: the tokens are stored already, the
+    // integration is connected without a company, and the next sync fills it in.
+    let auth = ApiAuth::for_integration(&integration, tokens.access_token.clone());
+    let lookup = ctx.providers.api(state.provider).company(&auth);
+    let company = match tokio::time::timeout(COMPANY_LOOKUP_BUDGET, lookup).await {
+        Ok(Ok(c)) => Some(c),
+        Ok(Err(e)) => {
+            tracing::warn!(integration = %integration.id, error = %e, "company lookup failed; the next sync fills it in");
+            None
+        }
+        Err(_) => {
+            tracing::warn!(integration = %integration.id, budget = ?COMPANY_LOOKUP_BUDGET, "company lookup too slow; the next sync fills it in");
+            None
+        }
+    };
     ctx.db
         .mark_connected(
             &integration,
-            &company.name,
-            company.provider_company_id.as_deref(),
+            company
+                .as_ref()
+                .map(|c| (c.name.as_str(), c.provider_company_id.as_deref())),
             tokens.expires_at,
             tokens.refresh_expires_at,
         )

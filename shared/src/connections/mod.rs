@@ -241,6 +241,9 @@ pub struct IntegrationView {
     pub display_name: Option<String>,
     /// Company at the provider.
     pub company_name: Option<String>,
+    /// Connected, but the company could not be read at consent (the provider was slow or
+    /// failing): the next sync fills in `company_name` and `provider_company_id`.
+    pub company_pending: bool,
     /// Provider's company id.
     pub provider_company_id: Option<String>,
     /// Access token expiry.
@@ -279,6 +282,7 @@ impl From<Integration> for IntegrationView {
             provider: i.provider,
             status: i.status,
             display_name: i.display_name,
+            company_pending: i.status == IntegrationStatus::Connected && i.company_name.is_none(),
             company_name: i.company_name,
             provider_company_id: i.provider_company_id,
             token_expires_at: i.token_expires_at,

@@ -149,6 +149,9 @@ async fn run_leased(
     let started = std::time::Instant::now();
     let done_before = job.progress.done;
     let stats_before = provider_stats(ctx, integration.provider);
+    if integration.company_name.is_none() {
+        fill_company(ctx, integration).await;
+    }
     let result = run_slice(ctx, integration, job, budget).await;
     job.progress.longest_slice_ms = job
         .progress
@@ -276,4 +279,38 @@ pub async fn finish(
 fn provider_stats(ctx: &AppContext, provider: crate::domain::ProviderKind) -> (u64, u64) {
     let (sent, limited, _) = ctx.providers.api(provider).stats().snapshot();
     (sent, limited)
+}
+
+/// A consent whose company lookup was slow or failed left the company unknown (the connection
+/// was kept): the first sync fills it in. Never fails the job; the next one tries again.
+async fn fill_company(ctx: &AppContext, integration: &crate::domain::Integration) {
+    let token = match ctx.tokens.access_token(integration).await {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::warn!(integration = %integration.id, error = %e, "no token to read the company with");
+            return;
+        }
+    };
+    let auth = crate::providers::ApiAuth::for_integration(integration, token);
+    match ctx.providers.api(integration.provider).company(&auth).await {
+        Ok(c) => {
+            if let Err(e) = ctx
+                .db
+                .set_company(
+                    &integration.tenant_id,
+                    &integration.id,
+                    &c.name,
+                    c.provider_company_id.as_deref(),
+                )
+                .await
+            {
+                tracing::warn!(integration = %integration.id, error = %e, "could not store the company");
+            } else {
+                tracing::info!(integration = %integration.id, "company filled in after consent");
+            }
+        }
+        Err(e) => {
+            tracing::warn!(integration = %integration.id, error = %e, "company lookup failed again")
+        }
+    }
 }

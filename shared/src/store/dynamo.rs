@@ -368,14 +368,14 @@ impl Db {
     pub async fn mark_connected(
         &self,
         i: &Integration,
-        company_name: &str,
-        provider_company_id: Option<&str>,
+        company: Option<(&str, Option<&str>)>,
         token_expires_at: DateTime<Utc>,
         refresh_expires_at: Option<DateTime<Utc>>,
     ) -> Result<(), StoreError> {
         let mut set = String::from(
-            "SET #st = :st, gsi1pk = :g, company_name = :cn, token_expires_at = :te, connected_at = :now, updated_at = :now",
+            "SET #st = :st, gsi1pk = :g, token_expires_at = :te, connected_at = :now, updated_at = :now",
         );
+        let mut remove = String::from("last_error_code, last_error_message, last_error_at");
         let mut req = self
             .client
             .update_item()
@@ -387,21 +387,58 @@ impl Db {
             .expression_attribute_values(":st", s(IntegrationStatus::Connected.as_str()))
             .expression_attribute_values(":g", s(status_gsi(IntegrationStatus::Connected)))
             .expression_attribute_values(":disc", s(IntegrationStatus::Disconnected.as_str()))
-            .expression_attribute_values(":cn", s(company_name))
             .expression_attribute_values(":te", ts(token_expires_at))
             .expression_attribute_values(":now", ts(Utc::now()));
-        if let Some(pc) = provider_company_id {
-            set.push_str(", provider_company_id = :pc");
-            req = req.expression_attribute_values(":pc", s(pc));
+        match company {
+            Some((name, company_id)) => {
+                set.push_str(", company_name = :cn");
+                req = req.expression_attribute_values(":cn", s(name));
+                match company_id {
+                    Some(pc) => {
+                        set.push_str(", provider_company_id = :pc");
+                        req = req.expression_attribute_values(":pc", s(pc));
+                    }
+                    None => remove.push_str(", provider_company_id"),
+                }
+            }
+            // Not known yet (the lookup was slow or failed): a company of an earlier consent
+            // must not stay; the next sync fills it in.
+            None => remove.push_str(", company_name, provider_company_id"),
         }
         if let Some(re) = refresh_expires_at {
             set.push_str(", refresh_expires_at = :re");
             req = req.expression_attribute_values(":re", ts(re));
         }
-        let req = req.update_expression(format!(
-            "{set} REMOVE last_error_code, last_error_message, last_error_at"
-        ));
+        let req = req.update_expression(format!("{set} REMOVE {remove}"));
         conditional(req.send().await, "integration is disconnected")
+    }
+
+    /// Fills in the connected company (name, provider's id) when the consent could not read it.
+    pub async fn set_company(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        name: &str,
+        company_id: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let mut set = String::from("SET company_name = :cn, updated_at = :now");
+        let mut req = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(tenant_pk(tenant)))
+            .key("sk", s(integration_sk(id)))
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":cn", s(name))
+            .expression_attribute_values(":now", ts(Utc::now()));
+        if let Some(pc) = company_id {
+            set.push_str(", provider_company_id = :pc");
+            req = req.expression_attribute_values(":pc", s(pc));
+        }
+        conditional(
+            req.update_expression(set).send().await,
+            "integration is gone",
+        )
     }
 
     /// Records new token expiry times after a refresh.
