@@ -4,7 +4,9 @@ use devstack::{query_of, StackOptions};
 use reqwest::Method;
 use serde_json::json;
 use shared::domain::{IntegrationStatus, ProviderKind};
-use system_tests::{integration, sandbox_kind, secret, stack, stack_with};
+use system_tests::{
+    integration, sandbox_kind, secret, stack, stack_with, webhook_secret, webhook_secret_name,
+};
 
 const T: &str = "tenant-a";
 
@@ -45,10 +47,33 @@ async fn connect_approved_stores_encrypted_tokens_and_reports_connected() {
         let tokens = s.tokens.expect("tokens stored");
         assert!(tokens.refresh_token.is_some());
         assert!(tokens.expires_at > chrono::Utc::now());
+        assert!(
+            s.legacy_webhook_keys.is_empty(),
+            "no webhook key in the token secret"
+        );
+        // The signing key made at creation lives in a secret of its own, apart from the tokens.
+        let keys = webhook_secret(&stack, T, &id)
+            .await
+            .expect("webhook secret");
         assert_eq!(
-            s.webhook_keys.len(),
+            keys.keys.len(),
             1,
             "a webhook signing key is made at creation"
+        );
+        let raw = stack
+            .ctx
+            .vault
+            .client()
+            .get_secret_value()
+            .secret_id(webhook_secret_name(&stack, T, &id))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            !raw.secret_string()
+                .unwrap()
+                .contains(tokens.access_token.expose()),
+            "no token in the webhook secret"
         );
 
         // Status: connected, with the company name from the provider.
@@ -124,7 +149,8 @@ async fn denied_consent_redirects_with_access_denied_and_changes_nothing() {
             integration(&stack, T, &id).await.status,
             IntegrationStatus::Pending
         );
-        assert!(secret(&stack, T, &id).await.unwrap().tokens.is_none());
+        // The token secret is made only when consent completes.
+        assert!(secret(&stack, T, &id).await.is_none(), "no token secret");
     }
     assert!(
         stack.sandbox.state.token_requests().is_empty(),
@@ -165,7 +191,8 @@ async fn a_failing_company_lookup_ends_in_exchange_failed_and_changes_nothing() 
             integration(&stack, T, &id).await.status,
             IntegrationStatus::Pending
         );
-        assert!(secret(&stack, T, &id).await.unwrap().tokens.is_none());
+        // The token secret is made only when consent completes.
+        assert!(secret(&stack, T, &id).await.is_none(), "no token secret");
         // Once the provider answers again, connecting works.
         let back = stack.consent(T, &id, true).await.unwrap();
         assert_eq!(
@@ -653,6 +680,15 @@ async fn disconnect_revokes_at_the_provider_and_removes_the_secret() {
             .send()
             .await;
         assert!(gone.is_err(), "the secret is deleted");
+        let keys_gone = stack
+            .ctx
+            .vault
+            .client()
+            .get_secret_value()
+            .secret_id(webhook_secret_name(&stack, T, &id))
+            .send()
+            .await;
+        assert!(keys_gone.is_err(), "the webhook secret is deleted too");
         assert_eq!(
             integration(&stack, T, &id).await.status,
             IntegrationStatus::Disconnected

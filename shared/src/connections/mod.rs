@@ -8,8 +8,8 @@ pub mod tokens;
 use crate::api::Problem;
 use crate::domain::secret::random_token;
 use crate::domain::{
-    integration::secret_name, Integration, IntegrationSecret, IntegrationStatus, LastError,
-    ProviderKind, TenantId,
+    integration::secret_name, Integration, IntegrationStatus, LastError, ProviderKind, TenantId,
+    TokenSecret, WebhookSecret,
 };
 use crate::http::ApiError;
 use crate::providers::{ApiAuth, ProviderError};
@@ -92,7 +92,8 @@ pub struct ConnectStart {
     pub expires_at: DateTime<Utc>,
 }
 
-/// Creates an integration with its secret (holding a fresh webhook signing key).
+/// Creates an integration with its webhook secret (holding a fresh signing key). Its token
+/// secret is made when consent completes.
 pub async fn create_integration(
     ctx: &AppContext,
     tenant: &TenantId,
@@ -123,11 +124,13 @@ pub async fn create_integration(
         created_at: now,
         updated_at: now,
     };
-    // Secret first: an integration row never points at a secret that does not exist.
+    // Keys first: an integration row never exists without its webhook secret. This function
+    // may create webhook secrets only; the token secret is the consent callback's to create.
+    let webhook_secret = ctx.config.webhook.secret_name(tenant, &id);
     ctx.vault
         .create(
-            &integration.secret_name,
-            &IntegrationSecret::new_with_webhook_key(now),
+            &webhook_secret,
+            &WebhookSecret::new_with_key(now),
             tenant.as_str(),
             &id,
         )
@@ -138,7 +141,7 @@ pub async fn create_integration(
             Ok(integration)
         }
         Err(e) => {
-            if let Err(del) = ctx.vault.delete(&integration.secret_name).await {
+            if let Err(del) = ctx.vault.delete(&webhook_secret).await {
                 tracing::error!(error = %del, "could not remove the secret of an integration that was not created");
             }
             match e {
@@ -362,7 +365,7 @@ pub async fn complete_callback(
     }
 }
 
-/// Puts new tokens into the integration's secret (creating it if it went missing).
+/// Puts new tokens into the integration's token secret (creating it at the first consent).
 async fn store_tokens(
     ctx: &AppContext,
     state: &OAuthState,
@@ -371,14 +374,18 @@ async fn store_tokens(
 ) -> Result<(), StoreError> {
     let mut secret = ctx
         .vault
-        .read(&integration.secret_name)
+        .read::<TokenSecret>(&integration.secret_name)
         .await?
-        .unwrap_or_else(|| IntegrationSecret::new_with_webhook_key(Utc::now()));
+        .unwrap_or_else(|| TokenSecret::with_tokens(tokens.clone()));
     secret.tokens = Some(tokens.clone());
     match ctx.vault.write(&integration.secret_name, &secret).await {
         Ok(()) => Ok(()),
         Err(StoreError::Aws { .. })
-            if ctx.vault.read(&integration.secret_name).await?.is_none() =>
+            if ctx
+                .vault
+                .read::<TokenSecret>(&integration.secret_name)
+                .await?
+                .is_none() =>
         {
             ctx.vault
                 .create(
@@ -422,8 +429,8 @@ async fn finish_consent(
         .map_err(|_| ApiError::Retryable {
             message: format!("no company information within {COMPANY_LOOKUP_BUDGET:?}"),
         })??;
-    // The secret also holds the webhook keys: read, change and write it under the same lease
-    // as a token refresh or a key rotation, so no writer loses another's change.
+    // Read, change and write the token secret under the same lease as a token refresh (and the
+    // migration of legacy webhook keys), so no writer loses another's change.
     let owner = uuid::Uuid::new_v4().to_string();
     let lease_ttl = ctx.config.refresh_lease_ttl;
     if !ctx
@@ -505,7 +512,7 @@ pub struct Disconnected {
     pub revoked_at_provider: bool,
 }
 
-/// Revokes at the provider where it can, deletes the secret and marks the integration
+/// Revokes at the provider where it can, deletes both secrets and marks the integration
 /// disconnected. A failed revocation does not stop the disconnect: the tokens are deleted.
 pub async fn disconnect(
     ctx: &AppContext,
@@ -523,7 +530,7 @@ pub async fn disconnect(
     let mut revoked = false;
     if let Some(tokens) = ctx
         .vault
-        .read(&integration.secret_name)
+        .read::<TokenSecret>(&integration.secret_name)
         .await?
         .and_then(|s| s.tokens)
     {
@@ -540,6 +547,9 @@ pub async fn disconnect(
         }
     }
     ctx.vault.delete(&integration.secret_name).await?;
+    ctx.vault
+        .delete(&ctx.config.webhook.secret_name(tenant, &integration.id))
+        .await?;
     ctx.tokens.forget(&integration.secret_name);
     ctx.db.mark_disconnected(&integration).await?;
     tracing::info!(tenant = %tenant, integration = %id, revoked, "integration disconnected");

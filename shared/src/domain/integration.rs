@@ -165,7 +165,8 @@ pub struct Integration {
     pub connected_at: Option<DateTime<Utc>>,
     /// The last error a person should know about.
     pub last_error: Option<LastError>,
-    /// Name of the Secrets Manager secret holding the tokens and webhook keys.
+    /// Name of the Secrets Manager secret holding the OAuth tokens (the webhook keys are in
+    /// `WebhookSettings::secret_name`, a secret of their own).
     pub secret_name: String,
     /// Creation time.
     pub created_at: DateTime<Utc>,

@@ -12,4 +12,4 @@ pub use integration::{Integration, IntegrationStatus, LastError, ProviderKind, T
 pub use invoice::{HouseWork, HouseWorkKind, Invoice, InvoiceRow, Totals};
 pub use job::{Direction, Entity, Job, JobState, Mode, Progress, Target, Trigger};
 pub use money::{Decimal, FieldError};
-pub use secret::{IntegrationSecret, Secret, TokenSet, WebhookKey};
+pub use secret::{Secret, SecretDocument, TokenSecret, TokenSet, WebhookKey, WebhookSecret};
