@@ -6,9 +6,12 @@ pub mod invoice;
 pub mod job;
 pub mod money;
 pub mod secret;
+pub mod text;
 
 pub use customer::{Address, Customer};
-pub use integration::{Integration, IntegrationStatus, LastError, ProviderKind, TenantId};
+pub use integration::{
+    ClaimError, Integration, IntegrationStatus, LastError, ProviderKind, TenantId,
+};
 pub use invoice::{HouseWork, HouseWorkKind, Invoice, InvoiceRow, Totals};
 pub use job::{Direction, Entity, Job, JobState, Mode, Progress, Target, Trigger};
 pub use money::{Decimal, FieldError};
