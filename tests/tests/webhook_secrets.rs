@@ -1,5 +1,6 @@
 //! Webhook signing keys live apart from the OAuth tokens (docs/webhooks.md, "Where the keys are
-//! kept"): the receiver reads only the webhook secret, rotation writes only it, and keys that an
+//! kept"): two secrets under two prefixes, both on the stack's KMS key, neither holding the
+//! other's values; the receiver reads only the webhook secret, rotation writes only it, and keys that an
 //! older release kept in the token secret are moved by the scheduler's migration run, after
 //! which the old key verifies again and the token secret holds tokens only.
 
@@ -100,6 +101,62 @@ async fn migrate(stack: &Stack) -> Value {
     scheduler::handler(&stack.ctx, LambdaEvent::new(event, c))
         .await
         .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_and_tokens_live_in_separate_secrets_and_rotation_never_writes_the_tokens() {
+    let stack = quiet_stack().await;
+    let (id, _) = stack.connect(T, ProviderKind::Fortnox, true).await.unwrap();
+    let token_name = integration(&stack, T, &id).await.secret_name;
+    let keys_name = webhook_secret_name(&stack, T, &id);
+    assert_eq!(
+        token_name,
+        format!("{}/{T}/{id}", stack.vars["SECRET_PREFIX"])
+    );
+    assert!(
+        !keys_name.starts_with(&format!("{}/", stack.vars["SECRET_PREFIX"])),
+        "{keys_name} would fall under the token prefix"
+    );
+    let sm = stack.ctx.vault.client();
+    for name in [&token_name, &keys_name] {
+        let d = sm.describe_secret().secret_id(name).send().await.unwrap();
+        assert_eq!(d.kms_key_id(), Some(stack.kms_key_arn.as_str()), "{name}");
+    }
+    let tokens = secret(&stack, T, &id).await.unwrap().tokens.unwrap();
+    let keys = webhook_secret(&stack, T, &id).await.unwrap();
+    assert_eq!(keys.keys.len(), 1, "a signing key is made at creation");
+    let keys_raw = raw(&stack, &keys_name).await.unwrap();
+    assert!(!keys_raw.contains(tokens.access_token.expose()));
+    assert!(!keys_raw.contains(tokens.refresh_token.as_ref().unwrap().expose()));
+    let tokens_raw = raw(&stack, &token_name).await.unwrap();
+    assert!(!tokens_raw.contains("webhook_keys"), "{tokens_raw}");
+    assert!(!tokens_raw.contains(keys.keys[0].key.expose()));
+
+    // A rotation writes a new version of the key secret and leaves the token secret alone.
+    let version = |name: String| async move {
+        sm.get_secret_value()
+            .secret_id(name)
+            .send()
+            .await
+            .unwrap()
+            .version_id()
+            .map(str::to_string)
+    };
+    let tokens_version = version(token_name.clone()).await;
+    let keys_version = version(keys_name.clone()).await;
+    let r = stack
+        .call(
+            Method::POST,
+            &format!("/api/integrations/{id}/webhook-key/rotate"),
+            Some(T),
+            Some(json!({})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(version(token_name.clone()).await, tokens_version);
+    assert_ne!(version(keys_name.clone()).await, keys_version);
+    assert_eq!(raw(&stack, &token_name).await.unwrap(), tokens_raw);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
