@@ -129,9 +129,21 @@ impl Config {
             }),
         };
 
+        let secret_prefix = or("SECRET_PREFIX", "accounting-integrations");
+        let webhook_secret_prefix = or(
+            "WEBHOOK_SECRET_PREFIX",
+            &format!("{secret_prefix}-webhooks"),
+        );
+        if prefixes_overlap(&secret_prefix, &webhook_secret_prefix) {
+            return Err(ConfigError(format!(
+                "WEBHOOK_SECRET_PREFIX `{webhook_secret_prefix}` must not lie inside or around \
+                 SECRET_PREFIX `{secret_prefix}`: IAM grants each function one of them"
+            )));
+        }
+
         Ok(Config {
             table_name: required("TABLE_NAME")?,
-            secret_prefix: or("SECRET_PREFIX", "accounting-integrations"),
+            secret_prefix,
             kms_key_id: get("KMS_KEY_ID"),
             tenant_claim: or("TENANT_CLAIM", "tenant_id"),
             allowed_return_origins,
@@ -182,6 +194,7 @@ impl Config {
                 .map_err(|e| ConfigError(e.0 + " must be a whole number"))?,
             webhook: WebhookSettings {
                 base_url: get("WEBHOOK_BASE_URL").map(trim),
+                secret_prefix: webhook_secret_prefix,
                 default_scheme: or("WEBHOOK_DEFAULT_SCHEME", "ours")
                     .parse()
                     .map_err(|e| ConfigError(format!("WEBHOOK_DEFAULT_SCHEME: {e}")))?,
@@ -206,6 +219,11 @@ impl Config {
             self.public_api_url
         )
     }
+}
+
+/// Whether a policy on `{a}/*` would reach secrets named under `b` or the other way round.
+fn prefixes_overlap(a: &str, b: &str) -> bool {
+    a == b || b.starts_with(&format!("{a}/")) || a.starts_with(&format!("{b}/"))
 }
 
 fn trim(s: String) -> String {
@@ -277,6 +295,30 @@ mod tests {
         bad.push(("WEBHOOK_DEFAULT_SCHEME", "stripe"));
         let err = Config::from_lookup(vars(&bad)).unwrap_err();
         assert!(err.0.contains("WEBHOOK_DEFAULT_SCHEME"), "{err}");
+    }
+
+    #[test]
+    fn webhook_keys_live_under_a_prefix_of_their_own() {
+        let c = Config::from_lookup(vars(BASE)).unwrap();
+        assert_eq!(c.secret_prefix, "accounting-integrations");
+        assert_eq!(c.webhook.secret_prefix, "accounting-integrations-webhooks");
+        let t = crate::domain::TenantId::parse("t1").unwrap();
+        assert_eq!(
+            c.webhook.secret_name(&t, "i1"),
+            "accounting-integrations-webhooks/t1/i1"
+        );
+        for (tokens, keys) in [("p", "p"), ("p", "p/webhooks"), ("p/a", "p")] {
+            let mut v = BASE.to_vec();
+            v.extend([("SECRET_PREFIX", tokens), ("WEBHOOK_SECRET_PREFIX", keys)]);
+            let err = Config::from_lookup(vars(&v)).unwrap_err();
+            assert!(err.0.contains("WEBHOOK_SECRET_PREFIX"), "{err}");
+        }
+        let mut v = BASE.to_vec();
+        v.extend([("SECRET_PREFIX", "p"), ("WEBHOOK_SECRET_PREFIX", "p-keys")]);
+        assert_eq!(
+            Config::from_lookup(vars(&v)).unwrap().webhook.secret_prefix,
+            "p-keys"
+        );
     }
 
     #[test]

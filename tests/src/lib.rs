@@ -1,7 +1,7 @@
 //! Helpers shared by the system tests.
 
 use devstack::{Stack, StackOptions};
-use shared::domain::{Integration, IntegrationSecret, TenantId};
+use shared::domain::{Integration, TenantId, TokenSecret, WebhookSecret};
 
 /// Starts a stack with its own table and secret prefix.
 pub async fn stack() -> Stack {
@@ -35,8 +35,8 @@ pub async fn integration(stack: &Stack, tenant: &str, id: &str) -> Integration {
         .expect("integration exists")
 }
 
-/// Reads an integration's secret straight from Secrets Manager.
-pub async fn secret(stack: &Stack, tenant: &str, id: &str) -> Option<IntegrationSecret> {
+/// Reads an integration's token secret straight from Secrets Manager.
+pub async fn secret(stack: &Stack, tenant: &str, id: &str) -> Option<TokenSecret> {
     let i = integration(stack, tenant, id).await;
     stack
         .ctx
@@ -46,10 +46,26 @@ pub async fn secret(stack: &Stack, tenant: &str, id: &str) -> Option<Integration
         .expect("read secret")
 }
 
+/// Name of an integration's webhook key secret, built from the stack's variables (not from the
+/// code under test).
+pub fn webhook_secret_name(stack: &Stack, tenant: &str, id: &str) -> String {
+    format!("{}/{tenant}/{id}", stack.vars["WEBHOOK_SECRET_PREFIX"])
+}
+
+/// Reads an integration's webhook key secret straight from Secrets Manager.
+pub async fn webhook_secret(stack: &Stack, tenant: &str, id: &str) -> Option<WebhookSecret> {
+    stack
+        .ctx
+        .vault
+        .read(&webhook_secret_name(stack, tenant, id))
+        .await
+        .expect("read webhook secret")
+}
+
 /// Makes the stored access token look expired, as if an hour had passed.
 pub async fn age_stored_token(stack: &Stack, tenant: &str, id: &str) {
     let i = integration(stack, tenant, id).await;
-    let mut s = stack
+    let mut s: TokenSecret = stack
         .ctx
         .vault
         .read(&i.secret_name)

@@ -4,7 +4,7 @@ use devstack::{query_of, StackOptions};
 use reqwest::Method;
 use serde_json::json;
 use shared::domain::{IntegrationStatus, ProviderKind};
-use system_tests::{integration, sandbox_kind, secret, stack, stack_with};
+use system_tests::{integration, sandbox_kind, secret, stack, stack_with, webhook_secret_name};
 
 const T: &str = "tenant-a";
 
@@ -47,11 +47,8 @@ async fn connect_approved_stores_encrypted_tokens_and_reports_connected() {
         let tokens = s.tokens.expect("tokens stored");
         assert!(tokens.refresh_token.is_some());
         assert!(tokens.expires_at > chrono::Utc::now());
-        assert_eq!(
-            s.webhook_keys.len(),
-            1,
-            "a webhook signing key is made at creation"
-        );
+        // The signing key made at creation is in a secret of its own (webhook_secrets.rs).
+        assert!(s.legacy_webhook_keys.is_empty(), "no webhook key here");
 
         // Status: connected, with the company name from the provider.
         let st = stack
@@ -126,7 +123,8 @@ async fn denied_consent_redirects_with_access_denied_and_changes_nothing() {
             integration(&stack, T, &id).await.status,
             IntegrationStatus::Pending
         );
-        assert!(secret(&stack, T, &id).await.unwrap().tokens.is_none());
+        // The token secret is made only when consent completes.
+        assert!(secret(&stack, T, &id).await.is_none(), "no token secret");
     }
     assert!(
         stack.sandbox.state.token_requests().is_empty(),
@@ -687,6 +685,15 @@ async fn disconnect_revokes_at_the_provider_and_removes_the_secret() {
             .send()
             .await;
         assert!(gone.is_err(), "the secret is deleted");
+        let keys_gone = stack
+            .ctx
+            .vault
+            .client()
+            .get_secret_value()
+            .secret_id(webhook_secret_name(&stack, T, &id))
+            .send()
+            .await;
+        assert!(keys_gone.is_err(), "the webhook secret is deleted too");
         assert_eq!(
             integration(&stack, T, &id).await.status,
             IntegrationStatus::Disconnected
@@ -859,9 +866,7 @@ async fn a_consent_completed_by_anyone_but_its_starter_connects_nothing() {
         assert_eq!(i.status, IntegrationStatus::Pending);
         assert!(secret(&stack, "tenant-attacker", &id)
             .await
-            .unwrap()
-            .tokens
-            .is_none());
+            .is_none_or(|s| s.tokens.is_none()));
         // The refusals left the consent in place for its starter, once.
         let r = stack.confirm("tenant-attacker", None, &back).await.unwrap();
         assert_eq!(

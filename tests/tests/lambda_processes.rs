@@ -12,7 +12,7 @@ use shared::domain::{JobState, ProviderKind};
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
-use system_tests::{age_stored_token, customer_json, secret, stack_with, upsert};
+use system_tests::{age_stored_token, customer_json, secret, stack_with, upsert, webhook_secret};
 
 const T: &str = "tenant-obs";
 
@@ -265,7 +265,10 @@ async fn the_worker_binary_syncs_and_every_line_it_logs_says_whose_work_it_was()
     let mut secrets = vec![
         tokens.access_token.expose().to_string(),
         tokens.refresh_token.unwrap().expose().to_string(),
-        s.webhook_keys[0].key.expose().to_string(),
+        webhook_secret(&stack, T, &id).await.unwrap().keys[0]
+            .key
+            .expose()
+            .to_string(),
         "fortnox-dev-secret".to_string(),
     ];
     secrets.push(before.access_token.expose().to_string());

@@ -3,7 +3,7 @@
 use shared::domain::ProviderKind;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
-use system_tests::{age_stored_token, integration, secret, stack};
+use system_tests::{age_stored_token, integration, secret, stack, webhook_secret};
 use tracing_subscriber::fmt::MakeWriter;
 
 #[derive(Clone, Default)]
@@ -58,8 +58,10 @@ async fn logs_of_connect_refresh_and_disconnect_hold_no_secret() {
         secrets.push(t.access_token.expose().to_string());
         secrets.push(t.refresh_token.unwrap().expose().to_string());
         secrets.extend(
-            first
-                .webhook_keys
+            webhook_secret(&stack, "tenant-l", &id)
+                .await
+                .unwrap()
+                .keys
                 .iter()
                 .map(|k| k.key.expose().to_string()),
         );

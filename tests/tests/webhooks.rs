@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use shared::domain::{Direction, Entity, IntegrationStatus, JobState, ProviderKind, Trigger};
 use shared::webhooks::signature::{sign_ours, sign_visma};
 use std::time::Duration;
-use system_tests::{integration, secret, stack_with};
+use system_tests::{integration, secret, stack_with, webhook_secret};
 
 const T: &str = "tenant-webhooks";
 
@@ -590,13 +590,15 @@ async fn rotation_accepts_the_old_key_for_the_grace_period_only() {
         2,
         "the creation key and the first one"
     );
-    let stored = secret(&stack, T, &id).await.unwrap();
-    assert_eq!(stored.webhook_keys[0].key.expose(), new, "newest first");
-    assert!(stored.webhook_keys[0].retire_at.is_none());
-    assert!(stored.webhook_keys[1].retire_at.is_some());
+    let stored = webhook_secret(&stack, T, &id).await.unwrap();
+    assert_eq!(stored.keys[0].key.expose(), new, "newest first");
+    assert!(stored.keys[0].retire_at.is_none());
+    assert!(stored.keys[1].retire_at.is_some());
+    let tokens = secret(&stack, T, &id).await.unwrap();
+    assert!(tokens.tokens.is_some(), "the token secret is untouched");
     assert!(
-        stored.tokens.is_some(),
-        "the tokens in the secret are untouched"
+        tokens.legacy_webhook_keys.is_empty(),
+        "no key reaches the token secret"
     );
 
     // The function's cached keys do not know the new key yet: it re-reads them (at most once
@@ -869,7 +871,7 @@ async fn the_status_api_shows_the_webhook_url_never_the_key() {
         .unwrap();
     for text in [&st.text, &list.text] {
         assert!(!text.contains(&key));
-        for k in secret(&stack, T, &id).await.unwrap().webhook_keys {
+        for k in webhook_secret(&stack, T, &id).await.unwrap().keys {
             assert!(!text.contains(k.key.expose()));
         }
     }

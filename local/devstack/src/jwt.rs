@@ -1,5 +1,5 @@
-//! Dev JWTs: HS256, checked for signature, issuer, audience and expiry, like API Gateway's JWT
-//! authorizer checks the real ones (which are RS256 against the issuer's JWKS).
+//! Dev JWTs: HS256, checked for signature, issuer, audience, expiry and not-before, like API
+//! Gateway's JWT authorizer checks the real ones (which are RS256 against the issuer's JWKS).
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -85,6 +85,13 @@ impl DevJwt {
         if !aud_ok || claims.get("exp")?.as_i64()? <= now {
             return None;
         }
+        // Like API Gateway: a token whose `nbf` lies in the future is not valid yet, and an
+        // `nbf` that is not a NumericDate makes the token invalid.
+        if let Some(nbf) = claims.get("nbf") {
+            if nbf.as_f64()? > now as f64 {
+                return None;
+            }
+        }
         Some(
             claims
                 .into_iter()
@@ -130,5 +137,35 @@ mod tests {
             .encode(r#"{"iss":"iss","aud":"aud","exp":9999999999,"tenant_id":"evil"}"#);
         parts[1] = &forged;
         assert!(j.verify(&parts.join(".")).is_none());
+    }
+
+    #[test]
+    fn refuses_a_token_that_is_not_valid_yet() {
+        let j = DevJwt::new("iss", "aud", b"k");
+        let now = chrono::Utc::now().timestamp();
+        let with_nbf = |nbf: Value| {
+            j.sign(&json!({"iss": "iss", "aud": "aud", "exp": now + 600, "nbf": nbf, "tenant_id": "acme"}))
+        };
+        assert!(
+            j.verify(&with_nbf(json!(now + 120))).is_none(),
+            "nbf in the future"
+        );
+        assert!(
+            j.verify(&with_nbf(json!(now + 2))).is_none(),
+            "even a little"
+        );
+        assert!(
+            j.verify(&with_nbf(json!("soon"))).is_none(),
+            "nbf not a date"
+        );
+        assert_eq!(
+            j.verify(&with_nbf(json!(now - 60))).unwrap()["tenant_id"],
+            "acme"
+        );
+        assert!(j.verify(&with_nbf(json!(now))).is_some(), "valid from now");
+        assert!(
+            j.verify(&with_nbf(json!((now - 1) as f64 + 0.5))).is_some(),
+            "fractional"
+        );
     }
 }

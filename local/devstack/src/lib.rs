@@ -106,6 +106,11 @@ impl Stack {
         let mut vars: HashMap<String, String> = [
             ("TABLE_NAME", opts.table_name.clone()),
             ("SECRET_PREFIX", opts.secret_prefix.clone()),
+            // Webhook keys apart from the tokens, as template.yaml names them.
+            (
+                "WEBHOOK_SECRET_PREFIX",
+                format!("{}-webhooks", opts.secret_prefix),
+            ),
             ("KMS_KEY_ID", kms_key_arn.clone()),
             ("TENANT_CLAIM", "tenant_id".into()),
             (

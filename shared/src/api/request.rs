@@ -10,7 +10,8 @@ use serde_json::{Map, Value};
 /// Lambda's own limit is 6 MB.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
-/// The tenant, taken only from the claims API Gateway's JWT authorizer verified.
+/// The tenant, taken only from the claims API Gateway's JWT authorizer verified, and only when
+/// the claim is a string of the tenant shape ([`TenantId::from_claim`]).
 pub fn tenant(req: &Request, claim: &str) -> Result<TenantId, Problem> {
     let claims = match req.request_context_ref() {
         Some(RequestContext::ApiGatewayV2(ctx)) => ctx
@@ -23,8 +24,11 @@ pub fn tenant(req: &Request, claim: &str) -> Result<TenantId, Problem> {
     let raw = claims.and_then(|c| c.get(claim)).ok_or_else(|| {
         Problem::unauthorized(format!("the access token carries no `{claim}` claim"))
     })?;
-    let tenant = TenantId::parse(raw).ok_or_else(|| {
-        Problem::unauthorized(format!("the `{claim}` claim is not a valid tenant id"))
+    // The claim's value never reaches the answer or the log: only why it was refused.
+    let tenant = TenantId::from_claim(raw).map_err(|why| {
+        Problem::unauthorized(format!(
+            "the `{claim}` claim is not a valid tenant id: it {why}"
+        ))
     })?;
     tracing::Span::current().record("tenant", tenant.as_str());
     Ok(tenant)

@@ -6,7 +6,7 @@
 
 use super::{get, return_url, ConnectionError};
 use crate::domain::secret::random_token;
-use crate::domain::{Integration, IntegrationSecret, ProviderKind, TenantId};
+use crate::domain::{Integration, ProviderKind, TenantId, TokenSecret};
 use crate::providers::oauth::Pkce;
 use crate::providers::ApiAuth;
 use crate::store::{OAuthState, PendingConsent, StoreError};
@@ -282,7 +282,7 @@ pub async fn confirm(
     get(ctx, tenant, integration_id).await
 }
 
-/// Puts new tokens into the integration's secret (creating it if it went missing).
+/// Puts new tokens into the integration's token secret (creating it at the first consent).
 async fn store_tokens(
     ctx: &AppContext,
     state: &OAuthState,
@@ -291,14 +291,18 @@ async fn store_tokens(
 ) -> Result<(), StoreError> {
     let mut secret = ctx
         .vault
-        .read(&integration.secret_name)
+        .read::<TokenSecret>(&integration.secret_name)
         .await?
-        .unwrap_or_else(|| IntegrationSecret::new_with_webhook_key(Utc::now()));
+        .unwrap_or_else(|| TokenSecret::with_tokens(tokens.clone()));
     secret.tokens = Some(tokens.clone());
     match ctx.vault.write(&integration.secret_name, &secret).await {
         Ok(()) => Ok(()),
         Err(StoreError::Aws { .. })
-            if ctx.vault.read(&integration.secret_name).await?.is_none() =>
+            if ctx
+                .vault
+                .read::<TokenSecret>(&integration.secret_name)
+                .await?
+                .is_none() =>
         {
             ctx.vault
                 .create(
@@ -335,8 +339,8 @@ async fn finish_consent(
             state.pkce_verifier.as_deref(),
         )
         .await?;
-    // The secret also holds the webhook keys: read, change and write it under the same lease
-    // as a token refresh or a key rotation, so no writer loses another's change.
+    // Read, change and write the token secret under the same lease as a token refresh (and the
+    // migration of legacy webhook keys), so no writer loses another's change.
     let owner = uuid::Uuid::new_v4().to_string();
     let lease_ttl = ctx.config.refresh_lease_ttl;
     if !ctx

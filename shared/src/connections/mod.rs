@@ -12,8 +12,8 @@ pub use consent::{
 
 use crate::api::Problem;
 use crate::domain::{
-    integration::secret_name, Integration, IntegrationSecret, IntegrationStatus, LastError,
-    ProviderKind, TenantId,
+    integration::secret_name, Integration, IntegrationStatus, LastError, ProviderKind, TenantId,
+    TokenSecret, WebhookSecret,
 };
 use crate::http::ApiError;
 use crate::providers::ProviderError;
@@ -82,7 +82,8 @@ fn provider_failed(e: &dyn std::fmt::Display, code: &str) -> Problem {
     ))
 }
 
-/// Creates an integration with its secret (holding a fresh webhook signing key).
+/// Creates an integration with its webhook secret (holding a fresh signing key). Its token
+/// secret is made when consent completes.
 pub async fn create_integration(
     ctx: &AppContext,
     tenant: &TenantId,
@@ -113,11 +114,13 @@ pub async fn create_integration(
         created_at: now,
         updated_at: now,
     };
-    // Secret first: an integration row never points at a secret that does not exist.
+    // Keys first: an integration row never exists without its webhook secret. This function
+    // may create webhook secrets only; the token secret is the consent confirmation's to create.
+    let webhook_secret = ctx.config.webhook.secret_name(tenant, &id);
     ctx.vault
         .create(
-            &integration.secret_name,
-            &IntegrationSecret::new_with_webhook_key(now),
+            &webhook_secret,
+            &WebhookSecret::new_with_key(now),
             tenant.as_str(),
             &id,
         )
@@ -128,7 +131,7 @@ pub async fn create_integration(
             Ok(integration)
         }
         Err(e) => {
-            if let Err(del) = ctx.vault.delete(&integration.secret_name).await {
+            if let Err(del) = ctx.vault.delete(&webhook_secret).await {
                 tracing::error!(error = %del, "could not remove the secret of an integration that was not created");
             }
             match e {
@@ -165,7 +168,7 @@ pub struct Disconnected {
     pub revoked_at_provider: bool,
 }
 
-/// Revokes at the provider where it can, deletes the secret and marks the integration
+/// Revokes at the provider where it can, deletes both secrets and marks the integration
 /// disconnected. A failed revocation does not stop the disconnect: the tokens are deleted.
 pub async fn disconnect(
     ctx: &AppContext,
@@ -183,7 +186,7 @@ pub async fn disconnect(
     let mut revoked = false;
     if let Some(tokens) = ctx
         .vault
-        .read(&integration.secret_name)
+        .read::<TokenSecret>(&integration.secret_name)
         .await?
         .and_then(|s| s.tokens)
     {
@@ -200,6 +203,9 @@ pub async fn disconnect(
         }
     }
     ctx.vault.delete(&integration.secret_name).await?;
+    ctx.vault
+        .delete(&ctx.config.webhook.secret_name(tenant, &integration.id))
+        .await?;
     ctx.tokens.forget(&integration.secret_name);
     ctx.db.mark_disconnected(&integration).await?;
     tracing::info!(tenant = %tenant, integration = %id, revoked, "integration disconnected");

@@ -6,9 +6,7 @@
 //! secret (someone may have refreshed already), refreshes, stores the new pair, and only then
 //! uses it. Everyone else waits for the holder and reads the new pair from the secret.
 
-use crate::domain::{
-    Integration, IntegrationSecret, IntegrationStatus, LastError, Secret, TokenSet,
-};
+use crate::domain::{Integration, IntegrationStatus, LastError, Secret, TokenSecret, TokenSet};
 use crate::providers::{ProviderError, Providers};
 use crate::store::{Db, StoreError, Vault};
 use chrono::Utc;
@@ -247,10 +245,7 @@ impl TokenManager {
         TokenError::NeedsReauth(reason.to_string())
     }
 
-    async fn read_secret(
-        &self,
-        integration: &Integration,
-    ) -> Result<IntegrationSecret, TokenError> {
+    async fn read_secret(&self, integration: &Integration) -> Result<TokenSecret, TokenError> {
         self.vault
             .read(&integration.secret_name)
             .await?

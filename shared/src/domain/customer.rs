@@ -3,6 +3,7 @@
 //! tables: `providers::limits_for`); hashing lets the sync send only real changes.
 
 use super::money::{is_country_code, is_currency_code, sha256_hex, FieldError, FieldErrors};
+use super::text::Lines;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -163,6 +164,20 @@ impl Customer {
             }
         }
         e.opt_max_len("vat_number", self.vat_number.as_deref(), l.vat_number);
+        // Every free text of a customer is one line: no control characters at all.
+        for (field, value) in [
+            ("name", Some(self.name.as_str())),
+            ("organisation_number", self.organisation_number.as_deref()),
+            ("email", self.email.as_deref()),
+            ("phone", self.phone.as_deref()),
+            ("address.line1", a.line1.as_deref()),
+            ("address.line2", a.line2.as_deref()),
+            ("address.postal_code", a.postal_code.as_deref()),
+            ("address.city", a.city.as_deref()),
+            ("vat_number", self.vat_number.as_deref()),
+        ] {
+            e.opt_plain_text(field, value, Lines::Single);
+        }
         if self.reverse_charge_construction {
             if self.is_private_person {
                 e.push(
@@ -278,6 +293,68 @@ pub(crate) mod tests {
             reverse_charge_construction: true,
             active: true,
             updated_at: None,
+        }
+    }
+
+    const ROOMY: CustomerLimits = CustomerLimits {
+        name: 1000,
+        address_line: 1000,
+        postal_code: 1000,
+        city: 1000,
+        email: 1000,
+        phone: 1000,
+        organisation_number: 1000,
+        vat_number: 1000,
+        address_required: false,
+    };
+
+    #[test]
+    fn control_characters_are_refused_in_every_free_text_field_and_named() {
+        assert_eq!(sample().validate(&ROOMY), Ok(()));
+        type Set = fn(&mut Customer, String);
+        let fields: [(&str, Set); 9] = [
+            ("name", |c, v| c.name = v),
+            ("organisation_number", |c, v| {
+                c.organisation_number = Some(v)
+            }),
+            ("email", |c, v| c.email = Some(v)),
+            ("phone", |c, v| c.phone = Some(v)),
+            ("address.line1", |c, v| c.address.line1 = Some(v)),
+            ("address.line2", |c, v| c.address.line2 = Some(v)),
+            ("address.postal_code", |c, v| {
+                c.address.postal_code = Some(v)
+            }),
+            ("address.city", |c, v| c.address.city = Some(v)),
+            ("vat_number", |c, v| c.vat_number = Some(v)),
+        ];
+        for (field, set) in fields {
+            // NUL, BEL, an ANSI escape, a line break, a tab: none belongs in a one-line field.
+            for bad in [
+                "a\0b",
+                "ring\x07",
+                "\x1b[31mröd",
+                "rad\nrad",
+                "a\tb",
+                "x\u{9b}",
+            ] {
+                let mut c = sample();
+                let value = if field == "email" {
+                    format!("{bad}@bygg.se")
+                } else {
+                    bad.to_string()
+                };
+                set(&mut c, value);
+                let errors = c.validate(&ROOMY).unwrap_err();
+                assert!(
+                    errors.iter().any(|e| e.field == field
+                        && e.message.starts_with("must not contain control characters")),
+                    "{field} = {bad:?}: {errors:?}"
+                );
+                assert!(
+                    errors.iter().all(|e| e.field == field),
+                    "only {field} is named: {errors:?}"
+                );
+            }
         }
     }
 

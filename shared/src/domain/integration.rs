@@ -117,6 +117,18 @@ impl TenantId {
         ok.then(|| TenantId(raw.to_string()))
     }
 
+    /// The tenant of a verified JWT claim, as API Gateway passes it: every claim value is
+    /// flattened into text, so a claim that was JSON `null`, `true`, `false` or a number arrives
+    /// as `"null"`, `"true"`, `"false"` or `"12345"`. Such a text is refused, whatever its
+    /// origin, so that a token without a real tenant never becomes a tenant named `null`.
+    /// Otherwise the shape is [`TenantId::parse`]'s.
+    pub fn from_claim(raw: &str) -> Result<Self, ClaimError> {
+        if looks_like_json_scalar(raw) {
+            return Err(ClaimError::NotAString);
+        }
+        TenantId::parse(raw).ok_or(ClaimError::BadShape)
+    }
+
     /// The id as a string.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -165,12 +177,31 @@ pub struct Integration {
     pub connected_at: Option<DateTime<Utc>>,
     /// The last error a person should know about.
     pub last_error: Option<LastError>,
-    /// Name of the Secrets Manager secret holding the tokens and webhook keys.
+    /// Name of the Secrets Manager secret holding the OAuth tokens (the webhook keys are in
+    /// `WebhookSettings::secret_name`, a secret of their own).
     pub secret_name: String,
     /// Creation time.
     pub created_at: DateTime<Utc>,
     /// Last change.
     pub updated_at: DateTime<Utc>,
+}
+
+/// Why a tenant claim was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ClaimError {
+    /// The claim reads as JSON `null`, `true`, `false` or a number, not as a string.
+    #[error("must be a string, not null, a boolean or a number")]
+    NotAString,
+    /// Not 1 to 128 characters from `A-Z a-z 0-9 . _ -`.
+    #[error("must be 1 to 128 characters from A-Z a-z 0-9 . _ -")]
+    BadShape,
+}
+
+/// Whether `raw` is the text of a JSON value that is not a string: `null`, `true`, `false` or
+/// a number (`12345`, `-1`, `1.5`, `1e3`).
+fn looks_like_json_scalar(raw: &str) -> bool {
+    matches!(raw, "null" | "true" | "false")
+        || serde_json::from_str::<serde_json::Number>(raw).is_ok()
 }
 
 /// Secret name for an integration: `<prefix>/<tenant>/<integration>`, so IAM can scope by prefix.
@@ -206,6 +237,56 @@ mod tests {
         assert!(TenantId::parse("acme-bygg_01.se").is_some());
         for bad in ["", "a/b", "a b", "ä", &"x".repeat(129), "a*"] {
             assert!(TenantId::parse(bad).is_none(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn claims_that_were_not_strings_are_refused() {
+        for raw in [
+            "null", "true", "false", "12345", "0", "-1", "1.5", "1e3", "-0.0",
+        ] {
+            assert_eq!(
+                TenantId::from_claim(raw),
+                Err(ClaimError::NotAString),
+                "{raw:?}"
+            );
+        }
+        for raw in ["", "a b", "[a b]", "{}", "acme/bygg", &"x".repeat(129)] {
+            assert_eq!(
+                TenantId::from_claim(raw),
+                Err(ClaimError::BadShape),
+                "{raw:?}"
+            );
+        }
+        for raw in [
+            "acme-bygg",
+            "t1",
+            "Null",
+            "truex",
+            "007",
+            "1-2",
+            "5566778899.se",
+        ] {
+            assert_eq!(
+                TenantId::from_claim(raw).map(|t| t.as_str().to_string()),
+                Ok(raw.to_string())
+            );
+        }
+    }
+
+    proptest::proptest! {
+        /// Every number, as API Gateway would render it, is refused; every text of the shape
+        /// that holds a letter other than `e`/`E` is accepted unchanged.
+        #[test]
+        fn numbers_never_become_tenants(i in proptest::num::i64::ANY, f in proptest::num::f64::NORMAL) {
+            proptest::prop_assert_eq!(TenantId::from_claim(&i.to_string()), Err(ClaimError::NotAString));
+            proptest::prop_assert_eq!(TenantId::from_claim(&f.to_string()), Err(ClaimError::NotAString));
+        }
+
+        #[test]
+        fn tenant_shaped_texts_with_a_letter_are_accepted(raw in "[A-Za-z0-9._-]{0,60}[a-df-zA-DF-Z][A-Za-z0-9._-]{0,60}") {
+            let refused = matches!(raw.as_str(), "null" | "true" | "false");
+            proptest::prop_assert_eq!(TenantId::from_claim(&raw).is_ok(), !refused);
         }
     }
 

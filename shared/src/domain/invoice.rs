@@ -5,6 +5,7 @@ use super::money::{
     canonical_decimal, decimal_str, is_currency_code, opt_decimal_str, round_money, Decimal,
     FieldError, FieldErrors,
 };
+use super::text::Lines;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -182,6 +183,16 @@ impl Invoice {
             self.your_reference.as_deref(),
             l.reference,
         );
+        e.opt_plain_text(
+            "our_reference",
+            self.our_reference.as_deref(),
+            Lines::Single,
+        );
+        e.opt_plain_text(
+            "your_reference",
+            self.your_reference.as_deref(),
+            Lines::Single,
+        );
         if self.rows.is_empty() {
             e.push("rows", "must have at least one row");
         }
@@ -189,8 +200,11 @@ impl Invoice {
             let f = |name: &str| format!("rows[{i}].{name}");
             e.required(&f("description"), &r.description);
             e.max_len(&f("description"), &r.description, l.description);
+            // A row's text may span lines (work descriptions often do); tab, CR and LF only.
+            e.plain_text(&f("description"), &r.description, Lines::Multi);
             if let Some(a) = r.article_number.as_deref() {
                 e.required(&f("article_number"), a);
+                e.plain_text(&f("article_number"), a, Lines::Single);
                 e.max_len(&f("article_number"), a, l.article_number);
             }
             if let Some(acc) = r.account_number {
@@ -366,6 +380,47 @@ pub(crate) mod tests {
             ],
             totals: None,
             updated_at: None,
+        }
+    }
+
+    const ROOMY: InvoiceLimits = InvoiceLimits {
+        reference: 1000,
+        description: 1000,
+        article_number: 1000,
+        needs_article_or_account: false,
+        needs_article: false,
+    };
+
+    #[test]
+    fn control_characters_are_refused_and_row_texts_may_span_lines() {
+        assert_eq!(sample().validate(&ROOMY), Ok(()));
+        let mut i = sample();
+        i.rows[1].description = "Kakel\r\nvägg\tgolv".into();
+        assert_eq!(i.validate(&ROOMY), Ok(()), "a row text may span lines");
+
+        type Set = fn(&mut Invoice, String);
+        let single: [(&str, Set); 3] = [
+            ("our_reference", |i, v| i.our_reference = Some(v)),
+            ("your_reference", |i, v| i.your_reference = Some(v)),
+            ("rows[0].article_number", |i, v| {
+                i.rows[0].article_number = Some(v)
+            }),
+        ];
+        for (field, set) in single {
+            for bad in ["a\0b", "\x1b]0;title\x07", "rad\nrad", "a\tb"] {
+                let mut i = sample();
+                set(&mut i, bad.to_string());
+                let errors = i.validate(&ROOMY).unwrap_err();
+                assert_eq!(errors.len(), 1, "{errors:?}");
+                assert_eq!(errors[0].field, field, "{bad:?}");
+            }
+        }
+        for bad in ["a\0b", "\x1b[2J", "klocka\x07", "del\x7f", "x\u{85}"] {
+            let mut i = sample();
+            i.rows[1].description = bad.into();
+            let errors = i.validate(&ROOMY).unwrap_err();
+            assert_eq!(errors.len(), 1, "{errors:?}");
+            assert_eq!(errors[0].field, "rows[1].description", "{bad:?}");
         }
     }
 

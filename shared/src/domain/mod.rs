@@ -8,11 +8,14 @@ pub mod job;
 pub mod money;
 pub mod seal;
 pub mod secret;
+pub mod text;
 
 pub use articles::ArticleVat;
 pub use customer::{Address, Customer};
-pub use integration::{Integration, IntegrationStatus, LastError, ProviderKind, TenantId};
+pub use integration::{
+    ClaimError, Integration, IntegrationStatus, LastError, ProviderKind, TenantId,
+};
 pub use invoice::{HouseWork, HouseWorkKind, Invoice, InvoiceRow, Totals};
 pub use job::{Direction, Entity, Job, JobState, Mode, Progress, Target, Trigger};
 pub use money::{Decimal, FieldError};
-pub use secret::{IntegrationSecret, Secret, TokenSet, WebhookKey};
+pub use secret::{Secret, SecretDocument, TokenSecret, TokenSet, WebhookKey, WebhookSecret};

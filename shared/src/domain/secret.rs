@@ -68,32 +68,75 @@ pub struct WebhookKey {
     pub retire_at: Option<DateTime<Utc>>,
 }
 
-/// Everything kept in an integration's Secrets Manager secret.
+/// What a secret stored in Secrets Manager is: its JSON shape and how it is described.
+pub trait SecretDocument: Serialize + serde::de::DeserializeOwned {
+    /// The secret's description in Secrets Manager.
+    const DESCRIPTION: &'static str;
+}
+
+/// An integration's OAuth token secret, `{SECRET_PREFIX}/{tenant}/{integration}`. Only the
+/// functions that call the provider (worker, scheduler, consent callback, disconnect) may read it.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize, Debug)]
-pub struct IntegrationSecret {
+pub struct TokenSecret {
     /// Format version.
     pub version: u32,
     /// OAuth tokens, once connected.
     pub tokens: Option<TokenSet>,
-    /// Webhook signing keys, newest first.
-    #[serde(default)]
-    pub webhook_keys: Vec<WebhookKey>,
+    /// Webhook keys that an older release kept in this secret. They are carried over unchanged
+    /// by every rewrite until `webhooks::migrate` moves them to the integration's webhook
+    /// secret; nothing else reads them.
+    #[serde(
+        rename = "webhook_keys",
+        default,
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub legacy_webhook_keys: Vec<WebhookKey>,
 }
 
-impl IntegrationSecret {
-    /// A new secret with one fresh webhook signing key and no tokens.
-    pub fn new_with_webhook_key(now: DateTime<Utc>) -> Self {
-        IntegrationSecret {
+impl TokenSecret {
+    /// A token secret holding `tokens`.
+    pub fn with_tokens(tokens: TokenSet) -> Self {
+        TokenSecret {
             version: 1,
-            tokens: None,
-            webhook_keys: vec![WebhookKey {
-                id: crate::domain::secret::random_token(6),
-                key: Secret::new(random_token(32)),
-                created_at: now,
-                retire_at: None,
-            }],
+            tokens: Some(tokens),
+            legacy_webhook_keys: Vec::new(),
         }
     }
+}
+
+impl SecretDocument for TokenSecret {
+    const DESCRIPTION: &'static str = "Accounting integration OAuth tokens";
+}
+
+/// An integration's webhook signing keys, `{WEBHOOK_SECRET_PREFIX}/{tenant}/{integration}`,
+/// apart from the tokens so that the public webhook function can read keys and never tokens.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, Debug)]
+pub struct WebhookSecret {
+    /// Format version.
+    pub version: u32,
+    /// Signing keys, newest first.
+    pub keys: Vec<WebhookKey>,
+}
+
+impl WebhookSecret {
+    /// A secret holding `keys`.
+    pub fn with_keys(keys: Vec<WebhookKey>) -> Self {
+        WebhookSecret { version: 1, keys }
+    }
+
+    /// A new secret with one fresh signing key.
+    pub fn new_with_key(now: DateTime<Utc>) -> Self {
+        Self::with_keys(vec![WebhookKey {
+            id: format!("whk_{}", random_token(6)),
+            key: Secret::new(random_token(32)),
+            created_at: now,
+            retire_at: None,
+        }])
+    }
+}
+
+impl SecretDocument for WebhookSecret {
+    const DESCRIPTION: &'static str = "Accounting integration webhook signing keys";
 }
 
 /// `bytes` random bytes from the OS generator, base64url without padding.
@@ -147,6 +190,32 @@ mod tests {
         };
         assert!(!t.is_fresh(now, chrono::Duration::minutes(5)));
         assert!(t.is_fresh(now, chrono::Duration::minutes(3)));
+    }
+
+    #[test]
+    fn legacy_token_secrets_keep_their_webhook_keys_through_a_rewrite() {
+        // The shape an older release wrote: tokens and webhook keys in one secret.
+        let legacy = r#"{"version":1,"tokens":null,"webhook_keys":[{"id":"k1","key":"old-key","created_at":"2026-01-01T00:00:00Z","retire_at":null}]}"#;
+        let s: TokenSecret = serde_json::from_str(legacy).unwrap();
+        assert_eq!(s.legacy_webhook_keys.len(), 1);
+        let rewritten = serde_json::to_string(&s).unwrap();
+        assert!(rewritten.contains("old-key"), "{rewritten}");
+        // A secret without legacy keys does not grow an empty list.
+        let clean = serde_json::to_string(&TokenSecret {
+            legacy_webhook_keys: Vec::new(),
+            ..s
+        })
+        .unwrap();
+        assert!(!clean.contains("webhook_keys"), "{clean}");
+    }
+
+    #[test]
+    fn a_new_webhook_secret_has_one_current_key() {
+        let s = WebhookSecret::new_with_key(Utc::now());
+        assert_eq!(s.keys.len(), 1);
+        assert!(s.keys[0].retire_at.is_none());
+        assert!(s.keys[0].id.starts_with("whk_"));
+        assert_eq!(s.keys[0].key.expose().len(), 43);
     }
 
     #[test]

@@ -39,7 +39,7 @@ pub struct IntegrationOwner {
     pub tenant_id: TenantId,
     /// Which accounting system.
     pub provider: ProviderKind,
-    /// The integration's secret (tokens and webhook keys).
+    /// The integration's token secret (its webhook key secret's name is derived, not stored).
     pub secret_name: String,
     /// The webhook signature scheme chosen for the integration; `None` means the default.
     pub webhook_scheme: Option<String>,

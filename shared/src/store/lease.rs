@@ -1,18 +1,21 @@
-//! The lease on an integration's secret. The secret holds the tokens and the webhook keys, and
-//! both rotate: whoever reads, changes and writes it (a token refresh, a completed consent, a
-//! key rotation) holds this one lease, so no writer loses another's change. The lease item is
-//! the generic one of [`Db::try_lease`] under a purpose of its own.
+//! The leases on an integration's two secrets. The token secret and the webhook key secret both
+//! rotate: whoever reads, changes and writes one holds its lease, so no writer loses another's
+//! change. The token secret's lease is taken by a token refresh, a completed consent and the
+//! migration of legacy webhook keys out of it; the webhook secret's by a key rotation. The
+//! lease items are the generic one of [`Db::try_lease`] under a purpose of their own.
 
 use super::{Db, StoreError};
 use crate::domain::TenantId;
 use std::time::Duration;
 
-/// The purpose the secret lease is stored under (`sk = LEASE#<integration>#token-refresh`; the
-/// name predates the webhook keys and is kept so that running containers agree).
+/// The purpose the token secret's lease is stored under (`sk = LEASE#<integration>#token-refresh`).
 const SECRET_LEASE: &str = "token-refresh";
 
+/// The purpose the webhook secret's lease is stored under (`sk = LEASE#<integration>#webhook-keys`).
+const WEBHOOK_KEYS_LEASE: &str = "webhook-keys";
+
 impl Db {
-    /// Tries once to take the lease on the integration's secret for `ttl`. `false` when someone
+    /// Tries once to take the lease on the integration's token secret for `ttl`. `false` when someone
     /// else holds it.
     pub async fn try_secret_lease(
         &self,
@@ -25,7 +28,7 @@ impl Db {
             .await
     }
 
-    /// Takes the lease on the integration's secret, waiting up to `wait` for its holder.
+    /// Takes the lease on the integration's token secret, waiting up to `wait` for its holder.
     /// `false` when it stayed taken.
     pub async fn acquire_secret_lease(
         &self,
@@ -39,7 +42,7 @@ impl Db {
             .await
     }
 
-    /// Releases the lease on the integration's secret if `owner` still holds it.
+    /// Releases the lease on the integration's token secret if `owner` still holds it.
     pub async fn release_secret_lease(
         &self,
         tenant: &TenantId,
@@ -47,6 +50,31 @@ impl Db {
         owner: &str,
     ) -> Result<(), StoreError> {
         self.release_lease(tenant, integration_id, SECRET_LEASE, owner)
+            .await
+    }
+
+    /// Takes the lease on the integration's webhook key secret, waiting up to `wait` for its
+    /// holder. `false` when it stayed taken.
+    pub async fn acquire_webhook_keys_lease(
+        &self,
+        tenant: &TenantId,
+        integration_id: &str,
+        owner: &str,
+        ttl: Duration,
+        wait: Duration,
+    ) -> Result<bool, StoreError> {
+        self.acquire_lease(tenant, integration_id, WEBHOOK_KEYS_LEASE, owner, ttl, wait)
+            .await
+    }
+
+    /// Releases the lease on the integration's webhook key secret if `owner` still holds it.
+    pub async fn release_webhook_keys_lease(
+        &self,
+        tenant: &TenantId,
+        integration_id: &str,
+        owner: &str,
+    ) -> Result<(), StoreError> {
+        self.release_lease(tenant, integration_id, WEBHOOK_KEYS_LEASE, owner)
             .await
     }
 }

@@ -1,12 +1,17 @@
-//! The Secrets Manager adapter: one secret per integration, encrypted with the configured
-//! customer-managed KMS key.
+//! The Secrets Manager adapter, encrypted with the configured customer-managed KMS key. An
+//! integration has two secrets under two prefixes: its OAuth tokens ([`TokenSecret`]) and its
+//! webhook signing keys ([`WebhookSecret`]), so that IAM can give each function only the one it
+//! needs.
+//!
+//! [`TokenSecret`]: crate::domain::TokenSecret
+//! [`WebhookSecret`]: crate::domain::WebhookSecret
 
 use super::StoreError;
-use crate::domain::IntegrationSecret;
+use crate::domain::SecretDocument;
 use aws_sdk_secretsmanager::types::Tag;
 use aws_sdk_secretsmanager::Client;
 
-/// Integration secrets.
+/// Integration secrets (tokens and webhook keys alike; the type says which).
 #[derive(Clone)]
 pub struct Vault {
     client: Client,
@@ -25,29 +30,59 @@ impl Vault {
     }
 
     /// Creates the secret `name`, tagged with its tenant and integration.
-    pub async fn create(
+    pub async fn create<T: SecretDocument>(
         &self,
         name: &str,
-        value: &IntegrationSecret,
+        value: &T,
         tenant: &str,
         integration: &str,
     ) -> Result<(), StoreError> {
-        self.client
+        match self
+            .create_if_absent(name, value, tenant, integration)
+            .await?
+        {
+            true => Ok(()),
+            false => Err(StoreError::Aws {
+                service: "Secrets Manager",
+                message: format!("the secret {name} exists already"),
+            }),
+        }
+    }
+
+    /// Creates the secret `name` unless it exists already: `false` when it did (the existing
+    /// value is left alone).
+    pub async fn create_if_absent<T: SecretDocument>(
+        &self,
+        name: &str,
+        value: &T,
+        tenant: &str,
+        integration: &str,
+    ) -> Result<bool, StoreError> {
+        match self
+            .client
             .create_secret()
             .name(name)
-            .description("Accounting integration tokens and webhook keys")
+            .description(T::DESCRIPTION)
             .secret_string(to_json(value)?)
             .set_kms_key_id(self.kms_key_id.clone())
             .tags(Tag::builder().key("tenant").value(tenant).build())
             .tags(Tag::builder().key("integration").value(integration).build())
             .send()
             .await
-            .map_err(StoreError::secrets)?;
-        Ok(())
+        {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_resource_exists_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(StoreError::secrets(e)),
+        }
     }
 
     /// Reads the secret; `None` when it does not exist (or is scheduled for deletion).
-    pub async fn read(&self, name: &str) -> Result<Option<IntegrationSecret>, StoreError> {
+    pub async fn read<T: SecretDocument>(&self, name: &str) -> Result<Option<T>, StoreError> {
         match self.client.get_secret_value().secret_id(name).send().await {
             Ok(out) => {
                 let raw = out.secret_string().unwrap_or_default();
@@ -67,7 +102,7 @@ impl Vault {
     }
 
     /// Stores a new version of the secret.
-    pub async fn write(&self, name: &str, value: &IntegrationSecret) -> Result<(), StoreError> {
+    pub async fn write<T: SecretDocument>(&self, name: &str, value: &T) -> Result<(), StoreError> {
         self.client
             .put_secret_value()
             .secret_id(name)
@@ -78,8 +113,8 @@ impl Vault {
         Ok(())
     }
 
-    /// Deletes the secret at once, without a recovery window: the tokens in it were revoked
-    /// or are about to be useless, and keeping them is only a liability.
+    /// Deletes the secret at once, without a recovery window: the tokens or keys in it were
+    /// revoked or are about to be useless, and keeping them is only a liability.
     pub async fn delete(&self, name: &str) -> Result<(), StoreError> {
         match self
             .client
@@ -101,6 +136,6 @@ impl Vault {
     }
 }
 
-fn to_json(v: &IntegrationSecret) -> Result<String, StoreError> {
+fn to_json<T: SecretDocument>(v: &T) -> Result<String, StoreError> {
     serde_json::to_string(v).map_err(|e| StoreError::Corrupt(e.to_string()))
 }

@@ -8,6 +8,7 @@
 
 pub mod event;
 pub mod keys;
+pub mod migrate;
 pub mod rotate;
 pub mod settings;
 pub mod signature;
@@ -18,7 +19,7 @@ pub use settings::WebhookSettings;
 pub use signature::{Scheme, VerifyError};
 
 use crate::api::Problem;
-use crate::domain::{IntegrationStatus, LastError, TenantId, WebhookKey};
+use crate::domain::{IntegrationStatus, LastError, TenantId, WebhookKey, WebhookSecret};
 use crate::store::StoreError;
 use crate::AppContext;
 use chrono::{DateTime, Utc};
@@ -71,8 +72,8 @@ pub enum Unverified {
     /// No integration with that id (or it has no owner item).
     #[error("unknown integration")]
     UnknownIntegration,
-    /// The integration has no secret (disconnected).
-    #[error("integration has no secret")]
+    /// The integration has no webhook secret (disconnected, or legacy keys not yet migrated).
+    #[error("integration has no webhook secret")]
     NoSecret,
     /// The signature did not check out.
     #[error("{0}")]
@@ -271,13 +272,18 @@ async fn load_signer(
     let Some(owner) = ctx.db.integration_owner(integration_id).await? else {
         return Ok(Err(Unverified::UnknownIntegration));
     };
-    let Some(secret) = ctx.vault.read(&owner.secret_name).await? else {
+    // The webhook secret only: this public function has no access to the token secrets.
+    let name = ctx
+        .config
+        .webhook
+        .secret_name(&owner.tenant_id, integration_id);
+    let Some(secret) = ctx.vault.read::<WebhookSecret>(&name).await? else {
         return Ok(Err(Unverified::NoSecret));
     };
     Ok(Ok(Signer {
         tenant_id: owner.tenant_id,
         scheme: scheme_of(ctx, owner.webhook_scheme.as_deref()),
-        keys: secret.webhook_keys,
+        keys: secret.keys,
     }))
 }
 

@@ -3,7 +3,7 @@
 
 use super::{keys, scheme_of, Scheme};
 use crate::api::Problem;
-use crate::domain::{IntegrationStatus, Secret, TenantId};
+use crate::domain::{IntegrationStatus, Secret, TenantId, WebhookSecret};
 use crate::store::StoreError;
 use crate::AppContext;
 use chrono::{DateTime, Utc};
@@ -120,39 +120,44 @@ pub async fn rotate_key(
     let wait = lease_ttl.min(Duration::from_secs(5));
     if !ctx
         .db
-        .acquire_secret_lease(tenant, &integration.id, &owner, lease_ttl, wait)
+        .acquire_webhook_keys_lease(tenant, &integration.id, &owner, lease_ttl, wait)
         .await?
     {
         return Err(RotateError::WrongState(
-            "the integration's secret is being updated right now; try again in a moment".into(),
+            "the integration's webhook keys are being updated right now; try again in a moment"
+                .into(),
         ));
     }
+    let name = ctx.config.webhook.secret_name(tenant, &integration.id);
     let written = async {
-        let mut secret = ctx
-            .vault
-            .read(&integration.secret_name)
-            .await?
-            .ok_or_else(|| {
-                RotateError::WrongState("this integration has no secret to hold keys".into())
-            })?;
         let now = Utc::now();
         let new = keys::new_key(req.key, now);
-        keys::rotate(
-            &mut secret.webhook_keys,
-            new.clone(),
-            now,
-            chrono::Duration::from_std(grace).unwrap_or_default(),
-        );
-        ctx.vault.write(&integration.secret_name, &secret).await?;
-        Ok::<_, RotateError>((new, secret.webhook_keys))
+        let grace = chrono::Duration::from_std(grace).unwrap_or_default();
+        match ctx.vault.read::<WebhookSecret>(&name).await? {
+            Some(mut secret) => {
+                keys::rotate(&mut secret.keys, new.clone(), now, grace);
+                ctx.vault.write(&name, &secret).await?;
+                Ok::<_, RotateError>((new, secret.keys))
+            }
+            // No webhook secret: an integration whose keys still sit in its token secret (made
+            // before the split, not yet migrated). This function cannot read those; the new key
+            // starts a webhook secret of its own, and the migration leaves it alone.
+            None => {
+                let secret = WebhookSecret::with_keys(vec![new.clone()]);
+                ctx.vault
+                    .create(&name, &secret, tenant.as_str(), &integration.id)
+                    .await?;
+                Ok((new, secret.keys))
+            }
+        }
     }
     .await;
     if let Err(e) = ctx
         .db
-        .release_secret_lease(tenant, &integration.id, &owner)
+        .release_webhook_keys_lease(tenant, &integration.id, &owner)
         .await
     {
-        tracing::warn!(integration = %integration.id, error = %e, "could not release the secret lease; it will expire");
+        tracing::warn!(integration = %integration.id, error = %e, "could not release the webhook key lease; it will expire");
     }
     let (new, all) = written?;
 
