@@ -323,3 +323,43 @@ async fn a_token_whose_nbf_lies_in_the_future_is_refused_by_the_authorizer() {
     .await;
     assert_eq!(status, 200, "{body}");
 }
+
+/// What both accounting systems refuse for sure is refused before anything is stored: ROT and
+/// RUT rows on one invoice (one tax reduction kind per invoice at Fortnox and at Visma).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invoice_mixing_rot_and_rut_is_refused_before_anything_is_stored() {
+    let stack = quiet_stack().await;
+    for provider in ProviderKind::ALL {
+        let tenant = format!("{T}-{provider}");
+        let (id, _) = stack.connect(&tenant, provider, true).await.unwrap();
+        let mut inv = invoice_json(1, 0, provider);
+        let mut rut = inv["rows"][0].clone();
+        inv["rows"][0]["house_work"] = json!({"kind": "rot", "hours": "2"});
+        rut["house_work"] = json!({"kind": "rut", "hours": "1"});
+        inv["rows"].as_array_mut().unwrap().push(rut);
+        let r = stack
+            .call(
+                Method::POST,
+                &format!("/api/integrations/{id}/records/invoices"),
+                Some(&tenant),
+                Some(json!({"records": [inv]})),
+            )
+            .await
+            .unwrap();
+        assert_eq!(r.status, 400, "{provider}: {}", r.text);
+        assert_eq!(r.content_type, "application/problem+json");
+        assert_eq!(
+            r.json["field"], "records[0].rows[1].house_work.kind",
+            "{}",
+            r.text
+        );
+        let (locals, _) = stack
+            .ctx
+            .db
+            .local_page(&id, Entity::Invoices, None, 10)
+            .await
+            .unwrap();
+        assert!(locals.is_empty(), "{provider}: nothing stored");
+    }
+    assert_eq!(queued(&stack).await, 0, "nothing queued");
+}

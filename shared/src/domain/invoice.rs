@@ -262,6 +262,23 @@ impl Invoice {
                 }
             }
         }
+        // One kind of tax reduction per invoice at both providers (Fortnox: the invoice's
+        // `TaxReductionType`; Visma: the draft's `RotReducedInvoicingType`): refused here rather
+        // than at export.
+        let mut first_kind: Option<HouseWorkKind> = None;
+        for (i, r) in self.rows.iter().enumerate() {
+            if let Some(h) = &r.house_work {
+                match first_kind {
+                    None => first_kind = Some(h.kind),
+                    Some(k) if k != h.kind => e.push(
+                        format!("rows[{i}].house_work.kind"),
+                        "an invoice cannot mix ROT and RUT rows (the accounting systems take one \
+                         kind of tax reduction per invoice); send them as two invoices",
+                    ),
+                    Some(_) => {}
+                }
+            }
+        }
         e.finish()
     }
 
@@ -390,6 +407,22 @@ pub(crate) mod tests {
         needs_article_or_account: false,
         needs_article: false,
     };
+
+    #[test]
+    fn rot_and_rut_rows_on_one_invoice_are_refused_naming_the_row() {
+        let mut i = sample();
+        i.rows[1].house_work = Some(HouseWork {
+            kind: HouseWorkKind::Rot,
+            hours: None,
+            amount: None,
+        });
+        assert_eq!(i.validate(&ROOMY), Ok(()), "two ROT rows are fine");
+        i.rows[1].house_work.as_mut().unwrap().kind = HouseWorkKind::Rut;
+        let errs = i.validate(&ROOMY).unwrap_err();
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert_eq!(errs[0].field, "rows[1].house_work.kind");
+        assert!(errs[0].message.contains("cannot mix ROT and RUT"));
+    }
 
     #[test]
     fn control_characters_are_refused_and_row_texts_may_span_lines() {
