@@ -573,3 +573,54 @@ async fn a_visma_row_at_another_rate_than_its_article_is_refused_before_anything
         r.text
     );
 }
+
+/// A job that ran to its end while some of its records were refused says so: `progress.failed`
+/// and a `last_error` naming how many, while the rest went through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_whose_records_were_refused_says_so_in_its_last_error() {
+    let stack = stack_with(StackOptions {
+        workers: 1,
+        ..StackOptions::default()
+    })
+    .await;
+    let (id, _) = stack.connect(T, ProviderKind::Visma, true).await.unwrap();
+    system_tests::upsert(
+        &stack,
+        T,
+        &id,
+        "customers",
+        vec![customer_json(0, "", Utc::now())],
+    )
+    .await;
+    let mut refused = system_tests::invoice_json(1, 0, ProviderKind::Visma);
+    refused["rows"][0]["article_number"] = json!("NO-SUCH-ARTICLE");
+    let fine = system_tests::invoice_json(2, 0, ProviderKind::Visma);
+    system_tests::upsert(&stack, T, &id, "invoices", vec![refused, fine]).await;
+    let jobs = stack.ctx.db.list_jobs(&id, 10).await.unwrap();
+    let mut last = None;
+    for j in &jobs {
+        last = Some(
+            stack
+                .wait_for_job(&id, &j.id, Duration::from_secs(180))
+                .await
+                .unwrap(),
+        );
+    }
+    let jobs = stack.ctx.db.list_jobs(&id, 10).await.unwrap();
+    let with_failure: Vec<_> = jobs.iter().filter(|j| j.progress.failed > 0).collect();
+    assert_eq!(with_failure.len(), 1, "{jobs:?} {last:?}");
+    let j = with_failure[0];
+    assert_eq!(j.state, JobState::Succeeded, "{j:?}");
+    assert_eq!(j.progress.failed, 1, "{j:?}");
+    assert!(
+        j.progress.done >= 2,
+        "the customer and the other invoice went through: {j:?}"
+    );
+    let err = j.last_error.as_ref().expect("a last error");
+    assert_eq!(err.code, "records_failed");
+    assert!(
+        err.message.starts_with("1 record(s) could not be synced"),
+        "{}",
+        err.message
+    );
+}

@@ -192,7 +192,20 @@ async fn run_leased(
         Ok(SliceOutcome::Finished) => {
             job.attempts = 0;
             job.slices += 1;
-            finish(ctx, job, JobState::Succeeded, None).await?;
+            // The job ran to its end, but records it could not sync must not pass unnoticed.
+            let failed = (job.progress.failed > 0).then(|| {
+                error_now(
+                    "records_failed",
+                    format!(
+                        "{} record(s) could not be synced: the accounting system refused their \
+                         content or it could not be read (see the integration's log for each id \
+                         and reason); the rest of the job went through, and each such record is \
+                         tried again when it changes",
+                        job.progress.failed
+                    ),
+                )
+            });
+            finish(ctx, job, JobState::Succeeded, failed).await?;
             Ok(Disposition::Done)
         }
         Ok(SliceOutcome::MoreWork) => {
