@@ -12,6 +12,9 @@ struct TokenResponse {
     refresh_token: Option<String>,
     // Fortnox has been seen sending `expires_in` as a string: accept both.
     expires_in: Option<serde_json::Value>,
+    // Not documented by either provider, honoured when sent (it then wins over the configured
+    // lifetime): seconds until the refresh token dies unused.
+    refresh_token_expires_in: Option<serde_json::Value>,
     scope: Option<String>,
 }
 
@@ -106,20 +109,36 @@ pub async fn request_tokens(
     if !status.is_success() {
         return Err(classify_oauth_error(status.as_u16(), &body));
     }
-    let t: TokenResponse = serde_json::from_slice(&body)
+    token_set_from_answer(&body, Utc::now(), refresh_ttl)
+}
+
+/// Reads a token answer received at `now`. The refresh token's expiry is the answer's
+/// `refresh_token_expires_in` when it has one, else `refresh_ttl` (the provider's documented or
+/// configured lifetime), else unknown.
+pub fn token_set_from_answer(
+    body: &[u8],
+    now: DateTime<Utc>,
+    refresh_ttl: Option<chrono::Duration>,
+) -> Result<TokenSet, ProviderError> {
+    let t: TokenResponse = serde_json::from_slice(body)
         .map_err(|e| ProviderError::Decode(format!("token response: {e}")))?;
-    let now = Utc::now();
     let expires_in = t
         .expires_in
         .as_ref()
         .and_then(seconds_from_json)
         .unwrap_or(3600);
+    let answered_ttl = t
+        .refresh_token_expires_in
+        .as_ref()
+        .and_then(seconds_from_json)
+        .filter(|s| *s > 0)
+        .map(chrono::Duration::seconds);
     Ok(TokenSet {
         access_token: Secret::new(t.access_token),
         refresh_expires_at: t
             .refresh_token
             .as_ref()
-            .and(refresh_ttl)
+            .and(answered_ttl.or(refresh_ttl))
             .map(|ttl| now + ttl),
         refresh_token: t.refresh_token.map(Secret::new),
         expires_at: now + chrono::Duration::seconds(expires_in),
@@ -246,6 +265,51 @@ mod tests {
             u.as_str(),
             "https://idp/auth?a=1&code_challenge=ch&code_challenge_method=S256"
         );
+    }
+
+    #[test]
+    fn the_refresh_expiry_comes_from_the_answer_first_then_the_setting() {
+        let now = Utc::now();
+        let days = |d| Some(chrono::Duration::days(d));
+        // No lifetime in the answer: the configured one.
+        let t = token_set_from_answer(
+            br#"{"access_token":"a","refresh_token":"r","expires_in":3600}"#,
+            now,
+            days(30),
+        )
+        .unwrap();
+        assert_eq!(t.refresh_expires_at, Some(now + chrono::Duration::days(30)));
+        assert_eq!(t.expires_at, now + chrono::Duration::hours(1));
+        // The answer's own lifetime wins, as a number or a string.
+        for field in [r#"7200"#, r#""7200""#] {
+            let body =
+                format!(r#"{{"access_token":"a","refresh_token":"r","refresh_token_expires_in":{field}}}"#);
+            let t = token_set_from_answer(body.as_bytes(), now, days(30)).unwrap();
+            assert_eq!(t.refresh_expires_at, Some(now + chrono::Duration::hours(2)));
+        }
+        let t = token_set_from_answer(
+            br#"{"access_token":"a","refresh_token":"r","refresh_token_expires_in":86400}"#,
+            now,
+            None,
+        )
+        .unwrap();
+        assert_eq!(t.refresh_expires_at, Some(now + chrono::Duration::days(1)));
+        // Nonsense in the field falls back to the setting; no refresh token, no expiry.
+        let t = token_set_from_answer(
+            br#"{"access_token":"a","refresh_token":"r","refresh_token_expires_in":0}"#,
+            now,
+            days(45),
+        )
+        .unwrap();
+        assert_eq!(t.refresh_expires_at, Some(now + chrono::Duration::days(45)));
+        let t = token_set_from_answer(
+            br#"{"access_token":"a","refresh_token_expires_in":86400}"#,
+            now,
+            days(45),
+        )
+        .unwrap();
+        assert_eq!(t.refresh_expires_at, None);
+        assert!(token_set_from_answer(br#"{"refresh_token":"r"}"#, now, None).is_err());
     }
 
     #[test]
