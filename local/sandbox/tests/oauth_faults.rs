@@ -22,7 +22,9 @@ async fn fortnox_tokens(sb: &Sandbox, http: &reqwest::Client) -> String {
         ("redirect_uri", REDIRECT),
         ("access_type", "offline"),
     ]);
-    let location = give_consent(http, url.as_str(), true).await.expect("consent");
+    let location = give_consent(http, url.as_str(), true)
+        .await
+        .expect("consent");
     let code = reqwest::Url::parse(&location)
         .unwrap()
         .query_pairs()
@@ -85,7 +87,13 @@ async fn token_endpoint_faults_before_and_after_the_rotation() {
     let first = fortnox_tokens(&sb, &http).await;
     let refresh = |t: String| {
         let sb = &sb;
-        async move { token_call(sb, &[("grant_type", "refresh_token"), ("refresh_token", &t)]).await }
+        async move {
+            token_call(
+                sb,
+                &[("grant_type", "refresh_token"), ("refresh_token", &t)],
+            )
+            .await
+        }
     };
 
     // Before handling: a 500, a dropped connection, a slow answer. The token lives on.

@@ -11,7 +11,7 @@ pub(crate) mod grants;
 mod token;
 
 pub(crate) use authorize::{authorize_handler, consent_handler};
-pub(crate) use faulty::oauth_fault_layer;
 pub(crate) use common::{authenticate_bearer, BearerError, Flavor, Params};
+pub(crate) use faulty::oauth_fault_layer;
 pub(crate) use grants::IssuedTokens;
 pub(crate) use token::{revoke, token_handler};
