@@ -177,7 +177,10 @@ impl Config {
                     .ok()
                     .filter(|d| *d > 0)
                     .ok_or_else(|| {
-                        ConfigError("VISMA_REFRESH_TOKEN_DAYS must be a whole number of days, at least 1".into())
+                        ConfigError(
+                            "VISMA_REFRESH_TOKEN_DAYS must be a whole number of days, at least 1"
+                                .into(),
+                        )
                     })?,
             },
             sync: SyncSettings {
@@ -345,7 +348,10 @@ mod tests {
         let mut v = BASE.to_vec();
         v.push(("VISMA_REFRESH_TOKEN_DAYS", "90"));
         assert_eq!(
-            Config::from_lookup(vars(&v)).unwrap().visma.refresh_token_days,
+            Config::from_lookup(vars(&v))
+                .unwrap()
+                .visma
+                .refresh_token_days,
             90
         );
         for bad in ["0", "thirty", "-1"] {

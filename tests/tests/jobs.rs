@@ -182,7 +182,11 @@ async fn the_scheduler_keeps_visma_integrations_alive_too() {
         .await
         .unwrap();
     let report = schedule(&stack.ctx, Utc::now()).await.unwrap();
-    assert_eq!((report.refreshed, report.refresh_failed), (1, 0), "{report:?}");
+    assert_eq!(
+        (report.refreshed, report.refresh_failed),
+        (1, 0),
+        "{report:?}"
+    );
     assert_eq!(stack.sandbox.state.refresh_count(visma), before + 1);
     let after = integration(&stack, T, &id).await;
     assert_eq!(after.status, shared::domain::IntegrationStatus::Connected);
@@ -190,7 +194,10 @@ async fn the_scheduler_keeps_visma_integrations_alive_too() {
     assert!(near(renewed, 30), "a fresh 30 days: {renewed}");
     let tokens = secret(&stack, T, &id).await.unwrap().tokens.unwrap();
     assert_ne!(tokens.refresh_token, stored.refresh_token, "rotated");
-    assert!(same(tokens.refresh_expires_at, renewed), "the secret agrees");
+    assert!(
+        same(tokens.refresh_expires_at, renewed),
+        "the secret agrees"
+    );
     assert!(stack
         .sandbox
         .state

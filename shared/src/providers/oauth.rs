@@ -103,9 +103,14 @@ pub async fn request_tokens(
         .form(form)
         .send()
         .await
-        .map_err(transport_error)?;
+        .map_err(grant_transport_error)?;
     let status = resp.status();
-    let body = resp.bytes().await.map_err(transport_error)?;
+    let body = match resp.bytes().await {
+        Ok(b) => b,
+        // A failure status says enough; a success whose tokens never arrived is lost.
+        Err(_) if !status.is_success() => Default::default(),
+        Err(e) => return Err(grant_transport_error(e)),
+    };
     if !status.is_success() {
         return Err(classify_oauth_error(status.as_u16(), &body));
     }
@@ -143,11 +148,39 @@ pub fn token_set_from_answer(
         refresh_token: t.refresh_token.map(Secret::new),
         expires_at: now + chrono::Duration::seconds(expires_in),
         scope: t.scope,
+        refreshed_for_refusal_at: None,
     })
 }
 
-/// Posts a revocation form; any 2xx counts as revoked.
+/// Attempts of a revocation: revoking is idempotent (RFC 7009 §2.2: revoking a revoked or
+/// unknown token succeeds), so any failure may be retried.
+const REVOKE_ATTEMPTS: u32 = 3;
+
+/// Posts a revocation form; any 2xx counts as revoked. Failures that may pass (5xx, 429, no
+/// connection, no answer) are tried again, up to [`REVOKE_ATTEMPTS`] in all.
 pub async fn revoke_token(
+    http: &reqwest::Client,
+    url: &str,
+    creds: &ClientCredentials,
+    token: &Secret,
+) -> Result<(), ProviderError> {
+    let mut attempt = 1;
+    loop {
+        match revoke_once(http, url, creds, token).await {
+            Err(e)
+                if attempt < REVOKE_ATTEMPTS
+                    && (e.is_retryable() || matches!(e, ProviderError::AnswerLost(_))) =>
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(200 * u64::from(attempt)))
+                    .await;
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+async fn revoke_once(
     http: &reqwest::Client,
     url: &str,
     creds: &ClientCredentials,
@@ -162,7 +195,7 @@ pub async fn revoke_token(
         ])
         .send()
         .await
-        .map_err(transport_error)?;
+        .map_err(grant_transport_error)?;
     let status = resp.status();
     if status.is_success() {
         return Ok(());
@@ -199,10 +232,32 @@ pub fn classify_oauth_error(status: u16, body: &[u8]) -> ProviderError {
     }
 }
 
-/// Maps a reqwest failure: every transport fault may pass.
-pub fn transport_error(e: reqwest::Error) -> ProviderError {
+/// Maps a reqwest failure of a request to a token or revocation endpoint: a request that
+/// never got a connection was not sent ([`ProviderError::Unreachable`]); any other failure
+/// (timeout, dropped connection, an answer cut short) leaves unknown whether the provider
+/// applied it ([`ProviderError::AnswerLost`]).
+pub fn grant_transport_error(e: reqwest::Error) -> ProviderError {
     // reqwest's Display carries the URL but never headers or bodies, so no secret leaks here.
-    ProviderError::Transient(e.without_url().to_string())
+    let connect = e.is_connect();
+    let what = error_chain(&e.without_url());
+    if connect {
+        ProviderError::Unreachable(what)
+    } else {
+        ProviderError::AnswerLost(what)
+    }
+}
+
+/// An error with its sources ("error sending request: connection closed before message
+/// completed"), which name the cause without any header or body.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
 }
 
 /// When an expiry `seconds` from now falls.
@@ -282,8 +337,9 @@ mod tests {
         assert_eq!(t.expires_at, now + chrono::Duration::hours(1));
         // The answer's own lifetime wins, as a number or a string.
         for field in [r#"7200"#, r#""7200""#] {
-            let body =
-                format!(r#"{{"access_token":"a","refresh_token":"r","refresh_token_expires_in":{field}}}"#);
+            let body = format!(
+                r#"{{"access_token":"a","refresh_token":"r","refresh_token_expires_in":{field}}}"#
+            );
             let t = token_set_from_answer(body.as_bytes(), now, days(30)).unwrap();
             assert_eq!(t.refresh_expires_at, Some(now + chrono::Duration::hours(2)));
         }
