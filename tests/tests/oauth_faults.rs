@@ -364,3 +364,94 @@ async fn a_job_whose_token_is_refused_refreshes_once_and_finishes() {
     assert_eq!(after.status, IntegrationStatus::Connected);
     assert!(after.token_expires_at.unwrap() > Utc::now());
 }
+
+#[tokio::test]
+async fn a_refresh_without_an_answer_is_not_resent_even_when_it_was_not_applied() {
+    // The price of never presenting a token twice: a connection dropped, or a request timed
+    // out, before the provider handled it looks the same as a lost answer, and the integration
+    // needs a person although its refresh token still lives.
+    let mut opts = StackOptions::default();
+    opts.env
+        .insert("PROVIDER_TIMEOUT_SECONDS".into(), "1".into());
+    let stack = stack_with(opts).await;
+    let cases = [
+        (
+            OAuthFaults {
+                drop_connection: 1.0,
+                ..OAuthFaults::default()
+            },
+            FaultKind::DropConnection,
+        ),
+        (
+            OAuthFaults {
+                slow: 1.0,
+                ..OAuthFaults::default()
+            },
+            FaultKind::Slow,
+        ),
+    ];
+    for (n, (faults, kind)) in cases.into_iter().enumerate() {
+        let tenant = &format!("tenant-unanswered-{n}");
+        let faults_before = stack.sandbox.state.faults_injected().len();
+        let (id, old, skip, err) =
+            lose_the_answer(&stack, tenant, ProviderKind::Fortnox, faults).await;
+        assert!(matches!(err, TokenError::NeedsReauth(_)), "{err:?}");
+        let injected = &stack.sandbox.state.faults_injected()[faults_before..];
+        assert_eq!(injected.iter().map(|f| f.kind).collect::<Vec<_>>(), [kind]);
+        // Give a slow request time to be handled, had the sandbox kept it after the client
+        // left: it does not.
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        assert!(refreshes_since(&stack, ProviderKind::Fortnox, skip).is_empty());
+        assert!(stack.sandbox.state.is_refresh_token_active(old.expose()));
+        let last = integration(&stack, tenant, &id).await.last_error.unwrap();
+        assert_eq!(last.code, "refresh_answer_lost");
+    }
+}
+
+#[tokio::test]
+async fn a_failed_revocation_is_tried_again_on_disconnect() {
+    let stack = stack().await;
+    for provider in ProviderKind::ALL {
+        let (id, _) = stack.connect(T, provider, true).await.unwrap();
+        let refresh = secret(&stack, T, &id)
+            .await
+            .unwrap()
+            .tokens
+            .unwrap()
+            .refresh_token
+            .unwrap();
+        let faults_before = stack.sandbox.state.faults_injected().len();
+        stack.sandbox.state.set_faults(only_oauth(
+            OAuthFaults {
+                error_500: 0.5,
+                drop_connection: 0.5,
+                max_faults: Some(2),
+                ..OAuthFaults::default()
+            },
+            Duration::from_secs(1),
+        ));
+        let r = stack
+            .call(
+                Method::DELETE,
+                &format!("/api/integrations/{id}"),
+                Some(T),
+                None,
+            )
+            .await
+            .unwrap();
+        stack.sandbox.state.set_faults(FaultConfig::default());
+        let injected = &stack.sandbox.state.faults_injected()[faults_before..];
+        assert_eq!(injected.len(), 2, "{provider}: {injected:?}");
+        assert!(injected.iter().all(|f| f.path.contains("revo")));
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.json["revoked_at_provider"], true);
+        assert!(!stack
+            .sandbox
+            .state
+            .is_refresh_token_active(refresh.expose()));
+        assert_eq!(
+            integration(&stack, T, &id).await.status,
+            IntegrationStatus::Disconnected
+        );
+    }
+}
