@@ -368,6 +368,51 @@ mod tests {
         assert!(token_set_from_answer(br#"{"refresh_token":"r"}"#, now, None).is_err());
     }
 
+    #[tokio::test]
+    async fn a_request_never_sent_is_unreachable_and_one_unanswered_is_lost() {
+        let http = reqwest::Client::new();
+        let creds = ClientCredentials {
+            client_id: "c".into(),
+            client_secret: Secret::new("s"),
+        };
+        // Nothing listens: the request never left.
+        let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/token", closed.local_addr().unwrap());
+        drop(closed);
+        let e = request_tokens(
+            &http,
+            &url,
+            &creds,
+            &[("grant_type", "refresh_token")],
+            None,
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(e, ProviderError::Unreachable(_)), "{e:?}");
+        assert!(e.is_retryable());
+        // Someone reads the request and hangs up without answering: it may have been applied.
+        let server = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/token", server.local_addr().unwrap());
+        tokio::spawn(async move {
+            use tokio::io::AsyncReadExt;
+            let (mut socket, _) = server.accept().await.unwrap();
+            let mut buf = [0u8; 4096];
+            let _ = socket.read(&mut buf).await;
+        });
+        let e = request_tokens(
+            &http,
+            &url,
+            &creds,
+            &[("grant_type", "refresh_token")],
+            None,
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(e, ProviderError::AnswerLost(_)), "{e:?}");
+        assert!(!e.is_retryable());
+        assert_eq!(e.code(), "provider_answer_lost");
+    }
+
     #[test]
     fn expires_in_may_be_a_string() {
         assert_eq!(seconds_from_json(&serde_json::json!("3600")), Some(3600));
