@@ -171,6 +171,17 @@ impl Config {
                 scopes: or("VISMA_SCOPES", "ea:api offline_access ea:sales"),
                 revocation_enabled: or("VISMA_REVOCATION_ENABLED", "true") != "false",
                 pkce: or("VISMA_PKCE", "true") != "false",
+                refresh_token_days: or("VISMA_REFRESH_TOKEN_DAYS", "30")
+                    .trim()
+                    .parse()
+                    .ok()
+                    .filter(|d| *d > 0)
+                    .ok_or_else(|| {
+                        ConfigError(
+                            "VISMA_REFRESH_TOKEN_DAYS must be a whole number of days, at least 1"
+                                .into(),
+                        )
+                    })?,
             },
             sync: SyncSettings {
                 queue_url: or("SYNC_QUEUE_URL", ""),
@@ -264,6 +275,7 @@ mod tests {
             "https://api.example.se/api/integrations/callback/visma"
         );
         assert!(c.visma.revocation_enabled);
+        assert_eq!(c.visma.refresh_token_days, 30);
         assert_eq!(c.webhook.url_for("i1"), None);
         assert_eq!(c.webhook.default_scheme, crate::webhooks::Scheme::Ours);
         assert_eq!(c.webhook.tolerance, Duration::from_secs(300));
@@ -329,5 +341,24 @@ mod tests {
         bad.push(("OAUTH_STATE_TTL_SECONDS", "ten"));
         let err = Config::from_lookup(vars(&bad)).unwrap_err();
         assert!(err.0.contains("OAUTH_STATE_TTL_SECONDS"), "{err}");
+    }
+
+    #[test]
+    fn reads_the_visma_refresh_token_lifetime() {
+        let mut v = BASE.to_vec();
+        v.push(("VISMA_REFRESH_TOKEN_DAYS", "90"));
+        assert_eq!(
+            Config::from_lookup(vars(&v))
+                .unwrap()
+                .visma
+                .refresh_token_days,
+            90
+        );
+        for bad in ["0", "thirty", "-1"] {
+            let mut v = BASE.to_vec();
+            v.push(("VISMA_REFRESH_TOKEN_DAYS", bad));
+            let err = Config::from_lookup(vars(&v)).unwrap_err();
+            assert!(err.0.contains("VISMA_REFRESH_TOKEN_DAYS"), "{bad}: {err}");
+        }
     }
 }

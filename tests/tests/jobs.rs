@@ -7,7 +7,7 @@ use serde_json::json;
 use shared::domain::{Entity, JobState, ProviderKind, TenantId};
 use shared::jobs::maintenance::{schedule, scheduled_job_id, watchdog};
 use std::time::Duration;
-use system_tests::{customer_json, integration, stack, stack_with};
+use system_tests::{customer_json, integration, secret, stack, stack_with};
 
 const T: &str = "tenant-jobs";
 
@@ -145,6 +145,69 @@ async fn the_scheduler_refreshes_tokens_that_would_die_unused() {
         .await
         .unwrap();
     assert_eq!(report.refreshed, 0);
+}
+
+#[tokio::test]
+async fn the_scheduler_keeps_visma_integrations_alive_too() {
+    let stack = stack_with(StackOptions {
+        workers: 0,
+        ..StackOptions::default()
+    })
+    .await;
+    let (id, _) = stack.connect(T, ProviderKind::Visma, true).await.unwrap();
+    let visma = sandbox::ProviderKind::Visma;
+    // The consent stored a refresh-token expiry: VISMA_REFRESH_TOKEN_DAYS, 30 by default.
+    let i = integration(&stack, T, &id).await;
+    let near = |t: chrono::DateTime<Utc>, days: i64| {
+        (t - (Utc::now() + Ch::days(days))).num_seconds().abs() < 120
+    };
+    let first = i.refresh_expires_at.expect("Visma stores a refresh expiry");
+    assert!(near(first, 30), "{first}");
+    let stored = secret(&stack, T, &id).await.unwrap().tokens.unwrap();
+    let same = |a: Option<chrono::DateTime<Utc>>, b: chrono::DateTime<Utc>| {
+        a.is_some_and(|a| (a - b).num_milliseconds().abs() < 1000)
+    };
+    assert!(same(stored.refresh_expires_at, first), "the secret agrees");
+    let before = stack.sandbox.state.refresh_count(visma);
+    // Three days left: inside REFRESH_AHEAD_SECONDS (7 days).
+    stack
+        .ctx
+        .db
+        .record_refresh(
+            &i.tenant_id,
+            &id,
+            i.token_expires_at.unwrap(),
+            Some(Utc::now() + Ch::days(3)),
+        )
+        .await
+        .unwrap();
+    let report = schedule(&stack.ctx, Utc::now()).await.unwrap();
+    assert_eq!(
+        (report.refreshed, report.refresh_failed),
+        (1, 0),
+        "{report:?}"
+    );
+    assert_eq!(stack.sandbox.state.refresh_count(visma), before + 1);
+    let after = integration(&stack, T, &id).await;
+    assert_eq!(after.status, shared::domain::IntegrationStatus::Connected);
+    let renewed = after.refresh_expires_at.unwrap();
+    assert!(near(renewed, 30), "a fresh 30 days: {renewed}");
+    let tokens = secret(&stack, T, &id).await.unwrap().tokens.unwrap();
+    assert_ne!(tokens.refresh_token, stored.refresh_token, "rotated");
+    assert!(
+        same(tokens.refresh_expires_at, renewed),
+        "the secret agrees"
+    );
+    assert!(stack
+        .sandbox
+        .state
+        .is_refresh_token_active(tokens.refresh_token.as_ref().unwrap().expose()));
+    // Renewed, it is left alone.
+    let report = schedule(&stack.ctx, Utc::now() + Ch::hours(2))
+        .await
+        .unwrap();
+    assert_eq!(report.refreshed, 0);
+    assert_eq!(stack.sandbox.state.refresh_count(visma), before + 1);
 }
 
 #[tokio::test]

@@ -338,6 +338,7 @@ async fn export_under_faults_is_exactly_once() {
             commit_then_fail: 0.06,
             seed: 7,
             only_writes: false,
+            oauth: sandbox::OAuthFaults::default(),
         });
         let now = Utc::now();
         upsert(

@@ -54,7 +54,12 @@ impl Default for StackOptions {
             table_name: format!("integrations-{}", &run[..12]),
             secret_prefix: format!("accounting-integrations-{}", &run[..12]),
             env: HashMap::new(),
-            sandbox: sandbox::SandboxConfig::with_defaults(),
+            // The strictest provider behaviour: presenting a spent refresh token revokes its
+            // whole family, so a product that spends a refresh token twice loses the grant.
+            sandbox: sandbox::SandboxConfig {
+                refresh_reuse_revokes_family: true,
+                ..sandbox::SandboxConfig::with_defaults()
+            },
             workers: 2,
             visibility_timeout: 30,
         }

@@ -21,6 +21,7 @@ pub const PROVIDER_VARS: &[&str] = &[
     "VISMA_CONVERT_DRAFTS",
     "FORTNOX_PKCE",
     "VISMA_PKCE",
+    "VISMA_REFRESH_TOKEN_DAYS",
 ];
 
 /// The provider variables set (non-blank) in `get`, to override the stack's own.

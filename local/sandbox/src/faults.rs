@@ -1,6 +1,7 @@
-//! Fault injection for REST requests (`/fortnox/3/…`, `/visma/v2/…`; never OAuth or
-//! `/_sandbox`): server errors, 429s, slow answers, dropped connections, and writes that are
-//! applied before the client is told they failed.
+//! Fault injection for REST requests (`/fortnox/3/…`, `/visma/v2/…`): server errors, 429s,
+//! slow answers, dropped connections, and writes that are applied before the client is told
+//! they failed; and, configured apart ([`OAuthFaults`]), for the token and revocation
+//! endpoints, including answers lost after a refresh token was rotated. `/_sandbox` never.
 
 use std::time::Duration;
 
@@ -38,6 +39,34 @@ pub struct FaultConfig {
     pub seed: u64,
     /// Leave GET requests alone.
     pub only_writes: bool,
+    /// Faults of the token and revocation endpoints (none by default).
+    pub oauth: OAuthFaults,
+}
+
+/// Faults of the OAuth token endpoint (every grant) and the revocation endpoint. Rates are
+/// drawn like [`FaultConfig`]'s, from the same generator, in the order `drop_connection`,
+/// `error_500`, `slow`, `lost_then_500`, `lost_then_drop`, `lost_then_delay`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct OAuthFaults {
+    /// Answer 500 (`server_error`) without handling the request: nothing is applied.
+    pub error_500: f64,
+    /// Sleep [`FaultConfig::slow_delay`] before handling the request (the client gives up
+    /// first; a request whose client left is never handled, so nothing is applied).
+    pub slow: f64,
+    /// Close the connection without an answer, before handling the request.
+    pub drop_connection: f64,
+    /// Handle the request (a refresh rotates: the old refresh token is spent and a new pair
+    /// issued), then answer 500 instead of the tokens.
+    pub lost_then_500: f64,
+    /// Handle the request, then close the connection without an answer.
+    pub lost_then_drop: f64,
+    /// Handle the request, then hold the answer back for `slow_delay` (past the client's
+    /// timeout).
+    pub lost_then_delay: f64,
+    /// At most this many OAuth faults from the moment the configuration is set (`None`: no
+    /// limit), so a test can fail the first request and let the next one through.
+    pub max_faults: Option<u32>,
 }
 
 impl Default for FaultConfig {
@@ -51,6 +80,7 @@ impl Default for FaultConfig {
             commit_then_fail: 0.0,
             seed: 0,
             only_writes: false,
+            oauth: OAuthFaults::default(),
         }
     }
 }
@@ -88,6 +118,13 @@ pub enum FaultKind {
     /// The write was applied, then the answer was held back for `slow_delay`.
     CommitThenDelay,
 }
+
+/// A refresh whose answer never reached the client although the refresh was applied.
+pub const LOST_AFTER_ROTATION: [FaultKind; 3] = [
+    FaultKind::CommitThenError500,
+    FaultKind::CommitThenDrop,
+    FaultKind::CommitThenDelay,
+];
 
 impl FaultKind {
     /// Whether the request's effect happened although the client saw a failure.
@@ -129,6 +166,8 @@ pub(crate) struct FaultState {
     config: FaultConfig,
     rng: SplitMix64,
     injected: Vec<InjectedFault>,
+    /// OAuth faults injected since the configuration was set (for `max_faults`).
+    oauth_count: u32,
 }
 
 impl Default for FaultState {
@@ -137,7 +176,16 @@ impl Default for FaultState {
             config: FaultConfig::default(),
             rng: SplitMix64::new(0),
             injected: Vec::new(),
+            oauth_count: 0,
         }
+    }
+}
+
+fn rate(r: f64) -> f64 {
+    if r.is_finite() {
+        r.clamp(0.0, 1.0)
+    } else {
+        0.0
     }
 }
 
@@ -145,6 +193,45 @@ impl FaultState {
     pub fn set(&mut self, config: FaultConfig) {
         self.rng = SplitMix64::new(config.seed);
         self.config = config;
+        self.oauth_count = 0;
+    }
+
+    /// Draws the fate of one request to a token or revocation endpoint.
+    pub fn decide_oauth(&mut self) -> Decision {
+        let c = &self.config.oauth;
+        if c.max_faults.is_some_and(|m| self.oauth_count >= m) {
+            return Decision::None;
+        }
+        let ladder = [
+            (c.drop_connection, Decision::Pre(FaultKind::DropConnection)),
+            (c.error_500, Decision::Pre(FaultKind::Error500)),
+            (c.slow, Decision::Pre(FaultKind::Slow)),
+            (
+                c.lost_then_500,
+                Decision::CommitThen(FaultKind::CommitThenError500),
+            ),
+            (
+                c.lost_then_drop,
+                Decision::CommitThen(FaultKind::CommitThenDrop),
+            ),
+            (
+                c.lost_then_delay,
+                Decision::CommitThen(FaultKind::CommitThenDelay),
+            ),
+        ];
+        if ladder.iter().all(|(r, _)| rate(*r) == 0.0) {
+            return Decision::None;
+        }
+        let u = self.rng.next_f64();
+        let mut acc = 0.0;
+        for (r, decision) in ladder {
+            acc += rate(r);
+            if u < acc {
+                self.oauth_count += 1;
+                return decision;
+            }
+        }
+        Decision::None
     }
 
     pub fn config(&self) -> &FaultConfig {
@@ -176,13 +263,6 @@ impl FaultState {
             (c.rate_429, FaultKind::RateLimited),
             (c.slow, FaultKind::Slow),
         ];
-        let rate = |r: f64| {
-            if r.is_finite() {
-                r.clamp(0.0, 1.0)
-            } else {
-                0.0
-            }
-        };
         if ladder.iter().all(|(r, _)| rate(*r) == 0.0) && rate(commit) == 0.0 {
             return Decision::None;
         }
@@ -238,6 +318,33 @@ mod tests {
     fn zero_rates_inject_nothing() {
         let mut s = FaultState::default();
         assert!((0..100).all(|_| s.decide(true) == Decision::None));
+    }
+
+    #[test]
+    fn oauth_faults_stop_at_their_limit_and_leave_rest_alone() {
+        let mut s = FaultState::default();
+        s.set(FaultConfig {
+            oauth: OAuthFaults {
+                lost_then_drop: 1.0,
+                max_faults: Some(2),
+                ..OAuthFaults::default()
+            },
+            ..FaultConfig::default()
+        });
+        assert_eq!(s.decide(true), Decision::None, "REST untouched");
+        assert_eq!(
+            s.decide_oauth(),
+            Decision::CommitThen(FaultKind::CommitThenDrop)
+        );
+        assert_eq!(
+            s.decide_oauth(),
+            Decision::CommitThen(FaultKind::CommitThenDrop)
+        );
+        assert_eq!(s.decide_oauth(), Decision::None);
+        let c: FaultConfig =
+            serde_json::from_str(r#"{"oauth": {"error_500": 1.0, "max_faults": 1}}"#).unwrap();
+        assert_eq!(c.oauth.error_500, 1.0);
+        assert_eq!(c.oauth.max_faults, Some(1));
     }
 
     #[test]

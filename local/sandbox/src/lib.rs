@@ -32,6 +32,10 @@
 //!
 //! Every REST request (`/fortnox/3/…`, `/visma/v2/…`) passes, outermost first: the contract
 //! check, fault injection ([`FaultConfig`]), the provider's rate limit, then the handler.
+//! The token and revocation endpoints take faults of their own ([`OAuthFaults`], the `oauth`
+//! field of the same configuration): 500s, slow answers and dropped connections before the
+//! request is handled, and answers lost after it was (a refresh rotated, the client told a 500,
+//! nothing, or too late). Every injected fault is listed by `faults-injected`.
 //!
 //! The contract check is always on: each request (its operation and body) and each response
 //! (status and body) is validated against the provider's own OpenAPI document in
@@ -89,7 +93,7 @@ pub use contract::{
     fortnox_contract, load_contract, violation_report, visma_contract, Contract, ContractError,
     ContractViolation, Direction, FORTNOX_CONTRACT, VISMA_CONTRACT,
 };
-pub use faults::{FaultConfig, FaultKind, InjectedFault};
+pub use faults::{FaultConfig, FaultKind, InjectedFault, OAuthFaults, LOST_AFTER_ROTATION};
 pub use provider::ProviderKind;
 pub use ratelimit::{FORTNOX_RATE_LIMIT, FORTNOX_RATE_WINDOW, VISMA_RATE_LIMIT, VISMA_RATE_WINDOW};
 pub use state::{
@@ -234,6 +238,10 @@ pub fn router(state: Arc<SandboxState>) -> Router {
         .layer(middleware::from_fn_with_state(
             state.clone(),
             rest::rest_layer,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            oauth::oauth_fault_layer,
         ))
         .layer(middleware::from_fn_with_state(
             state.clone(),

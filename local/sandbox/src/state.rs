@@ -433,6 +433,13 @@ impl SandboxState {
         (decision, faults.config().slow_delay)
     }
 
+    /// The fate of one token or revocation request and the configured slow delay.
+    pub(crate) fn oauth_fault_decision(&self) -> (Decision, Duration) {
+        let mut faults = lock(&self.faults);
+        let decision = faults.decide_oauth();
+        (decision, faults.config().slow_delay)
+    }
+
     pub(crate) fn record_fault(&self, fault: InjectedFault) {
         lock(&self.faults).record(fault);
     }

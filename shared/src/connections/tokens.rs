@@ -5,6 +5,13 @@
 //! worker refreshes an integration at a time: it takes a short lease in DynamoDB, re-reads the
 //! secret (someone may have refreshed already), refreshes, stores the new pair, and only then
 //! uses it. Everyone else waits for the holder and reads the new pair from the secret.
+//!
+//! A refresh token is sent again only when the provider said it did not use it (a 5xx or 429
+//! answer, or no connection at all); after a request whose answer was lost it is never sent
+//! again, and the integration needs a person (`refresh_answer_lost`). A REST 401 replaces the
+//! refused access token with at most one refresh, however many callers saw it refused. See
+//! docs/design.md, "A refresh token is sent again only when the provider said it did not use
+//! it".
 
 use crate::domain::{Integration, IntegrationStatus, LastError, Secret, TokenSecret, TokenSet};
 use crate::providers::{ProviderError, Providers};
@@ -33,6 +40,37 @@ pub enum TokenError {
     /// Another worker held the refresh lease for too long.
     #[error("timed out waiting for another worker's token refresh")]
     Timeout,
+}
+
+/// Attempts of one refresh when the provider answers that it failed or cannot be reached
+/// (never after a lost answer: see `TokenManager::spend`).
+const REFRESH_ATTEMPTS: u32 = 3;
+
+/// A token refreshed because its predecessor was refused, and refused itself within this
+/// long, is not refreshed again.
+const REFUSAL_WINDOW_MINUTES: i64 = 10;
+
+/// What a caller needs of the stored tokens.
+#[derive(Clone, Copy)]
+enum Want<'a> {
+    /// An access token with more than the margin left.
+    Fresh,
+    /// A new pair, whatever the stored one (the scheduler's keep-alive); a pair someone else
+    /// stored meanwhile counts.
+    Forced,
+    /// A fresh access token other than this refused one.
+    Replacing(&'a Secret),
+}
+
+impl Want<'_> {
+    /// Whether `t` serves without a refresh of our own.
+    fn met_by(&self, t: &TokenSet, now: chrono::DateTime<Utc>, margin: chrono::Duration) -> bool {
+        match self {
+            Want::Fresh => t.is_fresh(now, margin),
+            Want::Forced => false,
+            Want::Replacing(refused) => &t.access_token != *refused && t.is_fresh(now, margin),
+        }
+    }
 }
 
 /// Hands out valid access tokens, refreshing one integration at a time across all containers.
@@ -94,7 +132,7 @@ impl TokenManager {
         if let Some(t) = self.cached(&integration.secret_name) {
             return Ok(t.access_token);
         }
-        self.fresh_tokens(integration, false)
+        self.fresh_tokens(integration, Want::Fresh)
             .await
             .map(|t| t.access_token)
     }
@@ -102,19 +140,44 @@ impl TokenManager {
     /// Refreshes now even if the access token is still valid (the scheduler uses this to keep
     /// refresh tokens alive: Fortnox's die after 45 days unused).
     pub async fn refresh_now(&self, integration: &Integration) -> Result<TokenSet, TokenError> {
-        self.fresh_tokens(integration, true).await
+        self.fresh_tokens(integration, Want::Forced).await
+    }
+
+    /// A replacement for an access token the provider refused (a REST 401): at most one
+    /// refresh per refused token. When the stored token is no longer `refused`, someone
+    /// refreshed already and the stored one is handed out. A token that was itself refreshed
+    /// because its predecessor was refused, and is refused within minutes, is not refreshed
+    /// again: the integration needs a person (`access_token_refused`).
+    pub async fn replace_refused(
+        &self,
+        integration: &Integration,
+        refused: &Secret,
+    ) -> Result<TokenSet, TokenError> {
+        self.forget_if(&integration.secret_name, refused);
+        self.fresh_tokens(integration, Want::Replacing(refused))
+            .await
+    }
+
+    fn forget_if(&self, secret_name: &str, refused: &Secret) {
+        if let Ok(mut c) = self.cache.lock() {
+            if c.get(secret_name)
+                .is_some_and(|t| &t.access_token == refused)
+            {
+                c.remove(secret_name);
+            }
+        }
     }
 
     async fn fresh_tokens(
         &self,
         integration: &Integration,
-        force: bool,
+        want: Want<'_>,
     ) -> Result<TokenSet, TokenError> {
         refuse_if_unusable(integration)?;
-        let usable = |t: &TokenSet| !force && t.is_fresh(Utc::now(), self.margin);
+        let now = Utc::now();
         let secret = self.read_secret(integration).await?;
         let current = secret.tokens.clone().ok_or(TokenError::NotConnected)?;
-        if usable(&current) {
+        if want.met_by(&current, now, self.margin) {
             self.remember(&integration.secret_name, current.clone());
             return Ok(current);
         }
@@ -131,7 +194,7 @@ impl TokenManager {
                 )
                 .await?
             {
-                let outcome = self.refresh_under_lease(integration, force, &current).await;
+                let outcome = self.refresh_under_lease(integration, want, &current).await;
                 if let Err(e) = self
                     .db
                     .release_secret_lease(&integration.tenant_id, &integration.id, &owner)
@@ -149,7 +212,8 @@ impl TokenManager {
                 .await?
                 .tokens
                 .ok_or(TokenError::NotConnected)?;
-            if latest != current && latest.is_fresh(Utc::now(), self.margin) {
+            let refused_again = matches!(want, Want::Replacing(r) if &latest.access_token == r);
+            if latest != current && latest.is_fresh(Utc::now(), self.margin) && !refused_again {
                 self.remember(&integration.secret_name, latest.clone());
                 return Ok(latest);
             }
@@ -162,7 +226,7 @@ impl TokenManager {
     async fn refresh_under_lease(
         &self,
         integration: &Integration,
-        force: bool,
+        want: Want<'_>,
         seen: &TokenSet,
     ) -> Result<TokenSet, TokenError> {
         // Re-read both: another worker may have refreshed, or found the grant dead, while we
@@ -175,29 +239,44 @@ impl TokenManager {
         refuse_if_unusable(&fresh_row)?;
         let mut secret = self.read_secret(integration).await?;
         let current = secret.tokens.clone().ok_or(TokenError::NotConnected)?;
+        let now = Utc::now();
         let someone_refreshed = &current != seen;
-        if current.is_fresh(Utc::now(), self.margin) && (!force || someone_refreshed) {
+        if want.met_by(&current, now, self.margin)
+            || (someone_refreshed
+                && matches!(want, Want::Forced)
+                && current.is_fresh(now, self.margin))
+        {
             self.remember(&integration.secret_name, current.clone());
             return Ok(current);
         }
-        let Some(refresh_token) = current.refresh_token.clone() else {
-            return Err(self
-                .needs_reauth(integration, "no refresh token is stored")
-                .await);
-        };
-        let provider = self.providers.get(integration.provider);
-        let new = match provider.refresh(&refresh_token).await {
-            Ok(t) => t,
-            Err(ProviderError::InvalidGrant(reason)) => {
+        if let Want::Replacing(refused) = want {
+            let recently = current
+                .refreshed_for_refusal_at
+                .is_some_and(|at| now - at < chrono::Duration::minutes(REFUSAL_WINDOW_MINUTES));
+            if &current.access_token == refused && recently {
                 return Err(self
                     .needs_reauth(
                         integration,
-                        &format!("the refresh token was rejected: {reason}"),
+                        "access_token_refused",
+                        "the provider refused the access token it issued in a refresh made \
+                         because the previous one was refused; not refreshing again",
                     )
                     .await);
             }
-            Err(e) => return Err(e.into()),
+        }
+        let Some(refresh_token) = current.refresh_token.clone() else {
+            return Err(self
+                .needs_reauth(
+                    integration,
+                    "refresh_token_rejected",
+                    "no refresh token is stored",
+                )
+                .await);
         };
+        let mut new = self.spend(integration, &refresh_token).await?;
+        if matches!(want, Want::Replacing(_)) {
+            new.refreshed_for_refusal_at = Some(Utc::now());
+        }
         // The old refresh token is dead now: store the new pair before anything uses it.
         secret.tokens = Some(new.clone());
         self.vault.write(&integration.secret_name, &secret).await?;
@@ -222,10 +301,81 @@ impl TokenManager {
         Ok(new)
     }
 
-    async fn needs_reauth(&self, integration: &Integration, reason: &str) -> TokenError {
-        tracing::warn!(tenant = %integration.tenant_id, integration = %integration.id, reason, "integration needs re-authorisation");
+    /// Sends the refresh token, at most once unless the provider said it did not apply it.
+    ///
+    /// Both providers rotate refresh tokens, and a provider that detects reuse revokes the
+    /// whole grant. So the token is sent again only after an answer that says the refresh
+    /// failed (5xx, 429) or when no connection could be made; after a request whose answer
+    /// was lost (timeout, dropped connection) it is never sent again: the provider may have
+    /// spent it, and the integration needs a person (`refresh_answer_lost`). A provider that
+    /// answered 500 to a refresh it had applied shows it by refusing the resent token as
+    /// spent; that too ends in `refresh_answer_lost`.
+    async fn spend(
+        &self,
+        integration: &Integration,
+        refresh_token: &Secret,
+    ) -> Result<TokenSet, TokenError> {
+        let provider = self.providers.get(integration.provider);
+        let started = tokio::time::Instant::now();
+        let mut failed_answer: Option<String> = None;
+        let mut attempt = 1;
+        loop {
+            let err = match provider.refresh(refresh_token).await {
+                Ok(t) => return Ok(t),
+                Err(e) => e,
+            };
+            match err {
+                ProviderError::InvalidGrant(reason) => {
+                    let (code, message) = match &failed_answer {
+                        Some(earlier) => (
+                            "refresh_answer_lost",
+                            format!(
+                                "the refresh answer was lost: the provider answered {earlier}, \
+                                 then refused the same refresh token as spent ({reason})"
+                            ),
+                        ),
+                        None => (
+                            "refresh_token_rejected",
+                            format!("the refresh token was rejected: {reason}"),
+                        ),
+                    };
+                    return Err(self.needs_reauth(integration, code, &message).await);
+                }
+                ProviderError::AnswerLost(why) => {
+                    let message = format!(
+                        "the refresh answer was lost ({why}); the provider may have spent \
+                         the refresh token, and sending it again would be a reuse"
+                    );
+                    return Err(self
+                        .needs_reauth(integration, "refresh_answer_lost", &message)
+                        .await);
+                }
+                e if e.is_retryable()
+                    && attempt < REFRESH_ATTEMPTS
+                    && started.elapsed() < self.lease_ttl / 2 =>
+                {
+                    tracing::warn!(integration = %integration.id, attempt, error = %e, "token refresh failed; trying again");
+                    if let ProviderError::Transient(answer) = &e {
+                        failed_answer = Some(answer.clone());
+                    }
+                    let pause = 250 * u64::from(attempt) + rand::rng().random_range(0..100);
+                    tokio::time::sleep(Duration::from_millis(pause)).await;
+                    attempt += 1;
+                }
+                e => return Err(e.into()),
+            }
+        }
+    }
+
+    async fn needs_reauth(
+        &self,
+        integration: &Integration,
+        code: &str,
+        reason: &str,
+    ) -> TokenError {
+        tracing::warn!(tenant = %integration.tenant_id, integration = %integration.id, code, reason, "integration needs re-authorisation");
         let err = LastError {
-            code: "refresh_token_rejected".into(),
+            code: code.into(),
             message: reason.to_string(),
             at: Utc::now(),
         };

@@ -46,6 +46,10 @@ pub struct TokenSet {
     pub refresh_expires_at: Option<DateTime<Utc>>,
     /// Scopes granted, as the provider reported them.
     pub scope: Option<String>,
+    /// Set when this pair was refreshed because the provider refused its predecessor's access
+    /// token: a refusal of this one soon after is not answered with another refresh.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refreshed_for_refusal_at: Option<DateTime<Utc>>,
 }
 
 impl TokenSet {
@@ -166,6 +170,7 @@ mod tests {
             expires_at: Utc::now(),
             refresh_expires_at: None,
             scope: None,
+            refreshed_for_refusal_at: None,
         };
         let dbg = format!("{t:?}");
         assert!(
@@ -187,6 +192,7 @@ mod tests {
             expires_at: now + chrono::Duration::minutes(4),
             refresh_expires_at: None,
             scope: None,
+            refreshed_for_refusal_at: None,
         };
         assert!(!t.is_fresh(now, chrono::Duration::minutes(5)));
         assert!(t.is_fresh(now, chrono::Duration::minutes(3)));

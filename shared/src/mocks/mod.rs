@@ -23,7 +23,7 @@ impl AccessTokens for StaticTokens {
     async fn access_token(&self, _: &Integration) -> Result<Secret, TokenError> {
         Ok(Secret::new("test-token"))
     }
-    async fn refresh_now(&self, _: &Integration) -> Result<(), TokenError> {
-        Ok(())
+    async fn replace_refused(&self, _: &Integration, _: &Secret) -> Result<Secret, TokenError> {
+        Ok(Secret::new("test-token"))
     }
 }

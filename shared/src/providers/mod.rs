@@ -51,6 +51,15 @@ pub enum ProviderError {
     /// A fault that may pass: network error, timeout, 5xx.
     #[error("temporary provider failure: {0}")]
     Transient(String),
+    /// The request never reached the provider (no connection could be made): nothing was
+    /// applied, so sending it again is safe.
+    #[error("the provider could not be reached: {0}")]
+    Unreachable(String),
+    /// A grant request reached the provider but no answer came back (timeout, dropped
+    /// connection, an answer cut short): the provider may have applied it. Sending a code or
+    /// a rotating refresh token again would be a reuse, so nothing retries this by itself.
+    #[error("the provider's answer was lost: {0}")]
+    AnswerLost(String),
     /// Any other refusal, with the provider's own words.
     #[error("the provider answered {status}: {message}")]
     Rejected {
@@ -72,7 +81,9 @@ impl ProviderError {
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
-            ProviderError::Transient(_) | ProviderError::RateLimited { .. }
+            ProviderError::Transient(_)
+                | ProviderError::Unreachable(_)
+                | ProviderError::RateLimited { .. }
         )
     }
 
@@ -83,7 +94,8 @@ impl ProviderError {
             ProviderError::InvalidClient(_) => "invalid_client",
             ProviderError::Unauthorized(_) => "unauthorized",
             ProviderError::RateLimited { .. } => "rate_limited",
-            ProviderError::Transient(_) => "provider_unavailable",
+            ProviderError::Transient(_) | ProviderError::Unreachable(_) => "provider_unavailable",
+            ProviderError::AnswerLost(_) => "provider_answer_lost",
             ProviderError::Rejected { .. } => "provider_rejected",
             ProviderError::Decode(_) => "provider_response_unreadable",
             ProviderError::Credentials(_) => "credentials_unavailable",

@@ -12,6 +12,9 @@ struct TokenResponse {
     refresh_token: Option<String>,
     // Fortnox has been seen sending `expires_in` as a string: accept both.
     expires_in: Option<serde_json::Value>,
+    // Not documented by either provider, honoured when sent (it then wins over the configured
+    // lifetime): seconds until the refresh token dies unused.
+    refresh_token_expires_in: Option<serde_json::Value>,
     scope: Option<String>,
 }
 
@@ -100,35 +103,84 @@ pub async fn request_tokens(
         .form(form)
         .send()
         .await
-        .map_err(transport_error)?;
+        .map_err(grant_transport_error)?;
     let status = resp.status();
-    let body = resp.bytes().await.map_err(transport_error)?;
+    let body = match resp.bytes().await {
+        Ok(b) => b,
+        // A failure status says enough; a success whose tokens never arrived is lost.
+        Err(_) if !status.is_success() => Default::default(),
+        Err(e) => return Err(grant_transport_error(e)),
+    };
     if !status.is_success() {
         return Err(classify_oauth_error(status.as_u16(), &body));
     }
-    let t: TokenResponse = serde_json::from_slice(&body)
+    token_set_from_answer(&body, Utc::now(), refresh_ttl)
+}
+
+/// Reads a token answer received at `now`. The refresh token's expiry is the answer's
+/// `refresh_token_expires_in` when it has one, else `refresh_ttl` (the provider's documented or
+/// configured lifetime), else unknown.
+pub fn token_set_from_answer(
+    body: &[u8],
+    now: DateTime<Utc>,
+    refresh_ttl: Option<chrono::Duration>,
+) -> Result<TokenSet, ProviderError> {
+    let t: TokenResponse = serde_json::from_slice(body)
         .map_err(|e| ProviderError::Decode(format!("token response: {e}")))?;
-    let now = Utc::now();
     let expires_in = t
         .expires_in
         .as_ref()
         .and_then(seconds_from_json)
         .unwrap_or(3600);
+    let answered_ttl = t
+        .refresh_token_expires_in
+        .as_ref()
+        .and_then(seconds_from_json)
+        .filter(|s| *s > 0)
+        .map(chrono::Duration::seconds);
     Ok(TokenSet {
         access_token: Secret::new(t.access_token),
         refresh_expires_at: t
             .refresh_token
             .as_ref()
-            .and(refresh_ttl)
+            .and(answered_ttl.or(refresh_ttl))
             .map(|ttl| now + ttl),
         refresh_token: t.refresh_token.map(Secret::new),
         expires_at: now + chrono::Duration::seconds(expires_in),
         scope: t.scope,
+        refreshed_for_refusal_at: None,
     })
 }
 
-/// Posts a revocation form; any 2xx counts as revoked.
+/// Attempts of a revocation: revoking is idempotent (RFC 7009 §2.2: revoking a revoked or
+/// unknown token succeeds), so any failure may be retried.
+const REVOKE_ATTEMPTS: u32 = 3;
+
+/// Posts a revocation form; any 2xx counts as revoked. Failures that may pass (5xx, 429, no
+/// connection, no answer) are tried again, up to [`REVOKE_ATTEMPTS`] in all.
 pub async fn revoke_token(
+    http: &reqwest::Client,
+    url: &str,
+    creds: &ClientCredentials,
+    token: &Secret,
+) -> Result<(), ProviderError> {
+    let mut attempt = 1;
+    loop {
+        match revoke_once(http, url, creds, token).await {
+            Err(e)
+                if attempt < REVOKE_ATTEMPTS
+                    && (e.is_retryable() || matches!(e, ProviderError::AnswerLost(_))) =>
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(200 * u64::from(attempt)))
+                    .await;
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+async fn revoke_once(
     http: &reqwest::Client,
     url: &str,
     creds: &ClientCredentials,
@@ -143,7 +195,7 @@ pub async fn revoke_token(
         ])
         .send()
         .await
-        .map_err(transport_error)?;
+        .map_err(grant_transport_error)?;
     let status = resp.status();
     if status.is_success() {
         return Ok(());
@@ -180,10 +232,32 @@ pub fn classify_oauth_error(status: u16, body: &[u8]) -> ProviderError {
     }
 }
 
-/// Maps a reqwest failure: every transport fault may pass.
-pub fn transport_error(e: reqwest::Error) -> ProviderError {
+/// Maps a reqwest failure of a request to a token or revocation endpoint: a request that
+/// never got a connection was not sent ([`ProviderError::Unreachable`]); any other failure
+/// (timeout, dropped connection, an answer cut short) leaves unknown whether the provider
+/// applied it ([`ProviderError::AnswerLost`]).
+pub fn grant_transport_error(e: reqwest::Error) -> ProviderError {
     // reqwest's Display carries the URL but never headers or bodies, so no secret leaks here.
-    ProviderError::Transient(e.without_url().to_string())
+    let connect = e.is_connect();
+    let what = error_chain(&e.without_url());
+    if connect {
+        ProviderError::Unreachable(what)
+    } else {
+        ProviderError::AnswerLost(what)
+    }
+}
+
+/// An error with its sources ("error sending request: connection closed before message
+/// completed"), which name the cause without any header or body.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
 }
 
 /// When an expiry `seconds` from now falls.
@@ -246,6 +320,97 @@ mod tests {
             u.as_str(),
             "https://idp/auth?a=1&code_challenge=ch&code_challenge_method=S256"
         );
+    }
+
+    #[test]
+    fn the_refresh_expiry_comes_from_the_answer_first_then_the_setting() {
+        let now = Utc::now();
+        let days = |d| Some(chrono::Duration::days(d));
+        // No lifetime in the answer: the configured one.
+        let t = token_set_from_answer(
+            br#"{"access_token":"a","refresh_token":"r","expires_in":3600}"#,
+            now,
+            days(30),
+        )
+        .unwrap();
+        assert_eq!(t.refresh_expires_at, Some(now + chrono::Duration::days(30)));
+        assert_eq!(t.expires_at, now + chrono::Duration::hours(1));
+        // The answer's own lifetime wins, as a number or a string.
+        for field in [r#"7200"#, r#""7200""#] {
+            let body = format!(
+                r#"{{"access_token":"a","refresh_token":"r","refresh_token_expires_in":{field}}}"#
+            );
+            let t = token_set_from_answer(body.as_bytes(), now, days(30)).unwrap();
+            assert_eq!(t.refresh_expires_at, Some(now + chrono::Duration::hours(2)));
+        }
+        let t = token_set_from_answer(
+            br#"{"access_token":"a","refresh_token":"r","refresh_token_expires_in":86400}"#,
+            now,
+            None,
+        )
+        .unwrap();
+        assert_eq!(t.refresh_expires_at, Some(now + chrono::Duration::days(1)));
+        // Nonsense in the field falls back to the setting; no refresh token, no expiry.
+        let t = token_set_from_answer(
+            br#"{"access_token":"a","refresh_token":"r","refresh_token_expires_in":0}"#,
+            now,
+            days(45),
+        )
+        .unwrap();
+        assert_eq!(t.refresh_expires_at, Some(now + chrono::Duration::days(45)));
+        let t = token_set_from_answer(
+            br#"{"access_token":"a","refresh_token_expires_in":86400}"#,
+            now,
+            days(45),
+        )
+        .unwrap();
+        assert_eq!(t.refresh_expires_at, None);
+        assert!(token_set_from_answer(br#"{"refresh_token":"r"}"#, now, None).is_err());
+    }
+
+    #[tokio::test]
+    async fn a_request_never_sent_is_unreachable_and_one_unanswered_is_lost() {
+        let http = reqwest::Client::new();
+        let creds = ClientCredentials {
+            client_id: "c".into(),
+            client_secret: Secret::new("s"),
+        };
+        // Nothing listens: the request never left.
+        let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/token", closed.local_addr().unwrap());
+        drop(closed);
+        let e = request_tokens(
+            &http,
+            &url,
+            &creds,
+            &[("grant_type", "refresh_token")],
+            None,
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(e, ProviderError::Unreachable(_)), "{e:?}");
+        assert!(e.is_retryable());
+        // Someone reads the request and hangs up without answering: it may have been applied.
+        let server = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/token", server.local_addr().unwrap());
+        tokio::spawn(async move {
+            use tokio::io::AsyncReadExt;
+            let (mut socket, _) = server.accept().await.unwrap();
+            let mut buf = [0u8; 4096];
+            let _ = socket.read(&mut buf).await;
+        });
+        let e = request_tokens(
+            &http,
+            &url,
+            &creds,
+            &[("grant_type", "refresh_token")],
+            None,
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(e, ProviderError::AnswerLost(_)), "{e:?}");
+        assert!(!e.is_retryable());
+        assert_eq!(e.code(), "provider_answer_lost");
     }
 
     #[test]

@@ -87,6 +87,10 @@ pub struct VismaSettings {
     pub revocation_enabled: bool,
     /// Whether consents use PKCE (S256); unconfirmed for Visma's identity server: switchable.
     pub pkce: bool,
+    /// Refresh-token lifetime in days, as set on the app's registration at Visma Developer
+    /// Portal ("refresh token expiration in days"); a `refresh_token_expires_in` in the token
+    /// answer wins over it.
+    pub refresh_token_days: u32,
 }
 
 /// Everything the data clients can be tuned with.

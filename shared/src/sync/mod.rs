@@ -69,8 +69,13 @@ pub enum SyncError {
 pub trait AccessTokens: Send + Sync {
     /// A valid access token.
     async fn access_token(&self, integration: &Integration) -> Result<Secret, TokenError>;
-    /// Refreshes now (after the provider refused a token that looked valid).
-    async fn refresh_now(&self, integration: &Integration) -> Result<(), TokenError>;
+    /// A replacement for an access token the provider refused although it looked valid: at
+    /// most one refresh per refused token, however many callers saw it refused.
+    async fn replace_refused(
+        &self,
+        integration: &Integration,
+        refused: &Secret,
+    ) -> Result<Secret, TokenError>;
 }
 
 #[async_trait]
@@ -78,10 +83,14 @@ impl AccessTokens for TokenManager {
     async fn access_token(&self, integration: &Integration) -> Result<Secret, TokenError> {
         TokenManager::access_token(self, integration).await
     }
-    async fn refresh_now(&self, integration: &Integration) -> Result<(), TokenError> {
-        TokenManager::refresh_now(self, integration)
+    async fn replace_refused(
+        &self,
+        integration: &Integration,
+        refused: &Secret,
+    ) -> Result<Secret, TokenError> {
+        TokenManager::replace_refused(self, integration, refused)
             .await
-            .map(|_| ())
+            .map(|t| t.access_token)
     }
 }
 

@@ -310,10 +310,16 @@ impl Run<'_> {
                 retry_after,
             },
             ApiError::NeedsReauth { message } => {
-                // The token may simply have been refused early: refresh once, then retry the
-                // slice; a dead grant ends in needs_reauth.
-                match self.eng.tokens.refresh_now(self.integration).await {
-                    Ok(()) => SyncError::Retryable {
+                // The token may simply have been refused early: replace it (one refresh per
+                // refused token, however many slices saw it refused), then retry the slice; a
+                // dead grant, or a refused replacement, ends in needs_reauth.
+                match self
+                    .eng
+                    .tokens
+                    .replace_refused(self.integration, &self.auth.access_token)
+                    .await
+                {
+                    Ok(_) => SyncError::Retryable {
                         reason: format!("token refused, refreshed: {message}"),
                         retry_after: None,
                     },

@@ -47,6 +47,12 @@ impl Visma {
     fn token_url(&self) -> String {
         format!("{}/connect/token", self.settings.identity_url)
     }
+
+    /// The refresh-token lifetime set on the app's registration (`VISMA_REFRESH_TOKEN_DAYS`);
+    /// Visma does not document one in the token answer.
+    fn refresh_ttl(&self) -> chrono::Duration {
+        chrono::Duration::days(i64::from(self.settings.refresh_token_days))
+    }
 }
 
 #[async_trait]
@@ -92,7 +98,7 @@ impl Provider for Visma {
             &self.token_url(),
             &creds,
             &code_form(code, redirect_uri, code_verifier),
-            None,
+            Some(self.refresh_ttl()),
         )
         .await
     }
@@ -108,7 +114,7 @@ impl Provider for Visma {
                 ("grant_type", "refresh_token"),
                 ("refresh_token", refresh_token.expose()),
             ],
-            None,
+            Some(self.refresh_ttl()),
         )
         .await
     }
