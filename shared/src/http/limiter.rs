@@ -514,9 +514,11 @@ mod tests {
             .max()
             .unwrap();
         assert!(worst <= 25, "{worst} requests in one window");
-        // and the pair together ran near the limit: 80 slots ≈ 80 × 10.4 ms
+        // and the pair together ran near the limit: 80 slots ≈ 80 × 10.4 ms = 0.83 s (wall
+        // time on a loaded machine adds to it; a pair that serialised or waited out whole
+        // windows would take 2 s and more)
         let span = (s[79] - s[0]) as f64 / 1e6;
-        assert!(span < 1.2, "took {span} s");
+        assert!(span < 1.8, "took {span} s");
     }
 
     #[tokio::test]
