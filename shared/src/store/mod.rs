@@ -2,6 +2,7 @@
 //! OAuth state, which is bound to a tenant), see `docs/data-model.md`.
 
 pub mod articles;
+pub mod consent;
 pub mod dynamo;
 pub mod feed;
 pub mod idempotency;
@@ -16,7 +17,8 @@ pub mod secrets;
 pub mod sync_dynamo;
 pub mod webhooks;
 
-pub use dynamo::{Db, OAuthState, PendingConsent};
+pub use consent::{OAuthState, PendingConsent};
+pub use dynamo::Db;
 pub use port::{SyncStore, SyncWrite};
 pub use queue::{JobMessage, Queue};
 pub use secrets::Vault;
