@@ -461,8 +461,9 @@ async fn a_worker_killed_mid_slice_resumes_from_the_checkpoint() {
     assert_eq!(jobs.len(), 1, "one export job for all four upserts");
     let job_id = jobs[0].id.clone();
     // Start a worker, wait until the job is well under way, then kill it mid-slice. A slice
-    // ends every 3 s and hands the job back to the queue; a kill that lands just after a slice
-    // ended is not a mid-slice kill, so the test tries again until it catches one.
+    // ends every 3 s and hands the job back to the queue; a kill that lands at a slice's end is
+    // not a mid-slice kill (the job must still go on: its message comes back), so the test
+    // tries again until it catches one.
     let mut at_kill = None;
     for _attempt in 0..5 {
         stack.start_workers(1);
@@ -479,6 +480,8 @@ async fn a_worker_killed_mid_slice_resumes_from_the_checkpoint() {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         stack.kill_workers();
+        // A write the killed worker had already sent still lands: read once it has.
+        tokio::time::sleep(Duration::from_millis(500)).await;
         let j = stack.ctx.db.get_job(&id, &job_id).await.unwrap().unwrap();
         if j.state == JobState::Running {
             at_kill = Some(j);

@@ -213,8 +213,13 @@ async fn run_leased(
             job.slices += 1;
             job.state = JobState::Queued;
             job.updated_at = Utc::now();
-            ctx.db.save_job(job).await?;
+            // The continuation goes out before the job is saved. A message older than the job's
+            // slice count is dropped as stale, so saving first and dying before the send would
+            // leave the job queued with no message until the watchdog (found by the checkpoint
+            // test killing a worker at a slice's end). Sent first, a death before the save
+            // leaves a message that still runs the job from its checkpoint.
             ctx.queue.send(&message_for(job), 0).await?;
+            ctx.db.save_job(job).await?;
             Ok(Disposition::Done)
         }
         Err(SyncError::NeedsReauth(reason)) => {
