@@ -68,7 +68,11 @@ async fn handle_message(
         tracing::warn!(job = %msg.job_id, "message for a job that does not exist");
         return Ok(Disposition::Done);
     };
-    if job.state.is_terminal() || msg.slice < job.slices {
+    // A message for an earlier slice is stale, except the one a worker handed back when it
+    // died between saving the job queued for its next slice and sending that slice's message:
+    // dropping it would leave the job queued with no message until the watchdog.
+    let handed_back = job.state == JobState::Queued && msg.slice + 1 == job.slices;
+    if job.state.is_terminal() || (msg.slice < job.slices && !handed_back) {
         return Ok(Disposition::Done);
     }
     let now = Utc::now();
@@ -213,13 +217,11 @@ async fn run_leased(
             job.slices += 1;
             job.state = JobState::Queued;
             job.updated_at = Utc::now();
-            // The continuation goes out before the job is saved. A message older than the job's
-            // slice count is dropped as stale, so saving first and dying before the send would
-            // leave the job queued with no message until the watchdog (found by the checkpoint
-            // test killing a worker at a slice's end). Sent first, a death before the save
-            // leaves a message that still runs the job from its checkpoint.
-            ctx.queue.send(&message_for(job), 0).await?;
+            // Saved, then the continuation sent: a worker that dies between the two leaves the
+            // job queued with only this slice's message, which comes back and is taken (a
+            // message one slice behind a queued job is not stale; see `handle`).
             ctx.db.save_job(job).await?;
+            ctx.queue.send(&message_for(job), 0).await?;
             Ok(Disposition::Done)
         }
         Err(SyncError::NeedsReauth(reason)) => {
