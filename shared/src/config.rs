@@ -35,6 +35,10 @@ pub struct SyncSettings {
     pub pull_overlap: Duration,
     /// Records per page when pulling or pushing.
     pub page_size: u32,
+    /// After a create whose answer was lost, how long the provider may still commit it: the
+    /// record stays in doubt (looked up again by our reference) and is created a second time
+    /// only after this.
+    pub create_settle: Duration,
 }
 
 /// Everything a function needs to know about its surroundings.
@@ -200,6 +204,7 @@ impl Config {
                 page_size: or("PAGE_SIZE", "100")
                     .parse()
                     .map_err(|_| ConfigError("PAGE_SIZE must be a whole number".into()))?,
+                create_settle: secs("CREATE_SETTLE_SECONDS", 300)?,
             },
             api: ApiSettings::from_lookup(get)
                 .map_err(|e| ConfigError(e.0 + " must be a whole number"))?,

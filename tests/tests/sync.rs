@@ -326,16 +326,25 @@ async fn export_under_faults_is_exactly_once() {
         let mut opts = fast_options();
         opts.env
             .insert("PROVIDER_TIMEOUT_SECONDS".into(), "2".into());
+        // Late commits land 1-4 s after the client gave up (up to 7 s after the create was sent, when
+        // the answer was held 3 s first); no second create before 10 s.
+        opts.env.insert("CREATE_SETTLE_SECONDS".into(), "10".into());
         opts.workers = 2;
         let stack = stack_with(opts).await;
         let (id, _) = stack.connect(T, provider, true).await.unwrap();
+        // 20 % of creates fail, in every way a create can: refused before it is handled (500,
+        // 429, dropped), handled slowly past the client's timeout, handled and then failed, and
+        // failed now and handled later.
         stack.sandbox.state.set_faults(sandbox::FaultConfig {
-            error_500: 0.05,
+            error_500: 0.04,
             rate_429: 0.03,
             slow: 0.02,
             slow_delay: Duration::from_secs(3),
-            drop_connection: 0.04,
-            commit_then_fail: 0.06,
+            drop_connection: 0.03,
+            commit_then_fail: 0.04,
+            late_commit: 0.04,
+            late_commit_min_ms: 1_000,
+            late_commit_max_ms: 4_000,
             seed: 7,
             only_writes: false,
             oauth: sandbox::OAuthFaults::default(),
@@ -392,11 +401,37 @@ async fn export_under_faults_is_exactly_once() {
                 .collect::<Vec<_>>()
         );
         let injected = stack.sandbox.state.faults_injected();
+        // The faults hit creates, in each of their kinds, late commits included.
+        let on_creates: HashSet<sandbox::FaultKind> = injected
+            .iter()
+            .filter(|f| f.method == "POST")
+            .map(|f| f.kind)
+            .collect();
+        for kind in [
+            sandbox::FaultKind::Error500,
+            sandbox::FaultKind::DropConnection,
+            sandbox::FaultKind::LateCommit,
+        ] {
+            assert!(
+                on_creates.contains(&kind),
+                "{provider}: {kind:?} hit a create: {on_creates:?}"
+            );
+        }
         assert!(
-            injected.len() > 10,
-            "{provider}: faults were injected: {}",
-            injected.len()
+            on_creates.iter().any(|k| k.committed()),
+            "{provider}: a create was applied and its answer lost: {on_creates:?}"
         );
+        let late = injected
+            .iter()
+            .filter(|f| f.kind == sandbox::FaultKind::LateCommit)
+            .count();
+        assert!(late >= 3, "{provider}: {late} late commits");
+        assert!(
+            jobs.iter().all(|j| j.progress.in_doubt == 0),
+            "{provider}: nothing left in doubt"
+        );
+        // Every late commit has landed by now (7 s at most), and nothing was created again.
+        tokio::time::sleep(Duration::from_secs(7)).await;
         stack
             .sandbox
             .state

@@ -120,7 +120,7 @@ async fn main() -> Result<(), BoxError> {
         slices += 1;
         match run_slice(&ctx, &integration, &mut job, Duration::from_secs(60)).await? {
             SliceOutcome::Finished => break,
-            SliceOutcome::MoreWork => continue,
+            SliceOutcome::MoreWork | SliceOutcome::Settling(_) => continue,
         }
     }
     let pull_time = started.elapsed();

@@ -13,8 +13,8 @@ use crate::provider::ProviderKind;
 
 /// Which faults to inject into REST requests and how often. Rates are probabilities
 /// (0.0–1.0) checked against one draw of a seeded generator per request, in the order
-/// `drop_connection`, `error_500`, `rate_429`, `slow`, `commit_then_fail`; if they add up to
-/// more than 1 the later ones get what is left.
+/// `drop_connection`, `error_500`, `rate_429`, `slow`, `commit_then_fail`, `late_commit`; if
+/// they add up to more than 1 the later ones get what is left.
 ///
 /// Over HTTP (`POST /_sandbox/faults`) the delay is `slow_delay_ms`; missing fields default.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -35,6 +35,16 @@ pub struct FaultConfig {
     /// Writes only (POST, PUT, DELETE): apply the write, then answer 500, drop the connection
     /// or sleep `slow_delay` before answering (one of the three, drawn evenly).
     pub commit_then_fail: f64,
+    /// Creates only (POST): fail the request first (500, a dropped connection, or an answer
+    /// held for `slow_delay` and then a 500, drawn evenly), and apply the write
+    /// `late_commit_min_ms`..=`late_commit_max_ms` later, after the client has given up: a
+    /// provider still processing a request its caller saw fail. Updates (PUT) are left alone: a
+    /// late update could only be told apart from a newer one by the provider's own clock.
+    pub late_commit: f64,
+    /// The shortest delay between giving up on a late-committed create and applying it.
+    pub late_commit_min_ms: u64,
+    /// The longest such delay.
+    pub late_commit_max_ms: u64,
     /// Seed of the generator; setting a config restarts the sequence.
     pub seed: u64,
     /// Leave GET requests alone.
@@ -78,6 +88,9 @@ impl Default for FaultConfig {
             slow_delay: Duration::from_secs(30),
             drop_connection: 0.0,
             commit_then_fail: 0.0,
+            late_commit: 0.0,
+            late_commit_min_ms: 1_000,
+            late_commit_max_ms: 30_000,
             seed: 0,
             only_writes: false,
             oauth: OAuthFaults::default(),
@@ -117,6 +130,8 @@ pub enum FaultKind {
     CommitThenDrop,
     /// The write was applied, then the answer was held back for `slow_delay`.
     CommitThenDelay,
+    /// The client got a failure; the create is applied later (see [`FaultConfig::late_commit`]).
+    LateCommit,
 }
 
 /// A refresh whose answer never reached the client although the refresh was applied.
@@ -158,6 +173,12 @@ pub(crate) enum Decision {
     Pre(FaultKind),
     /// Handle it, and if it succeeded, fail it this way (a `CommitThen…` kind).
     CommitThen(FaultKind),
+    /// Fail it this way (`Error500`, `DropConnection` or `Slow`: held, then a 500), and handle
+    /// it after the delay, apart from the client's connection.
+    Late {
+        answer: FaultKind,
+        after: Duration,
+    },
 }
 
 /// Runtime fault configuration, its generator and the record of what was injected.
@@ -250,20 +271,21 @@ impl FaultState {
         self.injected.push(fault);
     }
 
-    /// Draws the fate of one request.
-    pub fn decide(&mut self, is_write: bool) -> Decision {
+    /// Draws the fate of one request; `is_create` only for a POST.
+    pub fn decide(&mut self, is_write: bool, is_create: bool) -> Decision {
         let c = &self.config;
         if c.only_writes && !is_write {
             return Decision::None;
         }
         let commit = if is_write { c.commit_then_fail } else { 0.0 };
+        let late = if is_create { c.late_commit } else { 0.0 };
         let ladder = [
             (c.drop_connection, FaultKind::DropConnection),
             (c.error_500, FaultKind::Error500),
             (c.rate_429, FaultKind::RateLimited),
             (c.slow, FaultKind::Slow),
         ];
-        if ladder.iter().all(|(r, _)| rate(*r) == 0.0) && rate(commit) == 0.0 {
+        if ladder.iter().all(|(r, _)| rate(*r) == 0.0) && rate(commit) == 0.0 && rate(late) == 0.0 {
             return Decision::None;
         }
         let u = self.rng.next_f64();
@@ -282,6 +304,20 @@ impl FaultState {
                 _ => FaultKind::CommitThenDelay,
             };
             return Decision::CommitThen(kind);
+        }
+        acc += rate(late);
+        if u < acc {
+            let answer = match self.rng.below(3) {
+                0 => FaultKind::Error500,
+                1 => FaultKind::DropConnection,
+                _ => FaultKind::Slow,
+            };
+            let (lo, hi) = (
+                c.late_commit_min_ms,
+                c.late_commit_max_ms.max(c.late_commit_min_ms),
+            );
+            let after = Duration::from_millis(lo + self.rng.below(hi - lo + 1));
+            return Decision::Late { answer, after };
         }
         Decision::None
     }
@@ -308,7 +344,9 @@ mod tests {
         let run = || {
             let mut s = FaultState::default();
             s.set(config.clone());
-            (0..50).map(|i| s.decide(i % 2 == 0)).collect::<Vec<_>>()
+            (0..50)
+                .map(|i| s.decide(i % 2 == 0, i % 4 == 0))
+                .collect::<Vec<_>>()
         };
         assert_eq!(run(), run());
         assert!(run().contains(&Decision::None));
@@ -317,7 +355,7 @@ mod tests {
     #[test]
     fn zero_rates_inject_nothing() {
         let mut s = FaultState::default();
-        assert!((0..100).all(|_| s.decide(true) == Decision::None));
+        assert!((0..100).all(|_| s.decide(true, true) == Decision::None));
     }
 
     #[test]
@@ -331,7 +369,7 @@ mod tests {
             },
             ..FaultConfig::default()
         });
-        assert_eq!(s.decide(true), Decision::None, "REST untouched");
+        assert_eq!(s.decide(true, true), Decision::None, "REST untouched");
         assert_eq!(
             s.decide_oauth(),
             Decision::CommitThen(FaultKind::CommitThenDrop)
@@ -345,6 +383,46 @@ mod tests {
             serde_json::from_str(r#"{"oauth": {"error_500": 1.0, "max_faults": 1}}"#).unwrap();
         assert_eq!(c.oauth.error_500, 1.0);
         assert_eq!(c.oauth.max_faults, Some(1));
+    }
+
+    #[test]
+    fn late_commits_hit_creates_only_within_their_window() {
+        let mut s = FaultState::default();
+        s.set(FaultConfig {
+            late_commit: 1.0,
+            late_commit_min_ms: 1_000,
+            late_commit_max_ms: 3_000,
+            seed: 3,
+            ..FaultConfig::default()
+        });
+        assert_eq!(
+            s.decide(true, false),
+            Decision::None,
+            "an update is left alone"
+        );
+        assert_eq!(
+            s.decide(false, false),
+            Decision::None,
+            "a read is left alone"
+        );
+        let mut answers = std::collections::HashSet::new();
+        for _ in 0..60 {
+            match s.decide(true, true) {
+                Decision::Late { answer, after } => {
+                    assert!(
+                        (1_000..=3_000).contains(&(after.as_millis() as u64)),
+                        "{after:?}"
+                    );
+                    answers.insert(answer);
+                }
+                other => panic!("not late: {other:?}"),
+            }
+        }
+        assert_eq!(
+            answers.len(),
+            3,
+            "500, dropped and held answers: {answers:?}"
+        );
     }
 
     #[test]

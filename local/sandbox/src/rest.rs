@@ -205,7 +205,7 @@ async fn guarded(
     next: Next,
 ) -> Response {
     let is_write = !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
-    let (decision, delay) = state.fault_decision(is_write);
+    let (decision, delay) = state.fault_decision(is_write, *method == Method::POST);
     let record = |kind: FaultKind| {
         state.record_fault(InjectedFault {
             provider,
@@ -227,6 +227,10 @@ async fn guarded(
     if let Some(limited) = rate_limit(state, provider, api_path, &request) {
         return limited;
     }
+    if let Decision::Late { answer, after } = decision {
+        record(FaultKind::LateCommit);
+        return late_commit(provider, answer, delay, after, request, next).await;
+    }
     let response = next.run(request).await;
     match decision {
         Decision::CommitThen(kind) if response.status().is_success() => {
@@ -241,6 +245,39 @@ async fn guarded(
             }
         }
         _ => response,
+    }
+}
+
+/// Fails a create now and applies it `after` the client has given up, apart from the client's
+/// connection (a provider still working through a request whose caller saw it fail). The body
+/// was read in full before this point, so the request outlives the connection.
+async fn late_commit(
+    provider: ProviderKind,
+    answer: FaultKind,
+    hold: Duration,
+    after: Duration,
+    request: Request,
+    next: Next,
+) -> Response {
+    // Spawned at once, so that a client hanging up (which drops this future) cannot cancel it.
+    let commit_in = if answer == FaultKind::Slow {
+        hold + after
+    } else {
+        after
+    };
+    tokio::spawn(async move {
+        tokio::time::sleep(commit_in).await;
+        let committed = next.run(request).await;
+        tracing::info!(status = %committed.status(), "late commit applied");
+    });
+    match answer {
+        FaultKind::DropConnection => drop_connection(provider),
+        FaultKind::Slow => {
+            // Held past the client's timeout; the commit comes after the client has left.
+            tokio::time::sleep(hold).await;
+            server_error(provider)
+        }
+        _ => server_error(provider),
     }
 }
 

@@ -427,9 +427,9 @@ impl SandboxState {
     }
 
     /// The fate of one REST request and the configured slow delay.
-    pub(crate) fn fault_decision(&self, is_write: bool) -> (Decision, Duration) {
+    pub(crate) fn fault_decision(&self, is_write: bool, is_create: bool) -> (Decision, Duration) {
         let mut faults = lock(&self.faults);
-        let decision = faults.decide(is_write);
+        let decision = faults.decide(is_write, is_create);
         (decision, faults.config().slow_delay)
     }
 

@@ -197,6 +197,10 @@ pub struct Progress {
     /// The longest slice so far, in milliseconds (shows that no slice outgrows its budget).
     #[serde(default)]
     pub longest_slice_ms: u64,
+    /// Records whose create's outcome is not known yet: the provider may still commit it, so
+    /// the job looks them up again (by our reference) before it would ever create them again.
+    #[serde(default)]
+    pub in_doubt: u64,
 }
 
 impl Progress {
@@ -206,6 +210,7 @@ impl Progress {
         self.failed += other.failed;
         self.skipped += other.skipped;
         self.conflicts += other.conflicts;
+        self.in_doubt += other.in_doubt;
         self.longest_slice_ms = self.longest_slice_ms.max(other.longest_slice_ms);
     }
 }

@@ -224,6 +224,21 @@ async fn run_leased(
             ctx.queue.send(&message_for(job), 0).await?;
             Ok(Disposition::Done)
         }
+        Ok(SliceOutcome::Settling(wait)) => {
+            // Only records in doubt are left: the job waits (queued, not before the wait is
+            // over, the lease released) and the next slice looks them up again.
+            job.attempts = 0;
+            job.slices += 1;
+            job.state = JobState::Queued;
+            job.not_before =
+                Some(Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default());
+            job.updated_at = Utc::now();
+            ctx.db.save_job(job).await?;
+            ctx.queue
+                .send(&message_for(job), wait.as_secs().max(1))
+                .await?;
+            Ok(Disposition::Done)
+        }
         Err(SyncError::NeedsReauth(reason)) => {
             finish(
                 ctx,

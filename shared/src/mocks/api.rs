@@ -26,7 +26,14 @@ pub enum Fault {
     AfterCommit,
     /// No answer and nothing written: `Ambiguous` for a create, `Retryable` for anything else.
     Timeout,
+    /// Creates only: no answer (`Ambiguous`), and the create is applied later, when the test
+    /// calls [`FakeApi::commit_late`] (a provider still processing a request its caller gave up
+    /// on).
+    Late,
 }
+
+/// A create held back by [`Fault::Late`].
+type LateCommit = Box<dyn FnOnce(&mut State) + Send>;
 
 /// One record at the fake provider.
 #[derive(Debug, Clone)]
@@ -47,6 +54,7 @@ struct State {
     faults: VecDeque<Fault>,
     calls: Vec<String>,
     creates: HashMap<(Entity, String), u32>,
+    late: Vec<LateCommit>,
 }
 
 impl State {
@@ -64,7 +72,7 @@ impl State {
 }
 
 /// Picks the table of a record type.
-trait Tabled: SyncRecord {
+trait Tabled: SyncRecord + 'static {
     fn table(s: &mut State) -> &mut BTreeMap<String, Entry<Self>>;
     fn prefix() -> &'static str;
 }
@@ -142,6 +150,14 @@ impl FakeApi {
     /// Appends faults to the script.
     pub fn script(&self, faults: impl IntoIterator<Item = Fault>) {
         self.lock().faults.extend(faults);
+    }
+
+    /// Applies the creates held back by [`Fault::Late`].
+    pub fn commit_late(&self) {
+        let mut s = self.lock();
+        for commit in std::mem::take(&mut s.late) {
+            commit(&mut s);
+        }
     }
 
     /// Faults of the script not used yet.
@@ -304,11 +320,31 @@ impl FakeApi {
                     message: "injected timeout".into(),
                 })
             }
-            Fault::None | Fault::AfterCommit => {}
+            Fault::None | Fault::AfterCommit | Fault::Late => {}
         }
         let now = s.tick();
         s.next_id += 1;
         let id = format!("{}{:04}", T::prefix(), s.next_id);
+        if f == Fault::Late {
+            let (rec, customer) = (rec.clone(), customer.map(str::to_string));
+            s.late.push(Box::new(move |s: &mut State| {
+                let now = s.tick();
+                *s.creates
+                    .entry((T::ENTITY, rec.our_id().to_string()))
+                    .or_insert(0) += 1;
+                let entry = Entry {
+                    our_ref: Some(rec.our_id().to_string()),
+                    record: rec,
+                    modified_at: now,
+                    customer_remote_id: customer,
+                    complete: true,
+                };
+                T::table(s).insert(id, entry);
+            }));
+            return Err(ApiError::Ambiguous {
+                message: "injected: no answer; the create lands later".into(),
+            });
+        }
         *s.creates
             .entry((T::ENTITY, rec.our_id().to_string()))
             .or_insert(0) += 1;

@@ -1,10 +1,12 @@
 //! Exporting one record: created exactly once (a pending-create marker first; after an
-//! ambiguous failure a lookup by our reference before any second create), adopted when found by
-//! reference, or updated when it is mapped (deciding a conflict when both sides changed).
+//! ambiguous failure the record is in doubt, looked up by our reference until found or until
+//! the settle time has passed, before any second create: see `settle.rs`), adopted when found
+//! by reference, or updated when it is mapped (deciding a conflict when both sides changed).
 
 use super::conflicts::{decide, Winner};
 use super::ops::Ops;
 use super::run::{empty_mapping, store_err, Done, Run};
+use super::settle::{create_sent_at, still_settling};
 use super::SyncError;
 use crate::domain::{Entity, Job};
 use crate::http::ApiError;
@@ -24,13 +26,21 @@ impl Run<'_> {
         customer: Option<&str>,
     ) -> Result<Done, SyncError> {
         let e = T::ENTITY;
-        // A create sent before whose outcome is unknown: look it up before creating again.
-        if let Some(m) = mapping.filter(|m| m.create_pending_since.is_some()) {
+        // A create sent before whose outcome is unknown: look it up before creating again, and
+        // create again only once the provider can no longer be committing the first one.
+        if let Some(sent_at) = create_sent_at(mapping) {
             // What that create carried: the app may have changed the record since.
-            let sent = m.create_hash.clone().unwrap_or_else(|| local.hash.clone());
+            let sent = mapping
+                .and_then(|m| m.create_hash.clone())
+                .unwrap_or_else(|| local.hash.clone());
             match T::find(self.eng.api, &self.auth, rec).await {
                 Ok(Some(found)) => return self.adopt_found::<T>(local, found, &sent).await,
-                Ok(None) => {}
+                Ok(None) if still_settling(sent_at, Utc::now(), self.eng.create_settle) => {
+                    return Ok(self.doubt(e, &local.our_id));
+                }
+                Ok(None) => {
+                    tracing::warn!(entity = %e, our_id = %local.our_id, "an unanswered create never landed within the settle time; creating it again");
+                }
                 Err(err) => return Err(self.job_error(err).await),
             }
         }
@@ -49,47 +59,32 @@ impl Run<'_> {
             Err(StoreError::Conflict(_)) => return Ok(Done::Skipped), // created meanwhile
             Err(err) => return Err(store_err(err)),
         }
-        for attempt in 0..2 {
-            match T::create(self.eng.api, &self.auth, rec, customer).await {
-                Ok(remote) => return self.adopt::<T>(local, remote, &local.hash).await,
-                Err(ApiError::Ambiguous { message }) => {
-                    tracing::warn!(entity = %e, our_id = %local.our_id, %message, "create outcome unknown; looking it up by our reference");
-                    match T::find(self.eng.api, &self.auth, rec).await {
-                        Ok(Some(found)) => {
-                            return self.adopt_found::<T>(local, found, &local.hash).await
-                        }
-                        Ok(None) if attempt == 0 => continue,
-                        Ok(None) => {
-                            return Err(SyncError::Retryable {
-                                reason: format!(
-                                    "create of {e} {} unconfirmed: {message}",
-                                    local.our_id
-                                ),
-                                retry_after: None,
-                            })
-                        }
-                        Err(err) => return Err(self.job_error(err).await),
-                    }
+        match T::create(self.eng.api, &self.auth, rec, customer).await {
+            Ok(remote) => self.adopt::<T>(local, remote, &local.hash).await,
+            Err(ApiError::Ambiguous { message }) => {
+                // The provider may have committed it, or may still: one look now (a write
+                // applied before its answer was lost), then the record stays in doubt.
+                tracing::warn!(entity = %e, our_id = %local.our_id, %message, "create outcome unknown; looking it up by our reference");
+                match T::find(self.eng.api, &self.auth, rec).await {
+                    Ok(Some(found)) => self.adopt_found::<T>(local, found, &local.hash).await,
+                    Ok(None) => Ok(self.doubt(e, &local.our_id)),
+                    Err(err) => Err(self.job_error(err).await),
                 }
-                Err(ApiError::InvalidData { message, field, .. }) => {
-                    let reason = match field {
-                        Some(f) => format!("{f}: {message}"),
-                        None => message,
-                    };
-                    self.eng
-                        .store
-                        .put_mapping(&self.integration.id, e, &empty_mapping(&local.our_id), None)
-                        .await
-                        .map_err(store_err)?;
-                    return self.fail(e, &local.our_id, &local.hash, &reason).await;
-                }
-                Err(err) => return Err(self.job_error(err).await),
             }
+            Err(ApiError::InvalidData { message, field, .. }) => {
+                let reason = match field {
+                    Some(f) => format!("{f}: {message}"),
+                    None => message,
+                };
+                self.eng
+                    .store
+                    .put_mapping(&self.integration.id, e, &empty_mapping(&local.our_id), None)
+                    .await
+                    .map_err(store_err)?;
+                self.fail(e, &local.our_id, &local.hash, &reason).await
+            }
+            Err(err) => Err(self.job_error(err).await),
         }
-        Err(SyncError::Retryable {
-            reason: "create not confirmed".into(),
-            retry_after: None,
-        })
     }
 
     /// Adopts a record found by our reference, created with the content hashed `sent`,

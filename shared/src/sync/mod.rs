@@ -6,6 +6,7 @@
 //! | `run.rs` | the phases of a job, the checkpoint, the slice loop and its dispatch |
 //! | `push.rs` | exports pending (or all) local records, a page at a time |
 //! | `export.rs` | one record: create exactly once, adopt one found by reference, update |
+//! | `settle.rs` | records in doubt after an ambiguous create, looked up again until settled |
 //! | `pull.rs` | reads provider changes and applies them (dedupe, echo suppression) |
 //! | `sweep.rs` | a full pass over the provider's ids that finds deletions |
 //! | `conflicts.rs` | last-write-wins decisions and their log |
@@ -20,6 +21,7 @@ pub mod ops;
 mod pull;
 mod push;
 pub mod run;
+pub mod settle;
 mod sweep;
 
 pub use ops::{Ops, SyncRecord};
@@ -43,6 +45,8 @@ pub enum SliceOutcome {
     Finished,
     /// The budget ran out; the checkpoint is saved and another slice must run.
     MoreWork,
+    /// Only records in doubt are left: another slice looks them up after this wait.
+    Settling(Duration),
 }
 
 /// Why a slice stopped early.
@@ -107,6 +111,9 @@ pub struct Engine<'a> {
     pub page_size: u32,
     /// Overlap of incremental pulls.
     pub pull_overlap: Duration,
+    /// How long after an unanswered create the provider may still commit it: no second
+    /// create before this has passed.
+    pub create_settle: Duration,
 }
 
 impl<'a> Engine<'a> {
@@ -119,6 +126,7 @@ impl<'a> Engine<'a> {
             tokens: &ctx.tokens,
             page_size: ctx.config.sync.page_size,
             pull_overlap: ctx.config.sync.pull_overlap,
+            create_settle: ctx.config.sync.create_settle,
         }
     }
 }

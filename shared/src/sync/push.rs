@@ -178,8 +178,10 @@ impl Run<'_> {
                 pre.customer_remote.get(&cid).cloned()
             }
             Some(cid) => match self.customer_remote_id(job, &cid).await? {
-                Some(r) => Some(r),
-                None => {
+                CustomerAt::Remote(r) => Some(r),
+                // Its customer's create may still land: the invoice waits with it.
+                CustomerAt::InDoubt => return Ok(self.doubt(e, our_id)),
+                CustomerAt::Unknown => {
                     return self
                         .fail(
                             e,
@@ -222,7 +224,7 @@ impl Run<'_> {
         &mut self,
         job: &mut Job,
         our_customer_id: &str,
-    ) -> Result<Option<String>, SyncError> {
+    ) -> Result<CustomerAt, SyncError> {
         let ids = [our_customer_id.to_string()];
         let known = |m: Option<Mapping>| m.and_then(|m| m.remote_id);
         if let Some(r) = known(
@@ -233,10 +235,13 @@ impl Run<'_> {
                 .map_err(store_err)?
                 .remove(our_customer_id),
         ) {
-            return Ok(Some(r));
+            return Ok(CustomerAt::Remote(r));
         }
         let d = Box::pin(self.export::<Customer>(job, our_customer_id)).await?;
         Self::count(job, d);
+        if d == Done::InDoubt {
+            return Ok(CustomerAt::InDoubt);
+        }
         Ok(known(
             self.eng
                 .store
@@ -244,6 +249,17 @@ impl Run<'_> {
                 .await
                 .map_err(store_err)?
                 .remove(our_customer_id),
-        ))
+        )
+        .map_or(CustomerAt::Unknown, CustomerAt::Remote))
     }
+}
+
+/// Where an invoice's customer is at the provider.
+pub(super) enum CustomerAt {
+    /// Created there, with this id.
+    Remote(String),
+    /// Its create's outcome is not known yet.
+    InDoubt,
+    /// Not known here at all.
+    Unknown,
 }

@@ -98,6 +98,28 @@ pub struct Checkpoint {
     /// Sweep: the listing is complete and mappings are being compared.
     #[serde(default)]
     pub listed: bool,
+    /// Records whose create's outcome is not known yet (the provider may still commit it),
+    /// carried from phase to phase and looked up again once the phases are done.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub in_doubt: Vec<Doubt>,
+    /// How many times the records in doubt have been looked up again (the backoff's exponent).
+    #[serde(default)]
+    pub settle_rounds: u32,
+}
+
+/// A record whose create may still land at the provider.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Doubt {
+    /// Entity.
+    pub entity: Entity,
+    /// Our id.
+    pub our_id: String,
+}
+
+/// The wait before the records in doubt are looked up again after `rounds` lookups: 2, 4, 8,
+/// 16, then 30 seconds.
+pub fn settle_backoff(rounds: u32) -> std::time::Duration {
+    std::time::Duration::from_secs((2u64 << rounds.min(4)).min(30))
 }
 
 impl Checkpoint {
@@ -158,6 +180,8 @@ impl Engine<'_> {
             if finished {
                 run.checkpoint = Checkpoint {
                     phase: run.checkpoint.phase + 1,
+                    in_doubt: std::mem::take(&mut run.checkpoint.in_doubt),
+                    settle_rounds: run.checkpoint.settle_rounds,
                     ..Checkpoint::default()
                 };
                 run.save(job).await?;
@@ -166,7 +190,7 @@ impl Engine<'_> {
                 return Ok(SliceOutcome::MoreWork);
             }
         }
-        Ok(SliceOutcome::Finished)
+        run.settle(job).await
     }
 }
 
@@ -185,11 +209,14 @@ pub(super) struct Run<'a> {
 }
 
 /// The outcome of one record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Done {
     Written,
     Skipped,
     Failed,
     Conflict,
+    /// Its create's outcome is unknown; it is in the checkpoint's `in_doubt`.
+    InDoubt,
 }
 
 /// A storage failure ends the slice; it is retried.
@@ -287,6 +314,7 @@ impl Run<'_> {
 
     /// Saves progress and checkpoint (also the watchdog's heartbeat).
     pub(super) async fn save(&self, job: &mut Job) -> Result<(), SyncError> {
+        job.progress.in_doubt = self.checkpoint.in_doubt.len() as u64;
         job.checkpoint = serde_json::to_value(&self.checkpoint)
             .map_err(|e| SyncError::Fatal(format!("the checkpoint cannot be written: {e}")))?;
         job.updated_at = Utc::now();
@@ -350,6 +378,7 @@ impl Run<'_> {
                 job.progress.conflicts += 1;
                 job.progress.done += 1;
             }
+            Done::InDoubt => {} // counted by the checkpoint's list, once it is settled
         }
     }
 }

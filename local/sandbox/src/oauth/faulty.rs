@@ -67,7 +67,8 @@ pub(crate) async fn oauth_fault_layer(
         });
     };
     match decision {
-        Decision::None => next.run(request).await,
+        // Late commits are drawn for REST creates only.
+        Decision::None | Decision::Late { .. } => next.run(request).await,
         Decision::Pre(kind) => {
             record(kind);
             match kind {

@@ -22,6 +22,9 @@ pub(super) struct World {
     pub store: MemoryStore,
     pub api: FakeApi,
     pub integration: Integration,
+    /// The engine's settle time for creates in doubt (zero: a second create at the first look
+    /// after the wait).
+    pub settle: Duration,
 }
 
 pub(super) fn customer(i: usize, name: &str, at: Option<DateTime<Utc>>) -> Customer {
@@ -87,6 +90,7 @@ impl World {
                 created_at: now,
                 updated_at: now,
             },
+            settle: Duration::ZERO,
         }
     }
 
@@ -97,6 +101,7 @@ impl World {
             tokens: &StaticTokens,
             page_size: 3,
             pull_overlap: Duration::from_secs(1),
+            create_settle: self.settle,
         }
     }
 
@@ -144,7 +149,7 @@ impl World {
         for _ in 0..100 {
             match self.slice(&job.id, Budget::Checks(1000)).await {
                 Ok(SliceOutcome::Finished) => return self.store.job(&job.id).expect("job"),
-                Ok(SliceOutcome::MoreWork) => {}
+                Ok(SliceOutcome::MoreWork | SliceOutcome::Settling(_)) => {}
                 Err(e) => panic!("slice failed: {e}"),
             }
         }

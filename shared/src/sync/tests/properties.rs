@@ -22,6 +22,7 @@ fn fault() -> impl Strategy<Value = Fault> {
         1 => Just(Fault::Fail),
         2 => Just(Fault::AfterCommit),
         1 => Just(Fault::Timeout),
+        1 => Just(Fault::Late),
     ]
 }
 
@@ -49,7 +50,11 @@ proptest! {
         let direction = if also_pull { Direction::Both } else { Direction::Push };
         let mode = if full { Mode::Full } else { Mode::Incremental };
         block_on(async {
-            let w = World::new();
+            let mut w = World::new();
+            // While faults fall, a create that got no answer may still land (each lands before
+            // the next slice); afterwards the settle time has passed, and one that never landed
+            // is created again.
+            w.settle = std::time::Duration::from_secs(3600);
             w.upsert_customers((0..customers).map(|i| customer(i, "Kund", None)).collect()).await;
             w.upsert_invoices((0..invoices).map(|i| invoice(i, i % customers)).collect()).await;
             w.api.script(faults.iter().copied());
@@ -80,15 +85,21 @@ proptest! {
                 if finished {
                     continue;
                 }
+                if n == FAULTY_SLICES {
+                    w.settle = std::time::Duration::ZERO;
+                }
                 let (budget, crash) = if n < FAULTY_SLICES {
                     (Budget::Checks(budgets[n % budgets.len()]), crashes[n % crashes.len()])
                 } else {
                     (Budget::Checks(10_000), None)
                 };
+                // A create that got no answer lands before the next slice looks for it.
+                w.api.commit_late();
                 w.store.crash_in(crash);
                 match w.slice(&job.id, budget).await {
                     Ok(SliceOutcome::Finished) => finished = true,
-                    Ok(SliceOutcome::MoreWork) | Err(SyncError::Retryable { .. }) => {}
+                    Ok(SliceOutcome::MoreWork | SliceOutcome::Settling(_))
+                    | Err(SyncError::Retryable { .. }) => {}
                     Err(e) => return Err(TestCaseError::fail(format!("slice {n}: {e}"))),
                 }
                 w.store.crash_in(None);

@@ -5,8 +5,9 @@ use crate::domain::{Direction, Entity, Mode};
 use crate::mocks::Fault;
 use crate::store::records::Mapping;
 use crate::store::SyncStore;
-use crate::sync::{Budget, SyncError};
+use crate::sync::{Budget, SliceOutcome, SyncError};
 use chrono::{Duration as Ch, Utc};
+use std::time::Duration;
 
 fn creates_in(calls: &[String], what: &str) -> Vec<usize> {
     calls
@@ -268,7 +269,9 @@ fn a_slice_that_runs_out_of_budget_resumes_where_it_stopped() {
             slices += 1;
             match w.slice(&job.id, Budget::Checks(3)).await.unwrap() {
                 crate::sync::SliceOutcome::Finished => break,
-                crate::sync::SliceOutcome::MoreWork => assert!(slices < 50),
+                crate::sync::SliceOutcome::MoreWork | crate::sync::SliceOutcome::Settling(_) => {
+                    assert!(slices < 50)
+                }
             }
         }
         assert!(slices > 2, "ran as {slices} slices");
@@ -298,5 +301,79 @@ fn a_change_made_while_a_create_was_in_doubt_is_still_exported() {
         assert_eq!(w.api.customers().len(), 1);
         assert_eq!(name_at_provider(&w), "Second");
         assert!(w.store.all_pendings("i1", Entity::Customers).is_empty());
+    });
+}
+
+#[test]
+fn a_create_that_lands_late_is_adopted_and_never_sent_twice() {
+    block_on(async {
+        let mut w = World::new();
+        w.settle = Duration::from_secs(3600);
+        w.upsert_customers(vec![customer(1, "Bygg AB", None)]).await;
+        w.api.script([Fault::Late]);
+        let job = w.job(Direction::Push, Mode::Incremental);
+        for round in 0..3 {
+            let r = w.slice(&job.id, Budget::Checks(100)).await;
+            assert!(
+                matches!(r, Ok(SliceOutcome::Settling(_))),
+                "round {round}: {r:?}"
+            );
+            let saved = w.store.job(&job.id).expect("job");
+            assert_eq!(
+                saved.progress.in_doubt, 1,
+                "the job shows the record in doubt"
+            );
+        }
+        let calls = w.api.calls();
+        assert_eq!(
+            creates_in(&calls, "create customers c1").len(),
+            1,
+            "{calls:?}"
+        );
+        assert!(
+            creates_in(&calls, "find customers c1").len() >= 3,
+            "looked up again each round: {calls:?}"
+        );
+        w.api.commit_late();
+        let r = w.slice(&job.id, Budget::Checks(100)).await;
+        assert!(matches!(r, Ok(SliceOutcome::Finished)), "{r:?}");
+        assert_eq!(w.api.creates(Entity::Customers, "c1"), 1);
+        let maps = w.store.all_mappings("i1", Entity::Customers);
+        assert_eq!(
+            maps[0].remote_id.as_deref(),
+            Some(w.remote_customer("c1").as_str())
+        );
+        assert!(maps[0].create_pending_since.is_none());
+        let saved = w.store.job(&job.id).expect("job");
+        assert_eq!((saved.progress.in_doubt, saved.progress.done), (0, 1));
+        assert!(w.store.all_pendings("i1", Entity::Customers).is_empty());
+    });
+}
+
+#[test]
+fn an_invoice_waits_for_its_customer_in_doubt_instead_of_failing() {
+    block_on(async {
+        let mut w = World::new();
+        w.settle = Duration::from_secs(3600);
+        w.upsert_customers(vec![customer(1, "Bygg AB", None)]).await;
+        w.upsert_invoices(vec![invoice(1, 1)]).await;
+        w.api.script([Fault::Late]);
+        let job = w.job(Direction::Push, Mode::Incremental);
+        let r = w.slice(&job.id, Budget::Checks(100)).await;
+        assert!(matches!(r, Ok(SliceOutcome::Settling(_))), "{r:?}");
+        let saved = w.store.job(&job.id).expect("job");
+        assert_eq!((saved.progress.in_doubt, saved.progress.failed), (2, 0));
+        assert!(creates_in(&w.api.calls(), "create invoices i1").is_empty());
+        w.api.commit_late();
+        let r = w.slice(&job.id, Budget::Checks(100)).await;
+        assert!(matches!(r, Ok(SliceOutcome::Finished)), "{r:?}");
+        assert_eq!(w.api.creates(Entity::Customers, "c1"), 1);
+        assert_eq!(w.api.creates(Entity::Invoices, "i1"), 1);
+        let invs = w.api.invoices();
+        assert!(
+            invs.len() == 1 && invs[0].3,
+            "one complete invoice: {invs:?}"
+        );
+        assert!(w.store.all_pendings("i1", Entity::Invoices).is_empty());
     });
 }
