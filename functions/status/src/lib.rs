@@ -3,7 +3,9 @@
 //! `GET /api/integrations/{id}/status` shows one;
 //! `GET /api/integrations/{id}/jobs` lists its recent jobs, `GET /api/integrations/{id}/jobs/{job}`
 //! shows one with progress, checkpoint, attempts and last error;
-//! `GET /api/integrations/{id}/conflicts` is the conflict log.
+//! `GET /api/integrations/{id}/conflicts` is the conflict log;
+//! `GET /api/integrations/{id}/quarantine` lists the records set aside (a provider record that
+//! could not be read, an app record the provider refused), each tried again by the next sync.
 
 use lambda_http::{Body, Error, Request, RequestExt, Response};
 use shared::api::{json, tenant, traced, Problem};
@@ -48,6 +50,14 @@ async fn handle(ctx: &AppContext, req: &Request) -> Result<Response<Body>, Probl
         return json(
             200,
             &serde_json::json!({ "conflicts": ctx.db.conflicts(&integration.id, 100).await? }),
+        );
+    }
+    if path.ends_with("/quarantine") {
+        return json(
+            200,
+            &serde_json::json!({
+                "quarantine": ctx.db.quarantined(&integration.id, None, 100).await?
+            }),
         );
     }
     json(200, &IntegrationView::new(integration, &ctx.config))

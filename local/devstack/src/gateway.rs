@@ -141,6 +141,12 @@ pub const ROUTES: &[Route] = &[
         authorized: true,
     },
     Route {
+        method: "GET",
+        path: "/api/integrations/{id}/quarantine",
+        function: Function::Status,
+        authorized: true,
+    },
+    Route {
         method: "POST",
         path: "/api/integrations/{id}/records/{entity}",
         function: Function::Records,

@@ -399,6 +399,21 @@ impl SandboxState {
         }
     }
 
+    /// Edits Fortnox invoice `number`'s stored body as it is, without bumping its time: a
+    /// record of an unexpected shape (its answers then break the contract, which a test that
+    /// uses this takes out with [`Self::take_contract_violations`]). Returns whether it exists.
+    pub fn edit_fortnox_invoice_raw(
+        &self,
+        company_key: &str,
+        number: &str,
+        edit: impl FnOnce(&mut serde_json::Map<String, Value>),
+    ) -> bool {
+        self.rest()
+            .fortnox_mut(company_key)
+            .0
+            .edit_invoice_raw(number, edit)
+    }
+
     /// Sets invoice `id`'s modification time (Fortnox `DocumentNumber`, Visma `Id`), for
     /// tests of incremental reads. Returns whether it exists.
     pub fn set_invoice_modified(

@@ -202,10 +202,10 @@ async fn run_leased(
                     "records_failed",
                     format!(
                         "{} record(s) could not be synced: the accounting system refused their \
-                         content or it could not be read (see the integration's log for each id \
-                         and reason); the rest of the job went through, and each such record is \
-                         tried again when it changes",
-                        job.progress.failed
+                         content or it could not be read; each is set aside with its id, field \
+                         and reason (GET /api/integrations/{}/quarantine) and tried again by the \
+                         next sync, and the rest of the job went through",
+                        job.progress.failed, job.integration_id
                     ),
                 )
             });

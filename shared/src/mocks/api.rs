@@ -6,7 +6,7 @@
 
 use crate::domain::{Customer, Entity, Invoice, ProviderKind};
 use crate::http::ApiError;
-use crate::providers::api::{AccountingApi, ApiAuth, IdPage, Page, Remote};
+use crate::providers::api::{AccountingApi, ApiAuth, IdPage, Page, Remote, Unreadable};
 use crate::providers::CompanyInfo;
 use crate::sync::SyncRecord;
 use async_trait::async_trait;
@@ -26,6 +26,8 @@ pub enum Fault {
     AfterCommit,
     /// No answer and nothing written: `Ambiguous` for a create, `Retryable` for anything else.
     Timeout,
+    /// Writes only: the provider refuses the content (`InvalidData` naming the field `name`).
+    Refuse,
     /// Creates only: no answer (`Ambiguous`), and the create is applied later, when the test
     /// calls [`FakeApi::commit_late`] (a provider still processing a request its caller gave up
     /// on).
@@ -55,6 +57,8 @@ struct State {
     calls: Vec<String>,
     creates: HashMap<(Entity, String), u32>,
     late: Vec<LateCommit>,
+    /// Provider ids whose records the client cannot read.
+    unreadable: std::collections::HashSet<String>,
 }
 
 impl State {
@@ -150,6 +154,17 @@ impl FakeApi {
     /// Appends faults to the script.
     pub fn script(&self, faults: impl IntoIterator<Item = Fault>) {
         self.lock().faults.extend(faults);
+    }
+
+    /// Makes the record `remote_id` unreadable (`true`) or readable again (`false`): listed
+    /// among a page's unreadable records, and `Unexpected` when read alone.
+    pub fn set_unreadable(&self, remote_id: &str, unreadable: bool) {
+        let mut s = self.lock();
+        if unreadable {
+            s.unreadable.insert(remote_id.to_string());
+        } else {
+            s.unreadable.remove(remote_id);
+        }
     }
 
     /// Applies the creates held back by [`Fault::Late`].
@@ -255,17 +270,29 @@ impl FakeApi {
             .collect();
         let page = page.max(1);
         let start = (page as usize - 1) * self.page_size;
-        let items: Vec<Remote<T>> = all
+        let on_page: Vec<Remote<T>> = all
             .iter()
             .skip(start)
             .take(self.page_size)
             .cloned()
             .collect();
+        let has_more = start + on_page.len() < all.len();
+        let (bad, items): (Vec<Remote<T>>, Vec<Remote<T>>) = on_page
+            .into_iter()
+            .partition(|r| s.unreadable.contains(&r.remote_id));
         Ok(Page {
-            has_more: start + items.len() < all.len(),
+            has_more,
             items,
             next_page: page + 1,
             high_water: Some(now),
+            unreadable: bad
+                .into_iter()
+                .map(|r| Unreadable {
+                    remote_id: r.remote_id,
+                    field: Some("Name".into()),
+                    message: "injected: unexpected shape".into(),
+                })
+                .collect(),
         })
     }
 
@@ -295,6 +322,9 @@ impl FakeApi {
         if f != Fault::None {
             return Err(retryable("get"));
         }
+        if s.unreadable.contains(remote_id) {
+            return Err(ApiError::unexpected("injected: unexpected shape"));
+        }
         Ok(T::table(&mut s)
             .get(remote_id)
             .map(|e| remote(remote_id, e)))
@@ -315,6 +345,7 @@ impl FakeApi {
         let (mut s, f) = self.call(format!("create {} {}", T::ENTITY, rec.our_id()));
         match f {
             Fault::Fail => return Err(retryable("create refused")),
+            Fault::Refuse => return Err(ApiError::invalid_field("name", "injected: refused")),
             Fault::Timeout => {
                 return Err(ApiError::Ambiguous {
                     message: "injected timeout".into(),
@@ -370,6 +401,9 @@ impl FakeApi {
         let (mut s, f) = self.call(format!("update {} {remote_id}", T::ENTITY));
         if matches!(f, Fault::Fail | Fault::Timeout) {
             return Err(retryable("update"));
+        }
+        if f == Fault::Refuse {
+            return Err(ApiError::invalid_field("name", "injected: refused"));
         }
         let now = s.tick();
         let Some(e) = T::table(&mut s).get_mut(remote_id) else {

@@ -3,6 +3,7 @@
 //! saves), and a crash switch: the n-th call from now fails, as if the process died there.
 
 use crate::domain::{ArticleVat, Entity, Job, JobState};
+use crate::store::quarantine::{Quarantined, Side};
 use crate::store::records::{Conflict, FeedEntry, LocalRecord, Mapping, Pending};
 use crate::store::{StoreError, SyncStore, SyncWrite};
 use async_trait::async_trait;
@@ -23,6 +24,7 @@ struct State {
     conflicts: Vec<(String, Conflict)>,
     pull_marks: HashMap<(String, Entity), DateTime<Utc>>,
     articles: HashMap<String, ArticleVat>,
+    quarantine: BTreeMap<(String, Entity, Side, String), Quarantined>,
     jobs: HashMap<String, Job>,
     calls: u64,
     crash_in: Option<u64>,
@@ -153,6 +155,7 @@ impl SyncStore for MemoryStore {
                 our_id: r.our_id.clone(),
                 hash: r.hash.clone(),
                 failed_hash: None,
+                failed_job: None,
             };
             s.pendings.insert(key(iid, e, &r.our_id), (p, None));
             s.locals.insert(key(iid, e, &r.our_id), r);
@@ -236,12 +239,14 @@ impl SyncStore for MemoryStore {
         e: Entity,
         our_id: &str,
         hash: &str,
+        job_id: &str,
         reason: &str,
     ) -> Result<(), StoreError> {
         let mut s = self.call()?;
         if let Some((p, why)) = s.pendings.get_mut(&key(iid, e, our_id)) {
             if p.hash == hash {
                 p.failed_hash = Some(hash.to_string());
+                p.failed_job = Some(job_id.to_string());
                 *why = Some(reason.to_string());
             }
         }
@@ -382,6 +387,46 @@ impl SyncStore for MemoryStore {
         out.sort_by_key(|c| std::cmp::Reverse(c.decided_at));
         out.truncate(limit.max(0) as usize);
         Ok(out)
+    }
+
+    async fn put_quarantined(&self, iid: &str, q: &Quarantined) -> Result<(), StoreError> {
+        let mut s = self.call()?;
+        let k = (iid.to_string(), q.entity, q.side, q.id.clone());
+        let since = s
+            .quarantine
+            .get(&k)
+            .and_then(|old| old.since)
+            .or(Some(q.at));
+        s.quarantine.insert(k, Quarantined { since, ..q.clone() });
+        Ok(())
+    }
+
+    async fn release_quarantined(
+        &self,
+        iid: &str,
+        e: Entity,
+        side: Side,
+        id: &str,
+    ) -> Result<(), StoreError> {
+        self.call()?
+            .quarantine
+            .remove(&(iid.to_string(), e, side, id.to_string()));
+        Ok(())
+    }
+
+    async fn quarantined(
+        &self,
+        iid: &str,
+        e: Option<Entity>,
+        limit: i32,
+    ) -> Result<Vec<Quarantined>, StoreError> {
+        let s = self.call()?;
+        Ok(s.quarantine
+            .iter()
+            .filter(|(k, _)| k.0 == iid && e.is_none_or(|e| k.1 == e))
+            .map(|(_, q)| q.clone())
+            .take(limit.max(0) as usize)
+            .collect())
     }
 
     async fn pull_checkpoint(

@@ -55,6 +55,55 @@ pub struct Remote<T> {
     pub editable: bool,
 }
 
+/// A provider record on a page that could not be read or mapped: set aside (quarantined) by
+/// the engine while the rest of the page goes on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unreadable {
+    /// The provider's id of the record (empty when even that could not be read).
+    pub remote_id: String,
+    /// The field at fault, when known.
+    pub field: Option<String>,
+    /// What went wrong.
+    pub message: String,
+}
+
+impl Unreadable {
+    /// Sorts the outcome of reading one record of a page: a record that cannot be read or
+    /// mapped (an unexpected shape, a value out of range) is set aside; any other failure
+    /// (network, rate limit, authorisation) concerns the whole page and is returned.
+    pub fn sort<T>(
+        remote_id: Option<String>,
+        read: Result<Option<Remote<T>>, ApiError>,
+        items: &mut Vec<Remote<T>>,
+        unreadable: &mut Vec<Unreadable>,
+    ) -> Result<(), ApiError> {
+        let (field, message) = match read {
+            Ok(Some(r)) => {
+                items.push(r);
+                return Ok(());
+            }
+            Ok(None) => return Ok(()), // deleted between the list and the read
+            Err(ApiError::Unexpected { message }) => (field_named_in(&message), message),
+            Err(ApiError::InvalidData { message, field, .. }) => (field, message),
+            Err(other) => return Err(other),
+        };
+        tracing::warn!(remote_id = remote_id.as_deref().unwrap_or(""), field = field.as_deref().unwrap_or(""), %message, "provider record unreadable; set aside");
+        unreadable.push(Unreadable {
+            remote_id: remote_id.unwrap_or_default(),
+            field,
+            message,
+        });
+        Ok(())
+    }
+}
+
+/// The field a parse error names (`… field InvoiceRows[0].Price: invalid type …`).
+fn field_named_in(message: &str) -> Option<String> {
+    let rest = &message[message.find("field ")? + "field ".len()..];
+    let name = rest.split([':', ' ']).next()?.trim();
+    (!name.is_empty() && name != ".").then(|| name.to_string())
+}
+
 /// One page of a listing.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Page<T> {
@@ -68,6 +117,8 @@ pub struct Page<T> {
     /// smallest value over the pages of one pull and store it once the last page is done; the
     /// overlap window (clock skew, Fortnox's whole-second resolution) is the caller's.
     pub high_water: Option<DateTime<Utc>>,
+    /// Records of this page that could not be read or mapped.
+    pub unreadable: Vec<Unreadable>,
 }
 
 /// One page of ids only: the cheap full pass that finds deletions.
@@ -265,6 +316,30 @@ pub fn fit_reference(our_id: &str, max: usize) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod unreadable_tests {
+    use super::*;
+
+    #[test]
+    fn a_record_that_cannot_be_read_is_set_aside_other_failures_stop_the_page() {
+        let (mut items, mut bad) = (Vec::<Remote<()>>::new(), Vec::new());
+        let shape = ApiError::unexpected(
+            "Fortnox invoice 7: field InvoiceRows[0].Price: invalid type: map",
+        );
+        Unreadable::sort(Some("7".into()), Err(shape), &mut items, &mut bad).unwrap();
+        assert_eq!(bad[0].remote_id, "7");
+        assert_eq!(bad[0].field.as_deref(), Some("InvoiceRows[0].Price"));
+        let mapped = ApiError::invalid_field("InvoiceDate", "missing or not a date");
+        Unreadable::sort(Some("8".into()), Err(mapped), &mut items, &mut bad).unwrap();
+        assert_eq!(bad[1].field.as_deref(), Some("InvoiceDate"));
+        let network = ApiError::Retryable {
+            message: "reset".into(),
+        };
+        assert!(Unreadable::sort(Some("9".into()), Err(network), &mut items, &mut bad).is_err());
+        assert_eq!((items.len(), bad.len()), (0, 2));
+    }
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ pub mod oauth;
 pub mod settings;
 pub mod visma;
 
-pub use api::{AccountingApi, ApiAuth, IdPage, InvoiceAction, Page, Remote};
+pub use api::{AccountingApi, ApiAuth, IdPage, InvoiceAction, Page, Remote, Unreadable};
 pub use limits::{limits_for, RecordLimits};
 pub use settings::{
     ApiSettings, AppCredentials, ClientCredentials, CredentialsSource, FortnoxSettings,

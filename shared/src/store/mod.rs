@@ -10,6 +10,7 @@ pub mod item;
 pub mod jobs;
 pub mod lease;
 pub mod port;
+pub mod quarantine;
 pub mod queue;
 pub mod ratelimit;
 pub mod records;

@@ -6,6 +6,7 @@
 //!
 //! [`Db`]: super::Db
 
+use super::quarantine::{Quarantined, Side};
 use super::records::{Conflict, FeedEntry, LocalRecord, Mapping, Pending};
 use super::StoreError;
 use crate::domain::{ArticleVat, Entity, Job};
@@ -90,6 +91,7 @@ pub trait SyncStore: Send + Sync {
         e: Entity,
         our_id: &str,
         hash: &str,
+        job_id: &str,
         reason: &str,
     ) -> Result<(), StoreError>;
 
@@ -159,6 +161,30 @@ pub trait SyncStore: Send + Sync {
         integration_id: &str,
         limit: i32,
     ) -> Result<Vec<Conflict>, StoreError>;
+
+    /// Sets a record aside (or updates its entry), see [`Quarantined`].
+    async fn put_quarantined(
+        &self,
+        integration_id: &str,
+        q: &Quarantined,
+    ) -> Result<(), StoreError>;
+
+    /// Takes a record out of quarantine (nothing when it is not there).
+    async fn release_quarantined(
+        &self,
+        integration_id: &str,
+        e: Entity,
+        side: Side,
+        id: &str,
+    ) -> Result<(), StoreError>;
+
+    /// The records set aside, of one entity or all.
+    async fn quarantined(
+        &self,
+        integration_id: &str,
+        e: Option<Entity>,
+        limit: i32,
+    ) -> Result<Vec<Quarantined>, StoreError>;
 
     /// The pull high-water mark of an entity.
     async fn pull_checkpoint(

@@ -9,6 +9,7 @@
 //! | `FEED#<entity>#<seq>` | change feed of records pulled from the provider, monotonic `seq` |
 //! | `SEQ` | the feed's sequence counter |
 //! | `CONFLICT#<at>#<entity>#<our id>` | a last-write-wins decision |
+//! | `QUARANTINE#<entity>#<side>#<id>` | a record set aside (`quarantine.rs`) |
 //! | `CHECKPOINT#<entity>` | high-water mark of incremental pulls |
 //! | `ARTICLES` | the company's article VAT rates, as the records API checks rows (`articles.rs`) |
 //! | `IDEMP#<key>` | a stored answer to an `Idempotency-Key` request (TTL 24 h) |
@@ -42,8 +43,11 @@ pub struct Pending {
     pub our_id: String,
     /// The hash the export is for.
     pub hash: String,
-    /// Set when exporting this hash failed for a reason a retry will not fix.
+    /// Set when the provider refused this hash (or it could not be sent); the record is in
+    /// quarantine and the next job tries it again.
     pub failed_hash: Option<String>,
+    /// The job that saw it refused: that job does not try it again.
+    pub failed_job: Option<String>,
 }
 
 /// Our id ↔ provider id, with the state both sides had at the last sync.
@@ -411,6 +415,7 @@ impl Db {
                     our_id: id.clone(),
                     hash: get_s(&it, "hash").unwrap_or_default().to_string(),
                     failed_hash: get_s(&it, "failed_hash").map(str::to_string),
+                    failed_job: get_s(&it, "failed_job").map(str::to_string),
                 };
                 (id, p)
             })
@@ -480,6 +485,7 @@ impl Db {
                     .to_string(),
                 hash: get_s(it, "hash").unwrap_or_default().to_string(),
                 failed_hash: get_s(it, "failed_hash").map(str::to_string),
+                failed_job: get_s(it, "failed_job").map(str::to_string),
             })
             .collect();
         Ok((
@@ -572,6 +578,7 @@ impl Db {
         e: Entity,
         our_id: &str,
         hash: &str,
+        job_id: &str,
         reason: &str,
     ) -> Result<(), StoreError> {
         let res = self
@@ -580,10 +587,13 @@ impl Db {
             .table_name(self.table())
             .key("pk", s(integration_pk(integration_id)))
             .key("sk", s(pending_sk(e, our_id)))
-            .update_expression("SET failed_hash = :h, failure = :r, failed_at = :now")
+            .update_expression(
+                "SET failed_hash = :h, failed_job = :j, failure = :r, failed_at = :now",
+            )
             .condition_expression("#h = :h")
             .expression_attribute_names("#h", "hash")
             .expression_attribute_values(":h", s(hash))
+            .expression_attribute_values(":j", s(job_id))
             .expression_attribute_values(":r", s(reason.chars().take(500).collect::<String>()))
             .expression_attribute_values(":now", ts(Utc::now()))
             .send()

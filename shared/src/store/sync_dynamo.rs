@@ -3,6 +3,7 @@
 //! `docs/data-model.md`.
 
 use super::port::{SyncStore, SyncWrite};
+use super::quarantine::{Quarantined, Side};
 use super::records::{
     local_item, local_items, mapping_items, Conflict, FeedEntry, LocalRecord, Mapping, Pending,
     Write,
@@ -88,9 +89,10 @@ impl SyncStore for Db {
         e: Entity,
         our_id: &str,
         hash: &str,
+        job_id: &str,
         reason: &str,
     ) -> Result<(), StoreError> {
-        Db::fail_pending(self, integration_id, e, our_id, hash, reason).await
+        Db::fail_pending(self, integration_id, e, our_id, hash, job_id, reason).await
     }
 
     async fn mappings(
@@ -185,6 +187,33 @@ impl SyncStore for Db {
         limit: i32,
     ) -> Result<Vec<Conflict>, StoreError> {
         Db::conflicts(self, integration_id, limit).await
+    }
+
+    async fn put_quarantined(
+        &self,
+        integration_id: &str,
+        q: &Quarantined,
+    ) -> Result<(), StoreError> {
+        Db::put_quarantined(self, integration_id, q).await
+    }
+
+    async fn release_quarantined(
+        &self,
+        integration_id: &str,
+        e: Entity,
+        side: Side,
+        id: &str,
+    ) -> Result<(), StoreError> {
+        Db::release_quarantined(self, integration_id, e, side, id).await
+    }
+
+    async fn quarantined(
+        &self,
+        integration_id: &str,
+        e: Option<Entity>,
+        limit: i32,
+    ) -> Result<Vec<Quarantined>, StoreError> {
+        Db::quarantined(self, integration_id, e, limit).await
     }
 
     async fn pull_checkpoint(

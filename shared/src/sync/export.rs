@@ -11,6 +11,7 @@ use super::SyncError;
 use crate::domain::{Entity, Job};
 use crate::http::ApiError;
 use crate::providers::api::Remote;
+use crate::store::quarantine::{Quarantined, Side};
 use crate::store::records::{LocalRecord, Mapping};
 use crate::store::StoreError;
 use chrono::Utc;
@@ -72,16 +73,13 @@ impl Run<'_> {
                 }
             }
             Err(ApiError::InvalidData { message, field, .. }) => {
-                let reason = match field {
-                    Some(f) => format!("{f}: {message}"),
-                    None => message,
-                };
                 self.eng
                     .store
                     .put_mapping(&self.integration.id, e, &empty_mapping(&local.our_id), None)
                     .await
                     .map_err(store_err)?;
-                self.fail(e, &local.our_id, &local.hash, &reason).await
+                self.fail(e, &local.our_id, &local.hash, field, &message)
+                    .await
             }
             Err(err) => Err(self.job_error(err).await),
         }
@@ -185,7 +183,7 @@ impl Run<'_> {
             outcome = Done::Conflict;
         }
         if !current.editable {
-            return self.fail(e, &local.our_id, &local.hash, "the provider no longer accepts changes to this record (booked or converted); credit it instead").await;
+            return self.fail(e, &local.our_id, &local.hash, None, "the provider no longer accepts changes to this record (booked or converted); credit it instead").await;
         }
         match T::update(self.eng.api, &self.auth, remote_id, rec, customer).await {
             Ok(updated) => {
@@ -208,8 +206,8 @@ impl Run<'_> {
                 Ok(outcome)
             }
             Err(ApiError::InvalidData { message, field, .. }) => {
-                let reason = field.map(|f| format!("{f}: {message}")).unwrap_or(message);
-                self.fail(e, &local.our_id, &local.hash, &reason).await
+                self.fail(e, &local.our_id, &local.hash, field, &message)
+                    .await
             }
             Err(ApiError::NotFound { .. }) => {
                 let mut rec = rec.clone();
@@ -219,18 +217,41 @@ impl Run<'_> {
         }
     }
 
-    /// Marks this content as refused by the provider; it waits for the app to change it.
+    /// Sets this content aside as refused by the provider: the pending export is marked failed
+    /// (this job does not try it again) and the record is in quarantine with the field and the
+    /// provider's message; the next job tries it again.
     pub(super) async fn fail(
         &self,
         e: Entity,
         our_id: &str,
         hash: &str,
-        reason: &str,
+        field: Option<String>,
+        message: &str,
     ) -> Result<Done, SyncError> {
-        tracing::warn!(integration = %self.integration.id, entity = %e, our_id, reason, "record not exported");
+        let reason = match &field {
+            Some(f) => format!("{f}: {message}"),
+            None => message.to_string(),
+        };
+        tracing::warn!(integration = %self.integration.id, entity = %e, our_id, reason, "record not exported; set aside");
+        let iid = &self.integration.id;
         self.eng
             .store
-            .fail_pending(&self.integration.id, e, our_id, hash, reason)
+            .fail_pending(iid, e, our_id, hash, &self.job_id, &reason)
+            .await
+            .map_err(store_err)?;
+        let q = Quarantined {
+            entity: e,
+            side: Side::App,
+            id: our_id.to_string(),
+            field,
+            message: message.to_string(),
+            job_id: self.job_id.clone(),
+            at: Utc::now(),
+            since: None,
+        };
+        self.eng
+            .store
+            .put_quarantined(iid, &q)
             .await
             .map_err(store_err)?;
         Ok(Done::Failed)

@@ -6,6 +6,7 @@
 //! | `run.rs` | the phases of a job, the checkpoint, the slice loop and its dispatch |
 //! | `push.rs` | exports pending (or all) local records, a page at a time |
 //! | `export.rs` | one record: create exactly once, adopt one found by reference, update |
+//! | `quarantine.rs` | provider records that cannot be read, set aside and read again by the next pull |
 //! | `settle.rs` | records in doubt after an ambiguous create, looked up again until settled |
 //! | `pull.rs` | reads provider changes and applies them (dedupe, echo suppression) |
 //! | `sweep.rs` | a full pass over the provider's ids that finds deletions |
@@ -20,6 +21,7 @@ mod export;
 pub mod ops;
 mod pull;
 mod push;
+mod quarantine;
 pub mod run;
 pub mod settle;
 mod sweep;

@@ -7,7 +7,8 @@ use super::ops::Ops;
 use super::run::{store_err, Run};
 use super::SyncError;
 use crate::domain::{Entity, Job, Mode};
-use crate::providers::api::Remote;
+use crate::http::ApiError;
+use crate::providers::api::{Remote, Unreadable};
 use crate::store::records::{FeedEntry, LocalRecord, Mapping};
 use crate::store::SyncWrite;
 use chrono::Utc;
@@ -56,6 +57,7 @@ impl Run<'_> {
                     .map_err(store_err)?
                     .map(|hw| hw - overlap)
             };
+            self.retry_quarantined::<T>(job).await?;
         }
         loop {
             if self.out_of_time() {
@@ -76,8 +78,9 @@ impl Run<'_> {
                 self.checkpoint.high_water =
                     Some(self.checkpoint.high_water.map_or(hw, |c| c.min(hw)));
             }
-            let n = page.items.len();
+            let n = page.items.len() + page.unreadable.len();
             self.apply_remote_page::<T>(job, page.items).await?;
+            self.set_aside::<T>(job, page.unreadable).await?;
             if !page.has_more || n == 0 {
                 if let Some(hw) = self.checkpoint.high_water {
                     self.eng
@@ -113,6 +116,13 @@ impl Run<'_> {
                         .await?;
                     job.progress.done += 1;
                 }
+            }
+            Err(err @ (ApiError::Unexpected { .. } | ApiError::InvalidData { .. })) => {
+                // Cannot be read: set aside, not failed over and over.
+                let (mut none, mut bad) = (Vec::new(), Vec::new());
+                Unreadable::sort::<T>(Some(remote_id.to_string()), Err(err), &mut none, &mut bad)
+                    .ok();
+                self.set_aside::<T>(job, bad).await?;
             }
             Err(err) => return Err(self.job_error(err).await),
         }
@@ -167,10 +177,57 @@ impl Run<'_> {
         } else {
             HashMap::new()
         };
+        // Records new to us that carry our reference: one of our creates whose answer was
+        // lost may be among them. Its export adopts it (the app may have changed the record
+        // since the create was sent); taking it here would overwrite that change.
+        let referenced: Vec<String> = items
+            .iter()
+            .filter(|r| !our_ids.contains_key(&r.remote_id))
+            .map(|r| r.record.our_id().to_string())
+            .filter(|id| !id.is_empty())
+            .collect();
+        let mut in_flight: HashSet<String> = if referenced.is_empty() {
+            HashSet::new()
+        } else {
+            self.eng
+                .store
+                .mappings(&iid, e, &referenced)
+                .await
+                .map_err(store_err)?
+                .into_values()
+                .filter(|m| m.remote_id.is_none() && m.create_pending_since.is_some())
+                .map(|m| m.our_id)
+                .collect()
+        };
+        // A provider that keeps only a key derived from our id (Visma) shows no our id: this
+        // job's records in doubt are matched by that key instead.
+        let doubt_keys: HashMap<String, String> = self
+            .checkpoint
+            .in_doubt
+            .iter()
+            .filter(|d| d.entity == e)
+            .map(|d| (self.eng.api.reference_key(e, &d.our_id), d.our_id.clone()))
+            .collect();
+        for r in items.iter().filter(|r| !our_ids.contains_key(&r.remote_id)) {
+            if let Some(ours) = r.our_reference.as_ref().and_then(|k| doubt_keys.get(k)) {
+                in_flight.insert(ours.clone());
+            }
+        }
         let mut take = Vec::new();
         for r in items {
             let our_id = our_ids.get(&r.remote_id).cloned();
             let remote_hash = r.record.hash();
+            let doubted = |r: &Remote<T>| {
+                in_flight.contains(r.record.our_id())
+                    || r.our_reference
+                        .as_ref()
+                        .and_then(|k| doubt_keys.get(k))
+                        .is_some()
+            };
+            if our_id.is_none() && doubted(&r) {
+                job.progress.skipped += 1; // our own create, adopted by its export
+                continue;
+            }
             let Some(our_id) = our_id else {
                 // New at the provider: use our reference when it carries one (a record we
                 // created whose mapping was lost), else a stable id derived from the provider's.

@@ -5,6 +5,7 @@ use super::ops::Ops;
 use super::run::{empty_mapping, store_err, Done, Run};
 use super::SyncError;
 use crate::domain::{Customer, Entity, Job, Mode};
+use crate::store::quarantine::Side;
 use crate::store::records::{LocalRecord, Mapping, Pending};
 use std::collections::HashMap;
 
@@ -146,9 +147,34 @@ impl Run<'_> {
             return Ok(Done::Skipped);
         };
         let pending = pre.pendings.remove(our_id);
-        if pending.as_ref().and_then(|p| p.failed_hash.as_ref()) == Some(&local.hash) {
-            return Ok(Done::Skipped); // failed before with this very content; waits for a change
+        let was_refused = pending.as_ref().is_some_and(|p| p.failed_hash.is_some());
+        if pending.as_ref().is_some_and(|p| {
+            p.failed_hash.as_ref() == Some(&local.hash)
+                && p.failed_job.as_deref() == Some(self.job_id.as_str())
+        }) {
+            return Ok(Done::Skipped); // refused in this very job; the next one tries again
         }
+        let done = self.export_checked::<T>(job, our_id, local, pre).await?;
+        if was_refused && matches!(done, Done::Written | Done::Conflict | Done::Skipped) {
+            self.eng
+                .store
+                .release_quarantined(&iid, e, Side::App, our_id)
+                .await
+                .map_err(store_err)?;
+        }
+        Ok(done)
+    }
+
+    /// Exports one local record that is not refused in this job.
+    async fn export_checked<T: Ops>(
+        &mut self,
+        job: &mut Job,
+        our_id: &str,
+        local: LocalRecord,
+        pre: &mut Prefetch,
+    ) -> Result<Done, SyncError> {
+        let e = T::ENTITY;
+        let iid = self.integration.id.clone();
         let mut rec: T = match serde_json::from_value(local.doc.clone()) {
             Ok(r) => r,
             Err(err) => {
@@ -157,6 +183,7 @@ impl Run<'_> {
                         e,
                         our_id,
                         &local.hash,
+                        None,
                         &format!("stored record unreadable: {err}"),
                     )
                     .await
@@ -187,6 +214,7 @@ impl Run<'_> {
                             e,
                             our_id,
                             &local.hash,
+                            Some("customer_id".into()),
                             &format!("customer `{cid}` is not known here; upsert it first"),
                         )
                         .await

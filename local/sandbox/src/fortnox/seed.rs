@@ -135,6 +135,25 @@ impl FortnoxData {
     }
 
     /// Sets an invoice's modification time (for tests of `lastmodified`).
+    /// Edits invoice `number`'s stored body as it is (no derivation, no time bump): a record
+    /// of a shape the provider should not have sent, for tests of unreadable records.
+    pub fn edit_invoice_raw(
+        &mut self,
+        number: &str,
+        edit: impl FnOnce(&mut Map<String, Value>),
+    ) -> bool {
+        let Ok(n) = number.trim().parse::<u64>() else {
+            return false;
+        };
+        match self.invoices.get_mut(&n) {
+            Some(record) => {
+                edit(&mut record.body);
+                true
+            }
+            None => false,
+        }
+    }
+
     pub fn set_invoice_modified(&mut self, number: &str, at: DateTime<Utc>) -> bool {
         let Ok(n) = number.trim().parse::<u64>() else {
             return false;

@@ -18,7 +18,9 @@ use super::wire::{
 use crate::domain::{Customer, Entity, Invoice, ProviderKind};
 use crate::http::outbound::Stats;
 use crate::http::{ApiError, Bucket, Call, Outbound};
-use crate::providers::api::{AccountingApi, ApiAuth, IdPage, InvoiceAction, Page, Remote};
+use crate::providers::api::{
+    AccountingApi, ApiAuth, IdPage, InvoiceAction, Page, Remote, Unreadable,
+};
 use crate::providers::settings::FortnoxSettings;
 use crate::providers::{ApiSettings, CompanyInfo, CredentialStore};
 use async_trait::async_trait;
@@ -322,18 +324,22 @@ impl AccountingApi for FortnoxApi {
             call = call.query("lastmodified", lastmodified(t));
         }
         let (items, has_more, next_page) = self.list_page(auth, call, "Customers").await?;
-        let mut out = Vec::with_capacity(items.len());
+        let (mut out, mut unreadable) = (Vec::with_capacity(items.len()), Vec::new());
         for item in items {
-            // A record deleted between the list and the GET is simply gone.
-            if let Some(r) = self.customer_from_item(auth, item).await? {
-                out.push(r);
-            }
+            let id = item
+                .get("CustomerNumber")
+                .and_then(crate::providers::lenient::text);
+            // A record deleted between the list and the GET is simply gone; one that cannot
+            // be read is set aside.
+            let read = self.customer_from_item(auth, item).await;
+            Unreadable::sort(id, read, &mut out, &mut unreadable)?;
         }
         Ok(Page {
             items: out,
             has_more,
             next_page,
             high_water: Some(started),
+            unreadable,
         })
     }
 
@@ -476,17 +482,20 @@ impl AccountingApi for FortnoxApi {
             call = call.query("lastmodified", lastmodified(t));
         }
         let (items, has_more, next_page) = self.list_page(auth, call, "Invoices").await?;
-        let mut out = Vec::with_capacity(items.len());
+        let (mut out, mut unreadable) = (Vec::with_capacity(items.len()), Vec::new());
         for item in items {
-            if let Some(r) = self.invoice_from_item(auth, item).await? {
-                out.push(r);
-            }
+            let id = item
+                .get("DocumentNumber")
+                .and_then(crate::providers::lenient::text);
+            let read = self.invoice_from_item(auth, item).await;
+            Unreadable::sort(id, read, &mut out, &mut unreadable)?;
         }
         Ok(Page {
             items: out,
             has_more,
             next_page,
             high_water: Some(started),
+            unreadable,
         })
     }
 

@@ -325,7 +325,10 @@ pub fn invoice_in(w: &InvoiceIn) -> Result<Remote<Invoice>, ApiError> {
         .clone()
         .ok_or_else(|| ApiError::unexpected("a Fortnox invoice without DocumentNumber"))?;
     let invoice_date = w.invoice_date.ok_or_else(|| {
-        ApiError::unexpected(format!("Fortnox invoice {remote_id} has no InvoiceDate"))
+        ApiError::invalid_field(
+            "InvoiceDate",
+            format!("Fortnox invoice {remote_id} has no InvoiceDate (missing or not a date)"),
+        )
     })?;
     let reduction = w.tax_reduction_type.as_deref();
     let totals = w.total.map(|total| {

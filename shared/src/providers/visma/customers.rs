@@ -6,7 +6,7 @@ use super::wire::{parse, CustomerIn};
 use super::write::CustomerWrite;
 use crate::domain::Customer;
 use crate::http::{ApiError, Call};
-use crate::providers::api::{ApiAuth, Page, Remote};
+use crate::providers::api::{ApiAuth, Page, Remote, Unreadable};
 use chrono::{DateTime, Utc};
 use reqwest::Method;
 use serde_json::Value;
@@ -27,16 +27,23 @@ impl VismaApi {
             call = call.query("$filter", format!("ChangedUtc gt {}", utc_param(t)));
         }
         let (data, meta) = self.list_page(auth, "customers", call).await?;
-        let items = data
-            .into_iter()
-            .map(Self::customer_of)
-            .collect::<Result<Vec<_>, _>>()?;
+        let (mut items, mut unreadable) = (Vec::with_capacity(data.len()), Vec::new());
+        for v in data {
+            let id = v.get("Id").and_then(crate::providers::lenient::text);
+            Unreadable::sort(
+                id,
+                Self::customer_of(v).map(Some),
+                &mut items,
+                &mut unreadable,
+            )?;
+        }
         let (has_more, next_page) = Self::paging(&meta, page);
         Ok(Page {
             items,
             has_more,
             next_page,
             high_water: meta.server_time_utc,
+            unreadable,
         })
     }
 

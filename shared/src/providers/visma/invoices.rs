@@ -7,7 +7,7 @@ use super::mapping::{draft_in, draft_out, invoice_in, Articles, DRAFT_PREFIX};
 use super::wire::{parse, DraftIn, InvoiceIn};
 use crate::domain::Invoice;
 use crate::http::{ApiError, Call};
-use crate::providers::api::{ApiAuth, IdPage, InvoiceAction, Page, Remote};
+use crate::providers::api::{ApiAuth, IdPage, InvoiceAction, Page, Remote, Unreadable};
 use chrono::{DateTime, Utc};
 use reqwest::Method;
 use serde_json::Value;
@@ -37,15 +37,17 @@ impl VismaApi {
         }
         let (data, meta) = self.list_page(auth, "customerinvoices", call).await?;
         let articles = self.articles(auth, false).await?;
-        let mut items = Vec::with_capacity(data.len());
+        let (mut items, mut unreadable) = (Vec::with_capacity(data.len()), Vec::new());
         for v in data {
-            if v.get("Rows").is_some() {
-                items.push(Self::booked_of(v, &articles)?);
-            } else if let Some(id) = v.get("Id").and_then(crate::providers::lenient::text) {
-                if let Some(r) = self.invoice(auth, &id).await? {
-                    items.push(r);
-                }
-            }
+            let id = v.get("Id").and_then(crate::providers::lenient::text);
+            let read = if v.get("Rows").is_some() {
+                Self::booked_of(v, &articles).map(Some)
+            } else if let Some(id) = &id {
+                self.invoice(auth, id).await
+            } else {
+                Err(ApiError::invalid_field("Id", "a Visma invoice without Id"))
+            };
+            Unreadable::sort(id, read, &mut items, &mut unreadable)?;
         }
         let (has_more, next_page) = Self::paging(&meta, page);
         Ok(Page {
@@ -53,6 +55,7 @@ impl VismaApi {
             has_more,
             next_page,
             high_water: meta.server_time_utc,
+            unreadable,
         })
     }
 

@@ -3,6 +3,7 @@
 use super::{block_on, customer, invoice, World};
 use crate::domain::{Direction, Entity, Mode};
 use crate::mocks::Fault;
+use crate::store::quarantine::Side;
 use crate::store::records::Mapping;
 use crate::store::SyncStore;
 use crate::sync::{Budget, SliceOutcome, SyncError};
@@ -375,5 +376,79 @@ fn an_invoice_waits_for_its_customer_in_doubt_instead_of_failing() {
             "one complete invoice: {invs:?}"
         );
         assert!(w.store.all_pendings("i1", Entity::Invoices).is_empty());
+    });
+}
+
+#[test]
+fn a_provider_record_that_cannot_be_read_is_set_aside_and_read_again_by_the_next_pull() {
+    block_on(async {
+        let w = World::new();
+        let at = Utc::now() - Ch::minutes(10);
+        let ids: Vec<String> = (1..=5)
+            .map(|i| w.api.insert_customer(customer(i, "Kund", None), None, at))
+            .collect();
+        // The third of five, in the middle of the second page (two a page).
+        w.api.set_unreadable(&ids[2], true);
+        let job = w.run(Direction::Pull, Mode::Incremental).await;
+        assert_eq!(
+            (job.progress.done, job.progress.failed),
+            (4, 1),
+            "the rest went on"
+        );
+        let set_aside = w.store.quarantined("i1", None, 10).await.unwrap();
+        assert_eq!(set_aside.len(), 1);
+        let q = &set_aside[0];
+        assert_eq!((q.side, q.id.as_str()), (Side::Provider, ids[2].as_str()));
+        assert_eq!(q.field.as_deref(), Some("Name"));
+        assert!(q.message.contains("unexpected shape"), "{q:?}");
+        assert_eq!(w.store.all_feed("i1", Entity::Customers).len(), 4);
+
+        // Fixed at the provider without a change the incremental listing would show: the next
+        // pull reads it again from the quarantine.
+        w.api.set_unreadable(&ids[2], false);
+        let job = w.run(Direction::Pull, Mode::Incremental).await;
+        assert_eq!(job.progress.failed, 0);
+        assert!(w
+            .store
+            .quarantined("i1", None, 10)
+            .await
+            .unwrap()
+            .is_empty());
+        let feed = w.store.all_feed("i1", Entity::Customers);
+        assert_eq!(feed.len(), 5, "{feed:?}");
+        assert_eq!(feed[4].remote_id, ids[2]);
+    });
+}
+
+#[test]
+fn an_app_record_the_provider_refuses_is_set_aside_and_tried_again_by_the_next_job() {
+    block_on(async {
+        let w = World::new();
+        w.upsert_customers(vec![
+            customer(1, "Bygg AB", None),
+            customer(2, "Måleri AB", None),
+        ])
+        .await;
+        w.api.script([Fault::Refuse]);
+        let job = w.run(Direction::Push, Mode::Incremental).await;
+        assert_eq!((job.progress.done, job.progress.failed), (1, 1));
+        let q = w.store.quarantined("i1", None, 10).await.unwrap();
+        assert_eq!(q.len(), 1);
+        assert_eq!((q[0].side, q[0].id.as_str()), (Side::App, "c1"));
+        assert_eq!(q[0].field.as_deref(), Some("name"));
+        assert_eq!(q[0].job_id, job.id);
+        assert_eq!(w.api.creates(Entity::Customers, "c1"), 0);
+
+        // The next job, with no change by the app, tries it again; this time it goes through.
+        let job = w.run(Direction::Push, Mode::Incremental).await;
+        assert_eq!((job.progress.done, job.progress.failed), (1, 0));
+        assert_eq!(w.api.creates(Entity::Customers, "c1"), 1);
+        assert!(w
+            .store
+            .quarantined("i1", None, 10)
+            .await
+            .unwrap()
+            .is_empty());
+        assert!(w.store.all_pendings("i1", Entity::Customers).is_empty());
     });
 }
