@@ -35,7 +35,7 @@ async fn main() -> Result<(), BoxError> {
             }),
         )
         .with_target(false)
-        .with_writer(std::io::stderr)
+        .with_writer(|| LogWriter)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
     // Provider URLs, client ids and secrets from the environment point a provider at a real
@@ -367,11 +367,10 @@ async fn follow_jobs(stack: &Stack, tenant: &str, id: &str) -> Result<(), BoxErr
             });
         if tty {
             if line != last_line {
-                print!("\r\x1b[2K7. jobs: {line}");
-                std::io::stdout().flush()?;
+                show_progress(&format!("7. jobs: {line}"))?;
             }
             if ended {
-                println!();
+                end_progress();
             }
         } else if states != last_states || (ended && line != last_line) {
             println!("7. jobs: {line}");
@@ -381,12 +380,54 @@ async fn follow_jobs(stack: &Stack, tenant: &str, id: &str) -> Result<(), BoxErr
             return Ok(());
         }
         if std::time::Instant::now() > deadline {
-            if tty {
-                println!();
-            }
+            end_progress();
             return Err("jobs did not finish within two minutes".into());
         }
         tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+}
+
+/// The job line being updated in place on a terminal ("" when none).
+static PROGRESS: std::sync::Mutex<String> = std::sync::Mutex::new(String::new());
+
+/// Shows `line` as the in-place progress line (on a terminal).
+fn show_progress(line: &str) -> std::io::Result<()> {
+    let mut p = PROGRESS.lock().unwrap_or_else(|e| e.into_inner());
+    print!("\r\x1b[2K{line}");
+    std::io::stdout().flush()?;
+    *p = line.to_string();
+    Ok(())
+}
+
+/// Ends the in-place progress line.
+fn end_progress() {
+    let mut p = PROGRESS.lock().unwrap_or_else(|e| e.into_inner());
+    if !p.is_empty() {
+        println!();
+        p.clear();
+    }
+}
+
+/// Log lines go to standard error; on a terminal a log line clears the progress line first
+/// and shows it again after, so the two never run together.
+struct LogWriter;
+
+impl Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let p = PROGRESS.lock().unwrap_or_else(|e| e.into_inner());
+        if !p.is_empty() {
+            print!("\r\x1b[2K");
+            std::io::stdout().flush()?;
+        }
+        std::io::stderr().write_all(buf)?;
+        if !p.is_empty() {
+            print!("{p}");
+            std::io::stdout().flush()?;
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
     }
 }
 
