@@ -26,7 +26,11 @@ fn port(var: &str, default: u16) -> u16 {
 async fn main() -> Result<(), BoxError> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("token") {
-        return print_token(&args[1..]);
+        if let Err(e) = print_token(&args[1..]) {
+            eprintln!("devstack token: {e}");
+            std::process::exit(2);
+        }
+        return Ok(());
     }
     tracing_subscriber::fmt()
         .with_env_filter(
