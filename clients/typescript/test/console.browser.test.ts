@@ -77,7 +77,7 @@ async function connectThroughSandbox(provider: "fortnox" | "visma", consentShot:
   assert.match((await page.locator("#banner").textContent()) ?? "", /connected/);
 }
 
-test("connect Fortnox and Visma through the consent pages, sync, see the job reach 100 %", async () => {
+test("connect Fortnox and Visma through the consent pages, sync, see the job reach 100 %, disconnect", async () => {
   const tenant = newTenant("browser");
   await page.goto(`${API_URL}/dev/console?tenant=${tenant}`);
   await page.getByText("No integrations yet").waitFor();
@@ -119,5 +119,16 @@ test("connect Fortnox and Visma through the consent pages, sync, see the job rea
   assert.ok(jobs.length >= 2 && jobs.every((j) => j.state === "succeeded"), JSON.stringify(jobs.map((j) => [j.trigger, j.state, j.last_error])));
   assert.equal(jobs.find((j) => j.id === up.job_id)?.progress.done, 15);
   assert.ok((await card.locator(".feed tbody tr[data-seq]").count()) >= 5, "the feed shows the new customers");
+
+  // Disconnect Visma from the console: revoked at the provider, tokens gone, shown as such.
+  const visma = integrations.find((i) => i.provider === "visma");
+  assert.ok(visma);
+  await page.locator(`tr[data-provider=visma] button[data-action=disconnect]`).click();
+  await page.locator(`tr[data-provider=visma][data-status=disconnected]`).waitFor();
+  await page.locator("#banner", { hasText: "Disconnected" }).waitFor();
+  await shot("07-visma-disconnected.png");
+  assert.equal((await client.getIntegration(visma.id)).status, "disconnected");
+  assert.equal((await client.getIntegration(fortnox.id)).status, "connected");
+
   assert.deepEqual(pageErrors.filter((e) => !e.includes("/favicon.ico")), [], "no script errors or failed requests");
 });
