@@ -12,16 +12,39 @@ BUILD_VENV_STAMP := $(BUILD_VENV)/.installed-$(shell sha1sum requirements-build.
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: dev test venv build-venv fmt clippy cfn-lint sam-validate build deploy bench bench-cold-start bench-provider bench-sync bench-webhooks schemathesis clean
+.PHONY: dev test token client client-generate frontend venv build-venv fmt clippy cfn-lint sam-validate build deploy bench bench-cold-start bench-provider bench-sync bench-webhooks schemathesis clean
 
-## dev: moto, the provider sandbox and every function on localhost, plus a visible end-to-end connect
-dev: venv
+## dev: moto, the provider sandbox and every function on localhost, plus a visible end-to-end
+## connect; the integrations console at http://127.0.0.1:3000/dev/console
+dev: venv client
 	$(CARGO) run -p devstack
 
-## test: formatting, lints, the template checks, every Rust test (unit and system), then the
+## token: a dev JWT (1 hour) for a running `make dev`: make token TENANT=acme [TOKEN_USER=alice]
+token:
+	@test -n "$(TENANT)" || { echo 'usage: make token TENANT=<tenant id> [TOKEN_USER=<user>]' >&2; exit 2; }
+	@$(CARGO) run -q -p devstack -- token "$(TENANT)" $(if $(TOKEN_USER),"$(TOKEN_USER)")
+
+## client: the TypeScript client and the console it drives (npm ci, tsc) in clients/typescript
+client: clients/typescript/node_modules/.package-lock.json
+	cd clients/typescript && npx --no-install tsc -p tsconfig.json
+
+clients/typescript/node_modules/.package-lock.json: clients/typescript/package-lock.json
+	cd clients/typescript && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+
+## client-generate: regenerate clients/typescript/src/generated/api.ts from docs/openapi.yaml
+client-generate: clients/typescript/node_modules/.package-lock.json
+	cd clients/typescript && npm run -s generate
+
+## frontend: the client's drift check, tsc and tests, and the console in headless Chromium
+frontend: venv
+	scripts/frontend.sh
+
+## test: formatting, lints, the template checks, every Rust test (unit and system), the
+## TypeScript client and the console in headless Chromium (scripts/frontend.sh), then the
 ## devstack's walk-through and schemathesis against it (scripts/schemathesis.sh checks both)
 test: venv fmt clippy cfn-lint sam-validate
 	DEVSTACK_PYTHON=$(CURDIR)/$(VENV)/bin/python $(CARGO) test --workspace --all-targets
+	scripts/frontend.sh
 	scripts/schemathesis.sh
 
 ## venv: pinned Python tools (moto server, cfn-lint) in .venv
@@ -86,4 +109,4 @@ schemathesis: venv
 	scripts/schemathesis.sh
 
 clean:
-	rm -rf $(VENV) target .aws-sam
+	rm -rf $(VENV) target .aws-sam clients/typescript/node_modules clients/typescript/dist

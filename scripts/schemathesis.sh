@@ -45,7 +45,7 @@ log="$OUT/devstack.log"
 say "building and starting the devstack on 127.0.0.1:$port (log: ${log#"$ROOT"/})"
 : >"$log" # empty before the wait below reads it, not when the background job gets to it
 # Its own process group, so stopping it stops cargo, the devstack and its moto server together.
-DEVSTACK_PORT="$port" SANDBOX_PORT=0 DEVSTACK_PYTHON="$ROOT/.venv/bin/python" \
+DEVSTACK_PORT="$port" SANDBOX_PORT=0 MOTO_PORT=0 DEVSTACK_PYTHON="$ROOT/.venv/bin/python" \
     setsid cargo run -q -p devstack >"$log" 2>&1 </dev/null &
 devstack_pid=$!
 stop() {

@@ -224,11 +224,13 @@ pub async fn serve(
     jwt: DevJwt,
     _tenant_claim: String,
 ) {
+    let console = crate::console::router(jwt.clone());
     let state = Arc::new(Gateway { ctx, jwt });
     let app = axum::Router::new()
         .route("/dev/return", axum::routing::get(dev_return))
         .fallback(dispatch)
-        .with_state(state);
+        .with_state(state)
+        .merge(console);
     if let Err(e) = axum::serve(listener, app).await {
         tracing::error!(error = %e, "devstack gateway stopped");
     }

@@ -5,6 +5,7 @@
 //! providers' OpenAPI contracts ([`Stack::assert_contracts_kept`]).
 
 pub mod aws;
+pub mod console;
 pub mod gateway;
 pub mod jwt;
 pub mod moto;
@@ -24,6 +25,15 @@ pub const DEV_ISSUER: &str = "https://auth.devstack.local/";
 /// Audience of dev JWTs.
 pub const DEV_AUDIENCE: &str = "accounting-integrations";
 
+/// The HS256 key of dev JWTs: the same in every devstack, so `make token` can mint a token
+/// for a running stack without asking it. Not a secret; the devstack is never deployed.
+pub const DEV_SIGNING_KEY: &[u8] = b"devstack-only-signing-key-not-a-secret";
+
+/// The signer and verifier of dev JWTs.
+pub fn dev_jwt() -> jwt::DevJwt {
+    jwt::DevJwt::new(DEV_ISSUER, DEV_AUDIENCE, DEV_SIGNING_KEY)
+}
+
 /// What to start.
 #[derive(Clone, Debug)]
 pub struct StackOptions {
@@ -31,6 +41,8 @@ pub struct StackOptions {
     pub api_port: u16,
     /// Port for the sandbox (0 = any free port).
     pub sandbox_port: u16,
+    /// Port for the stack's moto server (0 = any free port).
+    pub moto_port: u16,
     /// DynamoDB table name (unique per test).
     pub table_name: String,
     /// Secret name prefix (unique per test).
@@ -51,6 +63,7 @@ impl Default for StackOptions {
         StackOptions {
             api_port: 0,
             sandbox_port: 0,
+            moto_port: 0,
             table_name: format!("integrations-{}", &run[..12]),
             secret_prefix: format!("accounting-integrations-{}", &run[..12]),
             env: HashMap::new(),
@@ -95,7 +108,7 @@ impl Stack {
     pub async fn start(
         opts: StackOptions,
     ) -> Result<Stack, Box<dyn std::error::Error + Send + Sync>> {
-        let moto = moto::start_own().await?;
+        let moto = moto::start_own(opts.moto_port).await?;
         let sdk = aws::sdk_config(&moto.endpoint).await;
         aws::create_table(&sdk, &opts.table_name).await?;
         let kms_key_arn = aws::create_key(&sdk).await?;
@@ -147,11 +160,7 @@ impl Stack {
         vars.extend(opts.env.clone());
         let config = Config::from_lookup(|k| vars.get(k).cloned())?;
         let ctx = Arc::new(AppContext::new(config, &sdk));
-        let jwt = jwt::DevJwt::new(
-            DEV_ISSUER,
-            DEV_AUDIENCE,
-            b"devstack-only-signing-key-not-a-secret",
-        );
+        let jwt = dev_jwt();
         let server = tokio::spawn(gateway::serve(
             listener,
             ctx.clone(),

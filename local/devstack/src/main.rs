@@ -1,10 +1,17 @@
 //! `make dev`: moto, the provider sandbox and every function on localhost, then a visible
 //! end-to-end connect of one Fortnox and one Visma integration. Keeps serving until Ctrl-C
-//! (or exits after the walk-through with `DEVSTACK_EXIT_AFTER_DEMO=1`).
+//! (or exits after the walk-through with `DEVSTACK_EXIT_AFTER_DEMO=1`; skips the walk-through
+//! with `DEVSTACK_WALKTHROUGH=0`).
+//!
+//! `devstack token <tenant> [user]` (`make token TENANT=…`) prints a dev JWT and exits.
+//!
+//! The walk-through goes to standard output, logs to standard error; neither carries ANSI
+//! colour codes unless it is a terminal.
 
 use devstack::{query_of, Stack, StackOptions};
 use reqwest::Method;
 use shared::domain::ProviderKind;
+use std::io::{IsTerminal, Write};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -17,6 +24,14 @@ fn port(var: &str, default: u16) -> u16 {
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("token") {
+        if let Err(e) = print_token(&args[1..]) {
+            eprintln!("devstack token: {e}");
+            std::process::exit(2);
+        }
+        return Ok(());
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
@@ -24,6 +39,8 @@ async fn main() -> Result<(), BoxError> {
             }),
         )
         .with_target(false)
+        .with_writer(|| LogWriter)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     // Provider URLs, client ids and secrets from the environment point a provider at a real
     // test company (README, "Running against real test companies").
@@ -31,6 +48,7 @@ async fn main() -> Result<(), BoxError> {
     let opts = StackOptions {
         api_port: port("DEVSTACK_PORT", 3000),
         sandbox_port: port("SANDBOX_PORT", 9100),
+        moto_port: port("MOTO_PORT", 9101),
         table_name: "accounting-integrations-dev".into(),
         secret_prefix: "accounting-integrations".into(),
         env: real.clone(),
@@ -43,12 +61,24 @@ async fn main() -> Result<(), BoxError> {
         r#"
 == accounting integrations: local stack ==
 API (every function, JWT-checked like API Gateway)  {api}
+Integrations console (in a browser)  {api}/dev/console   (another tenant: ?tenant=<id>)
 Provider sandbox (Fortnox under /fortnox, Visma under /visma)  {sb}
-Sandbox inspection  {sb}/_sandbox/token-requests
-AWS (moto server)  {moto}
+AWS (moto server; port MOTO_PORT)  {moto}
 KMS key for secrets  {key}
 
-A dev JWT for tenant `{tenant}` (valid 1 hour):
+Sandbox inspection views (JSON):
+  GET  {sb}/_sandbox/token-requests        every OAuth token request (grant, outcome)
+  GET  {sb}/_sandbox/requests              every REST request the product made
+  GET  {sb}/_sandbox/revocations           token revocations
+  GET  {sb}/_sandbox/fortnox/customers     the Fortnox company's customers (also /visma/customers)
+  GET  {sb}/_sandbox/fortnox/invoices      its invoices (also /visma/invoices)
+  GET  {sb}/_sandbox/faults                fault injection settings (POST to change them)
+  GET  {sb}/_sandbox/faults-injected       faults injected so far
+  GET  {sb}/_sandbox/rate-limited          requests answered 429
+  GET  {sb}/_sandbox/contract-violations   requests or answers that broke the official contracts
+  POST {sb}/_sandbox/expire-access-tokens, /clear-records, /{{fortnox|visma}}/seed-customers
+
+A dev JWT for tenant `{tenant}` (valid 1 hour; `make token TENANT=<id>` mints a new one for any tenant):
   export TOKEN={token}
 
 Try it:
@@ -56,6 +86,13 @@ Try it:
   curl -s -X POST {api}/api/integrations/<id>/connect -H "authorization: Bearer $TOKEN"    # open authorization_url in a browser
   curl -s {api}/api/integrations/status -H "authorization: Bearer $TOKEN"
   curl -s -X DELETE {api}/api/integrations/<id> -H "authorization: Bearer $TOKEN"
+
+Webhooks (a Lambda function URL in AWS, here on the same port; no JWT, the signature authenticates):
+  POST {api}/api/integrations/<id>/webhook   signed with the integration's key (docs/webhooks.md)
+  curl -s -X POST {api}/api/integrations/<id>/webhook-key/rotate -H "authorization: Bearer $TOKEN"   # answers a new key, once
+
+Schedules: the watchdog runs every minute; the hourly scheduler enqueues an incremental sync of
+every connected integration (spread over the hour) and refreshes tokens close to dying.
 "#,
         api = stack.api_url,
         sb = stack.sandbox.base_url,
@@ -63,6 +100,13 @@ Try it:
         key = stack.kms_key_arn,
     );
 
+    if std::env::var("DEVSTACK_WALKTHROUGH").as_deref() == Ok("0") {
+        spawn_timers(&stack);
+        println!("(walk-through skipped: DEVSTACK_WALKTHROUGH=0)");
+        println!("\nThe stack keeps running; Ctrl-C stops it.");
+        tokio::signal::ctrl_c().await?;
+        return Ok(());
+    }
     println!("== walk-through: connect one Fortnox and one Visma integration, then sync ==");
     let mut ids = Vec::new();
     for provider in ProviderKind::ALL {
@@ -280,10 +324,12 @@ async fn sync_walk_through(
     Ok(())
 }
 
-/// Prints the integration's jobs until every one has ended.
+/// Shows the integration's jobs until every one has ended: on a terminal one line that
+/// updates in place; otherwise a line whenever a job changes state, and the final counts.
 async fn follow_jobs(stack: &Stack, tenant: &str, id: &str) -> Result<(), BoxError> {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-    let mut last = String::new();
+    let tty = std::io::stdout().is_terminal();
+    let (mut last_line, mut last_states) = (String::new(), String::new());
     loop {
         let r = stack
             .call(
@@ -294,39 +340,116 @@ async fn follow_jobs(stack: &Stack, tenant: &str, id: &str) -> Result<(), BoxErr
             )
             .await?;
         let jobs = r.json["jobs"].as_array().cloned().unwrap_or_default();
-        let line = jobs
-            .iter()
-            .map(|j| {
-                format!(
-                    "{} {} done={} skipped={} failed={}",
-                    j["trigger"].as_str().unwrap_or(""),
-                    j["state"].as_str().unwrap_or(""),
-                    j["progress"]["done"],
-                    j["progress"]["skipped"],
-                    j["progress"]["failed"]
-                )
-            })
-            .collect::<Vec<_>>()
-            .join(" | ");
-        if line != last {
-            println!("7. jobs: {line}");
-            last = line;
-        }
-        if !jobs.is_empty()
+        let describe = |with_counts: bool| {
+            jobs.iter()
+                .map(|j| {
+                    let mut d = format!(
+                        "{} {}",
+                        j["trigger"].as_str().unwrap_or(""),
+                        j["state"].as_str().unwrap_or("")
+                    );
+                    if with_counts {
+                        d += &format!(
+                            " done={} skipped={} failed={}",
+                            j["progress"]["done"],
+                            j["progress"]["skipped"],
+                            j["progress"]["failed"]
+                        );
+                    }
+                    d
+                })
+                .collect::<Vec<_>>()
+                .join(" | ")
+        };
+        let (line, states) = (describe(true), describe(false));
+        let ended = !jobs.is_empty()
             && jobs.iter().all(|j| {
                 matches!(
                     j["state"].as_str(),
                     Some("succeeded" | "failed" | "dead" | "cancelled")
                 )
-            })
-        {
+            });
+        if tty {
+            if line != last_line {
+                show_progress(&format!("7. jobs: {line}"))?;
+            }
+            if ended {
+                end_progress();
+            }
+        } else if states != last_states || (ended && line != last_line) {
+            println!("7. jobs: {line}");
+        }
+        (last_line, last_states) = (line, states);
+        if ended {
             return Ok(());
         }
         if std::time::Instant::now() > deadline {
+            end_progress();
             return Err("jobs did not finish within two minutes".into());
         }
         tokio::time::sleep(std::time::Duration::from_millis(250)).await;
     }
+}
+
+/// The job line being updated in place on a terminal ("" when none).
+static PROGRESS: std::sync::Mutex<String> = std::sync::Mutex::new(String::new());
+
+/// Shows `line` as the in-place progress line (on a terminal).
+fn show_progress(line: &str) -> std::io::Result<()> {
+    let mut p = PROGRESS.lock().unwrap_or_else(|e| e.into_inner());
+    print!("\r\x1b[2K{line}");
+    std::io::stdout().flush()?;
+    *p = line.to_string();
+    Ok(())
+}
+
+/// Ends the in-place progress line.
+fn end_progress() {
+    let mut p = PROGRESS.lock().unwrap_or_else(|e| e.into_inner());
+    if !p.is_empty() {
+        println!();
+        p.clear();
+    }
+}
+
+/// Log lines go to standard error; on a terminal a log line clears the progress line first
+/// and shows it again after, so the two never run together.
+struct LogWriter;
+
+impl Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let p = PROGRESS.lock().unwrap_or_else(|e| e.into_inner());
+        if !p.is_empty() {
+            print!("\r\x1b[2K");
+            std::io::stdout().flush()?;
+        }
+        std::io::stderr().write_all(buf)?;
+        if !p.is_empty() {
+            print!("{p}");
+            std::io::stdout().flush()?;
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
+
+/// `devstack token <tenant> [user]`: a dev JWT valid one hour, for a running devstack.
+fn print_token(args: &[String]) -> Result<(), BoxError> {
+    let Some(tenant) = args.first().filter(|t| !t.is_empty()) else {
+        return Err("usage: devstack token <tenant> [user]   (make token TENANT=<id>)".into());
+    };
+    let user = args
+        .get(1)
+        .filter(|u| !u.is_empty())
+        .cloned()
+        .unwrap_or_else(|| format!("user-of-{tenant}"));
+    if !devstack::console::valid_id(tenant) || !devstack::console::valid_id(&user) {
+        return Err("tenant and user: 1 to 128 characters from A-Z a-z 0-9 . _ -".into());
+    }
+    println!("{}", devstack::dev_jwt().sign_for(tenant, &user, 3600));
+    Ok(())
 }
 
 /// The schedules EventBridge would run: the watchdog every minute here, the scheduler hourly.

@@ -35,15 +35,17 @@ sys.stdin.read()
 server.stop()
 "#;
 
-/// Starts a moto server of its own, or uses the one at `MOTO_ENDPOINT` when that is set.
-pub async fn start_own() -> Result<Moto, BoxError> {
+/// Starts a moto server of its own on `port` (0: any free port), or uses the one at
+/// `MOTO_ENDPOINT` when that is set.
+pub async fn start_own(port: u16) -> Result<Moto, BoxError> {
     if let Ok(endpoint) = std::env::var("MOTO_ENDPOINT") {
         return Ok(Moto {
             endpoint,
             _child: None,
         });
     }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+    let port = std::net::TcpListener::bind(("127.0.0.1", port))
+        .map_err(|e| format!("moto cannot listen on 127.0.0.1:{port} ({e}); set MOTO_PORT"))?
         .local_addr()?
         .port();
     let py = python();
