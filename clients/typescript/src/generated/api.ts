@@ -183,6 +183,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/integrations/{id}/quarantine": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Records set aside, up to 100 (function `status`)
+         * @description A provider record the sync could not read or map, or an app record the accounting system refused, is set aside here with its id, the field at fault and the message, while the rest of its job goes on. The next sync tries each again (an app record with no change from the app included) and removes it once it goes through.
+         */
+        get: operations["listQuarantine"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/integrations/{id}/sync": {
         parameters: {
             query?: never;
@@ -445,6 +465,8 @@ export interface components {
                 skipped: number;
                 conflicts: number;
                 longest_slice_ms?: number;
+                /** @description Records whose create's outcome is not known yet (the accounting system may still commit it). The job looks them up again by our reference, waiting between slices, and ends only when none is left; a record is created again only after the settle time (CREATE_SETTLE_SECONDS) without being found. */
+                in_doubt?: number;
             };
             /** @description Where the next slice continues; opaque. */
             checkpoint: unknown;
@@ -461,6 +483,32 @@ export interface components {
             /** Format: date-time */
             finished_at: string | null;
             version?: number;
+        };
+        Quarantined: {
+            /** @enum {string} */
+            entity: "customers" | "invoices";
+            /**
+             * @description `provider`: a provider record that could not be read or mapped (`id` is the provider's id); `app`: an app record the provider refused (`id` is ours).
+             * @enum {string}
+             */
+            side: "provider" | "app";
+            id: string;
+            /** @description The field at fault */
+            field?: string | null;
+            /** @description What the client or the accounting system said. */
+            message: string;
+            /** @description The job that set it aside last. */
+            job_id: string;
+            /**
+             * Format: date-time
+             * @description When it was last tried.
+             */
+            at: string;
+            /**
+             * Format: date-time
+             * @description Since when it has been set aside.
+             */
+            since?: string | null;
         };
         Conflict: {
             entity: components["schemas"]["Entity"];
@@ -1101,6 +1149,35 @@ export interface operations {
                 content: {
                     "application/json": {
                         conflicts: components["schemas"]["Conflict"][];
+                    };
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    listQuarantine: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The integration id (a UUID for integrations created by this API). */
+                id: components["parameters"]["IntegrationId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The records set aside. */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        quarantine: components["schemas"]["Quarantined"][];
                     };
                 };
             };
