@@ -39,6 +39,9 @@ pub struct IntegrationOwner {
     pub secret_name: String,
     /// The webhook signature scheme chosen for the integration; `None` means the default.
     pub webhook_scheme: Option<String>,
+    /// The id of the newest webhook key, written by each rotation: a receiver whose cached
+    /// keys are older reads the secret again at once.
+    pub webhook_keys: Option<String>,
 }
 
 /// The owner item of `i`: `pk = INTEGRATION#<id>, sk = META`.
@@ -157,6 +160,7 @@ impl Db {
                 .map_err(|e| StoreError::Corrupt(format!("{e}")))?,
             secret_name: req_s(it, "secret_name")?.to_string(),
             webhook_scheme: get_s(it, "webhook_scheme").map(str::to_string),
+            webhook_keys: get_s(it, "webhook_keys").map(str::to_string),
         }))
     }
 

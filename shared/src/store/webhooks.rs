@@ -69,6 +69,27 @@ impl Db {
         Ok(())
     }
 
+    /// Records on the owner item which key is the integration's newest (after a rotation), so
+    /// that receivers with older keys cached read them again at once.
+    pub async fn mark_webhook_keys(
+        &self,
+        integration_id: &str,
+        newest_key_id: &str,
+    ) -> Result<(), StoreError> {
+        self.client()
+            .update_item()
+            .table_name(self.table())
+            .key("pk", s(integration_pk(integration_id)))
+            .key("sk", s(crate::store::dynamo::OWNER_SK))
+            .update_expression("SET webhook_keys = :k")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":k", s(newest_key_id))
+            .send()
+            .await
+            .map_err(StoreError::dynamo)?;
+        Ok(())
+    }
+
     /// Writes the integration's owner item with its webhook scheme (`None`: the configured
     /// default). Also creates the item for an integration made before owner items existed.
     pub async fn put_integration_owner(

@@ -142,6 +142,8 @@ pub struct Signer {
     pub scheme: Scheme,
     /// Its keys, newest first, retiring ones included.
     pub keys: Vec<WebhookKey>,
+    /// The newest key id the owner item named when these keys were read.
+    pub keys_mark: Option<String>,
 }
 
 /// Keys read from Secrets Manager, kept briefly per container. A cached set that fails is
@@ -249,15 +251,37 @@ async fn verify(
     if !plausible_integration_id(integration_id) {
         return Err(reject(Unverified::UnknownIntegration));
     }
+    let mut owner = None;
     if let Some((signer, age)) = cache.get(integration_id, settings.key_cache_ttl) {
         match check(&signer) {
             Ok(()) => return Ok(signer),
-            Err(e) if age < KEY_REFRESH_MIN => return Err(reject(e.into())),
+            Err(e) if age < KEY_REFRESH_MIN => {
+                // Read again within a second of the last read only after a rotation, which
+                // the owner item (a DynamoDB read, not a Secrets Manager one) tells: the
+                // container that served the rotation's first delivery accepts the new key at
+                // once, and bad signatures still never flood Secrets Manager.
+                let current = ctx.db.integration_owner(integration_id).await?;
+                let rotated = current.as_ref().is_some_and(|o| {
+                    o.webhook_keys.is_some() && o.webhook_keys != signer.keys_mark
+                });
+                if !rotated {
+                    return Err(reject(e.into()));
+                }
+                owner = current;
+            }
             // The keys may have been rotated since they were cached: read them again.
             Err(_) => {}
         }
     }
-    let signer = Arc::new(load_signer(ctx, integration_id).await?.map_err(reject)?);
+    let owner = match owner {
+        Some(o) => Some(o),
+        None => ctx.db.integration_owner(integration_id).await?,
+    };
+    let signer = Arc::new(
+        load_signer(ctx, integration_id, owner)
+            .await?
+            .map_err(reject)?,
+    );
     if !settings.key_cache_ttl.is_zero() {
         cache.put(integration_id, signer.clone());
     }
@@ -268,8 +292,9 @@ async fn verify(
 async fn load_signer(
     ctx: &AppContext,
     integration_id: &str,
+    owner: Option<crate::store::dynamo::IntegrationOwner>,
 ) -> Result<Result<Signer, Unverified>, StoreError> {
-    let Some(owner) = ctx.db.integration_owner(integration_id).await? else {
+    let Some(owner) = owner else {
         return Ok(Err(Unverified::UnknownIntegration));
     };
     // The webhook secret only: this public function has no access to the token secrets.
@@ -284,6 +309,7 @@ async fn load_signer(
         tenant_id: owner.tenant_id,
         scheme: scheme_of(ctx, owner.webhook_scheme.as_deref()),
         keys: secret.keys,
+        keys_mark: owner.webhook_keys,
     }))
 }
 

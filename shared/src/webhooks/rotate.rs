@@ -175,6 +175,8 @@ pub async fn rotate_key(
             .put_integration_owner(&integration, req.scheme.map(Scheme::as_str))
             .await?;
     }
+    // Receivers with older keys cached see this and read the new ones at once.
+    ctx.db.mark_webhook_keys(&integration.id, &new.id).await?;
     tracing::info!(tenant = %tenant, integration = %integration.id, key_id = %new.id, scheme = scheme.as_str(), imported, grace_seconds = grace.as_secs(), "webhook key rotated");
     Ok(RotatedKey {
         integration_id: integration.id.clone(),
