@@ -846,3 +846,78 @@ async fn a_provider_record_that_cannot_be_read_is_set_aside_and_the_rest_goes_on
         "only answers broke the contract: {taken:?}"
     );
 }
+
+/// A batch of feed entries that failed half-way (some entries written, one not) leaves the feed
+/// readable only up to the last whole batch, so no reader's cursor passes the missing entry;
+/// the retried batch (new sequence numbers) makes everything readable, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_half_written_feed_batch_never_lets_a_cursor_skip_an_entry() {
+    use shared::store::records::FeedEntry;
+    use shared::store::{SyncStore, SyncWrite};
+    let stack = stack().await;
+    let db = &stack.ctx.db;
+    let iid = "feed-head-test";
+    let entry = |seq: u64, our_id: &str| FeedEntry {
+        seq,
+        entity: Entity::Customers,
+        op: "upsert".into(),
+        our_id: our_id.into(),
+        remote_id: format!("r-{our_id}"),
+        record: Some(json!({"id": our_id})),
+        pulled_at: Utc::now(),
+    };
+    let seqs = |v: &[FeedEntry]| v.iter().map(|f| f.seq).collect::<Vec<_>>();
+    let first = SyncStore::reserve_seq(db, iid, 1).await.unwrap();
+    SyncStore::write(
+        db,
+        iid,
+        Entity::Customers,
+        vec![SyncWrite::Feed(entry(first, "a"))],
+    )
+    .await
+    .unwrap();
+    // A batch of three whose second write never landed (the slice failed after the others).
+    let batch = SyncStore::reserve_seq(db, iid, 3).await.unwrap();
+    for (i, id) in [(0, "b"), (2, "d")] {
+        db.client()
+            .put_item()
+            .table_name(db.table())
+            .set_item(Some(
+                shared::store::Db::feed_item(iid, &entry(batch + i, id)).unwrap(),
+            ))
+            .send()
+            .await
+            .unwrap();
+    }
+    let read = SyncStore::feed(db, iid, Entity::Customers, 0, 100)
+        .await
+        .unwrap();
+    assert_eq!(
+        seqs(&read),
+        vec![first],
+        "nothing past the last whole batch"
+    );
+    let cursor = read.last().unwrap().seq;
+    // The slice is retried: the same records again, under new numbers, written whole.
+    let retry = SyncStore::reserve_seq(db, iid, 3).await.unwrap();
+    let again: Vec<SyncWrite> = ["b", "c", "d"]
+        .iter()
+        .enumerate()
+        .map(|(i, id)| SyncWrite::Feed(entry(retry + i as u64, id)))
+        .collect();
+    SyncStore::write(db, iid, Entity::Customers, again)
+        .await
+        .unwrap();
+    let read = SyncStore::feed(db, iid, Entity::Customers, cursor, 100)
+        .await
+        .unwrap();
+    assert_eq!(
+        seqs(&read),
+        vec![batch, batch + 2, retry, retry + 1, retry + 2],
+        "in order, nothing skipped"
+    );
+    assert!(
+        read.iter().any(|f| f.our_id == "c"),
+        "the missing record came"
+    );
+}

@@ -31,6 +31,47 @@ impl Db {
         Ok(last - count + 1)
     }
 
+    /// Makes the feed readable up to `seq` (never backwards): called after a batch holding
+    /// entries up to `seq` was written whole.
+    pub async fn advance_feed_head(
+        &self,
+        integration_id: &str,
+        seq: u64,
+    ) -> Result<(), StoreError> {
+        let res = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .key("pk", s(integration_pk(integration_id)))
+            .key("sk", s("SEQ"))
+            .update_expression("SET head = :s")
+            .condition_expression("attribute_not_exists(head) OR head < :s")
+            .expression_attribute_values(":s", n(seq as i64))
+            .send()
+            .await;
+        written(res).map(|_| ()) // a head already further on is fine
+    }
+
+    /// How far the feed is readable: the head written after whole batches; for a feed written
+    /// before heads existed, its sequence counter.
+    async fn feed_head(&self, integration_id: &str) -> Result<u64, StoreError> {
+        let out = self
+            .client()
+            .get_item()
+            .table_name(self.table())
+            .key("pk", s(integration_pk(integration_id)))
+            .key("sk", s("SEQ"))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(StoreError::dynamo)?;
+        Ok(out
+            .item()
+            .and_then(|it| get_n(it, "head").or_else(|| get_n(it, "next_seq")))
+            .unwrap_or(0)
+            .max(0) as u64)
+    }
+
     /// The feed item for an entry.
     pub fn feed_item(integration_id: &str, f: &FeedEntry) -> Result<Item, StoreError> {
         let mut it = Item::new();
@@ -51,6 +92,12 @@ impl Db {
         cursor: u64,
         limit: i32,
     ) -> Result<Vec<FeedEntry>, StoreError> {
+        // Entries past the head belong to a batch not (yet) written whole: a reader that saw
+        // them could move its cursor past an entry still missing, and skip it for good.
+        let head = self.feed_head(integration_id).await?;
+        if head <= cursor {
+            return Ok(Vec::new());
+        }
         let page = self
             .query_prefix(
                 integration_id,
@@ -61,6 +108,12 @@ impl Db {
             .await?;
         page.items
             .iter()
+            .filter(|it| {
+                get_s(it, "sk")
+                    .and_then(|sk| sk.rsplit('#').next())
+                    .and_then(|n| n.parse::<u64>().ok())
+                    .is_some_and(|seq| seq <= head)
+            })
             .map(|it| {
                 serde_json::from_str(get_s(it, "doc").unwrap_or("null"))
                     .map_err(|e| StoreError::Corrupt(e.to_string()))

@@ -147,6 +147,7 @@ impl SyncStore for Db {
             return Ok(());
         }
         let mut items = Vec::with_capacity(writes.len() * 2);
+        let mut last_seq = None;
         for w in writes {
             match w {
                 SyncWrite::Mapping(m) => items.extend(
@@ -158,10 +159,19 @@ impl SyncStore for Db {
                     mapping_items(integration_id, e, &m).swap_remove(0),
                 )),
                 SyncWrite::Local(l) => items.push(Write::Put(local_item(integration_id, e, &l))),
-                SyncWrite::Feed(f) => items.push(Write::Put(Db::feed_item(integration_id, &f)?)),
+                SyncWrite::Feed(f) => {
+                    last_seq = last_seq.max(Some(f.seq));
+                    items.push(Write::Put(Db::feed_item(integration_id, &f)?))
+                }
             }
         }
-        self.write_batch(items, integration_id).await.map(|_| ())
+        self.write_batch(items, integration_id).await?;
+        // Only once the whole batch is written do its entries become readable: a batch that
+        // failed half-way must not let a reader's cursor pass the entries it did not write.
+        if let Some(seq) = last_seq {
+            self.advance_feed_head(integration_id, seq).await?;
+        }
+        Ok(())
     }
 
     async fn feed(
