@@ -69,10 +69,14 @@ async fn the_scheduler_enqueues_each_connected_integration_once_per_hour_spread_
         (3, 3, 0),
         "{report:?}"
     );
-    let period_start = now
-        - Ch::seconds(now.timestamp() % 3600)
-        - Ch::nanoseconds(now.timestamp_subsec_nanos() as i64);
-    for id in &ids {
+    // Fortnox hourly; Visma as often as the shared Visma budget allows: every five minutes
+    // for one integration.
+    let visma_period = shared::jobs::maintenance::visma_poll_seconds(1) as i64;
+    assert_eq!(visma_period, 300);
+    for (id, period) in ids.iter().zip([3600, visma_period, 3600]) {
+        let period_start = now
+            - Ch::seconds(now.timestamp() % period)
+            - Ch::nanoseconds(now.timestamp_subsec_nanos() as i64);
         let job = stack
             .ctx
             .db
@@ -83,8 +87,8 @@ async fn the_scheduler_enqueues_each_connected_integration_once_per_hour_spread_
         assert_eq!(job.state, JobState::Queued);
         let nb = job.not_before.unwrap();
         assert!(
-            nb >= period_start && nb < period_start + Ch::hours(1),
-            "spread within the hour: {nb}"
+            nb >= period_start && nb < period_start + Ch::seconds(period),
+            "spread within its period: {nb}"
         );
         assert_eq!(job.entities, vec![Entity::Customers, Entity::Invoices]);
     }
@@ -93,12 +97,17 @@ async fn the_scheduler_enqueues_each_connected_integration_once_per_hour_spread_
         3,
         "one message each"
     );
-    // Running again in the same hour creates nothing.
-    let again = schedule(&stack.ctx, now + Ch::minutes(1)).await.unwrap();
+    // Running again in the same period creates nothing.
+    let again = schedule(&stack.ctx, now + Ch::seconds(1)).await.unwrap();
     assert_eq!((again.enqueued, again.skipped), (0, 3), "{again:?}");
-    // Next hour, last hour's jobs still queued: skipped too (one job per integration at a time).
+    // Twenty minutes on: the Visma poll's period has moved on, but its last job is still
+    // queued (no worker here): skipped too, one job per integration at a time.
+    let later = schedule(&stack.ctx, now + Ch::minutes(20)).await.unwrap();
+    assert_eq!((later.enqueued, later.skipped), (0, 3), "{later:?}");
+    // Next hour, last hour's Fortnox jobs still queued: skipped. A Visma job queued for longer
+    // than the half hour the scheduler looks back no longer holds a poll back.
     let next = schedule(&stack.ctx, now + Ch::hours(1)).await.unwrap();
-    assert_eq!((next.enqueued, next.skipped), (0, 3), "{next:?}");
+    assert_eq!((next.enqueued, next.skipped), (1, 2), "{next:?}");
 }
 
 #[tokio::test]

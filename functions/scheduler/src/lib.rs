@@ -1,5 +1,6 @@
-//! Scheduled hourly: enqueues an incremental sync for every connected integration, spread over
-//! the hour, and refreshes tokens whose refresh token would otherwise die unused.
+//! Scheduled every five minutes: enqueues an incremental sync for every connected integration
+//! (Fortnox hourly, Visma as often as the app-wide Visma budget allows), spread over each
+//! period, and refreshes tokens whose refresh token would otherwise die unused.
 //!
 //! Invoked by hand with `{"migrate_webhook_keys": true}`, it instead moves webhook keys that an
 //! older release kept in the token secrets into their own secrets (docs/webhooks.md).

@@ -91,8 +91,10 @@ Webhooks (a Lambda function URL in AWS, here on the same port; no JWT, the signa
   POST {api}/api/integrations/<id>/webhook   signed with the integration's key (docs/webhooks.md)
   curl -s -X POST {api}/api/integrations/<id>/webhook-key/rotate -H "authorization: Bearer $TOKEN"   # answers a new key, once
 
-Schedules: the watchdog runs every minute; the hourly scheduler enqueues an incremental sync of
-every connected integration (spread over the hour) and refreshes tokens close to dying.
+Schedules: the watchdog runs every minute; the scheduler runs every five minutes and enqueues an
+incremental sync of every connected integration (Fortnox hourly, Visma every five minutes up to
+1,800 Visma integrations, then as the shared Visma budget allows), spread over each period, and
+refreshes tokens close to dying.
 "#,
         api = stack.api_url,
         sb = stack.sandbox.base_url,
@@ -452,7 +454,8 @@ fn print_token(args: &[String]) -> Result<(), BoxError> {
     Ok(())
 }
 
-/// The schedules EventBridge would run: the watchdog every minute here, the scheduler hourly.
+/// The schedules EventBridge would run: the watchdog every minute here, the scheduler every
+/// five minutes.
 fn spawn_timers(stack: &Stack) {
     let ctx = std::sync::Arc::new(stack.new_container());
     let c = ctx.clone();
@@ -468,7 +471,7 @@ fn spawn_timers(stack: &Stack) {
     });
     tokio::spawn(async move {
         loop {
-            tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+            tokio::time::sleep(std::time::Duration::from_secs(300)).await;
             let _ = shared::jobs::maintenance::schedule(&ctx, chrono::Utc::now()).await;
         }
     });

@@ -1,8 +1,13 @@
-//! The dead-letter handler, the watchdog for stuck jobs and the hourly scheduler.
+//! The dead-letter handler, the watchdog for stuck jobs and the scheduler (run every five
+//! minutes: Fortnox integrations sync once a period, `SCHEDULE_PERIOD_SECONDS`, an hour by
+//! default; Visma integrations as often as the app-wide Visma budget allows, see
+//! [`visma_poll_seconds`]).
 
 use super::{error_now, message_for, new_job, JobRequest};
 use crate::domain::job::schedule_offset_seconds;
-use crate::domain::{Direction, Entity, Integration, IntegrationStatus, JobState, Mode, Trigger};
+use crate::domain::{
+    Direction, Entity, Integration, IntegrationStatus, JobState, Mode, ProviderKind, Trigger,
+};
 use crate::store::{JobMessage, StoreError};
 use crate::AppContext;
 use chrono::{DateTime, Duration as ChronoDuration, Timelike, Utc};
@@ -120,57 +125,123 @@ fn period_start(now: DateTime<Utc>, period: u64) -> DateTime<Utc> {
         .unwrap_or(now)
 }
 
-/// Enqueues an incremental sync for every connected integration, each at its own offset in the
-/// period, and refreshes tokens that would otherwise die unused.
+/// Visma's limit per endpoint, app-wide: requests a minute, shared by every company connected
+/// to the app (see docs/rate-limits.md).
+pub const VISMA_ENDPOINT_PER_MINUTE: u64 = 600;
+/// The share of that limit the schedule's polls may use; the rest is kept for exports,
+/// webhook pulls and first syncs.
+pub const VISMA_POLL_SHARE_PERCENT: u64 = 50;
+/// The shortest interval between two polls of one Visma integration.
+pub const VISMA_POLL_MIN_SECONDS: u64 = 300;
+
+/// How often each of `n` connected Visma integrations is polled: as often as five minutes,
+/// stretched so that all of them together ask each Visma endpoint at most
+/// [`VISMA_POLL_SHARE_PERCENT`] % of [`VISMA_ENDPOINT_PER_MINUTE`] (an idle incremental job asks
+/// each endpoint once: one page of customers, one of customer invoices), in whole five-minute
+/// steps so that the interval changes seldom as integrations come and go. No upper bound: past
+/// 18,000 integrations it stretches beyond the hour rather than go over the budget.
+pub fn visma_poll_seconds(n: u64) -> u64 {
+    let per_minute = VISMA_ENDPOINT_PER_MINUTE * VISMA_POLL_SHARE_PERCENT / 100;
+    let needed = (n * 60).div_ceil(per_minute.max(1));
+    needed.div_ceil(VISMA_POLL_MIN_SECONDS).max(1) * VISMA_POLL_MIN_SECONDS
+}
+
+/// Enqueues an incremental sync for every connected integration, each at its own offset in its
+/// provider's period, and refreshes tokens that would otherwise die unused.
 pub async fn schedule(ctx: &AppContext, now: DateTime<Utc>) -> Result<ScheduleReport, StoreError> {
-    let period = ctx.config.sync.schedule_period.as_secs();
-    let start = period_start(now, period);
-    let previous = start - ChronoDuration::seconds(period as i64);
     let mut report = ScheduleReport::default();
+    let mut all = Vec::new();
     let mut cursor = None;
     loop {
         let (page, next) = ctx
             .db
             .integrations_in_status(IntegrationStatus::Connected, cursor, 200)
             .await?;
-        report.integrations += page.len();
-        schedule_page(ctx, &page, start, previous, now, &mut report).await?;
-        refresh_ahead(ctx, &page, now, &mut report).await;
+        all.extend(page);
         match next {
             Some(n) => cursor = Some(n),
             None => break,
         }
     }
-    tracing::info!(?report, "schedule run");
+    report.integrations = all.len();
+    let visma = all
+        .iter()
+        .filter(|i| i.provider == ProviderKind::Visma)
+        .count() as u64;
+    let periods = Periods {
+        fortnox: ctx.config.sync.schedule_period.as_secs(),
+        visma: visma_poll_seconds(visma),
+    };
+    for page in all.chunks(200) {
+        schedule_page(ctx, page, &periods, now, &mut report).await?;
+        refresh_ahead(ctx, page, now, &mut report).await;
+    }
+    tracing::info!(?report, visma_poll_seconds = periods.visma, "schedule run");
     Ok(report)
+}
+
+/// How far back the scheduler looks for a scheduled job still active.
+const LOOKBACK_SECONDS: u64 = 1800;
+
+/// Each provider's scheduling period, in seconds.
+struct Periods {
+    fortnox: u64,
+    visma: u64,
+}
+
+impl Periods {
+    fn of(&self, p: ProviderKind) -> u64 {
+        match p {
+            ProviderKind::Fortnox => self.fortnox,
+            ProviderKind::Visma => self.visma,
+        }
+    }
 }
 
 async fn schedule_page(
     ctx: &AppContext,
     page: &[Integration],
-    start: DateTime<Utc>,
-    previous: DateTime<Utc>,
+    periods: &Periods,
     now: DateTime<Utc>,
     report: &mut ScheduleReport,
 ) -> Result<(), StoreError> {
+    // This period's job, and the jobs of the periods of the last half hour (at least the one
+    // before): while one of those is still active, no new one is made (one job an integration
+    // at a time, also when a five-minute Visma poll meets a long first sync).
+    let bounds = |i: &Integration| {
+        let period = periods.of(i.provider);
+        let start = period_start(now, period);
+        let earlier: Vec<DateTime<Utc>> = (1..=(LOOKBACK_SECONDS / period.max(1)).clamp(1, 6))
+            .map(|k| start - ChronoDuration::seconds((k * period) as i64))
+            .collect();
+        (period, start, earlier)
+    };
     let mut keys = Vec::new();
     for i in page {
+        let (_, start, earlier) = bounds(i);
         keys.push((i.id.clone(), scheduled_job_id(&i.id, start)));
-        keys.push((i.id.clone(), scheduled_job_id(&i.id, previous)));
+        for t in earlier {
+            keys.push((i.id.clone(), scheduled_job_id(&i.id, t)));
+        }
     }
     let existing = ctx.db.get_jobs(&keys).await?;
     let mut jobs = Vec::new();
     for i in page {
+        let (period, start, earlier) = bounds(i);
         let this = scheduled_job_id(&i.id, start);
-        let last = scheduled_job_id(&i.id, previous);
+        let before: Vec<String> = earlier
+            .iter()
+            .map(|t| scheduled_job_id(&i.id, *t))
+            .collect();
         let blocked = existing.iter().any(|j| {
-            j.integration_id == i.id && (j.id == this || (j.id == last && !j.state.is_terminal()))
+            j.integration_id == i.id
+                && (j.id == this || (before.contains(&j.id) && !j.state.is_terminal()))
         });
         if blocked {
             report.skipped += 1;
             continue;
         }
-        let offset = schedule_offset_seconds(&i.id, ctx.config.sync.schedule_period.as_secs());
+        let offset = schedule_offset_seconds(&i.id, period);
         let req = JobRequest {
             direction: Direction::Both,
             entities: Entity::ALL.to_vec(),
@@ -225,6 +296,53 @@ async fn refresh_ahead(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The most polls of any one Visma endpoint in any minute, for `n` integrations spread by
+    /// their real offsets over the interval the rule gives.
+    fn busiest_minute(n: u64) -> (u64, u64) {
+        let period = visma_poll_seconds(n);
+        let mut per_second = vec![0u64; period as usize];
+        for k in 0..n {
+            let id = format!("{:08x}-0000-4000-8000-{k:012x}", k.wrapping_mul(2654435761));
+            per_second[schedule_offset_seconds(&id, period) as usize] += 1;
+        }
+        // Polls repeat every period: a window may wrap around its end.
+        let seconds: Vec<u64> = per_second
+            .iter()
+            .chain(per_second.iter())
+            .copied()
+            .collect();
+        let busiest = (0..period as usize)
+            .map(|s| seconds[s..s + 60].iter().sum::<u64>())
+            .max()
+            .unwrap_or(0);
+        (period, busiest)
+    }
+
+    #[test]
+    fn visma_polls_stay_inside_the_shared_budget_at_every_scale() {
+        let share = VISMA_ENDPOINT_PER_MINUTE * VISMA_POLL_SHARE_PERCENT / 100;
+        for (n, period) in [(10, 300), (1_000, 300), (10_000, 2_100)] {
+            let (p, busiest) = busiest_minute(n);
+            assert_eq!(p, period, "{n} integrations");
+            // On average within the polls' share; the busiest minute (offsets are hashes, not
+            // a perfect spread) still well inside the app-wide limit.
+            assert!(
+                n * 60 / p <= share,
+                "{n}: {} a minute on average",
+                n * 60 / p
+            );
+            assert!(
+                busiest <= VISMA_ENDPOINT_PER_MINUTE * 2 / 3,
+                "{n}: {busiest} in the busiest minute"
+            );
+        }
+        assert_eq!(visma_poll_seconds(0), 300);
+        assert!(
+            visma_poll_seconds(100_000) > 3_600,
+            "stretches, never over the budget"
+        );
+    }
 
     #[test]
     fn periods_align_and_ids_are_deterministic() {
