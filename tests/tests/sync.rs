@@ -302,6 +302,41 @@ async fn round_trip(provider: ProviderKind) {
     for i in 25..30 {
         assert_eq!(winners[format!("cust-{i:05}").as_str()], "provider");
     }
+    // Freshness per entity in the status: both directions ran; where the provider gives change
+    // times (Visma's ChangedUtc), the newest change seen and how long it took to arrive.
+    let status = stack
+        .call(
+            Method::GET,
+            &format!("/api/integrations/{id}/status"),
+            Some(T),
+            None,
+        )
+        .await
+        .unwrap();
+    let fresh = status.json["freshness"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(fresh.len(), 2, "{}", status.text);
+    let customers = &fresh[0];
+    assert_eq!(customers["entity"], "customers");
+    assert!(
+        customers["last_pull_at"].is_string() && customers["last_push_at"].is_string(),
+        "{customers}"
+    );
+    assert!(
+        customers["stale_seconds"].as_i64().is_some_and(|s| s < 600),
+        "{customers}"
+    );
+    if provider == ProviderKind::Visma {
+        assert!(customers["newest_change_at"].is_string(), "{customers}");
+        assert!(
+            customers["lag_seconds"]
+                .as_i64()
+                .is_some_and(|l| (0..600).contains(&l)),
+            "{customers}"
+        );
+    }
     stack.assert_contracts_kept();
     assert_eq!(
         stack.sandbox.state.rate_limited_count(kind),

@@ -60,5 +60,13 @@ async fn handle(ctx: &AppContext, req: &Request) -> Result<Response<Body>, Probl
             }),
         );
     }
-    json(200, &IntegrationView::new(integration, &ctx.config))
+    let mut freshness = Vec::new();
+    for e in shared::domain::Entity::ALL {
+        freshness.push(ctx.db.freshness(&integration.id, e).await?);
+    }
+    let view = IntegrationView {
+        freshness: Some(freshness),
+        ..IntegrationView::new(integration, &ctx.config)
+    };
+    json(200, &view)
 }

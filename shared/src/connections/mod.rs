@@ -263,6 +263,9 @@ pub struct IntegrationView {
     /// Where signed webhook deliveries for this integration go (never the key); `None` when
     /// `WEBHOOK_BASE_URL` is not configured.
     pub webhook_url: Option<String>,
+    /// How fresh each entity's copy is (only in the one-integration view).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub freshness: Option<Vec<crate::store::feed::Freshness>>,
     /// Created.
     pub created_at: DateTime<Utc>,
     /// Updated.
@@ -296,6 +299,7 @@ impl From<Integration> for IntegrationView {
             connected_at: i.connected_at,
             last_error: i.last_error,
             webhook_url: None,
+            freshness: None,
             created_at: i.created_at,
             updated_at: i.updated_at,
         }

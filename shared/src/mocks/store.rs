@@ -442,6 +442,7 @@ impl SyncStore for MemoryStore {
         iid: &str,
         e: Entity,
         high_water: DateTime<Utc>,
+        _newest_change: Option<DateTime<Utc>>,
     ) -> Result<(), StoreError> {
         let mut s = self.call()?;
         let mark = s
@@ -449,6 +450,11 @@ impl SyncStore for MemoryStore {
             .entry((iid.to_string(), e))
             .or_insert(high_water);
         *mark = (*mark).max(high_water);
+        Ok(())
+    }
+
+    async fn mark_pushed(&self, _iid: &str, _e: Entity) -> Result<(), StoreError> {
+        self.call()?;
         Ok(())
     }
 

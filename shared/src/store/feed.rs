@@ -9,6 +9,24 @@ use crate::domain::Entity;
 use aws_sdk_dynamodb::types::ReturnValue;
 use chrono::{DateTime, Utc};
 
+/// How fresh the app's copy of one entity is.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Freshness {
+    /// Entity.
+    pub entity: Entity,
+    /// When the last pull of it ended.
+    pub last_pull_at: Option<DateTime<Utc>>,
+    /// When the last push of it ended.
+    pub last_push_at: Option<DateTime<Utc>>,
+    /// The provider's time of the newest change a pull has seen (when the provider tells).
+    pub newest_change_at: Option<DateTime<Utc>>,
+    /// How long that change took to reach the app: from the provider's time of it to the end
+    /// of the pull that brought it.
+    pub lag_seconds: Option<i64>,
+    /// How long ago the last pull ended.
+    pub stale_seconds: Option<i64>,
+}
+
 impl Db {
     /// Reserves `count` feed sequence numbers; gives the first.
     pub async fn reserve_seq(&self, integration_id: &str, count: u64) -> Result<u64, StoreError> {
@@ -197,19 +215,86 @@ impl Db {
         integration_id: &str,
         e: Entity,
         high_water: DateTime<Utc>,
+        newest_change: Option<DateTime<Utc>>,
     ) -> Result<(), StoreError> {
+        let now = rfc3339(Utc::now());
         let res = self
             .client()
-            .put_item()
+            .update_item()
             .table_name(self.table())
-            .item("pk", s(integration_pk(integration_id)))
-            .item("sk", s(format!("CHECKPOINT#{e}")))
-            .item("high_water", s(rfc3339(high_water)))
+            .key("pk", s(integration_pk(integration_id)))
+            .key("sk", s(format!("CHECKPOINT#{e}")))
+            .update_expression("SET high_water = :hw, last_pull_at = :now")
             .condition_expression("attribute_not_exists(high_water) OR high_water <= :hw")
             .expression_attribute_values(":hw", s(rfc3339(high_water)))
+            .expression_attribute_values(":now", s(now.clone()))
             .send()
             .await;
         // A newer mark set meanwhile stays.
-        written(res).map(|_| ())
+        written(res)?;
+        if let Some(newest) = newest_change {
+            let res = self
+                .client()
+                .update_item()
+                .table_name(self.table())
+                .key("pk", s(integration_pk(integration_id)))
+                .key("sk", s(format!("CHECKPOINT#{e}")))
+                .update_expression("SET newest_change_at = :n, newest_pulled_at = :now")
+                .condition_expression(
+                    "attribute_not_exists(newest_change_at) OR newest_change_at < :n",
+                )
+                .expression_attribute_values(":n", s(rfc3339(newest)))
+                .expression_attribute_values(":now", s(now))
+                .send()
+                .await;
+            written(res)?; // an older change than the one recorded: nothing to do
+        }
+        Ok(())
+    }
+
+    /// Records the end of a successful push phase of an entity.
+    pub async fn mark_pushed(&self, integration_id: &str, e: Entity) -> Result<(), StoreError> {
+        self.client()
+            .update_item()
+            .table_name(self.table())
+            .key("pk", s(integration_pk(integration_id)))
+            .key("sk", s(format!("CHECKPOINT#{e}")))
+            .update_expression("SET last_push_at = :now")
+            .expression_attribute_values(":now", s(rfc3339(Utc::now())))
+            .send()
+            .await
+            .map_err(StoreError::dynamo)?;
+        Ok(())
+    }
+
+    /// How fresh an entity's copy is (see [`Freshness`]).
+    pub async fn freshness(
+        &self,
+        integration_id: &str,
+        e: Entity,
+    ) -> Result<Freshness, StoreError> {
+        let out = self
+            .client()
+            .get_item()
+            .table_name(self.table())
+            .key("pk", s(integration_pk(integration_id)))
+            .key("sk", s(format!("CHECKPOINT#{e}")))
+            .send()
+            .await
+            .map_err(StoreError::dynamo)?;
+        let at = |k: &str| out.item().and_then(|it| parse_ts(get_s(it, k)));
+        let last_pull_at = at("last_pull_at");
+        let newest_change_at = at("newest_change_at");
+        let newest_pulled_at = at("newest_pulled_at");
+        Ok(Freshness {
+            entity: e,
+            last_pull_at,
+            last_push_at: at("last_push_at"),
+            newest_change_at,
+            lag_seconds: newest_change_at
+                .zip(newest_pulled_at)
+                .map(|(c, p)| (p - c).num_seconds().max(0)),
+            stale_seconds: last_pull_at.map(|p| (Utc::now() - p).num_seconds().max(0)),
+        })
     }
 }

@@ -193,13 +193,19 @@ pub trait SyncStore: Send + Sync {
         e: Entity,
     ) -> Result<Option<DateTime<Utc>>, StoreError>;
 
-    /// Advances the pull high-water mark (never backwards).
+    /// Advances the pull high-water mark (never backwards) at the end of a pull, recording when
+    /// it ended and, when the pull saw provider change times, the newest of them (never
+    /// backwards) and when it arrived.
     async fn set_pull_checkpoint(
         &self,
         integration_id: &str,
         e: Entity,
         high_water: DateTime<Utc>,
+        newest_change: Option<DateTime<Utc>>,
     ) -> Result<(), StoreError>;
+
+    /// Records the end of a successful push phase.
+    async fn mark_pushed(&self, integration_id: &str, e: Entity) -> Result<(), StoreError>;
 
     /// The stored copy of the company's article VAT rates.
     async fn article_vat(&self, integration_id: &str) -> Result<Option<ArticleVat>, StoreError>;

@@ -239,8 +239,13 @@ impl SyncStore for Db {
         integration_id: &str,
         e: Entity,
         high_water: DateTime<Utc>,
+        newest_change: Option<DateTime<Utc>>,
     ) -> Result<(), StoreError> {
-        Db::set_pull_checkpoint(self, integration_id, e, high_water).await
+        Db::set_pull_checkpoint(self, integration_id, e, high_water, newest_change).await
+    }
+
+    async fn mark_pushed(&self, integration_id: &str, e: Entity) -> Result<(), StoreError> {
+        Db::mark_pushed(self, integration_id, e).await
     }
 
     async fn article_vat(&self, integration_id: &str) -> Result<Option<ArticleVat>, StoreError> {

@@ -79,13 +79,15 @@ impl Run<'_> {
                     Some(self.checkpoint.high_water.map_or(hw, |c| c.min(hw)));
             }
             let n = page.items.len() + page.unreadable.len();
+            let newest = page.items.iter().filter_map(|r| r.modified_at).max();
+            self.checkpoint.newest = self.checkpoint.newest.max(newest);
             self.apply_remote_page::<T>(job, page.items).await?;
             self.set_aside::<T>(job, page.unreadable).await?;
             if !page.has_more || n == 0 {
                 if let Some(hw) = self.checkpoint.high_water {
                     self.eng
                         .store
-                        .set_pull_checkpoint(&self.integration.id, e, hw)
+                        .set_pull_checkpoint(&self.integration.id, e, hw, self.checkpoint.newest)
                         .await
                         .map_err(store_err)?;
                 }

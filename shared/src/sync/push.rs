@@ -54,6 +54,11 @@ impl Run<'_> {
             }
             self.save(job).await?;
             if next.is_none() || ids.is_empty() {
+                self.eng
+                    .store
+                    .mark_pushed(&self.integration.id, T::ENTITY)
+                    .await
+                    .map_err(store_err)?;
                 return Ok(true);
             }
         }

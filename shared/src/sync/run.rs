@@ -92,6 +92,9 @@ pub struct Checkpoint {
     pub since: Option<DateTime<Utc>>,
     /// Pull: the smallest high-water mark seen so far.
     pub high_water: Option<DateTime<Utc>>,
+    /// Pull: the provider's newest change time seen so far.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub newest: Option<DateTime<Utc>>,
     /// Sweep: every provider id seen, as short hashes.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub seen: Vec<u64>,

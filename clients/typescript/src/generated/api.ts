@@ -416,6 +416,19 @@ export interface components {
              * @description Where signed webhook deliveries for this integration go (never the key); null when no webhook URL is configured.
              */
             webhook_url: string | null;
+            /** @description Only in `GET /api/integrations/{id}/status`: how fresh the app's copy of each entity is. `lag_seconds` is how long the newest change seen took from the accounting system's time of it to the end of the pull that brought it (null when the provider gives no change times); `stale_seconds` is how long ago the last pull ended. */
+            freshness?: {
+                /** @enum {string} */
+                entity: "customers" | "invoices";
+                /** Format: date-time */
+                last_pull_at: string | null;
+                /** Format: date-time */
+                last_push_at: string | null;
+                /** Format: date-time */
+                newest_change_at: string | null;
+                lag_seconds: number | null;
+                stale_seconds: number | null;
+            }[];
             /** Format: date-time */
             created_at: string;
             /** Format: date-time */
