@@ -454,7 +454,7 @@ impl SyncStore for MemoryStore {
     }
 
     async fn mark_pushed(&self, _iid: &str, _e: Entity) -> Result<(), StoreError> {
-        self.call()?;
+        let _crash_point = self.call()?;
         Ok(())
     }
 
