@@ -8,9 +8,11 @@ pub(crate) mod wire;
 
 pub use client::FortnoxApi;
 
-use super::oauth::{append_challenge, code_form, request_tokens, revoke_token};
-use super::{CredentialStore, Provider, ProviderError};
-use crate::domain::{ProviderKind, Secret, TokenSet};
+use super::oauth::{
+    append_challenge, code_form, request_tokens, request_tokens_with, revoke_token,
+};
+use super::{CompanyInfo, CredentialStore, Provider, ProviderError};
+use crate::domain::{ConnectionMode, ProviderKind, Secret, TokenSet};
 use crate::providers::settings::FortnoxSettings;
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -54,11 +56,16 @@ impl Provider for Fortnox {
         self.settings.pkce
     }
 
+    fn service_accounts(&self) -> bool {
+        true
+    }
+
     async fn authorization_url(
         &self,
         state: &str,
         redirect_uri: &str,
         code_challenge: Option<&str>,
+        mode: ConnectionMode,
     ) -> Result<String, ProviderError> {
         let creds = self.credentials.get(ProviderKind::Fortnox).await?;
         let mut url = url::Url::parse(&format!("{}/oauth-v1/auth", self.settings.auth_url))
@@ -70,6 +77,11 @@ impl Provider for Fortnox {
             .append_pair("state", state)
             .append_pair("access_type", "offline")
             .append_pair("response_type", "code");
+        if mode == ConnectionMode::Service {
+            // docs/providers.md, Fortnox OAuth: "Optional `account_type=service` asks for a
+            // service account consent (only a customer's system administrator can give it)".
+            url.query_pairs_mut().append_pair("account_type", "service");
+        }
         append_challenge(&mut url, code_challenge);
         Ok(url.into())
     }
@@ -106,8 +118,39 @@ impl Provider for Fortnox {
         .await
     }
 
+    fn service_tenant(&self, company: &CompanyInfo) -> Option<String> {
+        // docs/providers.md, Fortnox OAuth, service accounts: "The tenant id equals
+        // `DatabaseNumber` from `GET /3/companyinformation`".
+        company
+            .provider_company_id
+            .clone()
+            .filter(|id| !id.trim().is_empty())
+    }
+
+    async fn service_token(&self, tenant_id: &str) -> Result<TokenSet, ProviderError> {
+        // docs/providers.md, Fortnox OAuth, service accounts: "a fresh 1-hour token can be
+        // had at any time with `grant_type=client_credentials`, Basic auth and a
+        // `TenantId: <id>` header; no refresh token exists".
+        let creds = self.credentials.get(ProviderKind::Fortnox).await?;
+        let mut tokens = request_tokens_with(
+            &self.http,
+            &self.token_url(),
+            &creds,
+            &[("grant_type", "client_credentials")],
+            &[("TenantId", tenant_id)],
+            None,
+        )
+        .await?;
+        // None is documented; should one come, a service account keeps none all the same.
+        tokens.refresh_token = None;
+        tokens.refresh_expires_at = None;
+        Ok(tokens)
+    }
+
     async fn revoke(&self, tokens: &TokenSet) -> Result<bool, ProviderError> {
-        // Fortnox can revoke refresh tokens only; access tokens simply expire within the hour.
+        // Fortnox can revoke refresh tokens only; access tokens simply expire within the hour
+        // (docs/providers.md: "Access tokens can't be revoked"). A service account has no
+        // refresh token: its consent stays until the company's administrator removes it.
         let Some(refresh) = &tokens.refresh_token else {
             return Ok(false);
         };
