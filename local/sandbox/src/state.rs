@@ -36,6 +36,8 @@ pub struct TokenRequestRecord {
     pub provider: ProviderKind,
     /// The `grant_type` form field as sent (empty when missing or unreadable).
     pub grant_type: String,
+    /// The `TenantId` header as sent (Fortnox client credentials), when there was one.
+    pub tenant_id: Option<String>,
     /// Whether tokens were issued.
     pub ok: bool,
     /// HTTP status of the answer.

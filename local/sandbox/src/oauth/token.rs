@@ -215,6 +215,10 @@ pub(crate) async fn token_handler(
     state.record_token_request(TokenRequestRecord {
         provider: flavor.provider,
         grant_type,
+        tenant_id: headers
+            .get("TenantId")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
         ok: result.is_ok(),
         status: status.as_u16(),
         error,
