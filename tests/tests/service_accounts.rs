@@ -88,7 +88,10 @@ async fn a_fortnox_service_account_lives_on_client_credentials() {
         .unwrap()
         .to_string();
     let stored: serde_json::Value = serde_json::from_str(&raw).unwrap();
-    assert!(stored["tokens"]["access_token"].is_string(), "an access token is stored");
+    assert!(
+        stored["tokens"]["access_token"].is_string(),
+        "an access token is stored"
+    );
     assert!(
         stored["tokens"]["refresh_token"].is_null(),
         "no refresh token is stored: {}",
@@ -186,7 +189,12 @@ async fn a_fortnox_service_account_lives_on_client_credentials() {
     // Disconnect: the tokens are deleted; Fortnox revokes nothing of a service account (only
     // refresh tokens can be revoked), so nothing is sent to its revocation endpoint.
     let gone = stack
-        .call(Method::DELETE, &format!("/api/integrations/{id}"), Some(T), None)
+        .call(
+            Method::DELETE,
+            &format!("/api/integrations/{id}"),
+            Some(T),
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(gone.status, 200, "{}", gone.text);

@@ -35,14 +35,6 @@ async fn handle(ctx: &AppContext, req: &Request) -> Result<Response<Body>, Probl
     let body: ConnectBody = typed_body(req)?;
     let return_url = body.return_url.map(Text::into_string);
     let user = user(req)?;
-    let start = begin_connect(
-        ctx,
-        &tenant,
-        &user,
-        &id,
-        return_url.as_deref(),
-        body.mode,
-    )
-    .await?;
+    let start = begin_connect(ctx, &tenant, &user, &id, return_url.as_deref(), body.mode).await?;
     json(200, &start)
 }

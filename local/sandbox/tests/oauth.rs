@@ -941,7 +941,12 @@ async fn a_personal_consent_gives_no_client_credentials() {
         .unwrap();
     let status = response.status();
     let body: Value = response.json().await.unwrap();
-    assert_oauth_error(status, &body, StatusCode::BAD_REQUEST, "unauthorized_client");
+    assert_oauth_error(
+        status,
+        &body,
+        StatusCode::BAD_REQUEST,
+        "unauthorized_client",
+    );
 }
 
 #[tokio::test]

@@ -35,7 +35,11 @@ pub struct ConnectStart {
 }
 
 /// Refuses a mode the provider does not have, naming the request field `mode`.
-fn check_mode(ctx: &AppContext, provider: ProviderKind, mode: ConnectionMode) -> Result<(), ConnectionError> {
+fn check_mode(
+    ctx: &AppContext,
+    provider: ProviderKind,
+    mode: ConnectionMode,
+) -> Result<(), ConnectionError> {
     if mode == ConnectionMode::Service && !ctx.providers.get(provider).service_accounts() {
         return Err(ConnectionError::Invalid {
             field: "mode",

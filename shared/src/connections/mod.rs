@@ -12,8 +12,8 @@ pub use consent::{
 
 use crate::api::Problem;
 use crate::domain::{
-    integration::secret_name, ConnectionMode, Integration, IntegrationStatus, LastError, ProviderKind, TenantId,
-    TokenSecret, WebhookSecret,
+    integration::secret_name, ConnectionMode, Integration, IntegrationStatus, LastError,
+    ProviderKind, TenantId, TokenSecret, WebhookSecret,
 };
 use crate::http::ApiError;
 use crate::providers::ProviderError;

@@ -116,11 +116,7 @@ pub async fn request_tokens_with(
     for (name, value) in headers {
         req = req.header(*name, *value);
     }
-    let resp = req
-        .form(form)
-        .send()
-        .await
-        .map_err(grant_transport_error)?;
+    let resp = req.form(form).send().await.map_err(grant_transport_error)?;
     let status = resp.status();
     let body = match resp.bytes().await {
         Ok(b) => b,

@@ -237,7 +237,10 @@ mod tests {
             integration_id: "i1".into(),
             provider: ProviderKind::Fortnox,
             return_url: "https://app.example/back".into(),
-            expires_at: Utc::now(),
+            // Stored to the millisecond.
+            expires_at: DateTime::parse_from_rfc3339("2026-11-30T08:20:00.426Z")
+                .unwrap()
+                .with_timezone(&Utc),
             pkce_verifier: Some("v".repeat(43)),
             user: "u1".into(),
             mode: ConnectionMode::Service,

@@ -263,9 +263,15 @@ mod tests {
         assert!(request.starts_with("post /oauth-v1/token "), "{request}");
         assert!(request.contains("\r\ntenantid: 1234567\r\n"), "{request}");
         assert!(request.contains("\r\nauthorization: basic "), "{request}");
-        assert!(request.ends_with("grant_type=client_credentials"), "{request}");
+        assert!(
+            request.ends_with("grant_type=client_credentials"),
+            "{request}"
+        );
         assert_eq!(tokens.access_token.expose(), "a.b.c");
-        assert!(tokens.refresh_token.is_none(), "a service account keeps none");
+        assert!(
+            tokens.refresh_token.is_none(),
+            "a service account keeps none"
+        );
         assert!(tokens.refresh_expires_at.is_none());
     }
 }
