@@ -1,8 +1,9 @@
 //! Fortnox service accounts: a consent asked for with `mode: "service"` (Fortnox's
 //! `account_type=service`), no refresh token stored, access tokens fetched by client
 //! credentials with the company's `TenantId` under the refresh lease, the mode on the status
-//! API, and a disconnect that deletes the tokens. Visma has no service accounts: asking for
-//! one is a 400 naming `mode`, and changes nothing.
+//! API, and a disconnect that deletes the tokens; a consent withdrawn at Fortnox ends in
+//! `needs_reauth` after one refused request. Visma has no service accounts: asking for one is
+//! a 400 naming `mode`, and changes nothing.
 
 use reqwest::Method;
 use serde_json::json;
@@ -28,14 +29,14 @@ fn client_credentials_requests(stack: &devstack::Stack) -> Vec<Option<String>> {
         .collect()
 }
 
-#[tokio::test]
-async fn a_fortnox_service_account_lives_on_client_credentials() {
-    let stack = stack().await;
+/// Creates a Fortnox integration for `tenant` and connects it as a service account through
+/// the sandbox's consent page, the way the app would; gives its id.
+async fn connect_service_account(stack: &devstack::Stack, tenant: &str) -> String {
     let created = stack
         .call(
             Method::POST,
             "/api/integrations/create",
-            Some(T),
+            Some(tenant),
             Some(json!({"provider": "fortnox"})),
         )
         .await
@@ -48,7 +49,7 @@ async fn a_fortnox_service_account_lives_on_client_credentials() {
         .call(
             Method::POST,
             &format!("/api/integrations/{id}/connect"),
-            Some(T),
+            Some(tenant),
             Some(json!({"mode": "service"})),
         )
         .await
@@ -67,8 +68,14 @@ async fn a_fortnox_service_account_lives_on_client_credentials() {
         .unwrap();
     let back = stack.follow_callback(&callback).await.unwrap();
     assert_eq!(devstack::query_of(&back)["status"], "confirm", "{back}");
-    stack.confirm_if_asked(T, &back).await.unwrap();
+    stack.confirm_if_asked(tenant, &back).await.unwrap();
+    id
+}
 
+#[tokio::test]
+async fn a_fortnox_service_account_lives_on_client_credentials() {
+    let stack = stack().await;
+    let id = connect_service_account(&stack, T).await;
     let i = integration(&stack, T, &id).await;
     assert_eq!(i.status, IntegrationStatus::Connected);
     assert_eq!(i.mode, ConnectionMode::Service);
@@ -319,4 +326,62 @@ async fn visma_refuses_service_mode_naming_the_field_and_changes_nothing() {
         .unwrap()
         .refresh_token
         .is_some());
+}
+
+#[tokio::test]
+async fn a_withdrawn_service_consent_needs_a_person_and_is_asked_once() {
+    let stack = stack().await;
+    let tenant = "tenant-svc-gone";
+    let id = connect_service_account(&stack, tenant).await;
+    // The company's administrator removes the integration in Fortnox.
+    assert_eq!(
+        stack
+            .sandbox
+            .state
+            .withdraw_service_consents(DATABASE_NUMBER.parse().unwrap()),
+        1
+    );
+    age_stored_token(&stack, tenant, &id).await;
+    let i = integration(&stack, tenant, &id).await;
+    let err = stack
+        .new_container()
+        .tokens
+        .access_token(&i)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, TokenError::NeedsReauth(_)), "{err:?}");
+    let after = integration(&stack, tenant, &id).await;
+    assert_eq!(after.status, IntegrationStatus::NeedsReauth);
+    assert_eq!(
+        after.last_error.as_ref().map(|e| e.code.as_str()),
+        Some("service_consent_refused")
+    );
+    // A refusal is not asked again: one request, however many callers come after.
+    for _ in 0..2 {
+        assert!(matches!(
+            stack.new_container().tokens.access_token(&after).await,
+            Err(TokenError::NeedsReauth(_))
+        ));
+    }
+    let asked = client_credentials_requests(&stack);
+    assert_eq!(asked, vec![Some(DATABASE_NUMBER.to_string())], "{asked:?}");
+    assert!(stack
+        .sandbox
+        .state
+        .token_requests()
+        .iter()
+        .any(|r| r.grant_type == "client_credentials"
+            && r.error.as_deref() == Some("unauthorized_client")));
+    let status = stack
+        .call(
+            Method::GET,
+            &format!("/api/integrations/{id}/status"),
+            Some(tenant),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(status.json["status"], "needs_reauth");
+    assert_eq!(status.json["mode"], "service");
+    assert_eq!(status.json["last_error"]["code"], "service_consent_refused");
 }
