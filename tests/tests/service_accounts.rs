@@ -10,7 +10,7 @@ use serde_json::json;
 use shared::connections::tokens::TokenError;
 use shared::domain::{ConnectionMode, IntegrationStatus};
 use std::time::Duration;
-use system_tests::{age_stored_token, integration, secret, stack};
+use system_tests::{age_stored_token, integration, secret, stack, stack_with};
 
 const T: &str = "tenant-svc";
 /// The sandbox's first Fortnox company, which its consent page picks by default.
@@ -384,4 +384,42 @@ async fn a_withdrawn_service_consent_needs_a_person_and_is_asked_once() {
     assert_eq!(status.json["status"], "needs_reauth");
     assert_eq!(status.json["mode"], "service");
     assert_eq!(status.json["last_error"]["code"], "service_consent_refused");
+}
+
+#[tokio::test]
+async fn the_schedulers_keep_alive_leaves_service_accounts_alone() {
+    let stack = stack_with(devstack::StackOptions {
+        workers: 0,
+        ..devstack::StackOptions::default()
+    })
+    .await;
+    let tenant = "tenant-svc-sched";
+    let id = connect_service_account(&stack, tenant).await;
+    // Even a row that says a refresh token dies in 3 days (as an older consent's would).
+    let i = integration(&stack, tenant, &id).await;
+    stack
+        .ctx
+        .db
+        .record_refresh(
+            &i.tenant_id,
+            &id,
+            i.token_expires_at.unwrap(),
+            Some(chrono::Utc::now() + chrono::Duration::days(3)),
+        )
+        .await
+        .unwrap();
+    let before = stack.sandbox.state.token_requests().len();
+    let report = shared::jobs::maintenance::schedule(&stack.ctx, chrono::Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(
+        (report.refreshed, report.refresh_failed),
+        (0, 0),
+        "{report:?}"
+    );
+    assert_eq!(
+        stack.sandbox.state.token_requests().len(),
+        before,
+        "no token request of any kind"
+    );
 }
