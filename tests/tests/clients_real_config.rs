@@ -165,7 +165,12 @@ async fn provider_urls_and_client_ids_from_the_environment_reach_the_clients() {
     ] {
         let p = providers.get(kind);
         let url = p
-            .authorization_url("state-1", &config.redirect_uri(kind), Some("challenge-1"))
+            .authorization_url(
+                "state-1",
+                &config.redirect_uri(kind),
+                Some("challenge-1"),
+                shared::domain::ConnectionMode::User,
+            )
             .await
             .expect("authorization url");
         assert!(url.starts_with(&format!("{base}{auth_prefix}")), "{url}");

@@ -3,12 +3,14 @@
 //! Body (optional): `{"return_url": "https://app…"}`, an origin on the allow-list. Answers with
 //! the provider's authorization URL, valid for 10 minutes and once. The consent is bound to the
 //! tenant and to the calling person (`sub`): only they can confirm it afterwards
-//! (`POST /api/integrations/{id}/confirm`).
+//! (`POST /api/integrations/{id}/confirm`). `"mode": "service"` asks for a service account
+//! (Fortnox only; any other provider answers 400 naming `mode`).
 
 use lambda_http::{Body, Error, Request, Response};
 use serde::Deserialize;
 use shared::api::{json, path_param, tenant, traced, typed_body, user, Problem, Text};
 use shared::connections::begin_connect;
+use shared::domain::ConnectionMode;
 use shared::AppContext;
 
 /// The request body.
@@ -17,6 +19,9 @@ pub struct ConnectBody {
     /// Where the browser goes after consent.
     #[serde(default)]
     pub return_url: Option<Text<2048>>,
+    /// `user` (default) or `service`.
+    #[serde(default)]
+    pub mode: ConnectionMode,
 }
 
 /// Handles one request.
@@ -30,6 +35,6 @@ async fn handle(ctx: &AppContext, req: &Request) -> Result<Response<Body>, Probl
     let body: ConnectBody = typed_body(req)?;
     let return_url = body.return_url.map(Text::into_string);
     let user = user(req)?;
-    let start = begin_connect(ctx, &tenant, &user, &id, return_url.as_deref()).await?;
+    let start = begin_connect(ctx, &tenant, &user, &id, return_url.as_deref(), body.mode).await?;
     json(200, &start)
 }

@@ -36,6 +36,8 @@ pub struct TokenRequestRecord {
     pub provider: ProviderKind,
     /// The `grant_type` form field as sent (empty when missing or unreadable).
     pub grant_type: String,
+    /// The `TenantId` header as sent (Fortnox client credentials), when there was one.
+    pub tenant_id: Option<String>,
     /// Whether tokens were issued.
     pub ok: bool,
     /// HTTP status of the answer.
@@ -181,6 +183,29 @@ impl SandboxState {
             entry.expires = now;
         }
         live
+    }
+
+    /// Withdraws every Fortnox service-account consent for the company `database_number`, as
+    /// its administrator removing the integration in Fortnox would: client credentials for it
+    /// are refused from then on and its access tokens stop working. Returns how many there were.
+    pub fn withdraw_service_consents(&self, database_number: i64) -> usize {
+        let now = Instant::now();
+        let mut store = lock(&self.oauth);
+        let before = store.service_consents.len();
+        let mut families = Vec::new();
+        store.service_consents.retain(|s| {
+            let gone = s.database_number == database_number;
+            if gone {
+                families.push(s.grant.family);
+            }
+            !gone
+        });
+        for entry in store.access_tokens.values_mut() {
+            if families.contains(&entry.grant.family) {
+                entry.expires = entry.expires.min(now);
+            }
+        }
+        before - store.service_consents.len()
     }
 
     /// Kills every live refresh token of `provider`, as a password change or a revoked app

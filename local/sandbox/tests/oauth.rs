@@ -885,7 +885,12 @@ async fn fortnox_service_account_uses_client_credentials() {
     let mut url = authorize_url(&sb, &FORTNOX, "svc");
     url.push_str("&account_type=service");
     let location = give_consent(&http, &url, true).await.unwrap();
-    assert!(query_param(&location, "code").is_some());
+    let code = query_param(&location, "code").expect("code");
+    // The consent's own code gives an access token and no refresh token: none exists.
+    let (status, body) = exchange(&sb, &http, &FORTNOX, &code).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.get("access_token").is_some(), "{body}");
+    assert!(body.get("refresh_token").is_none(), "{body}");
 
     let call = |tenant: &'static str| {
         http.post(format!("{}{}", sb.base_url, FORTNOX.token))
@@ -905,6 +910,42 @@ async fn fortnox_service_account_uses_client_credentials() {
     assert_eq!(
         call("2345678").await.unwrap().status(),
         StatusCode::BAD_REQUEST
+    );
+    // Without the TenantId header the request is incomplete.
+    let response = http
+        .post(format!("{}{}", sb.base_url, FORTNOX.token))
+        .basic_auth(FORTNOX.client_id, Some(FORTNOX.secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let body: Value = response.json().await.unwrap();
+    assert_oauth_error(status, &body, StatusCode::BAD_REQUEST, "invalid_request");
+}
+
+#[tokio::test]
+async fn a_personal_consent_gives_no_client_credentials() {
+    let (sb, http) = sandbox().await;
+    // A consent without `account_type=service` keeps its refresh token and opens no
+    // client-credentials grant for its company.
+    let (_, refresh_token) = tokens(&sb, &http, &FORTNOX).await;
+    assert!(!refresh_token.is_empty());
+    let response = http
+        .post(format!("{}{}", sb.base_url, FORTNOX.token))
+        .basic_auth(FORTNOX.client_id, Some(FORTNOX.secret))
+        .header("TenantId", "1234567")
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let body: Value = response.json().await.unwrap();
+    assert_oauth_error(
+        status,
+        &body,
+        StatusCode::BAD_REQUEST,
+        "unauthorized_client",
     );
 }
 

@@ -6,7 +6,7 @@
 
 use super::{get, return_url, ConnectionError};
 use crate::domain::secret::random_token;
-use crate::domain::{Integration, ProviderKind, TenantId, TokenSecret};
+use crate::domain::{ConnectionMode, Integration, ProviderKind, TenantId, TokenSecret};
 use crate::providers::oauth::Pkce;
 use crate::providers::ApiAuth;
 use crate::store::{OAuthState, PendingConsent, StoreError};
@@ -26,19 +26,38 @@ pub struct ConnectStart {
     pub integration_id: String,
     /// Provider.
     pub provider: ProviderKind,
+    /// The grant asked for: a person's (`user`) or a service account's (`service`).
+    pub mode: ConnectionMode,
     /// Send the browser here.
     pub authorization_url: String,
     /// The consent must be completed before this.
     pub expires_at: DateTime<Utc>,
 }
 
-/// Starts consent for an integration: stores a single-use state and builds the provider URL.
+/// Refuses a mode the provider does not have, naming the request field `mode`.
+fn check_mode(
+    ctx: &AppContext,
+    provider: ProviderKind,
+    mode: ConnectionMode,
+) -> Result<(), ConnectionError> {
+    if mode == ConnectionMode::Service && !ctx.providers.get(provider).service_accounts() {
+        return Err(ConnectionError::Invalid {
+            field: "mode",
+            detail: format!("{provider} has no service accounts; connect it with mode `user`"),
+        });
+    }
+    Ok(())
+}
+
+/// Starts consent for an integration: stores a single-use state and builds the provider URL
+/// asking for the grant of `mode`.
 pub async fn begin_connect(
     ctx: &AppContext,
     tenant: &TenantId,
     user: &str,
     integration_id: &str,
     return_url: Option<&str>,
+    mode: ConnectionMode,
 ) -> Result<ConnectStart, ConnectionError> {
     let return_url = return_url::resolve(return_url, &ctx.config).map_err(|detail| {
         ConnectionError::Invalid {
@@ -47,6 +66,7 @@ pub async fn begin_connect(
         }
     })?;
     let integration = get(ctx, tenant, integration_id).await?;
+    check_mode(ctx, integration.provider, mode)?;
     if !integration.status.can_connect() {
         return Err(ConnectionError::WrongState(
             "this integration is disconnected; create a new one to connect again".into(),
@@ -64,6 +84,7 @@ pub async fn begin_connect(
             &state,
             &ctx.config.redirect_uri(integration.provider),
             pkce.as_ref().map(|p| p.challenge.as_str()),
+            mode,
         )
         .await?;
     ctx.db
@@ -77,13 +98,15 @@ pub async fn begin_connect(
                 expires_at,
                 pkce_verifier: pkce.map(|p| p.verifier),
                 user: user.to_string(),
+                mode,
             },
         )
         .await?;
-    tracing::info!(tenant = %tenant, integration = %integration.id, provider = %integration.provider, "consent started");
+    tracing::info!(tenant = %tenant, integration = %integration.id, provider = %integration.provider, %mode, "consent started");
     Ok(ConnectStart {
         integration_id: integration.id,
         provider: integration.provider,
+        mode,
         authorization_url,
         expires_at,
     })
@@ -96,12 +119,14 @@ pub async fn authorize(
     user: &str,
     provider: ProviderKind,
     return_url: Option<&str>,
+    mode: ConnectionMode,
 ) -> Result<ConnectStart, ConnectionError> {
     // Validate before creating anything: bad input changes nothing.
     return_url::resolve(return_url, &ctx.config).map_err(|detail| ConnectionError::Invalid {
         field: "return_url",
         detail,
     })?;
+    check_mode(ctx, provider, mode)?;
     let id = match ctx.db.active_integration_id(tenant, provider).await? {
         Some(id) => id,
         None => match super::create_integration(ctx, tenant, provider, None).await {
@@ -113,7 +138,7 @@ pub async fn authorize(
             Err(e) => return Err(e),
         },
     };
-    begin_connect(ctx, tenant, user, &id, return_url).await
+    begin_connect(ctx, tenant, user, &id, return_url, mode).await
 }
 
 /// The query a provider sends the browser back with.
@@ -332,13 +357,35 @@ async fn finish_consent(
         ));
     }
     let provider = ctx.providers.get(state.provider);
-    let tokens = provider
+    let mut tokens = provider
         .exchange_code(
             code,
             &ctx.config.redirect_uri(state.provider),
             state.pkce_verifier.as_deref(),
         )
         .await?;
+    let auth = ApiAuth::for_integration(&integration, tokens.access_token.clone());
+    // A service account needs the company's tenant id before anything is stored: without it
+    // no token could ever be fetched again. Fortnox: the tenant id is the company's
+    // `DatabaseNumber` (docs/providers.md), read with the token the consent gave.
+    let (service_tenant, mut company) = match state.mode {
+        ConnectionMode::User => (None, None),
+        ConnectionMode::Service => {
+            // docs/providers.md, Fortnox service accounts: "no refresh token exists". Should
+            // the code exchange bring one anyway, a service account keeps none.
+            tokens.refresh_token = None;
+            tokens.refresh_expires_at = None;
+            let company = lookup_company(ctx, &integration, &auth).await;
+            let Some(tenant) = company.as_ref().and_then(|c| provider.service_tenant(c)) else {
+                return Err(ConnectionError::Upstream(format!(
+                    "{} did not say which company the service account is for; start the \
+                     connection again",
+                    state.provider
+                )));
+            };
+            (Some(tenant), company)
+        }
+    };
     // Read, change and write the token secret under the same lease as a token refresh (and the
     // migration of legacy webhook keys), so no writer loses another's change.
     let owner = uuid::Uuid::new_v4().to_string();
@@ -367,14 +414,41 @@ async fn finish_consent(
         tracing::warn!(integration = %integration.id, error = %e, "could not release the secret lease; it will expire");
     }
     stored?;
-    // Through the data client: paced by the shared rate limiter, retried, and classified like
-    // every other provider call; time-boxed, because its retries (or a Visma "try again in N
-    // seconds") could otherwise outlast the confirm function's 10-second timeout. A slow or
-    // failing lookup never costs the person their consent: the tokens are stored already, the
-    // integration is connected without a company, and the next sync fills it in.
-    let auth = ApiAuth::for_integration(&integration, tokens.access_token.clone());
-    let lookup = ctx.providers.api(state.provider).company(&auth);
-    let company = match tokio::time::timeout(COMPANY_LOOKUP_BUDGET, lookup).await {
+    if company.is_none() {
+        company = lookup_company(ctx, &integration, &auth).await;
+    }
+    ctx.db
+        .mark_connected(
+            &integration,
+            company
+                .as_ref()
+                .map(|c| (c.name.as_str(), c.provider_company_id.as_deref())),
+            tokens.expires_at,
+            tokens.refresh_expires_at,
+            state.mode,
+            service_tenant.as_deref(),
+        )
+        .await?;
+    ctx.tokens.remember(&integration.secret_name, tokens);
+    tracing::info!(tenant = %state.tenant_id, integration = %integration.id, provider = %state.provider, mode = %state.mode, "integration connected");
+    Ok(())
+}
+
+/// The connected company, or `None` when the provider is slow or failing.
+///
+/// Through the data client: paced by the shared rate limiter, retried, and classified like
+/// every other provider call; time-boxed, because its retries (or a Visma "try again in N
+/// seconds") could otherwise outlast the confirm function's 10-second timeout. A slow or
+/// failing lookup never costs a person their consent: the tokens are stored, the integration
+/// is connected without a company, and the next sync fills it in (a service account, which
+/// needs the company's tenant id, is the exception: see `finish_consent`).
+async fn lookup_company(
+    ctx: &AppContext,
+    integration: &Integration,
+    auth: &ApiAuth,
+) -> Option<crate::providers::CompanyInfo> {
+    let lookup = ctx.providers.api(integration.provider).company(auth);
+    match tokio::time::timeout(COMPANY_LOOKUP_BUDGET, lookup).await {
         Ok(Ok(c)) => Some(c),
         Ok(Err(e)) => {
             tracing::warn!(integration = %integration.id, error = %e, "company lookup failed; the next sync fills it in");
@@ -384,20 +458,7 @@ async fn finish_consent(
             tracing::warn!(integration = %integration.id, budget = ?COMPANY_LOOKUP_BUDGET, "company lookup too slow; the next sync fills it in");
             None
         }
-    };
-    ctx.db
-        .mark_connected(
-            &integration,
-            company
-                .as_ref()
-                .map(|c| (c.name.as_str(), c.provider_company_id.as_deref())),
-            tokens.expires_at,
-            tokens.refresh_expires_at,
-        )
-        .await?;
-    ctx.tokens.remember(&integration.secret_name, tokens);
-    tracing::info!(tenant = %state.tenant_id, integration = %integration.id, provider = %state.provider, "integration connected");
-    Ok(())
+    }
 }
 
 /// What the return URL is told.

@@ -12,8 +12,8 @@ pub use consent::{
 
 use crate::api::Problem;
 use crate::domain::{
-    integration::secret_name, Integration, IntegrationStatus, LastError, ProviderKind, TenantId,
-    TokenSecret, WebhookSecret,
+    integration::secret_name, ConnectionMode, Integration, IntegrationStatus, LastError,
+    ProviderKind, TenantId, TokenSecret, WebhookSecret,
 };
 use crate::http::ApiError;
 use crate::providers::ProviderError;
@@ -53,6 +53,9 @@ pub enum ConnectionError {
     /// The provider's API failed.
     #[error(transparent)]
     Api(#[from] ApiError),
+    /// The provider answered, but not what the connection needs; the words say what.
+    #[error("{0}")]
+    Upstream(String),
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -70,6 +73,7 @@ impl From<ConnectionError> for Problem {
             ConnectionError::Invalid { field, detail } => Problem::invalid_field(field, detail),
             ConnectionError::Provider(p) => provider_failed(&p, p.code()),
             ConnectionError::Api(a) => provider_failed(&a, a.code()),
+            ConnectionError::Upstream(d) => Problem::bad_gateway(d),
             ConnectionError::Store(s) => Problem::internal(s),
         }
     }
@@ -108,6 +112,8 @@ pub async fn create_integration(
         provider_company_id: None,
         token_expires_at: None,
         refresh_expires_at: None,
+        mode: ConnectionMode::User,
+        service_tenant_id: None,
         connected_at: None,
         last_error: None,
         secret_name: secret_name(&ctx.config.secret_prefix, tenant, &id),
@@ -243,6 +249,10 @@ pub struct IntegrationView {
     pub provider: ProviderKind,
     /// Connection state.
     pub status: IntegrationStatus,
+    /// How the grant is held: `user` (a person's consent, with a refresh token) or `service`
+    /// (a Fortnox service account: no refresh token, access tokens fetched by client
+    /// credentials). `user` until a consent completes.
+    pub mode: ConnectionMode,
     /// Tenant's label.
     pub display_name: Option<String>,
     /// Company at the provider.
@@ -290,6 +300,7 @@ impl From<Integration> for IntegrationView {
             id: i.id,
             provider: i.provider,
             status: i.status,
+            mode: i.mode,
             display_name: i.display_name,
             company_pending: i.status == IntegrationStatus::Connected && i.company_name.is_none(),
             company_name: i.company_name,

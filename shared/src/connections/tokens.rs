@@ -12,8 +12,14 @@
 //! refused access token with at most one refresh, however many callers saw it refused. See
 //! docs/design.md, "A refresh token is sent again only when the provider said it did not use
 //! it".
+//!
+//! A service account (Fortnox, `ConnectionMode::Service`) has no refresh token: the lease
+//! holder fetches a new access token by client credentials for the company's tenant id
+//! instead, so two callers that find the token near expiry still cause one token request.
 
-use crate::domain::{Integration, IntegrationStatus, LastError, Secret, TokenSecret, TokenSet};
+use crate::domain::{
+    ConnectionMode, Integration, IntegrationStatus, LastError, Secret, TokenSecret, TokenSet,
+};
 use crate::providers::{ProviderError, Providers};
 use crate::store::{Db, StoreError, Vault};
 use chrono::Utc;
@@ -264,16 +270,21 @@ impl TokenManager {
                     .await);
             }
         }
-        let Some(refresh_token) = current.refresh_token.clone() else {
-            return Err(self
-                .needs_reauth(
-                    integration,
-                    "refresh_token_rejected",
-                    "no refresh token is stored",
-                )
-                .await);
+        let mut new = match fresh_row.mode {
+            ConnectionMode::Service => self.fetch_service_token(&fresh_row).await?,
+            ConnectionMode::User => {
+                let Some(refresh_token) = current.refresh_token.clone() else {
+                    return Err(self
+                        .needs_reauth(
+                            integration,
+                            "refresh_token_rejected",
+                            "no refresh token is stored",
+                        )
+                        .await);
+                };
+                self.spend(integration, &refresh_token).await?
+            }
         };
-        let mut new = self.spend(integration, &refresh_token).await?;
         if matches!(want, Want::Replacing(_)) {
             new.refreshed_for_refusal_at = Some(Utc::now());
         }
@@ -293,7 +304,7 @@ impl TokenManager {
         {
             tracing::warn!(integration = %integration.id, error = %e, "token refreshed but expiry not recorded");
         }
-        tracing::info!(tenant = %integration.tenant_id, integration = %integration.id, provider = %integration.provider, "access token refreshed");
+        tracing::info!(tenant = %integration.tenant_id, integration = %integration.id, provider = %integration.provider, mode = %fresh_row.mode, "access token refreshed");
         crate::telemetry::emit(
             &[("TokenRefreshes", 1.0, crate::telemetry::Unit::Count)],
             &[("Provider", integration.provider.as_str())],
@@ -358,6 +369,52 @@ impl TokenManager {
                     if let ProviderError::Transient(answer) = &e {
                         failed_answer = Some(answer.clone());
                     }
+                    let pause = 250 * u64::from(attempt) + rand::rng().random_range(0..100);
+                    tokio::time::sleep(Duration::from_millis(pause)).await;
+                    attempt += 1;
+                }
+                e => return Err(e.into()),
+            }
+        }
+    }
+
+    /// A new access token for a service account by client credentials. Nothing is spent by
+    /// such a request, so any failure that may pass, a lost answer included, is tried again
+    /// (three attempts in all, within half the lease); a refusal means the company's consent
+    /// is gone (or our client is wrong): the integration needs a person.
+    async fn fetch_service_token(&self, integration: &Integration) -> Result<TokenSet, TokenError> {
+        let Some(tenant) = integration.service_tenant_id.as_deref() else {
+            return Err(self
+                .needs_reauth(
+                    integration,
+                    "service_tenant_unknown",
+                    "the service account's company tenant id is not stored",
+                )
+                .await);
+        };
+        let provider = self.providers.get(integration.provider);
+        let started = tokio::time::Instant::now();
+        let mut attempt = 1;
+        loop {
+            let err = match provider.service_token(tenant).await {
+                Ok(t) => return Ok(t),
+                Err(e) => e,
+            };
+            match err {
+                ProviderError::InvalidGrant(reason) | ProviderError::InvalidClient(reason) => {
+                    let message = format!(
+                        "the provider refused a service-account token for tenant {tenant} \
+                         ({reason}); the company's consent may have been removed"
+                    );
+                    return Err(self
+                        .needs_reauth(integration, "service_consent_refused", &message)
+                        .await);
+                }
+                e if (e.is_retryable() || matches!(e, ProviderError::AnswerLost(_)))
+                    && attempt < REFRESH_ATTEMPTS
+                    && started.elapsed() < self.lease_ttl / 2 =>
+                {
+                    tracing::warn!(integration = %integration.id, attempt, error = %e, "service-account token request failed; trying again");
                     let pause = 250 * u64::from(attempt) + rand::rng().random_range(0..100);
                     tokio::time::sleep(Duration::from_millis(pause)).await;
                     attempt += 1;

@@ -101,6 +101,48 @@ impl IntegrationStatus {
     }
 }
 
+/// How an integration holds its grant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConnectionMode {
+    /// A person's consent: an access token and a rotating refresh token.
+    #[default]
+    User,
+    /// A provider service account (Fortnox: a consent given with `account_type=service` by a
+    /// system administrator): no refresh token; a new access token is fetched by client
+    /// credentials for the company's tenant id whenever one is needed.
+    Service,
+}
+
+impl ConnectionMode {
+    /// Every mode, in a stable order.
+    pub const ALL: [ConnectionMode; 2] = [ConnectionMode::User, ConnectionMode::Service];
+
+    /// The lower-case name used in bodies, answers and storage.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConnectionMode::User => "user",
+            ConnectionMode::Service => "service",
+        }
+    }
+
+    /// Parses the name; `None` for anything else.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.as_str() == s)
+    }
+
+    /// Every mode's name, for answers that list what is allowed.
+    pub fn names() -> Vec<&'static str> {
+        Self::ALL.iter().map(|m| m.as_str()).collect()
+    }
+}
+
+impl fmt::Display for ConnectionMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A tenant id taken from verified JWT claims.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct TenantId(String);
@@ -173,6 +215,11 @@ pub struct Integration {
     pub token_expires_at: Option<DateTime<Utc>>,
     /// When the refresh token dies unless used (Fortnox: 45 days).
     pub refresh_expires_at: Option<DateTime<Utc>>,
+    /// How the last completed consent holds the grant (`user` until one completes).
+    pub mode: ConnectionMode,
+    /// For a service account: the provider's id of the company that tokens are fetched for
+    /// (Fortnox `TenantId`, which is the company's `DatabaseNumber`).
+    pub service_tenant_id: Option<String>,
     /// When consent was last completed.
     pub connected_at: Option<DateTime<Utc>>,
     /// The last error a person should know about.
@@ -230,6 +277,20 @@ mod tests {
         }
         assert!(!Disconnected.can_connect());
         assert!(NeedsReauth.can_connect());
+    }
+
+    #[test]
+    fn mode_names_round_trip() {
+        for m in ConnectionMode::ALL {
+            assert_eq!(ConnectionMode::parse(m.as_str()), Some(m));
+            assert_eq!(
+                serde_json::to_value(m).unwrap(),
+                serde_json::json!(m.as_str())
+            );
+        }
+        assert_eq!(ConnectionMode::default(), ConnectionMode::User);
+        assert_eq!(ConnectionMode::parse("Service"), None);
+        assert_eq!(ConnectionMode::parse(""), None);
     }
 
     #[test]

@@ -13,7 +13,7 @@ pub mod text;
 pub use articles::ArticleVat;
 pub use customer::{Address, Customer};
 pub use integration::{
-    ClaimError, Integration, IntegrationStatus, LastError, ProviderKind, TenantId,
+    ClaimError, ConnectionMode, Integration, IntegrationStatus, LastError, ProviderKind, TenantId,
 };
 pub use invoice::{HouseWork, HouseWorkKind, Invoice, InvoiceRow, Totals};
 pub use job::{Direction, Entity, Job, JobState, Mode, Progress, Target, Trigger};

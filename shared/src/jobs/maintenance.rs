@@ -6,7 +6,8 @@
 use super::{error_now, message_for, new_job, JobRequest};
 use crate::domain::job::schedule_offset_seconds;
 use crate::domain::{
-    Direction, Entity, Integration, IntegrationStatus, JobState, Mode, ProviderKind, Trigger,
+    ConnectionMode, Direction, Entity, Integration, IntegrationStatus, JobState, Mode,
+    ProviderKind, Trigger,
 };
 use crate::store::{JobMessage, StoreError};
 use crate::AppContext;
@@ -270,6 +271,13 @@ async fn schedule_page(
     Ok(())
 }
 
+/// Whether the scheduler refreshes `i` now: its refresh token dies before `horizon`. A
+/// service account has no refresh token, hence nothing to keep alive: its access tokens are
+/// fetched by client credentials when needed.
+fn needs_keep_alive(i: &Integration, horizon: DateTime<Utc>) -> bool {
+    i.mode == ConnectionMode::User && i.refresh_expires_at.is_some_and(|t| t < horizon)
+}
+
 async fn refresh_ahead(
     ctx: &AppContext,
     page: &[Integration],
@@ -279,10 +287,7 @@ async fn refresh_ahead(
     let horizon = now
         + ChronoDuration::from_std(ctx.config.sync.refresh_ahead)
             .unwrap_or(ChronoDuration::days(7));
-    for i in page
-        .iter()
-        .filter(|i| i.refresh_expires_at.is_some_and(|t| t < horizon))
-    {
+    for i in page.iter().filter(|i| needs_keep_alive(i, horizon)) {
         match ctx.tokens.refresh_now(i).await {
             Ok(_) => report.refreshed += 1,
             Err(e) => {
@@ -359,5 +364,38 @@ mod tests {
             scheduled_job_id("i1", s),
             scheduled_job_id("i1", s - ChronoDuration::hours(1))
         );
+    }
+
+    #[test]
+    fn service_accounts_are_never_kept_alive() {
+        let now = Utc::now();
+        let horizon = now + ChronoDuration::days(7);
+        let mut i = Integration {
+            tenant_id: crate::domain::TenantId::parse("t1").unwrap(),
+            id: "i1".into(),
+            provider: crate::domain::ProviderKind::Fortnox,
+            status: IntegrationStatus::Connected,
+            display_name: None,
+            company_name: None,
+            provider_company_id: None,
+            token_expires_at: None,
+            refresh_expires_at: Some(now + ChronoDuration::days(2)),
+            mode: ConnectionMode::User,
+            service_tenant_id: None,
+            connected_at: None,
+            last_error: None,
+            secret_name: "p/t1/i1".into(),
+            created_at: now,
+            updated_at: now,
+        };
+        assert!(needs_keep_alive(&i, horizon));
+        i.refresh_expires_at = Some(now + ChronoDuration::days(30));
+        assert!(!needs_keep_alive(&i, horizon));
+        // A service account: nothing to keep alive, whatever an old row says.
+        i.mode = ConnectionMode::Service;
+        i.refresh_expires_at = Some(now + ChronoDuration::days(2));
+        assert!(!needs_keep_alive(&i, horizon));
+        i.refresh_expires_at = None;
+        assert!(!needs_keep_alive(&i, horizon));
     }
 }

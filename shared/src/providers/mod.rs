@@ -16,7 +16,7 @@ pub use settings::{
     VismaSettings,
 };
 
-use crate::domain::{ProviderKind, Secret, TokenSet};
+use crate::domain::{ConnectionMode, ProviderKind, Secret, TokenSet};
 use async_trait::async_trait;
 use std::sync::Arc;
 use tokio::sync::OnceCell;
@@ -112,13 +112,21 @@ pub trait Provider: Send + Sync {
     /// Whether consents with this provider use PKCE (S256).
     fn uses_pkce(&self) -> bool;
 
+    /// Whether the provider has service accounts ([`ConnectionMode::Service`]): a grant
+    /// without a refresh token, whose access tokens are fetched by client credentials.
+    fn service_accounts(&self) -> bool {
+        false
+    }
+
     /// The URL that sends a person to the provider's consent page, with the PKCE challenge
-    /// when there is one.
+    /// when there is one, asking for the grant of `mode` (only [`ConnectionMode::User`] unless
+    /// [`Provider::service_accounts`]).
     async fn authorization_url(
         &self,
         state: &str,
         redirect_uri: &str,
         code_challenge: Option<&str>,
+        mode: ConnectionMode,
     ) -> Result<String, ProviderError>;
 
     /// Exchanges an authorization code for tokens, with the consent's PKCE verifier when it
@@ -132,6 +140,22 @@ pub trait Provider: Send + Sync {
 
     /// Uses a refresh token. Both providers rotate: the old refresh token is dead afterwards.
     async fn refresh(&self, refresh_token: &Secret) -> Result<TokenSet, ProviderError>;
+
+    /// The tenant id a service account's tokens are fetched for, read from the company the
+    /// consent connected. `None` for a provider without service accounts.
+    fn service_tenant(&self, _company: &CompanyInfo) -> Option<String> {
+        None
+    }
+
+    /// A new access token for a service account of the company `tenant_id` (client
+    /// credentials); no refresh token comes with it. Client credentials are not single use,
+    /// so a failed request may simply be sent again.
+    async fn service_token(&self, _tenant_id: &str) -> Result<TokenSet, ProviderError> {
+        Err(ProviderError::Rejected {
+            status: 400,
+            message: format!("{} has no service accounts", self.kind()),
+        })
+    }
 
     /// Revokes the grant where the provider can. `Ok(false)` when it cannot.
     async fn revoke(&self, tokens: &TokenSet) -> Result<bool, ProviderError>;

@@ -96,14 +96,27 @@ pub async fn request_tokens(
     form: &[(&str, &str)],
     refresh_ttl: Option<chrono::Duration>,
 ) -> Result<TokenSet, ProviderError> {
-    let resp = http
+    request_tokens_with(http, token_url, creds, form, &[], refresh_ttl).await
+}
+
+/// [`request_tokens`] with extra request headers (Fortnox's client-credentials grant names
+/// the company in a `TenantId` header).
+pub async fn request_tokens_with(
+    http: &reqwest::Client,
+    token_url: &str,
+    creds: &ClientCredentials,
+    form: &[(&str, &str)],
+    headers: &[(&str, &str)],
+    refresh_ttl: Option<chrono::Duration>,
+) -> Result<TokenSet, ProviderError> {
+    let mut req = http
         .post(token_url)
         .basic_auth(&creds.client_id, Some(creds.client_secret.expose()))
-        .header(reqwest::header::ACCEPT, "application/json")
-        .form(form)
-        .send()
-        .await
-        .map_err(grant_transport_error)?;
+        .header(reqwest::header::ACCEPT, "application/json");
+    for (name, value) in headers {
+        req = req.header(*name, *value);
+    }
+    let resp = req.form(form).send().await.map_err(grant_transport_error)?;
     let status = resp.status();
     let body = match resp.bytes().await {
         Ok(b) => b,

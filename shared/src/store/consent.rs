@@ -7,7 +7,7 @@
 use super::item::{get_s, n, req_s, req_ts, s, ts, Item};
 use super::{Db, StoreError};
 use crate::domain::seal::{open, seal};
-use crate::domain::{ProviderKind, TenantId};
+use crate::domain::{ConnectionMode, ProviderKind, TenantId};
 use aws_sdk_dynamodb::types::ReturnValue;
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
@@ -30,6 +30,8 @@ pub struct OAuthState {
     pub pkce_verifier: Option<String>,
     /// The person who started the consent (the JWT's `sub`): only they can confirm it.
     pub user: String,
+    /// The grant the consent asks for: a person's, or a service account's.
+    pub mode: ConnectionMode,
 }
 
 /// A consent the provider approved, waiting for the person who started it to confirm it from
@@ -57,6 +59,7 @@ fn state_item(st: &OAuthState, one_time: &str) -> Item {
     it.insert("return_url".into(), s(&st.return_url));
     it.insert("expires_at".into(), ts(st.expires_at));
     it.insert("consent_user".into(), s(&st.user));
+    it.insert("connection_mode".into(), s(st.mode.as_str()));
     if let Some(v) = &st.pkce_verifier {
         it.insert(
             "pkce_verifier".into(),
@@ -84,6 +87,12 @@ fn parse_state(it: &Item, one_time: &str) -> Result<OAuthState, StoreError> {
         expires_at: req_ts(it, "expires_at")?,
         pkce_verifier,
         user: req_s(it, "consent_user")?.to_string(),
+        // States written before modes existed asked for a person's grant.
+        mode: match get_s(it, "connection_mode") {
+            None => ConnectionMode::User,
+            Some(m) => ConnectionMode::parse(m)
+                .ok_or_else(|| StoreError::Corrupt(format!("connection_mode `{m}`")))?,
+        },
     })
 }
 
@@ -219,5 +228,31 @@ mod tests {
         let c = consent_pk("my-confirmation");
         assert!(!c.contains("my-confirmation"));
         assert_eq!(c.len(), "CONSENT#".len() + 64);
+    }
+
+    #[test]
+    fn a_state_keeps_the_mode_it_asked_for() {
+        let st = OAuthState {
+            tenant_id: TenantId::parse("t1").unwrap(),
+            integration_id: "i1".into(),
+            provider: ProviderKind::Fortnox,
+            return_url: "https://app.example/back".into(),
+            // Stored to the millisecond.
+            expires_at: DateTime::parse_from_rfc3339("2026-11-30T08:20:00.426Z")
+                .unwrap()
+                .with_timezone(&Utc),
+            pkce_verifier: Some("v".repeat(43)),
+            user: "u1".into(),
+            mode: ConnectionMode::Service,
+        };
+        let it = state_item(&st, "one-time");
+        assert_eq!(parse_state(&it, "one-time").unwrap(), st);
+        // A state stored before modes existed asks for a person's grant.
+        let mut old = it.clone();
+        old.remove("connection_mode");
+        assert_eq!(
+            parse_state(&old, "one-time").unwrap().mode,
+            ConnectionMode::User
+        );
     }
 }

@@ -2,7 +2,9 @@
 
 use super::item::{get_s, get_ts, n, req_s, req_ts, s, ts, Item};
 use super::{written, StoreError};
-use crate::domain::{Integration, IntegrationStatus, LastError, ProviderKind, TenantId};
+use crate::domain::{
+    ConnectionMode, Integration, IntegrationStatus, LastError, ProviderKind, TenantId,
+};
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
@@ -275,16 +277,19 @@ impl Db {
         Ok((items, next))
     }
 
-    /// Records a completed consent. Fails with `Conflict` when the integration was disconnected.
+    /// Records a completed consent: its mode, and for a service account the provider's tenant
+    /// id tokens are fetched for. Fails with `Conflict` when the integration was disconnected.
     pub async fn mark_connected(
         &self,
         i: &Integration,
         company: Option<(&str, Option<&str>)>,
         token_expires_at: DateTime<Utc>,
         refresh_expires_at: Option<DateTime<Utc>>,
+        mode: ConnectionMode,
+        service_tenant_id: Option<&str>,
     ) -> Result<(), StoreError> {
         let mut set = String::from(
-            "SET #st = :st, gsi1pk = :g, token_expires_at = :te, connected_at = :now, updated_at = :now",
+            "SET #st = :st, gsi1pk = :g, token_expires_at = :te, connected_at = :now, updated_at = :now, connection_mode = :cm",
         );
         let mut remove = String::from("last_error_code, last_error_message, last_error_at");
         let mut req = self
@@ -299,7 +304,15 @@ impl Db {
             .expression_attribute_values(":g", s(status_gsi(IntegrationStatus::Connected)))
             .expression_attribute_values(":disc", s(IntegrationStatus::Disconnected.as_str()))
             .expression_attribute_values(":te", ts(token_expires_at))
+            .expression_attribute_values(":cm", s(mode.as_str()))
             .expression_attribute_values(":now", ts(Utc::now()));
+        match service_tenant_id {
+            Some(t) => {
+                set.push_str(", service_tenant_id = :stid");
+                req = req.expression_attribute_values(":stid", s(t));
+            }
+            None => remove.push_str(", service_tenant_id"),
+        }
         match company {
             Some((name, company_id)) => {
                 set.push_str(", company_name = :cn");
@@ -316,9 +329,14 @@ impl Db {
             // must not stay; the next sync fills it in.
             None => remove.push_str(", company_name, provider_company_id"),
         }
-        if let Some(re) = refresh_expires_at {
-            set.push_str(", refresh_expires_at = :re");
-            req = req.expression_attribute_values(":re", ts(re));
+        match refresh_expires_at {
+            Some(re) => {
+                set.push_str(", refresh_expires_at = :re");
+                req = req.expression_attribute_values(":re", ts(re));
+            }
+            // No refresh token (a service account): an earlier consent's expiry must not
+            // keep the scheduler refreshing a grant that has none.
+            None => remove.push_str(", refresh_expires_at"),
         }
         let req = req.update_expression(format!("{set} REMOVE {remove}"));
         conditional(req.send().await, "integration is disconnected")
@@ -581,6 +599,12 @@ fn integration_to_item(i: &Integration) -> Item {
     opt(&mut it, "token_expires_at", i.token_expires_at.map(ts));
     opt(&mut it, "refresh_expires_at", i.refresh_expires_at.map(ts));
     opt(&mut it, "connected_at", i.connected_at.map(ts));
+    it.insert("connection_mode".into(), s(i.mode.as_str()));
+    opt(
+        &mut it,
+        "service_tenant_id",
+        i.service_tenant_id.as_deref().map(s),
+    );
     if let Some(e) = &i.last_error {
         it.insert("last_error_code".into(), s(&e.code));
         it.insert("last_error_message".into(), s(&e.message));
@@ -616,6 +640,13 @@ fn integration_from_item(it: &Item) -> Result<Integration, StoreError> {
         provider_company_id: get_s(it, "provider_company_id").map(str::to_string),
         token_expires_at: get_ts(it, "token_expires_at")?,
         refresh_expires_at: get_ts(it, "refresh_expires_at")?,
+        // Integrations stored before modes existed were connected by a person.
+        mode: match get_s(it, "connection_mode") {
+            None => ConnectionMode::User,
+            Some(m) => ConnectionMode::parse(m)
+                .ok_or_else(|| StoreError::Corrupt(format!("connection_mode `{m}`")))?,
+        },
+        service_tenant_id: get_s(it, "service_tenant_id").map(str::to_string),
         connected_at: get_ts(it, "connected_at")?,
         last_error,
         secret_name: req_s(it, "secret_name")?.to_string(),
@@ -643,6 +674,8 @@ mod tests {
             provider_company_id: None,
             token_expires_at: Some(now),
             refresh_expires_at: None,
+            mode: ConnectionMode::Service,
+            service_tenant_id: Some("1234567".into()),
             connected_at: Some(now),
             last_error: Some(LastError {
                 code: "invalid_grant".into(),
@@ -654,5 +687,14 @@ mod tests {
             updated_at: now,
         };
         assert_eq!(integration_from_item(&integration_to_item(&i)).unwrap(), i);
+        // An item written before modes existed reads as a person's grant.
+        let mut old = integration_to_item(&i);
+        old.remove("connection_mode");
+        old.remove("service_tenant_id");
+        let read = integration_from_item(&old).unwrap();
+        assert_eq!(read.mode, ConnectionMode::User);
+        assert_eq!(read.service_tenant_id, None);
+        old.insert("connection_mode".into(), s("robot"));
+        assert!(integration_from_item(&old).is_err());
     }
 }

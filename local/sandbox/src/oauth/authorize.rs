@@ -261,6 +261,7 @@ pub(crate) fn consent_decision(state: &SandboxState, flavor: &Flavor, body: &[u8
             expires: now + state.config().code_ttl,
             used: false,
             code_challenge: pending.code_challenge.clone(),
+            service_account: pending.service_account,
         },
     );
     drop(store);

@@ -52,6 +52,8 @@ pub(crate) struct CodeEntry {
     pub used: bool,
     /// The challenge the redeeming `code_verifier` must meet (RFC 7636 §4.6).
     pub code_challenge: Option<String>,
+    /// Issued by a service-account consent: redeemed without a refresh token.
+    pub service_account: bool,
 }
 
 /// Life cycle of a refresh token.
@@ -79,7 +81,11 @@ pub(crate) struct AccessEntry {
     pub expires: Instant,
 }
 
-/// A Fortnox service-account consent: `client_credentials` with `TenantId` works for it.
+/// A Fortnox service-account consent: `client_credentials` with `TenantId` works for it
+/// (the shared docs/providers.md, Fortnox OAuth: "after a consent with `account_type=service`,
+/// a fresh 1-hour token can be had at any time with `grant_type=client_credentials`, Basic
+/// auth and a `TenantId: <id>` header; no refresh token exists. The tenant id equals
+/// `DatabaseNumber`").
 #[derive(Debug, Clone)]
 pub(crate) struct ServiceConsent {
     pub client_id: String,

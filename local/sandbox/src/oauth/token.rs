@@ -66,7 +66,11 @@ fn exchange_code(
         }
     }
     let grant = entry.grant.clone();
-    Ok(issue(&mut store, state.config(), grant, true, now))
+    // A service account has no refresh token (docs/providers.md, Fortnox OAuth, service
+    // accounts: "no refresh token exists"): its code gives an access token only, and new
+    // ones come from `client_credentials`.
+    let with_refresh = !entry.service_account;
+    Ok(issue(&mut store, state.config(), grant, with_refresh, now))
 }
 
 /// Whether `verifier` (43–128 characters of `[A-Za-z0-9-._~]`) hashes to `challenge` (S256).
@@ -136,6 +140,10 @@ fn revoke_family(store: &mut OAuthStore, family: u64, now: Instant) {
     }
 }
 
+/// Fortnox service accounts (docs/providers.md, Fortnox OAuth): `grant_type=client_credentials`
+/// with HTTP Basic client authentication and the company in a `TenantId` header (its
+/// `DatabaseNumber`); answered with a 1-hour access token and no refresh token. Without a
+/// service-account consent of this client for that company: `unauthorized_client`.
 fn client_credentials(
     state: &SandboxState,
     client: &ClientRegistration,
@@ -207,6 +215,10 @@ pub(crate) async fn token_handler(
     state.record_token_request(TokenRequestRecord {
         provider: flavor.provider,
         grant_type,
+        tenant_id: headers
+            .get("TenantId")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
         ok: result.is_ok(),
         status: status.as_u16(),
         error,

@@ -15,7 +15,7 @@ pub use client::VismaApi;
 
 use super::oauth::{append_challenge, code_form, request_tokens, revoke_token};
 use super::{CredentialStore, Provider, ProviderError};
-use crate::domain::{ProviderKind, Secret, TokenSet};
+use crate::domain::{ConnectionMode, ProviderKind, Secret, TokenSet};
 use crate::providers::settings::VismaSettings;
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -70,7 +70,15 @@ impl Provider for Visma {
         state: &str,
         redirect_uri: &str,
         code_challenge: Option<&str>,
+        mode: ConnectionMode,
     ) -> Result<String, ProviderError> {
+        if mode != ConnectionMode::User {
+            // `begin_connect` refuses this before; never ask Visma for what it lacks.
+            return Err(ProviderError::Rejected {
+                status: 400,
+                message: format!("Visma eAccounting has no {mode} connections"),
+            });
+        }
         let creds = self.credentials.get(ProviderKind::Visma).await?;
         let mut url = url::Url::parse(&format!("{}/connect/authorize", self.settings.identity_url))
             .map_err(|e| ProviderError::Credentials(format!("VISMA_IDENTITY_URL: {e}")))?;

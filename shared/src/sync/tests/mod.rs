@@ -84,6 +84,8 @@ impl World {
                 provider_company_id: None,
                 token_expires_at: None,
                 refresh_expires_at: None,
+                mode: Default::default(),
+                service_tenant_id: None,
                 connected_at: Some(now),
                 last_error: None,
                 secret_name: "s".into(),
