@@ -92,9 +92,14 @@ impl AppContext {
 /// `sdk` with the function's retry and timeout settings: standard retries (throttling, 5xx and
 /// timeouts, with jittered backoff) up to `max_attempts`, and each attempt cut off after
 /// `attempt_timeout`, so a lost answer costs one retry instead of the whole invocation.
-pub fn tuned(sdk: &aws_config::SdkConfig, aws: &crate::config::AwsSdkSettings) -> aws_config::SdkConfig {
+pub fn tuned(
+    sdk: &aws_config::SdkConfig,
+    aws: &crate::config::AwsSdkSettings,
+) -> aws_config::SdkConfig {
     sdk.to_builder()
-        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(aws.max_attempts))
+        .retry_config(
+            aws_config::retry::RetryConfig::standard().with_max_attempts(aws.max_attempts),
+        )
         .timeout_config(
             // Keeps the connect timeout the behaviour version gives.
             aws_config::timeout::TimeoutConfig::builder()
@@ -130,7 +135,8 @@ mod tests {
         let t = tuned(&sdk, &aws);
         assert_eq!(t.retry_config().map(|r| r.max_attempts()), Some(5));
         assert_eq!(
-            t.timeout_config().and_then(|c| c.operation_attempt_timeout()),
+            t.timeout_config()
+                .and_then(|c| c.operation_attempt_timeout()),
             Some(Duration::from_millis(1500))
         );
         assert_eq!(

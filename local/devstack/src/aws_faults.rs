@@ -76,7 +76,13 @@ pub struct ScriptedFault {
 impl ScriptedFault {
     /// `times` faults of `kind` on `service`'s `operation` when the body holds all of
     /// `body_contains`.
-    pub fn new(service: &str, operation: &str, body_contains: &[&str], kind: FaultKind, times: u32) -> Self {
+    pub fn new(
+        service: &str,
+        operation: &str,
+        body_contains: &[&str],
+        kind: FaultKind,
+        times: u32,
+    ) -> Self {
         ScriptedFault {
             service: service.into(),
             operation: operation.into(),
@@ -204,7 +210,11 @@ impl Service {
 /// aws-runtime's `AwsErrorCodeClassifier` retries `ThrottlingException`,
 /// `ProvisionedThroughputExceededException` and `RequestThrottled` as throttling, and the
 /// HTTP status classifier retries 500, 502, 503 and 504 as transient.
-pub fn error_answer(service: Service, kind: FaultKind, alt: bool) -> (u16, Vec<(&'static str, String)>, String) {
+pub fn error_answer(
+    service: Service,
+    kind: FaultKind,
+    alt: bool,
+) -> (u16, Vec<(&'static str, String)>, String) {
     let (status, code): (u16, &str) = match (service, kind, alt) {
         (Service::Dynamodb, FaultKind::Throttle, false) => (400, "ThrottlingException"),
         (Service::Dynamodb, FaultKind::Throttle, true) => {
@@ -234,7 +244,10 @@ pub fn error_answer(service: Service, kind: FaultKind, alt: bool) -> (u16, Vec<(
             format!("com.amazonaws.sqs#{code}"),
             Some((
                 "x-amzn-query-error",
-                format!("{code};{}", if status < 500 { "Sender" } else { "Receiver" }),
+                format!(
+                    "{code};{}",
+                    if status < 500 { "Sender" } else { "Receiver" }
+                ),
             )),
         ),
         Service::Secretsmanager | Service::Kms => {
@@ -261,8 +274,7 @@ fn splitmix(x: u64) -> u64 {
 /// The fault for the `n`th request under `config`, if any, and the alternative-code bit.
 pub fn decide(config: &FaultConfig, service: Service, n: u64) -> Option<(FaultKind, bool)> {
     if config.rate <= 0.0
-        || (!config.services.is_empty()
-            && !config.services.iter().any(|s| s == service.as_str()))
+        || (!config.services.is_empty() && !config.services.iter().any(|s| s == service.as_str()))
     {
         return None;
     }
@@ -324,7 +336,13 @@ impl Shared {
     }
 
     /// The scripted fault this request gets, if any (and one fewer left of it).
-    fn scripted(&self, config: &FaultConfig, service: Service, op: &str, body: &[u8]) -> Option<FaultKind> {
+    fn scripted(
+        &self,
+        config: &FaultConfig,
+        service: Service,
+        op: &str,
+        body: &[u8],
+    ) -> Option<FaultKind> {
         let mut left = self.script_left.lock().expect("script lock");
         for (i, f) in config.scripted.iter().enumerate() {
             if left.get(i).copied().unwrap_or(0) > 0 && f.matches(service, op, body) {
@@ -360,10 +378,7 @@ impl AwsFaultProxy {
             script_left: Mutex::new(Vec::new()),
         });
         let app = axum::Router::new()
-            .route(
-                "/_faults",
-                axum::routing::get(get_faults).put(put_faults),
-            )
+            .route("/_faults", axum::routing::get(get_faults).put(put_faults))
             .fallback(proxy)
             .with_state(shared.clone());
         let task = tokio::spawn(async move {
@@ -397,7 +412,6 @@ impl AwsFaultProxy {
     pub fn counts(&self) -> Counts {
         self.shared.counts.lock().expect("counts lock").clone()
     }
-
 }
 
 impl Drop for AwsFaultProxy {
@@ -508,7 +522,13 @@ async fn proxy(
     }
 }
 
-async fn forward(s: Arc<Shared>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+async fn forward(
+    s: Arc<Shared>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
     let mut rb = s.http.request(method, format!("{}{path}", s.upstream));
     for (k, v) in &headers {
@@ -568,7 +588,10 @@ mod tests {
         let n = hits.iter().filter(|h| h.is_some()).count();
         assert!((800..1200).contains(&n), "{n}");
         for kind in FaultKind::ALL {
-            assert!(hits.iter().any(|h| h.map(|x| x.0) == Some(kind)), "{kind:?}");
+            assert!(
+                hits.iter().any(|h| h.map(|x| x.0) == Some(kind)),
+                "{kind:?}"
+            );
         }
         let again: Vec<_> = (0..10_000)
             .map(|n| decide(&c, Service::Dynamodb, n))
@@ -585,9 +608,23 @@ mod tests {
 
     #[test]
     fn scripted_faults_hit_their_requests_as_often_as_asked() {
-        let f = ScriptedFault::new("dynamodb", "PutItem", &["WHEVT#", "ttl"], FaultKind::Lost, 1);
-        assert!(f.matches(Service::Dynamodb, "PutItem", br#"{"sk":{"S":"WHEVT#e1"},"ttl":1}"#));
-        assert!(!f.matches(Service::Dynamodb, "PutItem", br#"{"sk":{"S":"JOB#1"},"ttl":1}"#));
+        let f = ScriptedFault::new(
+            "dynamodb",
+            "PutItem",
+            &["WHEVT#", "ttl"],
+            FaultKind::Lost,
+            1,
+        );
+        assert!(f.matches(
+            Service::Dynamodb,
+            "PutItem",
+            br#"{"sk":{"S":"WHEVT#e1"},"ttl":1}"#
+        ));
+        assert!(!f.matches(
+            Service::Dynamodb,
+            "PutItem",
+            br#"{"sk":{"S":"JOB#1"},"ttl":1}"#
+        ));
         assert!(!f.matches(Service::Dynamodb, "UpdateItem", br#"WHEVT# ttl"#));
         assert!(!f.matches(Service::Sqs, "PutItem", br#"WHEVT# ttl"#));
         let shared = Shared {
@@ -608,7 +645,10 @@ mod tests {
             shared.scripted(&config, Service::Dynamodb, "PutItem", body),
             Some(FaultKind::Lost)
         );
-        assert_eq!(shared.scripted(&config, Service::Dynamodb, "PutItem", body), None);
+        assert_eq!(
+            shared.scripted(&config, Service::Dynamodb, "PutItem", body),
+            None
+        );
     }
 
     #[test]
