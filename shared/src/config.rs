@@ -78,6 +78,19 @@ pub struct Config {
     pub webhook: WebhookSettings,
     /// Provider data API tuning: rate limits, retries, page sizes.
     pub api: ApiSettings,
+    /// How the AWS SDK retries and times out.
+    pub aws: AwsSdkSettings,
+}
+
+/// How every AWS SDK client of a function retries and times out (docs/design.md, "AWS
+/// faults"). Without an attempt timeout the SDK waits for an answer as long as the Lambda
+/// runs, so a lost answer would cost the whole invocation instead of one retry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AwsSdkSettings {
+    /// Longest wait for one attempt of one AWS call (`AWS_ATTEMPT_TIMEOUT_MS`).
+    pub attempt_timeout: Duration,
+    /// Attempts of one AWS call in all, the first one included (`AWS_MAX_ATTEMPTS`).
+    pub max_attempts: u32,
 }
 
 /// A configuration value that is missing or malformed.
@@ -205,6 +218,26 @@ impl Config {
                     .parse()
                     .map_err(|_| ConfigError("PAGE_SIZE must be a whole number".into()))?,
                 create_settle: secs("CREATE_SETTLE_SECONDS", 300)?,
+            },
+            aws: AwsSdkSettings {
+                attempt_timeout: Duration::from_millis(
+                    or("AWS_ATTEMPT_TIMEOUT_MS", "3000")
+                        .parse::<u64>()
+                        .ok()
+                        .filter(|ms| *ms > 0)
+                        .ok_or_else(|| {
+                            ConfigError(
+                                "AWS_ATTEMPT_TIMEOUT_MS must be a whole number of milliseconds, at least 1".into(),
+                            )
+                        })?,
+                ),
+                max_attempts: or("AWS_MAX_ATTEMPTS", "5")
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| {
+                        ConfigError("AWS_MAX_ATTEMPTS must be a whole number, at least 1".into())
+                    })?,
             },
             api: ApiSettings::from_lookup(get)
                 .map_err(|e| ConfigError(e.0 + " must be a whole number"))?,

@@ -43,7 +43,8 @@ impl AppContext {
 
     /// Builds the context over an explicit AWS configuration.
     pub fn new(config: Config, sdk: &aws_config::SdkConfig) -> Self {
-        Self::new_with_dynamodb(config, sdk, aws_sdk_dynamodb::Client::new(sdk))
+        let sdk = tuned(sdk, &config.aws);
+        Self::new_with_dynamodb(config, &sdk, aws_sdk_dynamodb::Client::new(&sdk))
     }
 
     /// Builds the context with a prepared DynamoDB client (benchmarks count its calls).
@@ -52,6 +53,7 @@ impl AppContext {
         sdk: &aws_config::SdkConfig,
         dynamodb: aws_sdk_dynamodb::Client,
     ) -> Self {
+        let sdk = &tuned(sdk, &config.aws);
         // Built by the first provider call, not here: see `LazyClient`.
         let http = LazyClient::new(config.provider_timeout);
         let db = Db::new(dynamodb, config.table_name.clone());
@@ -84,5 +86,63 @@ impl AppContext {
             http,
             queue,
         }
+    }
+}
+
+/// `sdk` with the function's retry and timeout settings: standard retries (throttling, 5xx and
+/// timeouts, with jittered backoff) up to `max_attempts`, and each attempt cut off after
+/// `attempt_timeout`, so a lost answer costs one retry instead of the whole invocation.
+pub fn tuned(
+    sdk: &aws_config::SdkConfig,
+    aws: &crate::config::AwsSdkSettings,
+) -> aws_config::SdkConfig {
+    sdk.to_builder()
+        .retry_config(
+            aws_config::retry::RetryConfig::standard().with_max_attempts(aws.max_attempts),
+        )
+        .timeout_config(
+            // Keeps the connect timeout the behaviour version gives.
+            aws_config::timeout::TimeoutConfig::builder()
+                .operation_attempt_timeout(aws.attempt_timeout)
+                .take_unset_from(
+                    sdk.timeout_config()
+                        .map(|t| t.to_builder())
+                        .unwrap_or_default(),
+                )
+                .build(),
+        )
+        .build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn every_aws_client_retries_and_times_out_as_configured() {
+        let sdk = aws_config::SdkConfig::builder()
+            .timeout_config(
+                aws_config::timeout::TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_millis(3100))
+                    .build(),
+            )
+            .build();
+        let aws = crate::config::AwsSdkSettings {
+            attempt_timeout: Duration::from_millis(1500),
+            max_attempts: 5,
+        };
+        let t = tuned(&sdk, &aws);
+        assert_eq!(t.retry_config().map(|r| r.max_attempts()), Some(5));
+        assert_eq!(
+            t.timeout_config()
+                .and_then(|c| c.operation_attempt_timeout()),
+            Some(Duration::from_millis(1500))
+        );
+        assert_eq!(
+            t.timeout_config().and_then(|c| c.connect_timeout()),
+            Some(Duration::from_millis(3100)),
+            "the connect timeout is kept"
+        );
     }
 }

@@ -27,7 +27,7 @@ pub fn assert_contracts_kept(stack: &Stack) {
 /// Reads an integration straight from the table.
 pub async fn integration(stack: &Stack, tenant: &str, id: &str) -> Integration {
     stack
-        .ctx
+        .direct
         .db
         .get_integration(&TenantId::parse(tenant).expect("tenant"), id)
         .await
@@ -39,7 +39,7 @@ pub async fn integration(stack: &Stack, tenant: &str, id: &str) -> Integration {
 pub async fn secret(stack: &Stack, tenant: &str, id: &str) -> Option<TokenSecret> {
     let i = integration(stack, tenant, id).await;
     stack
-        .ctx
+        .direct
         .vault
         .read(&i.secret_name)
         .await
@@ -55,7 +55,7 @@ pub fn webhook_secret_name(stack: &Stack, tenant: &str, id: &str) -> String {
 /// Reads an integration's webhook key secret straight from Secrets Manager.
 pub async fn webhook_secret(stack: &Stack, tenant: &str, id: &str) -> Option<WebhookSecret> {
     stack
-        .ctx
+        .direct
         .vault
         .read(&webhook_secret_name(stack, tenant, id))
         .await
@@ -66,7 +66,7 @@ pub async fn webhook_secret(stack: &Stack, tenant: &str, id: &str) -> Option<Web
 pub async fn age_stored_token(stack: &Stack, tenant: &str, id: &str) {
     let i = integration(stack, tenant, id).await;
     let mut s: TokenSecret = stack
-        .ctx
+        .direct
         .vault
         .read(&i.secret_name)
         .await
@@ -76,7 +76,7 @@ pub async fn age_stored_token(stack: &Stack, tenant: &str, id: &str) {
         t.expires_at = chrono::Utc::now() - chrono::Duration::minutes(1);
     }
     stack
-        .ctx
+        .direct
         .vault
         .write(&i.secret_name, &s)
         .await
@@ -170,7 +170,7 @@ pub async fn wait_idle(
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
         let jobs = stack
-            .ctx
+            .direct
             .db
             .list_jobs(integration, 100)
             .await

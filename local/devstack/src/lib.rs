@@ -5,6 +5,7 @@
 //! providers' OpenAPI contracts ([`Stack::assert_contracts_kept`]).
 
 pub mod aws;
+pub mod aws_faults;
 pub mod console;
 pub mod gateway;
 pub mod jwt;
@@ -55,6 +56,10 @@ pub struct StackOptions {
     pub workers: usize,
     /// Visibility timeout of the sync queue, seconds.
     pub visibility_timeout: u64,
+    /// Put the fault-injecting AWS proxy ([`aws_faults`]) between the functions and moto
+    /// (faults stay off until [`Stack::set_aws_faults`]). Also switched on by the environment
+    /// variable `DEVSTACK_AWS_FAULTS` (its value, a rate such as `0.1`, is then set at once).
+    pub aws_faults: bool,
 }
 
 impl Default for StackOptions {
@@ -75,6 +80,7 @@ impl Default for StackOptions {
             },
             workers: 2,
             visibility_timeout: 30,
+            aws_faults: false,
         }
     }
 }
@@ -87,8 +93,15 @@ pub struct Stack {
     pub sandbox: sandbox::RunningSandbox,
     /// The functions' context (the same one the gateway serves with).
     pub ctx: Arc<AppContext>,
-    /// AWS configuration pointing at moto.
+    /// AWS configuration pointing straight at moto (never through the fault proxy): for a
+    /// test's own setup and inspection.
     pub sdk: aws_config::SdkConfig,
+    /// A context over `sdk`, straight to moto, for a test's own reads and writes; the same as
+    /// `ctx` unless the fault proxy is on.
+    pub direct: Arc<AppContext>,
+    /// The fault-injecting proxy the functions talk to AWS through, when asked for.
+    pub aws_faults: Option<aws_faults::AwsFaultProxy>,
+    function_sdk: aws_config::SdkConfig,
     /// The customer-managed key the secrets are encrypted with.
     pub kms_key_arn: String,
     /// The configuration variables the functions were built from.
@@ -113,6 +126,22 @@ impl Stack {
         aws::create_table(&sdk, &opts.table_name).await?;
         let kms_key_arn = aws::create_key(&sdk).await?;
         let queues = aws::create_queues(&sdk, &opts.table_name, opts.visibility_timeout, 5).await?;
+        let env_rate = std::env::var("DEVSTACK_AWS_FAULTS")
+            .ok()
+            .and_then(|r| r.trim().parse::<f64>().ok());
+        let aws_faults = if opts.aws_faults || env_rate.is_some() {
+            let proxy = aws_faults::AwsFaultProxy::start(&moto.endpoint).await?;
+            if let Some(rate) = env_rate {
+                proxy.set_faults(aws_faults::FaultConfig::rate(rate, 1));
+            }
+            Some(proxy)
+        } else {
+            None
+        };
+        let function_sdk = match &aws_faults {
+            Some(p) => aws::sdk_config(&p.endpoint).await,
+            None => sdk.clone(),
+        };
 
         let mut sandbox_config = opts.sandbox.clone();
         sandbox_config.bind = std::net::SocketAddr::from(([127, 0, 0, 1], opts.sandbox_port));
@@ -159,7 +188,11 @@ impl Stack {
         .collect();
         vars.extend(opts.env.clone());
         let config = Config::from_lookup(|k| vars.get(k).cloned())?;
-        let ctx = Arc::new(AppContext::new(config, &sdk));
+        let ctx = Arc::new(AppContext::new(config.clone(), &function_sdk));
+        let direct = match aws_faults {
+            Some(_) => Arc::new(AppContext::new(config, &sdk)),
+            None => ctx.clone(),
+        };
         let jwt = dev_jwt();
         let server = tokio::spawn(gateway::serve(
             listener,
@@ -172,6 +205,9 @@ impl Stack {
             sandbox,
             ctx,
             sdk,
+            direct,
+            aws_faults,
+            function_sdk,
             kms_key_arn,
             vars,
             jwt,
@@ -195,6 +231,7 @@ impl Stack {
             let ctx = Arc::new(self.new_container());
             w.push(poller::Pollers::start(
                 ctx,
+                aws_sdk_sqs::Client::new(&self.sdk),
                 self.queues.sync_url.clone(),
                 poller::Target::Worker,
                 1,
@@ -204,6 +241,7 @@ impl Stack {
         let ctx = Arc::new(self.new_container());
         w.push(poller::Pollers::start(
             ctx,
+            aws_sdk_sqs::Client::new(&self.sdk),
             self.queues.dead_letter_url.clone(),
             poller::Target::DeadLetter,
             1,
@@ -229,7 +267,7 @@ impl Stack {
     ) -> Result<shared::domain::Job, Box<dyn std::error::Error + Send + Sync>> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
-            if let Some(j) = self.ctx.db.get_job(integration_id, job_id).await? {
+            if let Some(j) = self.direct.db.get_job(integration_id, job_id).await? {
                 if j.state.is_terminal() {
                     return Ok(j);
                 }
@@ -249,7 +287,25 @@ impl Stack {
     pub fn new_container(&self) -> AppContext {
         let config = Config::from_lookup(|k| self.vars.get(k).cloned())
             .expect("configuration was valid once");
-        AppContext::new(config, &self.sdk)
+        AppContext::new(config, &self.function_sdk)
+    }
+
+    /// Sets the AWS faults the functions meet from now on; panics unless the stack was started
+    /// with [`StackOptions::aws_faults`].
+    #[track_caller]
+    pub fn set_aws_faults(&self, config: aws_faults::FaultConfig) {
+        self.aws_faults
+            .as_ref()
+            .expect("the stack was started with aws_faults: true")
+            .set_faults(config);
+    }
+
+    /// What the AWS fault proxy saw and injected, by service and operation (empty without it).
+    pub fn aws_fault_counts(&self) -> aws_faults::Counts {
+        self.aws_faults
+            .as_ref()
+            .map(|p| p.counts())
+            .unwrap_or_default()
     }
 
     /// A dev JWT for `tenant`, as the frontend would send it.

@@ -26,9 +26,12 @@ pub struct Pollers {
 }
 
 impl Pollers {
-    /// Starts `concurrency` pollers on `queue_url` for `target`.
+    /// Starts `concurrency` pollers on `queue_url` for `target`. `sqs` receives and deletes:
+    /// the event source mapping is AWS's own, so it goes straight to moto even when the
+    /// functions meet AWS faults.
     pub fn start(
         ctx: Arc<AppContext>,
+        sqs: aws_sdk_sqs::Client,
         queue_url: String,
         target: Target,
         concurrency: usize,
@@ -37,8 +40,9 @@ impl Pollers {
         let stop = Arc::new(AtomicBool::new(false));
         let tasks = (0..concurrency)
             .map(|_| {
-                let (ctx, url, stop) = (ctx.clone(), queue_url.clone(), stop.clone());
-                tokio::spawn(async move { poll(ctx, url, target, batch_size, stop).await })
+                let (ctx, sqs, url, stop) =
+                    (ctx.clone(), sqs.clone(), queue_url.clone(), stop.clone());
+                tokio::spawn(async move { poll(ctx, sqs, url, target, batch_size, stop).await })
             })
             .collect();
         Pollers { stop, tasks }
@@ -61,12 +65,12 @@ impl Drop for Pollers {
 
 async fn poll(
     ctx: Arc<AppContext>,
+    sqs: aws_sdk_sqs::Client,
     url: String,
     target: Target,
     batch_size: i32,
     stop: Arc<AtomicBool>,
 ) {
-    let sqs = ctx.queue.client().clone();
     while !stop.load(Ordering::SeqCst) {
         let out = sqs
             .receive_message()

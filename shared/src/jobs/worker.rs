@@ -278,7 +278,12 @@ async fn run_leased(
             .max(retry_after.map(|d| d.as_secs()).unwrap_or(0))
             .max(1);
             ctx.queue.retry_after(receipt_handle, backoff).await?;
-            tracing::warn!(job = %job.id, attempts = job.attempts, backoff, "slice failed; retrying with backoff");
+            let reason = job
+                .last_error
+                .as_ref()
+                .map(|e| e.message.as_str())
+                .unwrap_or_default();
+            tracing::warn!(job = %job.id, attempts = job.attempts, backoff, reason, "slice failed; retrying with backoff");
             Ok(Disposition::Retry)
         }
     }

@@ -3,7 +3,7 @@
 //! Every change is a conditional write on the version and on the allowed source states.
 
 use super::item::{get_s, n, s, ts};
-use super::{written, Db, StoreError};
+use super::{put_once, put_written, Db, StoreError};
 use crate::domain::{Job, JobState};
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, PutRequest, WriteRequest};
 use chrono::{DateTime, Utc};
@@ -60,15 +60,18 @@ fn job_from_item(it: &HashMap<String, AttributeValue>) -> Result<Job, StoreError
 impl Db {
     /// Stores a new job.
     pub async fn create_job(&self, job: &Job) -> Result<(), StoreError> {
-        self.client()
-            .put_item()
-            .table_name(self.table())
-            .set_item(Some(job_item(job)?))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await
-            .map_err(StoreError::dynamo)?;
-        Ok(())
+        let (req, token) = put_once(
+            self.client()
+                .put_item()
+                .table_name(self.table())
+                .set_item(Some(job_item(job)?))
+                .condition_expression("attribute_not_exists(pk)"),
+        );
+        if put_written(req.send().await, &token)? {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict(format!("job {} exists", job.id)))
+        }
     }
 
     /// Stores many new jobs with BatchWriteItem, 25 at a time, retrying unprocessed items.
@@ -189,9 +192,12 @@ impl Db {
             req = req.expression_attribute_values(&k, s(st.as_str()));
             names.push(k);
         }
-        let req =
-            req.condition_expression(format!("version = :v AND #st IN ({})", names.join(", ")));
-        match written(req.send().await) {
+        let (req, token) = put_once(
+            req.condition_expression(format!("version = :v AND #st IN ({})", names.join(", "))),
+        );
+        // A save whose answer was lost is retried by the SDK and fails its own condition:
+        // the version moved on, by this very save.
+        match put_written(req.send().await, &token) {
             Ok(true) => Ok(()),
             outcome => {
                 job.version = expected;

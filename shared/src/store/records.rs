@@ -16,7 +16,7 @@
 
 use super::item::{get_s, s, ts, Item};
 use super::jobs::integration_pk;
-use super::{written, Db, StoreError};
+use super::{put_once, put_written, written, Db, StoreError};
 use crate::domain::Entity;
 use aws_sdk_dynamodb::types::{DeleteRequest, KeysAndAttributes, PutRequest, WriteRequest};
 use chrono::{DateTime, Utc};
@@ -626,7 +626,8 @@ impl Db {
                 .condition_expression("remote_id = :r")
                 .expression_attribute_values(":r", s(r)),
         };
-        if !written(req.send().await)? {
+        let (req, token) = put_once(req);
+        if !put_written(req.send().await, &token)? {
             return Err(StoreError::Conflict(format!(
                 "mapping of {e} {} changed",
                 m.our_id

@@ -5,7 +5,7 @@
 use super::dynamo::owner_item;
 use super::item::{n, s, ts};
 use super::jobs::integration_pk;
-use super::{Db, StoreError};
+use super::{put_once, put_written, Db, StoreError};
 use crate::domain::Integration;
 use chrono::{DateTime, Utc};
 
@@ -24,31 +24,24 @@ impl Db {
         event_type: &str,
         expires_at: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let res = self
-            .client()
-            .put_item()
-            .table_name(self.table())
-            .item("pk", s(integration_pk(integration_id)))
-            .item("sk", s(event_sk(event_id)))
-            .item("event_type", s(event_type))
-            .item("received_at", ts(Utc::now()))
-            .item("ttl", n(expires_at.timestamp()))
-            // An expired record that DynamoDB has not deleted yet does not count.
-            .condition_expression("attribute_not_exists(pk) OR #ttl < :now")
-            .expression_attribute_names("#ttl", "ttl")
-            .expression_attribute_values(":now", n(Utc::now().timestamp()))
-            .send()
-            .await;
-        match res {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(StoreError::dynamo(e)),
-        }
+        let (req, token) = put_once(
+            self.client()
+                .put_item()
+                .table_name(self.table())
+                .item("pk", s(integration_pk(integration_id)))
+                .item("sk", s(event_sk(event_id)))
+                .item("event_type", s(event_type))
+                .item("received_at", ts(Utc::now()))
+                .item("ttl", n(expires_at.timestamp()))
+                // An expired record that DynamoDB has not deleted yet does not count.
+                .condition_expression("attribute_not_exists(pk) OR #ttl < :now")
+                .expression_attribute_names("#ttl", "ttl")
+                .expression_attribute_values(":now", n(Utc::now().timestamp())),
+        );
+        // The SDK retries a put whose answer was lost; its condition then fails on this very
+        // record, which is not a replay (the delivery would be answered 200 and its job never
+        // queued).
+        put_written(req.send().await, &token)
     }
 
     /// Forgets a received event, so the sender's retry is processed (used when acting on the
