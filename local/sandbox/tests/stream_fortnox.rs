@@ -267,7 +267,7 @@ async fn two_tenants_on_one_connection_see_every_change_in_order() {
 
 #[tokio::test]
 async fn replay_from_an_offset_inside_the_window_and_an_error_outside_it() {
-    let sb = sandbox_with(|c| c.stream_retention = Duration::from_millis(1500)).await;
+    let sb = sandbox_with(|c| c.stream_retention = Duration::from_millis(2000)).await;
     let a = api_for(&sb, ProviderKind::Fortnox, Some(A));
     let first = create_customer(&a, "Första AB").await;
     let second = create_customer(&a, "Andra AB").await;
@@ -298,7 +298,7 @@ async fn replay_from_an_offset_inside_the_window_and_an_error_outside_it() {
     assert_eq!(got[1]["entityId"], second.as_str());
 
     // Past the retention window, offsets 0 and 1 are gone.
-    tokio::time::sleep(Duration::from_millis(1700)).await;
+    tokio::time::sleep(Duration::from_millis(2200)).await;
     let third = create_customer(&a, "Tredje AB").await;
     let mut ws = connect(&sb).await;
     let answer = command(
