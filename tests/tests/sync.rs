@@ -383,6 +383,7 @@ async fn export_under_faults_is_exactly_once() {
             seed: 7,
             only_writes: false,
             oauth: sandbox::OAuthFaults::default(),
+            stream: sandbox::StreamFaults::default(),
         });
         let now = Utc::now();
         upsert(

@@ -106,6 +106,8 @@ pub struct SandboxConfig {
     /// benchmarks run fast against the real window shapes. Token and code lifetimes are not
     /// scaled. Non-positive values count as 1.
     pub time_scale: f64,
+    /// How long Fortnox's change stream keeps events for replay (Fortnox: about two weeks).
+    pub stream_retention: Duration,
     /// The providers' OpenAPI documents. Every REST request and response of both providers
     /// is checked against them, always; violations are recorded
     /// (`SandboxState::contract_violations`). A file that does not load fails `start`.
@@ -176,6 +178,7 @@ impl SandboxConfig {
             fortnox_expires_in_as_string: false,
             refresh_reuse_revokes_family: false,
             time_scale: 1.0,
+            stream_retention: Duration::from_secs(14 * 24 * 3600),
             contracts: ContractFiles::default(),
         }
     }

@@ -1,7 +1,8 @@
 //! Fault injection for REST requests (`/fortnox/3/…`, `/visma/v2/…`): server errors, 429s,
 //! slow answers, dropped connections, and writes that are applied before the client is told
 //! they failed; and, configured apart ([`OAuthFaults`]), for the token and revocation
-//! endpoints, including answers lost after a refresh token was rotated. `/_sandbox` never.
+//! endpoints, including answers lost after a refresh token was rotated; and
+//! ([`crate::StreamFaults`]) for Fortnox's change stream. `/_sandbox` never.
 
 use std::time::Duration;
 
@@ -10,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::lenient::SplitMix64;
 use crate::provider::ProviderKind;
+use crate::stream::StreamFaults;
 
 /// Which faults to inject into REST requests and how often. Rates are probabilities
 /// (0.0–1.0) checked against one draw of a seeded generator per request, in the order
@@ -51,6 +53,8 @@ pub struct FaultConfig {
     pub only_writes: bool,
     /// Faults of the token and revocation endpoints (none by default).
     pub oauth: OAuthFaults,
+    /// Faults of Fortnox's change stream (none by default).
+    pub stream: StreamFaults,
 }
 
 /// Faults of the OAuth token endpoint (every grant) and the revocation endpoint. Rates are
@@ -94,6 +98,7 @@ impl Default for FaultConfig {
             seed: 0,
             only_writes: false,
             oauth: OAuthFaults::default(),
+            stream: StreamFaults::default(),
         }
     }
 }
@@ -132,6 +137,12 @@ pub enum FaultKind {
     CommitThenDelay,
     /// The client got a failure; the create is applied later (see [`FaultConfig::late_commit`]).
     LateCommit,
+    /// Stream: the connection was closed (no close frame) instead of sending an event.
+    StreamDrop,
+    /// Stream: an event was sent twice.
+    StreamDuplicate,
+    /// Stream: an event was held back for [`StreamFaults::delay_ms`].
+    StreamSlow,
 }
 
 /// A refresh whose answer never reached the client although the refresh was applied.
@@ -189,6 +200,8 @@ pub(crate) struct FaultState {
     injected: Vec<InjectedFault>,
     /// OAuth faults injected since the configuration was set (for `max_faults`).
     oauth_count: u32,
+    /// Stream drops and duplicates since the configuration was set (for `max_faults`).
+    stream_count: u32,
 }
 
 impl Default for FaultState {
@@ -198,6 +211,7 @@ impl Default for FaultState {
             rng: SplitMix64::new(0),
             injected: Vec::new(),
             oauth_count: 0,
+            stream_count: 0,
         }
     }
 }
@@ -215,6 +229,26 @@ impl FaultState {
         self.rng = SplitMix64::new(config.seed);
         self.config = config;
         self.oauth_count = 0;
+        self.stream_count = 0;
+    }
+
+    /// Draws the fate of one stream event: `StreamDrop`, `StreamDuplicate` or nothing.
+    pub fn decide_stream(&mut self) -> Option<FaultKind> {
+        let c = &self.config.stream;
+        let (drop, duplicate) = (rate(c.drop_connection), rate(c.duplicate));
+        if c.max_faults.is_some_and(|m| self.stream_count >= m) || drop + duplicate == 0.0 {
+            return None;
+        }
+        let u = self.rng.next_f64();
+        let kind = if u < drop {
+            FaultKind::StreamDrop
+        } else if u < drop + duplicate {
+            FaultKind::StreamDuplicate
+        } else {
+            return None;
+        };
+        self.stream_count += 1;
+        Some(kind)
     }
 
     /// Draws the fate of one request to a token or revocation endpoint.

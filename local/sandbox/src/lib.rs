@@ -29,6 +29,7 @@
 //! | `GET\|POST /_sandbox/faults`, `GET /_sandbox/faults-injected` | fault injection |
 //! | `GET /_sandbox/contract-violations`, `GET /_sandbox/rate-limited` | records |
 //! | `GET /_sandbox/{provider}/customers`, `…/invoices`, `POST …/seed-customers` | data |
+//! | `GET /fortnox/topics-v1` (WebSocket) | Fortnox's change stream ([`StreamEvent`]) |
 //!
 //! Every REST request (`/fortnox/3/…`, `/visma/v2/…`) passes, outermost first: the contract
 //! check, fault injection ([`FaultConfig`]), the provider's rate limit, then the handler.
@@ -71,6 +72,7 @@ mod seed;
 mod server;
 mod state;
 mod store;
+mod stream;
 pub mod visma;
 
 use std::net::SocketAddr;
@@ -99,6 +101,7 @@ pub use ratelimit::{FORTNOX_RATE_LIMIT, FORTNOX_RATE_WINDOW, VISMA_RATE_LIMIT, V
 pub use state::{
     token_fingerprint, RequestRecord, RevocationRecord, SandboxState, TokenRequestRecord,
 };
+pub use stream::{StreamEvent, StreamFaults, TOPICS as STREAM_TOPICS};
 
 /// What can go wrong starting the sandbox or driving its consent page.
 #[derive(Debug, thiserror::Error)]
@@ -180,6 +183,7 @@ impl RunningSandbox {
 
     /// Stops accepting connections and waits for the server task to end.
     pub async fn shutdown(mut self) {
+        self.state.close_streams();
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -198,6 +202,7 @@ impl RunningSandbox {
 
 impl Drop for RunningSandbox {
     fn drop(&mut self) {
+        self.state.close_streams();
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }

@@ -75,7 +75,10 @@ async fn serve_connection(stream: TcpStream, app: Router, mut close: watch::Rece
     };
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder.timer(TokioTimer::new());
-    let connection = builder.serve_connection(TokioIo::new(stream), service);
+    // Upgrades: the Fortnox change stream (`/fortnox/topics-v1`) is a WebSocket.
+    let connection = builder
+        .serve_connection(TokioIo::new(stream), service)
+        .with_upgrades();
     tokio::pin!(connection);
     tokio::select! {
         result = connection.as_mut() => {

@@ -1,6 +1,7 @@
 //! Shared state of a running sandbox: the OAuth store and the records tests inspect.
 
 use std::hash::{DefaultHasher, Hash, Hasher};
+use std::ops::{Deref, DerefMut};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -15,6 +16,7 @@ use crate::oauth::grants::{mint_access_token, OAuthStore, RefreshStatus};
 use crate::provider::ProviderKind;
 use crate::ratelimit::RateLimits;
 use crate::store::RestStore;
+use crate::stream::{StreamEvent, StreamLog};
 
 /// State shared by every handler of one sandbox; cheap to inspect from tests through `Arc`.
 #[derive(Debug)]
@@ -27,6 +29,50 @@ pub struct SandboxState {
     limits: Mutex<RateLimits>,
     contracts: [Contract; 2],
     violations: Mutex<Vec<ContractViolation>>,
+    stream: Mutex<StreamLog>,
+    /// Bumped after events are appended; each stream connection watches it.
+    stream_changed: tokio::sync::watch::Sender<u64>,
+    /// Set when the sandbox shuts down: stream connections close.
+    stream_closing: tokio::sync::watch::Sender<bool>,
+}
+
+/// The REST data under its lock; when dropped, the changes the Fortnox data noted are
+/// appended to the stream (still under the lock, so events follow the order of changes).
+pub(crate) struct RestGuard<'a> {
+    guard: MutexGuard<'a, RestStore>,
+    state: &'a SandboxState,
+}
+
+impl Deref for RestGuard<'_> {
+    type Target = RestStore;
+    fn deref(&self) -> &RestStore {
+        &self.guard
+    }
+}
+
+impl DerefMut for RestGuard<'_> {
+    fn deref_mut(&mut self) -> &mut RestStore {
+        &mut self.guard
+    }
+}
+
+impl Drop for RestGuard<'_> {
+    fn drop(&mut self) {
+        let mut appended = 0;
+        for (key, data) in self.guard.fortnox.iter_mut() {
+            let changes = data.take_changes();
+            if changes.is_empty() {
+                continue;
+            }
+            let Ok(tenant) = key.parse::<i64>() else {
+                continue;
+            };
+            appended += lock(&self.state.stream).append(tenant, changes);
+        }
+        if appended > 0 {
+            self.state.stream_changed.send_modify(|n| *n += 1);
+        }
+    }
 }
 
 /// One call to a token endpoint, successful or not.
@@ -120,7 +166,6 @@ impl SandboxState {
             load_contract(ProviderKind::Visma, &config.contracts.visma)?,
         ];
         Ok(SandboxState {
-            config,
             oauth: Mutex::new(OAuthStore::default()),
             records: Mutex::new(Records::default()),
             rest: Mutex::new(RestStore::default()),
@@ -128,6 +173,10 @@ impl SandboxState {
             limits: Mutex::new(RateLimits::default()),
             contracts,
             violations: Mutex::new(Vec::new()),
+            stream: Mutex::new(StreamLog::new(config.stream_retention)),
+            stream_changed: tokio::sync::watch::Sender::new(0),
+            stream_closing: tokio::sync::watch::Sender::new(false),
+            config,
         })
     }
 
@@ -400,7 +449,10 @@ impl SandboxState {
     pub fn delete_customer(&self, provider: ProviderKind, company_key: &str, id: &str) -> bool {
         let mut store = self.rest();
         match provider {
-            ProviderKind::Fortnox => store.fortnox_mut(company_key).0.delete_customer(id),
+            ProviderKind::Fortnox => {
+                let (data, clock) = store.fortnox_mut(company_key);
+                data.delete_customer(id, clock)
+            }
             ProviderKind::Visma => store.visma_mut(company_key).0.delete_customer(id),
         }
     }
@@ -458,8 +510,44 @@ impl SandboxState {
         }
     }
 
-    pub(crate) fn rest(&self) -> MutexGuard<'_, RestStore> {
-        lock(&self.rest)
+    pub(crate) fn rest(&self) -> RestGuard<'_> {
+        RestGuard {
+            guard: lock(&self.rest),
+            state: self,
+        }
+    }
+
+    /// Every event of Fortnox's stream still inside the retention window, oldest first per
+    /// topic (customers, then invoices).
+    pub fn stream_events(&self) -> Vec<StreamEvent> {
+        lock(&self.stream).events()
+    }
+
+    /// Changes the stream's retention window (events older than it are dropped at once).
+    pub fn set_stream_retention(&self, retention: Duration) {
+        lock(&self.stream).set_retention(retention);
+    }
+
+    pub(crate) fn stream_log(&self) -> MutexGuard<'_, StreamLog> {
+        lock(&self.stream)
+    }
+
+    pub(crate) fn stream_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.stream_changed.subscribe()
+    }
+
+    /// Closes every stream connection (they outlive the HTTP server once upgraded).
+    pub(crate) fn close_streams(&self) {
+        self.stream_closing.send_replace(true);
+    }
+
+    pub(crate) fn stream_closing(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.stream_closing.subscribe()
+    }
+
+    /// A drop or a duplicate for the next stream event, if one is drawn.
+    pub(crate) fn stream_fault_decision(&self) -> Option<crate::faults::FaultKind> {
+        lock(&self.faults).decide_stream()
     }
 
     pub(crate) fn rate_limits(&self) -> MutexGuard<'_, RateLimits> {

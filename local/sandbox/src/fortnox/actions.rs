@@ -119,8 +119,10 @@ impl FortnoxData {
             .body
             .insert("VoucherNumber".into(), Value::from(voucher));
         record.body.insert("VoucherYear".into(), Value::from(year));
-        record.modified = clock.tick();
+        let at = clock.tick();
+        record.modified = at;
         self.next_voucher_number = voucher + 1;
+        self.changed("invoices", "invoice-bookkeep-v1", number.to_string(), at);
         Ok(())
     }
 
@@ -142,7 +144,9 @@ impl FortnoxData {
         }
         record.body.insert("Cancelled".into(), Value::Bool(true));
         recompute(&mut record.body);
-        record.modified = clock.tick();
+        let at = clock.tick();
+        record.modified = at;
+        self.changed("invoices", "invoice-cancelled-v1", number.to_string(), at);
         Ok(())
     }
 
@@ -211,13 +215,21 @@ impl FortnoxData {
                 modified: now,
             },
         );
+        self.changed(
+            "invoices",
+            "invoice-created-v1",
+            credit_number.to_string(),
+            now,
+        );
         let record = self.invoice_mut(number)?;
         record.body.insert(
             "CreditInvoiceReference".into(),
             Value::String(credit_number.to_string()),
         );
         recompute(&mut record.body);
-        record.modified = clock.tick();
+        let at = clock.tick();
+        record.modified = at;
+        self.changed("invoices", "invoice-updated-v1", number.to_string(), at);
         Ok(())
     }
 }

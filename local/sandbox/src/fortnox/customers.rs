@@ -127,10 +127,11 @@ async fn update_customer(
         return Err(name_required());
     }
     record.body = updated;
-    record.modified = clock.tick();
-    Ok(ok(
-        json!({"Customer": render_customer(&base_url(&headers), &record.body)}),
-    ))
+    let at = clock.tick();
+    record.modified = at;
+    let answer = ok(json!({"Customer": render_customer(&base_url(&headers), &record.body)}));
+    data.changed("customers", "customer-updated-v2", number, at);
+    Ok(answer)
 }
 
 async fn delete_customer(
@@ -140,7 +141,7 @@ async fn delete_customer(
 ) -> Result<Response, ApiError> {
     let key = company_key(&state, &headers, "customer")?;
     let mut store = state.rest();
-    let (data, _) = store.fortnox_mut(&key);
+    let (data, clock) = store.fortnox_mut(&key);
     let nat = NatKey::of(&number);
     if !data.customers.contains_key(&nat) {
         return Err(customer_not_found(&number));
@@ -156,6 +157,8 @@ async fn delete_customer(
         ));
     }
     data.customers.remove(&nat);
+    let at = clock.tick();
+    data.changed("customers", "customer-deleted-v1", number, at);
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -401,13 +404,10 @@ impl FortnoxData {
         };
         body.insert("CustomerNumber".into(), Value::String(number.clone()));
         self.reserved_customer_numbers.insert(number.clone());
-        self.customers.insert(
-            NatKey::of(&number),
-            Record {
-                body,
-                modified: clock.tick(),
-            },
-        );
+        let at = clock.tick();
+        self.customers
+            .insert(NatKey::of(&number), Record { body, modified: at });
+        self.changed("customers", "customer-created-v1", number.clone(), at);
         Ok(number)
     }
 }

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
 use crate::lenient::NatKey;
+use crate::stream::Change;
 
 /// One stored record: the written and computed values (unset ones absent) and when it last
 /// changed. Answers are rendered from it by `shape.rs`.
@@ -29,4 +30,24 @@ pub(crate) struct FortnoxData {
     pub(super) next_voucher_number: u64,
     /// How many customers `seed_customers` generated so far.
     pub(super) seeded: u64,
+    /// Changes not yet appended to the stream (see `SandboxState::rest`).
+    pub(super) changes: Vec<Change>,
+}
+
+impl FortnoxData {
+    /// Notes a change for Fortnox's stream.
+    pub(super) fn changed(
+        &mut self,
+        topic: &'static str,
+        kind: &'static str,
+        entity_id: impl Into<String>,
+        at: DateTime<Utc>,
+    ) {
+        self.changes.push(Change::new(topic, kind, entity_id, at));
+    }
+
+    /// The changes noted since the last call.
+    pub(crate) fn take_changes(&mut self) -> Vec<Change> {
+        std::mem::take(&mut self.changes)
+    }
 }

@@ -461,13 +461,9 @@ impl FortnoxData {
             }
         }
         recompute(&mut body);
-        self.invoices.insert(
-            number,
-            Record {
-                body,
-                modified: clock.tick(),
-            },
-        );
+        let at = clock.tick();
+        self.invoices.insert(number, Record { body, modified: at });
+        self.changed("invoices", "invoice-created-v1", number.to_string(), at);
         Ok(number)
     }
 
@@ -536,7 +532,9 @@ impl FortnoxData {
         recompute(&mut body);
         if let Some(record) = self.invoices.get_mut(&number) {
             record.body = body;
-            record.modified = clock.tick();
+            let at = clock.tick();
+            record.modified = at;
+            self.changed("invoices", "invoice-updated-v1", number.to_string(), at);
         }
         Ok(())
     }

@@ -60,4 +60,5 @@ pub(crate) fn router() -> Router<Arc<SandboxState>> {
         .merge(customers::routes())
         .merge(invoices::routes())
         .merge(actions::routes())
+        .route("/topics-v1", get(crate::stream::topics_handler))
 }

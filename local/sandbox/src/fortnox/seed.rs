@@ -82,13 +82,10 @@ impl FortnoxData {
             }
             derive_countries(&mut body);
             self.reserved_customer_numbers.insert(number.clone());
-            self.customers.insert(
-                NatKey::of(&number),
-                Record {
-                    body,
-                    modified: clock.tick(),
-                },
-            );
+            let at = clock.tick();
+            self.customers
+                .insert(NatKey::of(&number), Record { body, modified: at });
+            self.changed("customers", "customer-created-v1", number.clone(), at);
             numbers.push(number);
         }
         numbers
@@ -114,13 +111,19 @@ impl FortnoxData {
         body.insert("CustomerNumber".into(), Value::String(number.to_string()));
         derive_countries(&mut body);
         record.body = body;
-        record.modified = clock.tick();
+        let at = clock.tick();
+        record.modified = at;
+        self.changed("customers", "customer-updated-v2", number, at);
         true
     }
 
     /// Deletes a customer as a person would (its number stays reserved).
-    pub fn delete_customer(&mut self, number: &str) -> bool {
-        self.customers.remove(&NatKey::of(number)).is_some()
+    pub fn delete_customer(&mut self, number: &str, clock: &mut Clock) -> bool {
+        let existed = self.customers.remove(&NatKey::of(number)).is_some();
+        if existed {
+            self.changed("customers", "customer-deleted-v1", number, clock.tick());
+        }
+        existed
     }
 
     /// Sets a customer's modification time (for tests of `lastmodified`).
