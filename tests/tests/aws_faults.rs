@@ -492,7 +492,7 @@ async fn ten_percent_aws_faults_lose_nothing_and_duplicate_nothing() {
 #[tokio::test]
 async fn the_proxy_answers_as_the_services_do_and_the_sdk_retries_them() {
     use aws_sdk_dynamodb::error::ProvideErrorMetadata;
-    let moto = devstack::moto::start_own().await.unwrap();
+    let moto = devstack::moto::start_own(0).await.unwrap();
     let direct = devstack::aws::sdk_config(&moto.endpoint).await;
     let table = format!("faults-{}", &uuid_like());
     devstack::aws::create_table(&direct, &table).await.unwrap();

@@ -30,7 +30,7 @@ export interface paths {
         };
         /**
          * Reuse or create the tenant's integration and start consent (function `authorize`)
-         * @description Takes the tenant's active integration with the provider, or creates one, and answers with the provider's authorization URL. The OAuth state is random, single use and valid for `OAUTH_STATE_TTL_SECONDS` (10 minutes).
+         * @description Takes the tenant's active integration with the provider, or creates one, and answers with the provider's authorization URL. The OAuth state is random, single use and valid for `OAUTH_STATE_TTL_SECONDS` (10 minutes). `mode=service` asks for a service account (Fortnox only; for Visma, or an unknown mode, a 400 naming `mode`, and nothing is created).
          */
         get: operations["authorize"];
         put?: never;
@@ -378,20 +378,28 @@ export interface components {
         IntegrationStatus: "pending" | "connected" | "needs_reauth" | "revoked" | "disconnected";
         LastError: {
             /**
-             * @description Of an integration in needs_reauth: refresh_token_rejected (the provider refused the refresh token), refresh_answer_lost (a refresh was sent but its answer lost; the token may be spent and is never sent again), access_token_refused (a token refreshed because its predecessor was refused was refused too).
+             * @description Of an integration in needs_reauth: refresh_token_rejected (the provider refused the refresh token), refresh_answer_lost (a refresh was sent but its answer lost; the token may be spent and is never sent again), access_token_refused (a token refreshed because its predecessor was refused was refused too), service_consent_refused (the provider refused a service account's client-credentials token: the company's consent is gone), service_tenant_unknown.
              * @example refresh_token_rejected
              * @example refresh_answer_lost
              * @example access_token_refused
+             * @example service_consent_refused
              */
             code: string;
             message: string;
             /** Format: date-time */
             at: string;
         } | null;
+        /**
+         * @description How the grant is held. `user`: a person's consent, an access token and a rotating refresh token kept alive by the scheduler. `service`: a Fortnox service account: no refresh token is stored; a new access token is fetched by client credentials for the company's tenant id (its `DatabaseNumber`) whenever the stored one is near expiry.
+         * @enum {string}
+         */
+        ConnectionMode: "user" | "service";
         Integration: {
             id: string;
             provider: components["schemas"]["Provider"];
             status: components["schemas"]["IntegrationStatus"];
+            /** @description The mode of the last completed consent (`user` until one completes). */
+            mode: components["schemas"]["ConnectionMode"];
             display_name: string | null;
             /** @description Company at the provider */
             company_name: string | null;
@@ -437,6 +445,7 @@ export interface components {
         ConnectStart: {
             integration_id: string;
             provider: components["schemas"]["Provider"];
+            mode: components["schemas"]["ConnectionMode"];
             /** Format: uri */
             authorization_url: string;
             /**
@@ -449,7 +458,7 @@ export interface components {
             id: string;
             /** @constant */
             status: "disconnected";
-            /** @description Whether the provider confirmed the revocation. */
+            /** @description Whether the provider confirmed the revocation; always false for a Fortnox service account, which has no refresh token to revoke (the consent stays until the company removes it in Fortnox). */
             revoked_at_provider: boolean;
         };
         Job: {
@@ -891,6 +900,8 @@ export interface operations {
             query?: {
                 /** @description Where the browser goes after consent; its origin must be on `ALLOWED_RETURN_URLS`. Absent or empty means `DEFAULT_RETURN_URL`. */
                 return_url?: components["parameters"]["ReturnUrl"];
+                /** @description The grant asked for; absent means `user`. */
+                mode?: components["schemas"]["ConnectionMode"];
             };
             header?: never;
             path: {
@@ -937,6 +948,8 @@ export interface operations {
                      * @description Where the browser goes after consent; its origin must be on `ALLOWED_RETURN_URLS`. Absent means `DEFAULT_RETURN_URL`.
                      */
                     return_url?: string | null;
+                    /** @description The grant asked for; absent means `user`. `service` (Fortnox only; any other provider answers 400 naming `mode`) sends the consent to Fortnox with `account_type=service`, to be given by the company's system administrator. */
+                    mode?: components["schemas"]["ConnectionMode"];
                 };
             };
         };
