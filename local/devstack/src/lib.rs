@@ -182,6 +182,10 @@ impl Stack {
             ("BUSY_RETRY_SECONDS", "1".into()),
             ("BACKOFF_BASE_SECONDS", "1".into()),
             ("BACKOFF_CAP_SECONDS", "2".into()),
+            // A create whose answer was lost waits this long for a late commit before it is
+            // sent again (300 s in production). The sandbox commits late within seconds; a
+            // killed worker's create that never reached it must not hold a test for minutes.
+            ("CREATE_SETTLE_SECONDS", "10".into()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
