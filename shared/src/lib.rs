@@ -14,6 +14,7 @@ pub mod providers;
 pub mod records;
 pub mod sqs;
 pub mod store;
+pub mod stream;
 pub mod sync;
 pub mod telemetry;
 pub mod webhooks;

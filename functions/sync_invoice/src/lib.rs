@@ -107,6 +107,7 @@ async fn handle(ctx: &AppContext, req: &Request) -> Result<Response<Body>, Probl
                 entity: Entity::Invoices,
                 our_id: Some(our_id),
                 remote_id: None,
+                changed_at: None,
             }),
             not_before: None,
         },

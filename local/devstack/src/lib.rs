@@ -85,6 +85,30 @@ impl Default for StackOptions {
     }
 }
 
+/// A running stream consumer (see [`Stack::start_stream`]).
+pub struct StreamConsumer {
+    task: tokio::task::JoinHandle<()>,
+    reports: Arc<std::sync::Mutex<Vec<shared::stream::RunReport>>>,
+}
+
+impl StreamConsumer {
+    /// Stops it at once, mid-run.
+    pub fn kill(&self) {
+        self.task.abort();
+    }
+
+    /// The reports of the runs that ended so far.
+    pub fn reports(&self) -> Vec<shared::stream::RunReport> {
+        self.reports.lock().expect("reports").clone()
+    }
+}
+
+impl Drop for StreamConsumer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
 /// A running system.
 pub struct Stack {
     /// Base URL of the API (`http://127.0.0.1:port`).
@@ -186,6 +210,18 @@ impl Stack {
             // sent again (300 s in production). The sandbox commits late within seconds; a
             // killed worker's create that never reached it must not hold a test for minutes.
             ("CREATE_SETTLE_SECONDS", "10".into()),
+            // Fortnox's change stream: the sandbox's socket; new connections join within
+            // seconds, and a consumer that dies hands over after five (the lease's life).
+            (
+                "FORTNOX_STREAM_URL",
+                format!(
+                    "{}/fortnox/topics-v1",
+                    sandbox.base_url.replacen("http", "ws", 1)
+                ),
+            ),
+            ("STREAM_MEMBERSHIP_SECONDS", "2".into()),
+            ("STREAM_HANDOVER_SECONDS", "5".into()),
+            ("STREAM_BATCH_MS", "100".into()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
@@ -251,6 +287,36 @@ impl Stack {
             1,
             10,
         ));
+    }
+
+    /// Starts the Fortnox stream consumer as EventBridge would: a run after another, each in a
+    /// container of its own, every second while the stream is held by none (a run that finds
+    /// it held ends at once). Dropping or [`StreamConsumer::kill`]ing the handle stops it
+    /// mid-run, as a crash would: its lease then runs out and the next consumer takes over.
+    pub fn start_stream(&self, run: std::time::Duration) -> StreamConsumer {
+        let ctx = Arc::new(self.new_container());
+        let settings = shared::stream::StreamSettings::from_lookup(|k| self.vars.get(k).cloned());
+        let reports = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = reports.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let deadline = tokio::time::Instant::now() + run;
+                match shared::stream::run(&ctx, &settings, deadline).await {
+                    Ok(r) => {
+                        let skipped = r.role == "skipped";
+                        kept.lock().expect("reports").push(r);
+                        if skipped {
+                            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "stream run failed");
+                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    }
+                }
+            }
+        });
+        StreamConsumer { task, reports }
     }
 
     /// Kills every worker at once, mid-invocation, as a crash would.

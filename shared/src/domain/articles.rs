@@ -110,6 +110,7 @@ mod tests {
             your_reference: None,
             rows,
             totals: None,
+            cancelled: false,
             updated_at: None,
         }
     }

@@ -102,6 +102,10 @@ pub struct Invoice {
     /// Totals as the provider computed them; ignored when sending.
     #[serde(default)]
     pub totals: Option<Totals>,
+    /// Cancelled at the provider (Fortnox `Invoice.Cancelled`); read-only, ignored when
+    /// sending. A cancelled invoice stays in the feed with this set.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cancelled: bool,
     /// When the record last changed on the side it was read from.
     #[serde(default)]
     pub updated_at: Option<DateTime<Utc>>,
@@ -396,6 +400,7 @@ pub(crate) mod tests {
                 },
             ],
             totals: None,
+            cancelled: false,
             updated_at: None,
         }
     }

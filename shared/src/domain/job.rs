@@ -89,6 +89,8 @@ pub enum Trigger {
     Webhook,
     /// The app upserted records.
     RecordUpsert,
+    /// An event of Fortnox's change stream.
+    Stream,
 }
 
 /// A job aimed at one record instead of a whole entity.
@@ -102,6 +104,11 @@ pub struct Target {
     /// The provider's id of the record (pull).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub remote_id: Option<String>,
+    /// When the provider changed the record, when it said so apart from the record (an event
+    /// of Fortnox's stream; Fortnox records carry no modification time): the provider's side
+    /// of last-write-wins.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changed_at: Option<DateTime<Utc>>,
 }
 
 /// Where a job stands.

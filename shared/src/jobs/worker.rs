@@ -143,6 +143,7 @@ async fn run_leased(
     receipt_handle: &str,
     budget: Duration,
 ) -> Result<Disposition, StoreError> {
+    take_stream_marker(ctx, job).await?;
     job.state = JobState::Running;
     job.updated_at = Utc::now();
     match ctx.db.save_job(job).await {
@@ -296,6 +297,7 @@ pub async fn finish(
     state: JobState,
     error: Option<crate::domain::LastError>,
 ) -> Result<(), StoreError> {
+    take_stream_marker(ctx, job).await?;
     job.state = state;
     if error.is_some() {
         job.last_error = error;
@@ -312,6 +314,30 @@ pub async fn finish(
         &[("JobDuration", ms, Unit::Milliseconds)],
         &[("State", state.as_str())],
     );
+    Ok(())
+}
+
+/// A pull queued by Fortnox's stream takes its pending marker before it reads the record (so a
+/// change made from now on queues a pull of its own) and keeps the latest provider change time
+/// the marker collected from the events coalesced into it. A job that ends without running
+/// takes it too, so no later change waits on a job that will never read it.
+async fn take_stream_marker(ctx: &AppContext, job: &mut Job) -> Result<(), StoreError> {
+    if job.trigger != crate::domain::Trigger::Stream {
+        return Ok(());
+    }
+    let Some(target) = job.target.as_mut() else {
+        return Ok(());
+    };
+    let Some(remote_id) = target.remote_id.clone() else {
+        return Ok(());
+    };
+    let latest = ctx
+        .db
+        .take_pull_marker(&job.integration_id, target.entity, &remote_id, &job.id)
+        .await?;
+    if latest > target.changed_at {
+        target.changed_at = latest;
+    }
     Ok(())
 }
 

@@ -269,6 +269,14 @@ impl Providers {
         }
     }
 
+    /// The app's client credentials at `kind` (Fortnox's stream takes the client secret).
+    pub async fn credentials(
+        &self,
+        kind: ProviderKind,
+    ) -> Result<ClientCredentials, ProviderError> {
+        self.parts.credentials.get(kind).await
+    }
+
     fn data_clients(
         parts: &ApiParts,
         settings: ApiSettings,

@@ -233,22 +233,32 @@ impl Db {
         // A newer mark set meanwhile stays.
         written(res)?;
         if let Some(newest) = newest_change {
-            let res = self
-                .client()
-                .update_item()
-                .table_name(self.table())
-                .key("pk", s(integration_pk(integration_id)))
-                .key("sk", s(format!("CHECKPOINT#{e}")))
-                .update_expression("SET newest_change_at = :n, newest_pulled_at = :now")
-                .condition_expression(
-                    "attribute_not_exists(newest_change_at) OR newest_change_at < :n",
-                )
-                .expression_attribute_values(":n", s(rfc3339(newest)))
-                .expression_attribute_values(":now", s(now))
-                .send()
-                .await;
-            written(res)?; // an older change than the one recorded: nothing to do
+            self.note_change_seen(integration_id, e, newest).await?;
         }
+        Ok(())
+    }
+
+    /// Records that a change the provider made at `newest` has reached the feed (the newest
+    /// wins; the lag is measured from it).
+    pub async fn note_change_seen(
+        &self,
+        integration_id: &str,
+        e: Entity,
+        newest: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let res = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .key("pk", s(integration_pk(integration_id)))
+            .key("sk", s(format!("CHECKPOINT#{e}")))
+            .update_expression("SET newest_change_at = :n, newest_pulled_at = :now")
+            .condition_expression("attribute_not_exists(newest_change_at) OR newest_change_at < :n")
+            .expression_attribute_values(":n", s(rfc3339(newest)))
+            .expression_attribute_values(":now", s(rfc3339(Utc::now())))
+            .send()
+            .await;
+        written(res)?; // an older change than the one recorded: nothing to do
         Ok(())
     }
 

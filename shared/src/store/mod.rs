@@ -15,6 +15,7 @@ pub mod queue;
 pub mod ratelimit;
 pub mod records;
 pub mod secrets;
+pub mod stream;
 pub mod sync_dynamo;
 pub mod webhooks;
 

@@ -207,6 +207,16 @@ pub trait SyncStore: Send + Sync {
     /// Records the end of a successful push phase.
     async fn mark_pushed(&self, integration_id: &str, e: Entity) -> Result<(), StoreError>;
 
+    /// Records that a provider change made at `at` reached the feed (freshness).
+    async fn note_change_seen(
+        &self,
+        _integration_id: &str,
+        _e: Entity,
+        _at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     /// The stored copy of the company's article VAT rates.
     async fn article_vat(&self, integration_id: &str) -> Result<Option<ArticleVat>, StoreError>;
 

@@ -248,6 +248,15 @@ impl SyncStore for Db {
         Db::mark_pushed(self, integration_id, e).await
     }
 
+    async fn note_change_seen(
+        &self,
+        integration_id: &str,
+        e: Entity,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        Db::note_change_seen(self, integration_id, e, at).await
+    }
+
     async fn article_vat(&self, integration_id: &str) -> Result<Option<ArticleVat>, StoreError> {
         Db::article_vat(self, integration_id).await
     }

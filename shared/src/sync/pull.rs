@@ -104,8 +104,22 @@ impl Run<'_> {
         job: &mut Job,
         remote_id: &str,
     ) -> Result<bool, SyncError> {
+        // The provider's change time when an event said it apart from the record (Fortnox's
+        // stream: its records carry none): last-write-wins then compares real times.
+        let told = job.target.as_ref().and_then(|t| t.changed_at);
         match T::get(self.eng.api, &self.auth, remote_id).await {
-            Ok(Some(r)) => self.apply_remote_page::<T>(job, vec![r]).await?,
+            Ok(Some(mut r)) => {
+                r.modified_at = r.modified_at.or(told);
+                let seen = r.modified_at;
+                self.apply_remote_page::<T>(job, vec![r]).await?;
+                if let Some(at) = seen {
+                    self.eng
+                        .store
+                        .note_change_seen(&self.integration.id, T::ENTITY, at)
+                        .await
+                        .map_err(store_err)?;
+                }
+            }
             Ok(None) => {
                 let known = self
                     .eng
@@ -117,6 +131,13 @@ impl Run<'_> {
                     self.mark_deleted(T::ENTITY, vec![(our.clone(), remote_id.to_string())])
                         .await?;
                     job.progress.done += 1;
+                    if let Some(at) = told {
+                        self.eng
+                            .store
+                            .note_change_seen(&self.integration.id, T::ENTITY, at)
+                            .await
+                            .map_err(store_err)?;
+                    }
                 }
             }
             Err(err @ (ApiError::Unexpected { .. } | ApiError::InvalidData { .. })) => {

@@ -460,6 +460,7 @@ mod tests {
             entity: Entity::Invoices,
             our_id: None,
             remote_id: Some("42".into()),
+            changed_at: None,
         };
         assert_eq!(
             phases(&job(

@@ -126,6 +126,7 @@ impl Event {
                 entity,
                 our_id: None,
                 remote_id: self.entity_id.clone(),
+                changed_at: None,
             }),
             not_before: None,
         })

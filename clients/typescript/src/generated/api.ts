@@ -472,12 +472,17 @@ export interface components {
             /** @enum {string} */
             mode: "incremental" | "full";
             /** @enum {string} */
-            trigger: "manual" | "schedule" | "webhook" | "record_upsert";
+            trigger: "manual" | "schedule" | "webhook" | "record_upsert" | "stream";
             /** @description One record only, when set. */
             target: {
                 entity: components["schemas"]["Entity"];
                 our_id?: string;
                 remote_id?: string;
+                /**
+                 * Format: date-time
+                 * @description When the provider changed the record, as its change event said (Fortnox's stream); the provider's side of last-write-wins.
+                 */
+                changed_at?: string;
             } | null;
             /** @enum {string} */
             state: "queued" | "running" | "succeeded" | "failed" | "dead" | "cancelled";
@@ -703,6 +708,8 @@ export interface components {
                 } | null;
             }[];
             totals?: null | components["schemas"]["Totals"];
+            /** @description Cancelled at the provider (Fortnox `Cancelled`); present only when true. Read-only. */
+            cancelled?: boolean;
             /** Format: date-time */
             updated_at?: string | null;
         };

@@ -355,6 +355,7 @@ pub fn invoice_in(w: &InvoiceIn) -> Result<Remote<Invoice>, ApiError> {
             .map(|r| row_in(r, reduction))
             .collect(),
         totals,
+        cancelled: w.cancelled.unwrap_or(false),
         updated_at: None,
     };
     Ok(Remote {

@@ -376,6 +376,8 @@ fn invoice_of(h: Head<'_>, rows: Vec<InvoiceRow>) -> Result<(Invoice, String), A
             your_reference: h.your_reference.clone(),
             rows,
             totals,
+            // Visma has no cancelled state: an invoice is reversed with a credit invoice.
+            cancelled: false,
             updated_at: h.modified,
         },
         customer,

@@ -1,0 +1,11 @@
+//! Lambda entry point: builds the clients once per container and serves invocations.
+
+use lambda_runtime::{run, service_fn, Error};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    shared::telemetry::init();
+    let ctx = shared::AppContext::from_env().await?;
+    let settings = shared::stream::StreamSettings::from_env();
+    run(service_fn(|event| stream::handler(&ctx, &settings, event))).await
+}
