@@ -176,6 +176,20 @@ async fn every_sample_event_gets_the_right_answer() {
     assert_eq!(report["integrations"], 1, "{report}");
     assert_eq!(report["enqueued"], 1, "{report}");
 
+    // The stream function holds Fortnox's stream until 20 s before its deadline: 3 s here.
+    let tick: Value = serde_json::from_str(&event("stream", &fortnox_id)).unwrap();
+    let mut short = context();
+    short.deadline = (chrono::Utc::now().timestamp_millis() + 23_000) as u64;
+    let settings = shared::stream::StreamSettings::from_lookup(|k| stack.vars.get(k).cloned());
+    let report = stream::handler(ctx, &settings, LambdaEvent::new(tick, short))
+        .await
+        .unwrap();
+    assert_eq!(report["role"], "held", "{report}");
+    assert_eq!(
+        report["tenants"], 1,
+        "the connected company is on the stream: {report}"
+    );
+
     let wd: Value = serde_json::from_str(&event("watchdog", &fortnox_id)).unwrap();
     let report = watchdog::handler(ctx, LambdaEvent::new(wd, context()))
         .await

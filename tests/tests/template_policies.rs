@@ -18,12 +18,14 @@ const CREDENTIALS_ARN: &str =
 
 /// The functions that call the token manager or read tokens (worker: every sync slice;
 /// scheduler: `refresh_ahead`; confirm: stores the tokens of a consent its starter confirmed;
-/// disconnect: reads them to revoke, then deletes the secret). Nobody else may read a token
-/// secret; the public OAuth callback holds no secret permission at all.
+/// disconnect: reads them to revoke, then deletes the secret; stream: Fortnox's
+/// `add-tenants-v1` takes each company's access token). Nobody else may read a token secret;
+/// the public OAuth callback holds no secret permission at all.
 const TOKEN_READERS: &[&str] = &[
     "ConfirmFunction",
     "DisconnectFunction",
     "SchedulerFunction",
+    "StreamFunction",
     "WorkerFunction",
 ];
 
@@ -301,6 +303,14 @@ fn each_function_gets_exactly_its_row_of_secret_access() {
             [
                 with(&["GetSecretValue", "PutSecretValue"], &kms_rw),
                 with(&["CreateSecret", "TagResource"], &kms_rw),
+                set(&["GetSecretValue"]),
+            ],
+        ),
+        (
+            "StreamFunction",
+            [
+                with(&["GetSecretValue", "PutSecretValue"], &kms_rw),
+                set(&[]),
                 set(&["GetSecretValue"]),
             ],
         ),

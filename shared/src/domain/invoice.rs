@@ -303,7 +303,9 @@ impl Invoice {
     }
 
     /// A stable SHA-256 over the content that is sent to a provider: everything except our id,
-    /// `updated_at` and the read-only totals. Blank texts count as absent, decimals by value.
+    /// `updated_at` and the read-only totals, plus the cancelled state when set (a
+    /// cancellation at the provider is a change the app must hear of). Blank texts count as
+    /// absent, decimals by value.
     pub fn content_hash(&self) -> String {
         let dec = |d: &Option<Decimal>| match d {
             Some(d) => Value::String(canonical_decimal(*d)),
@@ -329,7 +331,7 @@ impl Invoice {
                 })
             })
             .collect();
-        let v = json!({
+        let mut v = json!({
             "v": 1,
             "customer_id": self.customer_id,
             "invoice_date": self.invoice_date.to_string(),
@@ -339,6 +341,9 @@ impl Invoice {
             "your_reference": norm(&self.your_reference),
             "rows": rows,
         });
+        if self.cancelled {
+            v["cancelled"] = Value::Bool(true);
+        }
         hash_value(&v)
     }
 }
@@ -486,6 +491,13 @@ pub(crate) mod tests {
         let mut c = sample();
         c.rows.swap(0, 1);
         assert_ne!(a.content_hash(), c.content_hash());
+        let mut cancelled = sample();
+        cancelled.cancelled = true;
+        assert_ne!(
+            a.content_hash(),
+            cancelled.content_hash(),
+            "a cancellation is a change"
+        );
     }
 
     #[test]

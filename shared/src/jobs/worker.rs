@@ -120,7 +120,13 @@ async fn handle_message(
         .try_lease(&tenant, &integration.id, LEASE_PURPOSE, &owner, lease_ttl)
         .await?
     {
-        let delay = ctx.config.sync.busy_delay.as_secs() + rand::rng().random_range(0..10);
+        // A targeted pull (a stream event, a webhook) takes a second or two: it asks again
+        // soon, so a change reaches the feed within seconds of the job ahead of it.
+        let delay = if job.target.is_some() {
+            1 + rand::rng().random_range(0..3)
+        } else {
+            ctx.config.sync.busy_delay.as_secs() + rand::rng().random_range(0..10)
+        };
         ctx.queue.send(msg, delay).await?;
         tracing::info!(job = %job.id, delay, "integration busy; message sent again with a delay");
         return Ok(Disposition::Done);

@@ -59,6 +59,8 @@ struct State {
     late: Vec<LateCommit>,
     /// Provider ids whose records the client cannot read.
     unreadable: std::collections::HashSet<String>,
+    /// Records come without a modification time, as Fortnox's do.
+    undated: bool,
 }
 
 impl State {
@@ -99,12 +101,12 @@ impl Tabled for Invoice {
     }
 }
 
-fn remote<T: Clone>(remote_id: &str, e: &Entry<T>) -> Remote<T> {
+fn remote<T: Clone>(remote_id: &str, e: &Entry<T>, undated: bool) -> Remote<T> {
     Remote {
         remote_id: remote_id.to_string(),
         record: e.record.clone(),
         our_reference: e.our_ref.clone(),
-        modified_at: Some(e.modified_at),
+        modified_at: (!undated).then_some(e.modified_at),
         customer_remote_id: e.customer_remote_id.clone(),
         editable: true,
     }
@@ -149,6 +151,11 @@ impl FakeApi {
         let f = s.faults.pop_front().unwrap_or(Fault::None);
         s.calls.push(what);
         (s, f)
+    }
+
+    /// From now on records come without a modification time, as Fortnox's do.
+    pub fn undated(&self) {
+        self.lock().undated = true;
     }
 
     /// Appends faults to the script.
@@ -263,10 +270,11 @@ impl FakeApi {
             return Err(retryable("list"));
         }
         let now = s.tick();
+        let undated = s.undated;
         let all: Vec<Remote<T>> = T::table(&mut s)
             .iter()
             .filter(|(_, e)| since.is_none_or(|t| e.modified_at > t))
-            .map(|(k, e)| remote(k, e))
+            .map(|(k, e)| remote(k, e, undated))
             .collect();
         let page = page.max(1);
         let start = (page as usize - 1) * self.page_size;
@@ -325,9 +333,10 @@ impl FakeApi {
         if s.unreadable.contains(remote_id) {
             return Err(ApiError::unexpected("injected: unexpected shape"));
         }
+        let undated = s.undated;
         Ok(T::table(&mut s)
             .get(remote_id)
-            .map(|e| remote(remote_id, e)))
+            .map(|e| remote(remote_id, e, undated)))
     }
 
     fn find<T: Tabled>(&self, rec: &T) -> Result<Option<Remote<T>>, ApiError> {
@@ -335,10 +344,11 @@ impl FakeApi {
         if f != Fault::None {
             return Err(retryable("find"));
         }
+        let undated = s.undated;
         Ok(T::table(&mut s)
             .iter()
             .find(|(_, e)| e.our_ref.as_deref() == Some(rec.our_id()))
-            .map(|(k, e)| remote(k, e)))
+            .map(|(k, e)| remote(k, e, undated)))
     }
 
     fn create<T: Tabled>(&self, rec: &T, customer: Option<&str>) -> Result<Remote<T>, ApiError> {
@@ -387,7 +397,7 @@ impl FakeApi {
             // An invoice's second step is lost with the answer.
             complete: !(f == Fault::AfterCommit && T::ENTITY == Entity::Invoices),
         };
-        let out = remote(&id, &entry);
+        let out = remote(&id, &entry, s.undated);
         T::table(&mut s).insert(id, entry);
         if f == Fault::AfterCommit {
             return Err(ApiError::Ambiguous {
@@ -399,6 +409,7 @@ impl FakeApi {
 
     fn update<T: Tabled>(&self, remote_id: &str, rec: &T) -> Result<Remote<T>, ApiError> {
         let (mut s, f) = self.call(format!("update {} {remote_id}", T::ENTITY));
+        let undated = s.undated;
         if matches!(f, Fault::Fail | Fault::Timeout) {
             return Err(retryable("update"));
         }
@@ -413,7 +424,7 @@ impl FakeApi {
         };
         e.record = rec.clone();
         e.modified_at = now;
-        let out = remote(remote_id, e);
+        let out = remote(remote_id, e, undated);
         if f == Fault::AfterCommit {
             return Err(retryable("update committed, answer lost"));
         }
@@ -542,13 +553,14 @@ impl AccountingApi for FakeApi {
         found: Remote<Invoice>,
     ) -> Result<Remote<Invoice>, ApiError> {
         let (mut s, f) = self.call(format!("complete invoices {}", found.remote_id));
+        let undated = s.undated;
         if f != Fault::None {
             return Err(retryable("complete"));
         }
         match s.invoices.get_mut(&found.remote_id) {
             Some(e) => {
                 e.complete = true;
-                Ok(remote(&found.remote_id, e))
+                Ok(remote(&found.remote_id, e, undated))
             }
             None => Err(ApiError::NotFound {
                 message: found.remote_id,

@@ -38,6 +38,21 @@ pub struct StreamLease {
     pub until_ms: i64,
     /// When its holder plans to let go (milliseconds since the epoch).
     pub ends_ms: Option<i64>,
+    /// Integrations on the stream at the last renewal.
+    pub integrations: u64,
+    /// Whether the holder's connection was subscribed at the last renewal.
+    pub subscribed: bool,
+}
+
+/// What the holder writes on the lease each renewal: when it lets go, and how its stream is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LeaseNote {
+    /// When the holder plans to let go (milliseconds since the epoch).
+    pub ends_ms: i64,
+    /// Integrations on the stream.
+    pub integrations: u64,
+    /// Events flow.
+    pub subscribed: bool,
 }
 
 /// What putting a pending-pull marker found.
@@ -56,7 +71,7 @@ impl Db {
         &self,
         owner: &str,
         ttl: std::time::Duration,
-        ends_ms: i64,
+        note: LeaseNote,
     ) -> Result<bool, StoreError> {
         let now = Utc::now();
         let until = now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::minutes(1));
@@ -68,7 +83,12 @@ impl Db {
             .item("sk", s(LEASE_SK))
             .item("owner", s(owner))
             .item("lease_until_ms", n(until.timestamp_millis()))
-            .item("ends_ms", n(ends_ms))
+            .item("ends_ms", n(note.ends_ms))
+            .item("integrations", n(note.integrations as i64))
+            .item(
+                "subscribed",
+                aws_sdk_dynamodb::types::AttributeValue::Bool(note.subscribed),
+            )
             .condition_expression("attribute_not_exists(pk) OR lease_until_ms < :now OR #o = :me")
             .expression_attribute_names("#o", "owner")
             .expression_attribute_values(":now", n(now.timestamp_millis()))
@@ -94,6 +114,12 @@ impl Db {
             owner: get_s(it, "owner").unwrap_or_default().to_string(),
             until_ms: get_n(it, "lease_until_ms").unwrap_or(0),
             ends_ms: get_n(it, "ends_ms"),
+            integrations: get_n(it, "integrations").unwrap_or(0).max(0) as u64,
+            subscribed: it
+                .get("subscribed")
+                .and_then(|v| v.as_bool().ok())
+                .copied()
+                .unwrap_or(false),
         }))
     }
 

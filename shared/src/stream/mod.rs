@@ -128,7 +128,11 @@ pub async fn run(
     let ends_ms = wall_ms(ends);
     let ttl = lease_ttl(settings);
     let mut role = "held";
-    if !ctx.db.try_stream_lease(&owner, ttl, ends_ms).await? {
+    let note = crate::store::stream::LeaseNote {
+        ends_ms,
+        ..Default::default()
+    };
+    if !ctx.db.try_stream_lease(&owner, ttl, note).await? {
         // Someone holds it. Wait only when its run ends soon: then this run is its successor.
         let Some(lease) = ctx.db.stream_lease().await? else {
             return Ok(skipped());
@@ -143,7 +147,7 @@ pub async fn run(
         let wait_until = (Instant::now() + wait).min(deadline);
         loop {
             tokio::time::sleep(Duration::from_millis(250)).await;
-            if ctx.db.try_stream_lease(&owner, ttl, ends_ms).await? {
+            if ctx.db.try_stream_lease(&owner, ttl, note).await? {
                 break;
             }
             if Instant::now() >= wait_until {

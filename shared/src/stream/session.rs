@@ -60,6 +60,7 @@ pub(super) struct Consumer<'a> {
     pub(super) batch: Vec<Event>,
     batch_since: Option<Instant>,
     last_renew: Instant,
+    subscribed: bool,
     pub(super) report: RunReport,
 }
 
@@ -81,6 +82,7 @@ impl<'a> Consumer<'a> {
             batch: Vec::new(),
             batch_since: None,
             last_renew: Instant::now(),
+            subscribed: false,
             report: RunReport::default(),
         }
     }
@@ -121,6 +123,7 @@ impl<'a> Consumer<'a> {
     }
 
     async fn session(&mut self) -> Result<(), Stop> {
+        self.subscribed = false;
         let mut sock = Socket::connect(&self.settings.url, ANSWER_WAIT).await?;
         self.tenants.clear();
         if !self.loaded {
@@ -140,6 +143,10 @@ impl<'a> Consumer<'a> {
             )));
         }
         tracing::info!(companies = self.tenants.len(), "stream subscribed");
+        self.subscribed = true;
+        if !self.renew().await? {
+            return Err(Stop::LeaseLost);
+        }
         let mut last_membership = Instant::now();
         loop {
             let now = Instant::now();
@@ -181,13 +188,14 @@ impl<'a> Consumer<'a> {
 
     async fn renew(&mut self) -> Result<bool, StoreError> {
         self.last_renew = Instant::now();
+        let note = crate::store::stream::LeaseNote {
+            ends_ms: super::wall_ms(self.ends),
+            integrations: self.tenants.values().map(|m| m.len() as u64).sum(),
+            subscribed: self.subscribed,
+        };
         self.ctx
             .db
-            .try_stream_lease(
-                &self.owner,
-                super::lease_ttl(self.settings),
-                super::wall_ms(self.ends),
-            )
+            .try_stream_lease(&self.owner, super::lease_ttl(self.settings), note)
             .await
     }
 
@@ -340,8 +348,14 @@ impl<'a> Consumer<'a> {
             }
         }
         self.report.removed += left as u64;
+        if left > 0 && !self.renew().await? {
+            return Err(Stop::LeaseLost);
+        }
         if !new.is_empty() {
             self.add(sock, new).await?;
+            if !self.renew().await? {
+                return Err(Stop::LeaseLost);
+            }
         }
         Ok(())
     }

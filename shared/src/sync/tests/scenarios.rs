@@ -133,6 +133,85 @@ async fn both_changed(
     w
 }
 
+/// Exports c1, then changes it here (at `local_at`) and at a provider whose records carry no
+/// time (Fortnox), whose change event says when (`remote_at`); then runs the targeted pull the
+/// event queues.
+async fn both_changed_undated(
+    local_at: chrono::DateTime<Utc>,
+    remote_at: chrono::DateTime<Utc>,
+) -> World {
+    let w = World::new();
+    w.api.undated();
+    let t0 = Utc::now() - Ch::hours(3);
+    w.upsert_customers(vec![customer(1, "Original", Some(t0))])
+        .await;
+    w.run(Direction::Push, Mode::Incremental).await;
+    let remote = w.remote_customer("c1");
+    w.api
+        .modify_customer(&remote, remote_at, |c| c.name = "Theirs".into());
+    w.upsert_customers(vec![customer(1, "Ours", Some(local_at))])
+        .await;
+    let job = crate::jobs::new_job(
+        &w.integration,
+        &crate::jobs::JobRequest {
+            direction: Direction::Pull,
+            entities: vec![Entity::Customers],
+            mode: Mode::Incremental,
+            trigger: crate::domain::Trigger::Stream,
+            target: Some(crate::domain::Target {
+                entity: Entity::Customers,
+                our_id: None,
+                remote_id: Some(remote),
+                changed_at: Some(remote_at),
+            }),
+            not_before: None,
+        },
+        Utc::now(),
+    );
+    w.store.insert_job(&job);
+    let r = w.slice(&job.id, Budget::Checks(100)).await;
+    assert!(matches!(r, Ok(SliceOutcome::Finished)), "{r:?}");
+    w
+}
+
+#[test]
+fn an_undated_provider_record_is_decided_by_its_event_time_a_later_local_change_wins() {
+    block_on(async {
+        // Both changes lie in the past: without the event's time the provider's change would
+        // count as made when seen (now) and win.
+        let now = Utc::now();
+        let w = both_changed_undated(now - Ch::minutes(5), now - Ch::minutes(10)).await;
+        assert_eq!(local_name(&w).await, "Ours");
+        let log = w.store.all_conflicts("i1");
+        assert_eq!(log.len(), 1, "{log:?}");
+        assert_eq!(log[0].winner, "local");
+        assert_eq!(log[0].remote_modified_at, Some(now - Ch::minutes(10)));
+        assert_eq!(
+            w.store.all_pendings("i1", Entity::Customers).len(),
+            1,
+            "the winning local change is still to be exported"
+        );
+    });
+}
+
+#[test]
+fn an_undated_provider_record_is_decided_by_its_event_time_a_later_provider_change_wins() {
+    block_on(async {
+        let now = Utc::now();
+        let w = both_changed_undated(now - Ch::minutes(10), now - Ch::minutes(5)).await;
+        assert_eq!(local_name(&w).await, "Theirs");
+        let log = w.store.all_conflicts("i1");
+        assert_eq!(log.len(), 1, "{log:?}");
+        assert_eq!(log[0].winner, "provider");
+        assert!(w.store.all_pendings("i1", Entity::Customers).is_empty());
+        let feed = w.store.all_feed("i1", Entity::Customers);
+        assert_eq!(
+            feed.last().unwrap().record.as_ref().unwrap()["name"],
+            "Theirs"
+        );
+    });
+}
+
 fn name_at_provider(w: &World) -> String {
     w.api.customers()[0].1.name.clone()
 }
