@@ -4,7 +4,8 @@ use chrono::{Duration as Ch, Utc};
 use devstack::{Stack, StackOptions};
 use reqwest::Method;
 use serde_json::{json, Value};
-use shared::domain::{Entity, JobState, ProviderKind};
+use shared::domain::{Entity, JobState, Mode, ProviderKind};
+use shared::jobs::maintenance::{schedule, sweep_due};
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 use system_tests::{customer_json, invoice_json, sandbox_kind, stack_with, upsert, wait_idle};
@@ -748,7 +749,7 @@ async fn a_5000_invoice_export_runs_as_many_short_slices() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_full_pull_finds_records_deleted_at_the_provider() {
+async fn the_nightly_sweep_finds_records_deleted_at_the_provider() {
     for provider in ProviderKind::ALL {
         let stack = stack_with(fast_options()).await;
         let (id, _) = stack.connect(T, provider, true).await.unwrap();
@@ -790,12 +791,41 @@ async fn a_full_pull_finds_records_deleted_at_the_provider() {
             .await
             .iter()
             .all(|e| e["op"] != "delete"));
-        let full = sync(&stack, &id, json!({"direction": "pull", "mode": "full"})).await;
+        // The scheduler's run in the period of the night that holds this integration's sweep
+        // slot (last night's, so that its job is due at once) queues the sweep.
+        let due = sweep_due(&id, Utc::now() - Ch::days(1));
+        let report = schedule(&stack.ctx, due).await.unwrap();
+        assert_eq!(report.enqueued, 1, "{report:?}");
+        let sweep = stack
+            .ctx
+            .db
+            .list_jobs(&id, 50)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|j| j.mode == Mode::Sweep)
+            .expect("the night's job sweeps");
+        assert_eq!(sweep.trigger, shared::domain::Trigger::Schedule);
         let job = stack
-            .wait_for_job(&id, &full, Duration::from_secs(180))
+            .wait_for_job(&id, &sweep.id, Duration::from_secs(180))
             .await
             .unwrap();
         assert_eq!(job.state, JobState::Succeeded, "{job:?}");
+        // An hour on, the job is incremental again.
+        let after = schedule(&stack.ctx, due + Ch::hours(4)).await.unwrap();
+        assert!(after.enqueued <= 1, "{after:?}");
+        assert!(
+            stack
+                .ctx
+                .db
+                .list_jobs(&id, 50)
+                .await
+                .unwrap()
+                .iter()
+                .filter(|j| j.mode == Mode::Sweep)
+                .count()
+                == 1
+        );
         let deletes: Vec<Value> = feed(&stack, &id, "customers")
             .await
             .into_iter()

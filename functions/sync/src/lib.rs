@@ -1,5 +1,5 @@
 //! `POST /api/integrations/{id}/sync` starts a sync job: body
-//! `{"direction": "push"|"pull"|"both", "entities": ["customers","invoices"], "mode": "incremental"|"full"}`
+//! `{"direction": "push"|"pull"|"both", "entities": ["customers","invoices"], "mode": "incremental"|"full"|"sweep"}`
 //! (all optional; defaults both, every entity, incremental) → 202 with the job.
 //! `POST /api/integrations/{id}/jobs/{job}/retry` puts a failed or dead job back on the queue.
 

@@ -75,6 +75,9 @@ pub enum Mode {
     Incremental,
     /// Everything.
     Full,
+    /// Incremental, plus the id sweep that finds records deleted at the provider: what the
+    /// nightly schedule runs (a list of ids costs a fraction of a full pull).
+    Sweep,
 }
 
 /// What started a job.

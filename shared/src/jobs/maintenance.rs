@@ -147,8 +147,42 @@ pub fn visma_poll_seconds(n: u64) -> u64 {
     needed.div_ceil(VISMA_POLL_MIN_SECONDS).max(1) * VISMA_POLL_MIN_SECONDS
 }
 
+/// The nightly deletion sweep's window, in Swedish local time: from 01:00, four hours.
+const SWEEP_WINDOW_START_HOUR: u32 = 1;
+/// Its length.
+pub const SWEEP_WINDOW_SECONDS: u64 = 4 * 3600;
+
+/// When `integration_id`'s deletion sweep is due on the night that starts on the Swedish date
+/// of `at`: its own offset in the night window, so sweeps spread over four quiet hours like
+/// the hourly syncs over the hour.
+pub fn sweep_due(integration_id: &str, at: DateTime<Utc>) -> DateTime<Utc> {
+    use chrono::TimeZone;
+    let tz = chrono_tz::Europe::Stockholm;
+    let date = at.with_timezone(&tz).date_naive();
+    let start = date
+        .and_hms_opt(SWEEP_WINDOW_START_HOUR, 0, 0)
+        .and_then(|t| tz.from_local_datetime(&t).earliest())
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or(at);
+    let offset = schedule_offset_seconds(&format!("sweep:{integration_id}"), SWEEP_WINDOW_SECONDS);
+    start + ChronoDuration::seconds(offset as i64)
+}
+
+/// Whether the scheduled job of the period `[start, start + period)` is the night's sweep:
+/// the integration's sweep falls due inside it. Incremental otherwise.
+pub fn scheduled_mode(integration_id: &str, start: DateTime<Utc>, period: u64) -> Mode {
+    let due = sweep_due(integration_id, start);
+    let end = start + ChronoDuration::seconds(period.max(60) as i64);
+    if start <= due && due < end {
+        Mode::Sweep
+    } else {
+        Mode::Incremental
+    }
+}
+
 /// Enqueues an incremental sync for every connected integration, each at its own offset in its
-/// provider's period, and refreshes tokens that would otherwise die unused.
+/// provider's period (once a night, in its own slot between 01:00 and 05:00 Swedish time, the
+/// job also sweeps for deletions), and refreshes tokens that would otherwise die unused.
 pub async fn schedule(ctx: &AppContext, now: DateTime<Utc>) -> Result<ScheduleReport, StoreError> {
     let mut report = ScheduleReport::default();
     let mut all = Vec::new();
@@ -246,7 +280,7 @@ async fn schedule_page(
         let req = JobRequest {
             direction: Direction::Both,
             entities: Entity::ALL.to_vec(),
-            mode: Mode::Incremental,
+            mode: scheduled_mode(&i.id, start, period),
             trigger: Trigger::Schedule,
             target: None,
             not_before: Some(start + ChronoDuration::seconds(offset as i64)),
@@ -347,6 +381,33 @@ mod tests {
             visma_poll_seconds(100_000) > 3_600,
             "stretches, never over the budget"
         );
+    }
+
+    #[test]
+    fn every_integration_sweeps_once_a_night_spread_over_the_window() {
+        let night = chrono::DateTime::parse_from_rfc3339("2026-11-30T22:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let mut per_hour = [0u32; 24];
+        for n in 0..1000 {
+            let id = format!("integration-{n}");
+            for period in [3600u64, 300, 900] {
+                let sweeps: Vec<DateTime<Utc>> = (0..(86_400 / period))
+                    .map(|k| night + ChronoDuration::seconds((k * period) as i64))
+                    .filter(|s| scheduled_mode(&id, *s, period) == Mode::Sweep)
+                    .collect();
+                assert_eq!(sweeps.len(), 1, "{id} every {period} s: {sweeps:?}");
+                let local = sweeps[0].with_timezone(&chrono_tz::Europe::Stockholm);
+                assert!((1..5).contains(&local.hour()), "{id}: {local}");
+                if period == 3600 {
+                    per_hour[local.hour() as usize] += 1;
+                }
+            }
+        }
+        // 1,000 integrations over four hours: about 250 an hour.
+        for h in 1..5 {
+            assert!((180..=320).contains(&per_hour[h]), "{per_hour:?}");
+        }
     }
 
     #[test]

@@ -72,7 +72,7 @@ pub fn phases(job: &Job) -> Vec<Phase> {
     }
     if job.direction.pulls() {
         out.extend(entities.iter().map(|&entity| Phase::Pull { entity }));
-        if job.mode == Mode::Full {
+        if matches!(job.mode, Mode::Full | Mode::Sweep) {
             out.extend(entities.iter().map(|&entity| Phase::Sweep { entity }));
         }
     }

@@ -470,7 +470,7 @@ export interface components {
             direction: "push" | "pull" | "both";
             entities: components["schemas"]["Entity"][];
             /** @enum {string} */
-            mode: "incremental" | "full";
+            mode: "incremental" | "full" | "sweep";
             /** @enum {string} */
             trigger: "manual" | "schedule" | "webhook" | "record_upsert" | "stream";
             /** @description One record only, when set. */
@@ -1241,10 +1241,11 @@ export interface operations {
                     /** @description Absent or null means every entity. */
                     entities?: components["schemas"]["Entity"][] | null;
                     /**
+                     * @description `incremental`: what changed since the last sync. `full`: everything, and finds deletions. `sweep`: incremental, plus a list of every provider id that finds deletions (what the nightly schedule runs).
                      * @default incremental
                      * @enum {string|null}
                      */
-                    mode?: "incremental" | "full" | null;
+                    mode?: "incremental" | "full" | "sweep" | null;
                 };
             };
         };
