@@ -110,6 +110,7 @@ mod tests {
             your_reference: None,
             rows,
             totals: None,
+            payment: None,
             updated_at: None,
         }
     }

@@ -169,6 +169,7 @@ pub fn invoice(id: &str, customer_id: &str, articles: [&str; 2]) -> Invoice {
             },
         ],
         totals: None,
+        payment: None,
         updated_at: None,
     }
 }

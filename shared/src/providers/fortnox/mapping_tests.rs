@@ -68,6 +68,7 @@ fn invoice() -> Invoice {
             },
         ],
         totals: None,
+        payment: None,
         updated_at: None,
     }
 }
@@ -337,6 +338,7 @@ mod round_trips {
                 your_reference: yours,
                 rows,
                 totals: None,
+                payment: None,
                 updated_at: None,
             }
         })

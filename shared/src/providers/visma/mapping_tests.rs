@@ -133,6 +133,7 @@ fn invoice() -> Invoice {
             },
         ],
         totals: None,
+        payment: None,
         updated_at: None,
     }
 }
@@ -319,6 +320,7 @@ fn any_invoice() -> impl Strategy<Value = Invoice> {
             your_reference: yours,
             rows,
             totals: None,
+            payment: None,
             updated_at: None,
         }
     })

@@ -64,6 +64,7 @@ pub(super) fn invoice(i: usize, customer: usize) -> Invoice {
             house_work: None,
         }],
         totals: None,
+        payment: None,
         updated_at: None,
     }
 }
