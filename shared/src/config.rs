@@ -176,7 +176,7 @@ impl Config {
             fortnox: FortnoxSettings {
                 auth_url: trim(or("FORTNOX_AUTH_URL", "https://apps.fortnox.se")),
                 api_url: trim(or("FORTNOX_API_URL", "https://api.fortnox.se")),
-                scopes: or("FORTNOX_SCOPES", "customer invoice companyinformation"),
+                scopes: or("FORTNOX_SCOPES", "customer invoice companyinformation payment"),
                 pkce: or("FORTNOX_PKCE", "true") != "false",
             },
             visma: VismaSettings {

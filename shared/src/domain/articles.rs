@@ -111,6 +111,7 @@ mod tests {
             rows,
             totals: None,
             cancelled: false,
+            payment: None,
             updated_at: None,
         }
     }

@@ -5,6 +5,7 @@ use super::money::{
     canonical_decimal, decimal_str, is_currency_code, opt_decimal_str, round_money, Decimal,
     FieldError, FieldErrors,
 };
+use super::payment::PaymentState;
 use super::text::Lines;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -106,6 +107,10 @@ pub struct Invoice {
     /// sending. A cancelled invoice stays in the feed with this set.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub cancelled: bool,
+    /// Whether and when it was paid, as the provider books it; read-only (`None` on the app's
+    /// records: the records API drops what the app sends here).
+    #[serde(default)]
+    pub payment: Option<PaymentState>,
     /// When the record last changed on the side it was read from.
     #[serde(default)]
     pub updated_at: Option<DateTime<Utc>>,
@@ -346,6 +351,19 @@ impl Invoice {
         }
         hash_value(&v)
     }
+
+    /// The hash the sync engine compares a provider's record by: [`Self::content_hash`] plus
+    /// the payment state, so a payment alone makes the pulled invoice count as changed (and
+    /// reach the feed). Equal to the content hash when no payment state is known.
+    pub fn remote_hash(&self) -> String {
+        match &self.payment {
+            None => self.content_hash(),
+            Some(p) => hash_value(&json!({
+                "content": self.content_hash(),
+                "payment": p.hash(),
+            })),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -406,6 +424,7 @@ pub(crate) mod tests {
             ],
             totals: None,
             cancelled: false,
+            payment: None,
             updated_at: None,
         }
     }
@@ -498,6 +517,28 @@ pub(crate) mod tests {
             cancelled.content_hash(),
             "a cancellation is a change"
         );
+    }
+
+    #[test]
+    fn the_remote_hash_sees_payments_the_content_hash_does_not() {
+        let a = sample();
+        assert_eq!(a.remote_hash(), a.content_hash());
+        let mut b = sample();
+        b.payment = Some(PaymentState {
+            balance: d("9311.10"),
+            paid: false,
+            paid_date: None,
+            payments: Some(vec![]),
+        });
+        assert_eq!(
+            a.content_hash(),
+            b.content_hash(),
+            "the app's content is the same"
+        );
+        assert_ne!(a.remote_hash(), b.remote_hash());
+        let mut c = b.clone();
+        c.payment.as_mut().unwrap().balance = d("0");
+        assert_ne!(b.remote_hash(), c.remote_hash(), "a payment is a change");
     }
 
     #[test]

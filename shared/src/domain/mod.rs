@@ -6,6 +6,7 @@ pub mod integration;
 pub mod invoice;
 pub mod job;
 pub mod money;
+pub mod payment;
 pub mod seal;
 pub mod secret;
 pub mod text;
@@ -18,4 +19,5 @@ pub use integration::{
 pub use invoice::{HouseWork, HouseWorkKind, Invoice, InvoiceRow, Totals};
 pub use job::{Direction, Entity, Job, JobState, Mode, Progress, Target, Trigger};
 pub use money::{Decimal, FieldError};
+pub use payment::{Payment, PaymentState};
 pub use secret::{Secret, SecretDocument, TokenSecret, TokenSet, WebhookKey, WebhookSecret};

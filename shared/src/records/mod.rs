@@ -171,7 +171,8 @@ pub async fn store<T: SyncRecord>(
 }
 
 /// Stores records in `store` and marks the changed ones for export (a record whose content
-/// hash is unchanged is left alone). Gives (changed, unchanged).
+/// hash is unchanged is left alone). Read-only fields the app sent (an invoice's `payment`)
+/// are dropped first ([`SyncRecord::without_read_only`]). Gives (changed, unchanged).
 pub async fn stage<T: SyncRecord>(
     store: &dyn SyncStore,
     integration_id: &str,
@@ -183,7 +184,8 @@ pub async fn stage<T: SyncRecord>(
     let now = Utc::now();
     let mut staged = Vec::new();
     let mut unchanged = 0;
-    for mut rec in records {
+    for rec in records {
+        let mut rec = rec.without_read_only();
         let hash = rec.hash();
         if existing.get(rec.our_id()).is_some_and(|e| e.hash == hash) {
             unchanged += 1;
@@ -305,5 +307,47 @@ mod tests {
         let Rejected(errs) =
             parse_records::<Invoice>(&records, ProviderKind::Visma, None).unwrap_err();
         assert_eq!(errs.len(), 1);
+    }
+}
+
+#[cfg(test)]
+mod read_only_tests {
+    use super::*;
+    use crate::domain::PaymentState;
+    use crate::mocks::MemoryStore;
+    use serde_json::json;
+
+    #[tokio::test]
+    async fn a_payment_state_sent_by_the_app_is_ignored() {
+        let store = MemoryStore::new();
+        let invoice = json!({
+            "id": "inv-1", "customer_id": "c-1", "invoice_date": "2026-11-30",
+            "rows": [{"description": "Arbete", "account_number": 3001, "quantity": "1",
+                      "unit_price": "100", "vat_rate": "25"}],
+            "payment": {"balance": "0", "paid": true, "paid_date": "2026-12-01", "payments": []}
+        });
+        let mut records =
+            parse_records::<Invoice>(&json!([invoice]), ProviderKind::Fortnox, None).unwrap();
+        assert!(
+            records[0].payment.is_some(),
+            "read, so a feed record can be sent back"
+        );
+        let plain = records[0].clone().without_read_only();
+        stage(&store, "i-1", records.clone()).await.unwrap();
+        let stored = store
+            .local_records("i-1", Entity::Invoices, &["inv-1".to_string()])
+            .await
+            .unwrap();
+        let doc: Invoice = serde_json::from_value(stored["inv-1"].doc.clone()).unwrap();
+        assert_eq!(doc.payment, None, "never stored as the app's");
+        assert_eq!(doc.rows, plain.rows);
+        // The same record with another payment state is unchanged: nothing to export.
+        records[0].payment = Some(PaymentState {
+            balance: 125.into(),
+            paid: false,
+            paid_date: None,
+            payments: None,
+        });
+        assert_eq!(stage(&store, "i-1", records).await.unwrap(), (0, 1));
     }
 }

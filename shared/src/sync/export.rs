@@ -113,7 +113,7 @@ impl Run<'_> {
             our_id: local.our_id.clone(),
             remote_id: Some(remote.remote_id.clone()),
             synced_hash: Some(sent.to_string()),
-            remote_hash: Some(remote.record.hash()),
+            remote_hash: Some(remote.record.remote_hash()),
             remote_modified_at: remote.modified_at,
             create_pending_since: None,
             create_hash: None,
@@ -161,7 +161,7 @@ impl Run<'_> {
             let mut rec = rec.clone();
             return self.create::<T>(job, &mut rec, local, None, customer).await;
         };
-        let remote_hash = current.record.hash();
+        let remote_hash = current.record.remote_hash();
         let mut outcome = Done::Written;
         if mapping.remote_hash.as_ref() != Some(&remote_hash) {
             // Both sides changed since the last sync.
@@ -189,7 +189,7 @@ impl Run<'_> {
             Ok(updated) => {
                 let m = Mapping {
                     synced_hash: Some(local.hash.clone()),
-                    remote_hash: Some(updated.record.hash()),
+                    remote_hash: Some(updated.record.remote_hash()),
                     remote_modified_at: updated.modified_at,
                     ..mapping.clone()
                 };

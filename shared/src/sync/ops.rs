@@ -21,6 +21,17 @@ pub trait SyncRecord: DeserializeOwned + Serialize + Clone + Send + Sync {
     fn set_changed_at(&mut self, t: DateTime<Utc>);
     /// Content hash (ignores timestamps and read-only fields).
     fn hash(&self) -> String;
+    /// The hash a provider's version is compared by (the mapping's `remote_hash`): the content
+    /// hash plus whatever the provider changes on its own that the app must hear of (an
+    /// invoice's payment state). The content hash by default.
+    fn remote_hash(&self) -> String {
+        self.hash()
+    }
+    /// The record as the app may set it: read-only fields the provider owns (an invoice's
+    /// payment state) dropped, so an app's copy never claims them. Unchanged by default.
+    fn without_read_only(self) -> Self {
+        self
+    }
 }
 
 impl SyncRecord for Customer {
@@ -52,6 +63,16 @@ impl SyncRecord for Invoice {
     }
     fn hash(&self) -> String {
         self.content_hash()
+    }
+    fn remote_hash(&self) -> String {
+        Invoice::remote_hash(self)
+    }
+    fn without_read_only(mut self) -> Self {
+        // Read-only at both providers (Fortnox `Balance`/`FinalPayDate` are not in
+        // `fortnox_Kf_InvoiceSinglePayloadItem`; Visma's `RemainingAmount`, `PaymentStatus`,
+        // `PaymentDate` are `readOnly` in `CustomerInvoiceApi`): ignored, like `totals`.
+        self.payment = None;
+        self
     }
 }
 

@@ -239,7 +239,7 @@ impl Run<'_> {
         let mut take = Vec::new();
         for r in items {
             let our_id = our_ids.get(&r.remote_id).cloned();
-            let remote_hash = r.record.hash();
+            let remote_hash = r.record.remote_hash();
             let doubted = |r: &Remote<T>| {
                 in_flight.contains(r.record.our_id())
                     || r.our_reference
@@ -342,7 +342,7 @@ impl Run<'_> {
                 our_id: our_id.clone(),
                 remote_id: Some(r.remote_id.clone()),
                 synced_hash: Some(local_hash.clone()),
-                remote_hash: Some(r.record.hash()),
+                remote_hash: Some(r.record.remote_hash()),
                 remote_modified_at: r.modified_at,
                 create_pending_since: None,
                 create_hash: None,

@@ -678,6 +678,8 @@ export interface components {
             your_reference?: string | null;
             rows: components["schemas"]["InvoiceRow"][];
             totals?: null | components["schemas"]["Totals"];
+            /** @description Read-only: the provider's payment state. Accepted so that a record read from the feed can be sent back as it is, and ignored (never stored as the app's, never exported); payments are registered in the accounting system. */
+            payment?: null | components["schemas"]["PaymentState"];
             /** Format: date-time */
             updated_at?: string | null;
         };
@@ -710,8 +712,34 @@ export interface components {
             totals?: null | components["schemas"]["Totals"];
             /** @description Cancelled at the provider (Fortnox `Cancelled`); present only when true. Read-only. */
             cancelled?: boolean;
+            /** @description Whether and when the invoice was paid, as the accounting system books it (pulled records only; null when the provider did not say). A payment alone makes the invoice appear in the feed again. */
+            payment?: null | components["schemas"]["PaymentState"];
             /** Format: date-time */
             updated_at?: string | null;
+        };
+        /** @description An invoice's payment state; read-only. Fortnox: `Balance`, `FinalPayDate` and the invoice's payments (`/3/invoicepayments`). Visma eAccounting: `RemainingAmountInvoiceCurrency`, `PaymentStatus` (0 = paid), `PaymentDate`; Visma has no read of an invoice's payments, so `payments` is null there. */
+        PaymentState: {
+            /** @description Left to pay in the invoice's currency: the total while unpaid, "0" once settled, negative on a credit invoice whose money is still owed to the customer. */
+            balance: string;
+            /** @description Settled in full (by payments or a credit); false for a cancelled invoice. */
+            paid: boolean;
+            /**
+             * Format: date
+             * @description The day it was settled in full; null while not paid or when the provider does not say.
+             */
+            paid_date: string | null;
+            /** @description The payments, oldest first; null when the provider does not list them, [] when there are none. */
+            payments: components["schemas"]["Payment"][] | null;
+        };
+        Payment: {
+            /** @description The provider's id of the payment (Fortnox `Number`). */
+            id: string | null;
+            /** Format: date */
+            date: string;
+            /** @description In `currency`; negative for money paid back. */
+            amount: string;
+            /** @description ISO 4217; null when the provider does not say (the invoice's). */
+            currency: string | null;
         };
         /** @description Amounts the provider computed; read-only. */
         Totals: {

@@ -28,6 +28,9 @@ pub(crate) struct FortnoxData {
     pub(super) invoices: BTreeMap<u64, Record>,
     pub(super) next_document_number: u64,
     pub(super) next_voucher_number: u64,
+    /// Invoice payments by `Number`.
+    pub(super) payments: BTreeMap<u64, Record>,
+    pub(super) next_payment_number: u64,
     /// How many customers `seed_customers` generated so far.
     pub(super) seeded: u64,
     /// Changes not yet appended to the stream (see `SandboxState::rest`).

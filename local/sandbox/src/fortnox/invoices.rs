@@ -4,7 +4,7 @@
 //! A new invoice is pre-filled from its customer; what neither the customer nor the request
 //! sets stays unset (`null`). Amounts are computed from the rows ([`super::amounts`]).
 //! Read-only fields: `Booked`, `Cancelled`, `Sent` (false until sent; the sandbox never
-//! sends), `FinalPayDate` (`null` until fully paid; the sandbox takes no payments),
+//! sends), `FinalPayDate` (`null` until fully paid, see `payments.rs`), `Balance` (the total less payments),
 //! `VoucherNumber`/`VoucherSeries`/`VoucherYear` (`null` until booked).
 
 use std::sync::Arc;

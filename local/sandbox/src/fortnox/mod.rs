@@ -22,7 +22,8 @@
 //! Layout: `codes.rs` (scopes and error codes, public), `data.rs` (a company's records),
 //! `common.rs` (what every handler shares), `auth.rs` (OAuth flavour, bearer checks),
 //! `customers.rs`, `invoices.rs`,
-//! `actions.rs` (bookkeep, cancel, credit), `company.rs`, `query.rs` (list parameters),
+//! `actions.rs` (bookkeep, cancel, credit), `payments.rs` (invoice payments, which settle the
+//! invoice's `Balance` and `FinalPayDate`), `company.rs`, `query.rs` (list parameters),
 //! `fields.rs` (lenient writable fields), `rows.rs` and `amounts.rs` (invoice rows and their
 //! arithmetic), `shape.rs` (answers from the schema), `seed.rs` (inspection and seeding).
 
@@ -37,6 +38,7 @@ pub(crate) mod data;
 mod errors;
 mod fields;
 mod invoices;
+mod payments;
 mod query;
 mod rows;
 mod seed;
@@ -60,5 +62,6 @@ pub(crate) fn router() -> Router<Arc<SandboxState>> {
         .merge(customers::routes())
         .merge(invoices::routes())
         .merge(actions::routes())
+        .merge(payments::routes())
         .route("/topics-v1", get(crate::stream::topics_handler))
 }

@@ -40,6 +40,10 @@ pub(crate) const INVOICE_SINGLE: &str = "fortnox_Kf_InvoiceSingleItem";
 pub(crate) const INVOICE_LIST: &str = "fortnox_Kf_InvoiceListItem";
 /// `GET /3/companyinformation`: `{"CompanyInformation": …}`.
 pub(crate) const COMPANY: &str = "fortnox_CompanyInformationSingleItem";
+/// An invoice payment (single record).
+pub(crate) const PAYMENT_SINGLE: &str = "fortnox_Kf_InvoicePaymentSingleItem";
+/// An invoice payment (list item).
+pub(crate) const PAYMENT_LIST: &str = "fortnox_Kf_InvoicePaymentListItem";
 
 const SHAPES: &[&str] = &[
     CUSTOMER_SINGLE,
@@ -47,6 +51,8 @@ const SHAPES: &[&str] = &[
     INVOICE_SINGLE,
     INVOICE_LIST,
     COMPANY,
+    PAYMENT_SINGLE,
+    PAYMENT_LIST,
 ];
 
 /// The JSON type a property is written as.

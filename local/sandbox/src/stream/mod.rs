@@ -34,8 +34,9 @@ use serde_json::{json, Value};
 
 pub(crate) use socket::topics_handler;
 
-/// The topics the sandbox streams.
-pub const TOPICS: [&str; 2] = ["customers", "invoices"];
+/// The topics the sandbox streams (Fortnox names the payments topic `invoicepayments`, like
+/// its REST resource).
+pub const TOPICS: [&str; 3] = ["customers", "invoices", "invoicepayments"];
 
 /// One change a Fortnox company's data made, waiting to be appended to the stream.
 #[derive(Debug, Clone)]
@@ -65,7 +66,7 @@ impl Change {
 /// One event of the stream, as the sandbox keeps it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StreamEvent {
-    /// `customers` or `invoices`.
+    /// `customers`, `invoices` or `invoicepayments`.
     pub topic: String,
     /// Position in its topic: 0, 1, 2, … (sent as a string).
     pub offset: u64,
@@ -74,7 +75,7 @@ pub struct StreamEvent {
     pub kind: String,
     /// Fortnox tenant id (the company's `DatabaseNumber`).
     pub tenant_id: i64,
-    /// `CustomerNumber` or `DocumentNumber`.
+    /// `CustomerNumber`, `DocumentNumber` or the payment's `Number`.
     pub entity_id: String,
     /// When the change was made (the record's modification time).
     pub timestamp: DateTime<Utc>,
@@ -255,7 +256,7 @@ impl StreamLog {
         best
     }
 
-    /// Every event still kept, oldest first per topic (customers, then invoices).
+    /// Every event still kept, oldest first per topic (customers, invoices, then payments).
     pub fn events(&mut self) -> Vec<StreamEvent> {
         self.expire();
         TOPICS

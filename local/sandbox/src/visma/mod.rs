@@ -12,6 +12,7 @@
 //! | `query.rs`, `odata.rs` | paging and `modifiedSinceUtc`; the `$filter` parser |
 //! | `data.rs`, `seed.rs` | a company's data; lookups and generated customers |
 //! | `customers.rs`, `drafts.rs`, `invoices.rs`, `rows.rs`, `lookups.rs` | handlers |
+//! | `payments.rs` | `POST /customerinvoices/{id}/payments`: remaining amount, payment status |
 
 mod codes;
 mod common;
@@ -24,6 +25,7 @@ mod listing;
 mod lookups;
 mod oauth_routes;
 mod odata;
+mod payments;
 mod query;
 mod rows;
 mod schema;
@@ -38,6 +40,7 @@ use crate::state::SandboxState;
 
 pub use codes::*;
 pub(crate) use errors::{server_error, too_many_requests};
+pub use payments::BANK_ACCOUNT_ID;
 
 /// Routes of the Visma simulator, to be nested under `/visma`. Paths are the document's
 /// (`/termsofpayments`, not `/termsofpayment`): a path it lacks is a plain 404.
@@ -81,4 +84,5 @@ pub(crate) fn router() -> Router<Arc<SandboxState>> {
             get(invoices::list).post(invoices::create),
         )
         .route("/v2/customerinvoices/{id}", get(invoices::get_one))
+        .route("/v2/customerinvoices/{id}/payments", post(payments::create))
 }

@@ -115,7 +115,7 @@ impl FortnoxApi {
             .map_err(|e| ApiError::unexpected(format!("Fortnox answer is not JSON: {e}")))
     }
 
-    fn list_call(&self, what: &str, page: u32) -> Call {
+    pub(super) fn list_call(&self, what: &str, page: u32) -> Call {
         Call::get(self.url(&[what]))
             .query(
                 "limit",
@@ -151,7 +151,7 @@ impl FortnoxApi {
     }
 
     /// One list page: its items as raw maps and whether more pages follow.
-    async fn list_page(
+    pub(super) async fn list_page(
         &self,
         auth: &ApiAuth,
         call: Call,
@@ -202,7 +202,7 @@ impl FortnoxApi {
     ) -> Result<Option<Remote<Invoice>>, ApiError> {
         if is_complete(&item, INVOICE_FIELDS_FOR_CANONICAL) {
             let w: InvoiceIn = parse("invoice", "DocumentNumber", Value::Object(item))?;
-            return invoice_in(&w).map(Some);
+            return self.with_payments(auth, invoice_in(&w)?).await.map(Some);
         }
         let number = item
             .get("DocumentNumber")
@@ -273,7 +273,7 @@ impl FortnoxApi {
             idempotent: false,
         };
         let v = self.send(auth, call).await?;
-        Self::invoice_of(&v)
+        self.with_payments(auth, Self::invoice_of(&v)?).await
     }
 }
 
@@ -520,7 +520,10 @@ impl AccountingApi for FortnoxApi {
             .send(auth, Call::get(self.url(&["invoices", remote_id])))
             .await
         {
-            Ok(v) => Self::invoice_of(&v).map(Some),
+            Ok(v) => self
+                .with_payments(auth, Self::invoice_of(&v)?)
+                .await
+                .map(Some),
             Err(ApiError::NotFound { .. }) => Ok(None),
             Err(e) => Err(e),
         }
@@ -583,7 +586,7 @@ impl AccountingApi for FortnoxApi {
                 Call::with_body(Method::POST, self.url(&["invoices"]), body),
             )
             .await?;
-        Self::invoice_of(&v)
+        self.with_payments(auth, Self::invoice_of(&v)?).await
     }
 
     async fn update_invoice(
@@ -603,7 +606,7 @@ impl AccountingApi for FortnoxApi {
                 Call::with_body(Method::PUT, self.url(&["invoices", remote_id]), body),
             )
             .await?;
-        Self::invoice_of(&v)
+        self.with_payments(auth, Self::invoice_of(&v)?).await
     }
 
     async fn invoice_action(

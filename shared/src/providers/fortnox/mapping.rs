@@ -16,6 +16,8 @@
 //! | row quantity, unit_price, vat_rate, discount (%) | `DeliveredQuantity` (a string), `Price`, `VAT` (whole %), `Discount` + `DiscountType: PERCENT` |
 //! | row house_work rot/rut, hours | `HouseWork`, `HouseWorkType` (`CONSTRUCTION`/`CLEANING` when written), `HouseWorkHoursToReport`; invoice `TaxReductionType` |
 //! | totals net/vat/total (read) | `Net`, `TotalVAT`, `Total` |
+//! | payment balance/paid/paid_date (read) | `Balance`, `Balance` 0 and not `Cancelled`, `FinalPayDate` |
+//! | payment payments (read) | `GET /3/invoicepayments?invoicenumber=` (`Number`, `PaymentDate`, `Amount`/`AmountCurrency`, `Currency`), see `payments.rs` |
 //!
 //! Lossy spots, by design: Fortnox has no modification time on customers or invoices
 //! (`updated_at` stays `None`); a house-work row's reduction amount is computed by Fortnox and
@@ -356,6 +358,7 @@ pub fn invoice_in(w: &InvoiceIn) -> Result<Remote<Invoice>, ApiError> {
             .collect(),
         totals,
         cancelled: w.cancelled.unwrap_or(false),
+        payment: super::payments::state_of(w),
         updated_at: None,
     };
     Ok(Remote {

@@ -69,6 +69,7 @@ fn invoice() -> Invoice {
         ],
         totals: None,
         cancelled: false,
+        payment: None,
         updated_at: None,
     }
 }
@@ -339,6 +340,7 @@ mod round_trips {
                 rows,
                 totals: None,
                 cancelled: false,
+                payment: None,
                 updated_at: None,
             }
         })

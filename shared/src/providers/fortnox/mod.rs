@@ -4,6 +4,7 @@ pub mod client;
 pub mod errors;
 pub mod limits;
 pub mod mapping;
+pub mod payments;
 pub(crate) mod wire;
 
 pub use client::FortnoxApi;

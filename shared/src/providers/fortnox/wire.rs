@@ -141,6 +141,35 @@ pub struct InvoiceIn {
     #[serde(rename = "VATIncluded", deserialize_with = "opt_bool")]
     pub vat_included: Option<bool>,
     pub invoice_rows: Option<Vec<InvoiceRowIn>>,
+    /// What is left to pay (`fortnox_Kf_InvoiceSingleItem.Balance`, read-only).
+    #[serde(deserialize_with = "opt_decimal")]
+    pub balance: Option<Decimal>,
+    /// The day the invoice was paid in full (`FinalPayDate`, read-only; `null` until then).
+    #[serde(deserialize_with = "opt_date")]
+    pub final_pay_date: Option<NaiveDate>,
+}
+
+/// An invoice payment as Fortnox sends it (`fortnox_Kf_InvoicePaymentListItem`,
+/// `fortnox_Kf_InvoicePaymentSingleItem`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct InvoicePaymentIn {
+    /// The payment's number (a string in the document).
+    #[serde(deserialize_with = "opt_string")]
+    pub number: Option<String>,
+    /// The invoice's `DocumentNumber` (an integer in the document).
+    #[serde(deserialize_with = "opt_string")]
+    pub invoice_number: Option<String>,
+    #[serde(deserialize_with = "opt_date")]
+    pub payment_date: Option<NaiveDate>,
+    /// In the company's currency (SEK).
+    #[serde(deserialize_with = "opt_decimal")]
+    pub amount: Option<Decimal>,
+    /// In the payment's `Currency`.
+    #[serde(deserialize_with = "opt_decimal")]
+    pub amount_currency: Option<Decimal>,
+    #[serde(deserialize_with = "opt_string")]
+    pub currency: Option<String>,
 }
 
 /// `MetaInformation` of a list.
@@ -189,6 +218,8 @@ pub const INVOICE_FIELDS_FOR_CANONICAL: &[&str] = &[
     "TotalVAT",
     "Booked",
     "Cancelled",
+    "Balance",
+    "FinalPayDate",
 ];
 
 /// Whether a list item carries every field in `needed`.

@@ -19,6 +19,7 @@
 //! | row house_work rot/rut, hours | `IsWorkCost`, `WorkHours`; invoice `RotReducedInvoicingType` 1/2 |
 //! | totals (read) | `TotalAmount…` − `TotalVatAmount…` − `TotalRoundings`, in the invoice's currency when given |
 //! | updated_at (read) | invoice `ModifiedUtc` (drafts have none) |
+//! | payment balance/paid/paid_date (read) | `RemainingAmountInvoiceCurrency` (else `RemainingAmount`), `PaymentStatus` 0, `PaymentDate`; no payments list (none readable) |
 //!
 //! Lossy spots, by design: Visma books VAT through the article, so a row's VAT rate other than
 //! 0 must be the article's (anything else is refused, never booked at another rate); the
@@ -32,7 +33,7 @@ use super::wire::{CustomerIn, DraftIn, DraftRowIn, InvoiceIn, InvoiceRowIn};
 use super::write::{date_time, CustomerWrite, DraftOut, DraftRowOut};
 use crate::domain::money::round_money;
 use crate::domain::{
-    Address, Customer, Decimal, HouseWork, HouseWorkKind, Invoice, InvoiceRow, Totals,
+    Address, Customer, Decimal, HouseWork, HouseWorkKind, Invoice, InvoiceRow, PaymentState, Totals,
 };
 use crate::http::ApiError;
 use crate::providers::api::fit_reference;
@@ -350,6 +351,7 @@ struct Head<'a> {
     your_reference: &'a Option<String>,
     totals: Option<(Decimal, Decimal, Decimal)>,
     modified: Option<DateTime<Utc>>,
+    payment: Option<PaymentState>,
 }
 
 fn invoice_of(h: Head<'_>, rows: Vec<InvoiceRow>) -> Result<(Invoice, String), ApiError> {
@@ -378,10 +380,30 @@ fn invoice_of(h: Head<'_>, rows: Vec<InvoiceRow>) -> Result<(Invoice, String), A
             totals,
             // Visma has no cancelled state: an invoice is reversed with a credit invoice.
             cancelled: false,
+            payment: h.payment,
             updated_at: h.modified,
         },
         customer,
     ))
+}
+
+/// The payment state of a booked invoice (`CustomerInvoiceApi`, all read-only):
+/// `RemainingAmountInvoiceCurrency` (else `RemainingAmount`, the company's currency),
+/// `PaymentStatus` 0 = Paid, `PaymentDate`. No payments: Visma's document has no read of a
+/// customer invoice's payments (`/customerinvoices/{invoiceId}/payments` is POST only), so
+/// `payments` is `None` (not listed), never `[]`.
+pub fn payment_of(w: &InvoiceIn, total: Option<Decimal>) -> Option<PaymentState> {
+    let balance = w.remaining_amount_invoice_currency.or(w.remaining_amount)?;
+    let paid = match w.payment_status {
+        Some(status) => status == 0,
+        None => balance.is_zero() && total.is_some_and(|t| !t.is_zero()),
+    };
+    Some(PaymentState {
+        balance,
+        paid,
+        paid_date: if paid { w.payment_date } else { None },
+        payments: None,
+    })
 }
 
 /// The canonical invoice of a booked Visma invoice (`customer_id` holds the Visma GUID).
@@ -415,6 +437,7 @@ pub fn invoice_in(w: &InvoiceIn, articles: &Articles) -> Result<Remote<Invoice>,
             your_reference: &w.your_reference,
             totals: total.map(|t| (t, vat, w.total_roundings.unwrap_or_default())),
             modified: w.modified_utc,
+            payment: payment_of(w, total),
         },
         rows,
     )?;
@@ -460,6 +483,8 @@ pub fn draft_in(w: &DraftIn, articles: &Articles) -> Result<Remote<Invoice>, Api
             }),
             // `CustomerInvoiceDraftApi` has no modification time.
             modified: None,
+            // A draft is not booked: nothing can be paid on it yet.
+            payment: None,
         },
         rows,
     )?;
@@ -476,3 +501,7 @@ pub fn draft_in(w: &DraftIn, articles: &Articles) -> Result<Remote<Invoice>, Api
 #[cfg(test)]
 #[path = "mapping_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "payment_tests.rs"]
+mod payment_tests;

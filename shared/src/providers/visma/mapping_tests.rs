@@ -134,6 +134,7 @@ fn invoice() -> Invoice {
         ],
         totals: None,
         cancelled: false,
+        payment: None,
         updated_at: None,
     }
 }
@@ -321,6 +322,7 @@ fn any_invoice() -> impl Strategy<Value = Invoice> {
             rows,
             totals: None,
             cancelled: false,
+            payment: None,
             updated_at: None,
         }
     })

@@ -174,6 +174,18 @@ pub struct InvoiceIn {
     pub created_utc: Option<DateTime<Utc>>,
     #[serde(deserialize_with = "opt_utc")]
     pub modified_utc: Option<DateTime<Utc>>,
+    /// Left to pay, in the company's currency (read-only).
+    #[serde(deserialize_with = "opt_decimal")]
+    pub remaining_amount: Option<Decimal>,
+    /// Left to pay, in the invoice's currency (read-only).
+    #[serde(deserialize_with = "opt_decimal")]
+    pub remaining_amount_invoice_currency: Option<Decimal>,
+    /// 0 Paid, 1 Unpaid, 2 Overdue (read-only).
+    #[serde(deserialize_with = "opt_i64")]
+    pub payment_status: Option<i64>,
+    /// A `date-time` (read-only); only the date is kept.
+    #[serde(deserialize_with = "opt_date")]
+    pub payment_date: Option<NaiveDate>,
 }
 
 /// A draft (`CustomerInvoiceDraftApi`, `/v2/customerinvoicedrafts`). It has no `ModifiedUtc`

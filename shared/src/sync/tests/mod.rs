@@ -65,6 +65,7 @@ pub(super) fn invoice(i: usize, customer: usize) -> Invoice {
         }],
         totals: None,
         cancelled: false,
+        payment: None,
         updated_at: None,
     }
 }
