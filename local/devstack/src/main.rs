@@ -55,6 +55,8 @@ async fn main() -> Result<(), BoxError> {
         ..StackOptions::default()
     };
     let stack = Stack::start(opts).await?;
+    // The stream function as EventBridge runs it: a run a minute, one holding Fortnox's stream.
+    let _stream = stack.start_stream(std::time::Duration::from_secs(840));
     let tenant = "demo-tenant";
     let token = stack.token_for(tenant);
     println!(
@@ -93,8 +95,10 @@ Webhooks (a Lambda function URL in AWS, here on the same port; no JWT, the signa
 
 Schedules: the watchdog runs every minute; the scheduler runs every five minutes and enqueues an
 incremental sync of every connected integration (Fortnox hourly, Visma every five minutes up to
-1,800 Visma integrations, then as the shared Visma budget allows), spread over each period, and
-refreshes tokens close to dying.
+1,800 Visma integrations, then as the shared Visma budget allows; once a night, between 01:00 and
+05:00, the sync also sweeps for deletions), spread over each period, and refreshes tokens close to
+dying. The stream consumer holds Fortnox's change stream (the sandbox's {sb}/fortnox/topics-v1)
+and turns each change into a targeted pull within seconds (docs/stream.md).
 "#,
         api = stack.api_url,
         sb = stack.sandbox.base_url,
@@ -124,6 +128,9 @@ refreshes tokens close to dying.
     }
     for (provider, id) in &ids {
         sync_walk_through(&stack, tenant, *provider, id).await?;
+    }
+    if let Some((_, id)) = ids.iter().find(|(p, _)| *p == ProviderKind::Fortnox) {
+        stream_walk_through(&stack, tenant, id).await?;
     }
     spawn_timers(&stack);
     let list = stack
@@ -324,6 +331,60 @@ async fn sync_walk_through(
         );
     }
     Ok(())
+}
+
+/// A change made in Fortnox reaches the app's feed through the stream, with no sync asked for.
+async fn stream_walk_through(stack: &Stack, tenant: &str, id: &str) -> Result<(), BoxError> {
+    println!("\n-- real time: Fortnox's change stream --");
+    let kind = sandbox::ProviderKind::Fortnox;
+    let key = stack.sandbox.state.default_company_key(kind);
+    let Some(rid) = stack
+        .sandbox
+        .state
+        .customers(kind, &key)
+        .last()
+        .and_then(|c| c.get("CustomerNumber"))
+        .and_then(|v| v.as_str())
+        .map(str::to_string)
+    else {
+        return Ok(());
+    };
+    let name = "Ändrad i Fortnox just nu AB";
+    let started = std::time::Instant::now();
+    stack
+        .sandbox
+        .state
+        .modify_customer(kind, &key, &rid, |v| v["Name"] = serde_json::json!(name));
+    println!("12. a person renames customer {rid} in Fortnox; nobody asks for a sync");
+    let deadline = started + std::time::Duration::from_secs(60);
+    loop {
+        let feed = stack
+            .call(
+                Method::GET,
+                &format!("/api/integrations/{id}/records/customers?after=0&limit=500"),
+                Some(tenant),
+                None,
+            )
+            .await?;
+        let arrived = feed.json["records"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|e| e["remote_id"] == rid.as_str() && e["record"]["name"] == name);
+        if arrived {
+            println!(
+                "13. the stream said so, a targeted pull read it: in the feed after {:.1} s -> \"{name}\"",
+                started.elapsed().as_secs_f64()
+            );
+            return Ok(());
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(
+                format!("the change to customer {rid} did not reach the feed in 60 s").into(),
+            );
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
 }
 
 /// Shows the integration's jobs until every one has ended: on a terminal one line that
