@@ -12,7 +12,7 @@ BUILD_VENV_STAMP := $(BUILD_VENV)/.installed-$(shell sha1sum requirements-build.
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: dev test token client client-generate frontend venv build-venv fmt clippy cfn-lint sam-validate build deploy bench bench-cold-start bench-provider bench-sync bench-webhooks schemathesis clean
+.PHONY: dev test token client client-generate frontend venv build-venv fmt clippy cfn-lint sam-validate build deploy bench bench-cold-start bench-provider bench-sync bench-webhooks bench-freshness schemathesis clean
 
 ## dev: moto, the provider sandbox and every function on localhost, plus a visible end-to-end
 ## connect; the integrations console at http://127.0.0.1:3000/dev/console
@@ -90,13 +90,17 @@ deploy:
 	scripts/deploy.sh
 
 ## bench: every benchmark (each prints its figures and exits non-zero on a missed target)
-bench: bench-provider bench-sync bench-webhooks bench-cold-start
+bench: bench-provider bench-sync bench-webhooks bench-freshness bench-cold-start
 
 bench-provider: venv
 	DEVSTACK_PYTHON=$(CURDIR)/$(VENV)/bin/python $(CARGO) run --release -p provider-throughput
 
 bench-sync: venv
 	DEVSTACK_PYTHON=$(CURDIR)/$(VENV)/bin/python $(CARGO) run --release -p sync-throughput
+
+## bench-freshness: change at the provider → the app's feed, at real speed (about 16 minutes)
+bench-freshness: venv
+	DEVSTACK_PYTHON=$(CURDIR)/$(VENV)/bin/python $(CARGO) run --release -p freshness
 
 bench-webhooks: venv
 	DEVSTACK_PYTHON=$(CURDIR)/$(VENV)/bin/python $(CARGO) run --release -p webhook-load
