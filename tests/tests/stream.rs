@@ -577,3 +577,114 @@ async fn a_disconnected_integration_leaves_the_stream() {
     }
     assert_contracts_kept(&stack);
 }
+
+/// The Fortnox name of customer `rid`.
+fn fortnox_name(stack: &Stack, rid: &str) -> String {
+    let company = stack.sandbox.state.default_company_key(F);
+    stack
+        .sandbox
+        .state
+        .customers(F, &company)
+        .into_iter()
+        .find(|c| c["CustomerNumber"] == rid)
+        .and_then(|c| c["Name"].as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// Waits until the stream has queued `n` pulls for the integration.
+async fn wait_stream_jobs(stack: &Stack, id: &str, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while stream_jobs(stack, id).await.len() < n {
+        assert!(Instant::now() < deadline, "the stream queued no pull");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conflicts_with_fortnox_records_are_decided_by_the_events_times_in_both_orders() {
+    let stack = stack(2).await;
+    let (id, _) = stack.connect(T, ProviderKind::Fortnox, true).await.unwrap();
+    let company = stack.sandbox.state.default_company_key(F);
+    let _consumer = stack.start_stream(RUN);
+    wait_on_stream(&stack, 1).await;
+    let mut customer = system_tests::customer_json(1, "", Utc::now() - chrono::Duration::hours(1));
+    system_tests::upsert(&stack, T, &id, "customers", vec![customer.clone()]).await;
+    system_tests::wait_idle(&stack, &id, Duration::from_secs(60)).await;
+    let rid = stack
+        .direct
+        .db
+        .mappings(&id, Entity::Customers, &["cust-00001".to_string()])
+        .await
+        .unwrap()["cust-00001"]
+        .remote_id
+        .clone()
+        .expect("exported");
+    let mut pulls = stream_jobs(&stack, &id).await.len();
+
+    // 1. Fortnox changes first, the app a moment later: both changes lie in the past when
+    //    they meet, and only the event's time says Fortnox's came first. The app wins.
+    stack.kill_workers();
+    let person_at = Utc::now();
+    assert!(stack.sandbox.state.modify_customer(F, &company, &rid, |v| {
+        v["Name"] = json!("Ändrad i Fortnox först AB")
+    }));
+    pulls += 1;
+    wait_stream_jobs(&stack, &id, pulls).await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    customer["name"] = json!("Ändrad i appen sedan AB");
+    customer["updated_at"] = json!(Utc::now());
+    system_tests::upsert(&stack, T, &id, "customers", vec![customer.clone()]).await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    stack.start_workers(2);
+    system_tests::wait_idle(&stack, &id, Duration::from_secs(60)).await;
+    assert_eq!(fortnox_name(&stack, &rid), "Ändrad i appen sedan AB");
+    let conflicts = conflicts(&stack, &id).await;
+    assert_eq!(conflicts.len(), 1, "{conflicts:?}");
+    assert_eq!(conflicts[0]["winner"], "local");
+    let remote_at: chrono::DateTime<Utc> =
+        serde_json::from_value(conflicts[0]["remote_modified_at"].clone()).unwrap();
+    assert!(
+        (remote_at - person_at).num_milliseconds().abs() < 1000,
+        "decided by the event's time {remote_at}, the change was made at {person_at}"
+    );
+
+    // 2. The app first, Fortnox a moment later: Fortnox wins, and the app hears of it.
+    stack.kill_workers();
+    customer["name"] = json!("Ändrad i appen först AB");
+    customer["updated_at"] = json!(Utc::now());
+    system_tests::upsert(&stack, T, &id, "customers", vec![customer.clone()]).await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert!(stack.sandbox.state.modify_customer(F, &company, &rid, |v| {
+        v["Name"] = json!("Ändrad i Fortnox sedan AB")
+    }));
+    pulls += 1;
+    wait_stream_jobs(&stack, &id, pulls).await;
+    stack.start_workers(2);
+    system_tests::wait_idle(&stack, &id, Duration::from_secs(60)).await;
+    assert_eq!(fortnox_name(&stack, &rid), "Ändrad i Fortnox sedan AB");
+    wait_feed(&stack, &id, "customers", &rid, "Fortnox wins", |e| {
+        e["record"]["name"] == "Ändrad i Fortnox sedan AB"
+    })
+    .await;
+    let conflicts = self::conflicts(&stack, &id).await;
+    assert_eq!(conflicts.len(), 2, "{conflicts:?}");
+    assert!(
+        conflicts.iter().any(|c| c["winner"] == "provider"),
+        "{conflicts:?}"
+    );
+    assert_contracts_kept(&stack);
+}
+
+async fn conflicts(stack: &Stack, id: &str) -> Vec<Value> {
+    let r = stack
+        .call(
+            Method::GET,
+            &format!("/api/integrations/{id}/conflicts"),
+            Some(T),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text);
+    r.json["conflicts"].as_array().cloned().unwrap_or_default()
+}

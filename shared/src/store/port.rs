@@ -207,6 +207,17 @@ pub trait SyncStore: Send + Sync {
     /// Records the end of a successful push phase.
     async fn mark_pushed(&self, integration_id: &str, e: Entity) -> Result<(), StoreError>;
 
+    /// When the provider changed a record, as a change event not yet pulled said so (Fortnox's
+    /// stream: the pending pull's marker); `None` when no event is pending.
+    async fn pending_change_time(
+        &self,
+        _integration_id: &str,
+        _e: Entity,
+        _remote_id: &str,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        Ok(None)
+    }
+
     /// Records that a provider change made at `at` reached the feed (freshness).
     async fn note_change_seen(
         &self,

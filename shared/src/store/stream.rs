@@ -293,6 +293,30 @@ impl Db {
         Ok(Marker::Pending(pending))
     }
 
+    /// The provider change time a pending pull's marker holds for the record, if one is
+    /// pending (read by an export that meets a provider change not pulled yet).
+    pub async fn pending_change_time(
+        &self,
+        integration_id: &str,
+        entity: Entity,
+        remote_id: &str,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let got = self
+            .client()
+            .get_item()
+            .table_name(self.table())
+            .key("pk", s(integration_pk(integration_id)))
+            .key("sk", s(marker_sk(entity, remote_id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(StoreError::dynamo)?;
+        Ok(got
+            .item()
+            .and_then(|it| get_s(it, "changed_at"))
+            .and_then(|v| parse_ts(Some(v))))
+    }
+
     /// Takes the marker `job_id` placed: from now on a new change queues a new pull. Gives
     /// the latest provider change time the marker collected.
     pub async fn take_pull_marker(

@@ -248,6 +248,15 @@ impl SyncStore for Db {
         Db::mark_pushed(self, integration_id, e).await
     }
 
+    async fn pending_change_time(
+        &self,
+        integration_id: &str,
+        e: Entity,
+        remote_id: &str,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        Db::pending_change_time(self, integration_id, e, remote_id).await
+    }
+
     async fn note_change_seen(
         &self,
         integration_id: &str,

@@ -163,8 +163,18 @@ impl Run<'_> {
         };
         let remote_hash = current.record.remote_hash();
         let mut outcome = Done::Written;
+        let mut current = current;
         if mapping.remote_hash.as_ref() != Some(&remote_hash) {
-            // Both sides changed since the last sync.
+            // Both sides changed since the last sync. A provider whose records carry no time
+            // (Fortnox) may have said when in a change event whose pull is still pending.
+            if current.modified_at.is_none() {
+                current.modified_at = self
+                    .eng
+                    .store
+                    .pending_change_time(&self.integration.id, e, remote_id)
+                    .await
+                    .map_err(store_err)?;
+            }
             let winner = decide(local.updated_at, current.modified_at, Utc::now());
             self.log_conflict(
                 e,
