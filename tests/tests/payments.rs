@@ -306,3 +306,115 @@ async fn a_visma_payment_reaches_the_feed() {
     assert_eq!(p["payments"], Value::Null);
     assert_contracts_kept(&stack);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fortnox_payment_reaches_the_feed_through_the_stream_with_no_sync() {
+    let (stack, id) = exported(ProviderKind::Fortnox).await;
+    let key = stack
+        .sandbox
+        .state
+        .default_company_key(sandbox_kind(ProviderKind::Fortnox));
+    let number = stack
+        .sandbox
+        .state
+        .invoices(sandbox_kind(ProviderKind::Fortnox), &key)
+        .into_iter()
+        .find(|i| i["ExternalInvoiceReference1"] == INVOICE)
+        .map(|i| match &i["DocumentNumber"] {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        })
+        .expect("exported");
+    let _consumer = stack.start_stream(Duration::from_secs(600));
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !stack
+        .direct
+        .db
+        .stream_lease()
+        .await
+        .unwrap()
+        .is_some_and(|l| l.subscribed && l.integrations == 1)
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no consumer subscribed"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let api = stack.sandbox.fortnox_url();
+    provider_call(
+        &stack,
+        &id,
+        Method::PUT,
+        format!("{api}/3/invoices/{number}/bookkeep"),
+        None,
+    )
+    .await;
+    let total = stack
+        .sandbox
+        .state
+        .invoices(sandbox_kind(ProviderKind::Fortnox), &key)
+        .into_iter()
+        .find(|i| i["ExternalInvoiceReference1"] == INVOICE)
+        .and_then(|i| i["Total"].as_f64())
+        .unwrap();
+    let paid = provider_call(
+        &stack,
+        &id,
+        Method::POST,
+        format!("{api}/3/invoicepayments"),
+        Some(json!({"InvoicePayment": {"InvoiceNumber": number.parse::<i64>().unwrap(), "Amount": total, "PaymentDate": day(0)}})),
+    )
+    .await;
+    let payment_number = paid["InvoicePayment"]["Number"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // No sync is asked for: the stream's events bring the paid invoice into the feed.
+    let deadline = std::time::Instant::now() + Duration::from_secs(45);
+    loop {
+        let r = stack
+            .call(
+                Method::GET,
+                &format!("/api/integrations/{id}/records/invoices?after=0&limit=500"),
+                Some(T),
+                None,
+            )
+            .await
+            .unwrap();
+        let latest = r.json["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .rev()
+            .find(|e| e["our_id"] == INVOICE)
+            .cloned();
+        if latest.as_ref().is_some_and(|e| payment(e)["paid"] == true) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the payment never reached the feed: {latest:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // One of the pulls went through the payment: its event named the payment, not the invoice.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let jobs = stack.direct.db.list_jobs(&id, 100).await.unwrap();
+        let via_payment = jobs.iter().find(|j| {
+            j.target
+                .as_ref()
+                .is_some_and(|t| t.payment_id.as_deref() == Some(payment_number.as_str()))
+        });
+        if via_payment.is_some_and(|j| j.state == JobState::Succeeded) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no pull through payment {payment_number}: {via_payment:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_contracts_kept(&stack);
+}

@@ -108,6 +108,7 @@ async fn handle(ctx: &AppContext, req: &Request) -> Result<Response<Body>, Probl
                 our_id: Some(our_id),
                 remote_id: None,
                 changed_at: None,
+                payment_id: None,
             }),
             not_before: None,
         },

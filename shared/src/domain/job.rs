@@ -112,6 +112,10 @@ pub struct Target {
     /// of last-write-wins.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub changed_at: Option<DateTime<Utc>>,
+    /// A payment of the provider's whose invoice is to be read (Fortnox's stream names the
+    /// payment in its `invoicepayments` events); `remote_id` is then absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_id: Option<String>,
 }
 
 /// Where a job stands.

@@ -334,12 +334,14 @@ async fn take_stream_marker(ctx: &AppContext, job: &mut Job) -> Result<(), Store
     let Some(target) = job.target.as_mut() else {
         return Ok(());
     };
-    let Some(remote_id) = target.remote_id.clone() else {
+    let Some(key) =
+        crate::stream::marker_key(target.remote_id.as_deref(), target.payment_id.as_deref())
+    else {
         return Ok(());
     };
     let latest = ctx
         .db
-        .take_pull_marker(&job.integration_id, target.entity, &remote_id, &job.id)
+        .take_pull_marker(&job.integration_id, target.entity, &key, &job.id)
         .await?;
     if latest > target.changed_at {
         target.changed_at = latest;

@@ -281,6 +281,18 @@ pub trait AccountingApi: Send + Sync {
         false
     }
 
+    /// The invoice a payment of the provider's belongs to (Fortnox's stream names a payment,
+    /// not its invoice, in its `invoicepayments` events). `None` when the payment is gone or
+    /// the provider has no such read.
+    async fn invoice_of_payment(
+        &self,
+        auth: &ApiAuth,
+        payment_id: &str,
+    ) -> Result<Option<String>, ApiError> {
+        let _ = (auth, payment_id);
+        Ok(None)
+    }
+
     /// The VAT rate of each article, when this provider books a row's VAT through its article
     /// (the records API then refuses rows asking for another rate before storing them; see
     /// [`crate::domain::ArticleVat`]). `None` by default: the row carries its own VAT.

@@ -48,8 +48,20 @@ pub(super) fn stream_job_id(e: &Event) -> String {
     )
 }
 
-/// The targeted pull of one record, as of the provider's change time `changed_at`.
+/// The key a pending pull's marker is stored under: the record's id, or `payment:<id>` for
+/// an event that names a payment.
+pub fn marker_key(remote_id: Option<&str>, payment_id: Option<&str>) -> Option<String> {
+    match (remote_id, payment_id) {
+        (Some(r), _) => Some(r.to_string()),
+        (None, Some(p)) => Some(format!("payment:{p}")),
+        (None, None) => None,
+    }
+}
+
+/// The targeted pull of one record (or of the invoice of a payment), as of the provider's
+/// change time `changed_at`.
 fn stream_job(i: &Integration, entity: Entity, first: &Event, changed_at: DateTime<Utc>) -> Job {
+    let payment = first.topic == wire::PAYMENTS_TOPIC;
     let req = JobRequest {
         direction: Direction::Pull,
         entities: vec![entity],
@@ -58,8 +70,9 @@ fn stream_job(i: &Integration, entity: Entity, first: &Event, changed_at: DateTi
         target: Some(Target {
             entity,
             our_id: None,
-            remote_id: Some(first.entity_id.clone()),
+            remote_id: (!payment).then(|| first.entity_id.clone()),
             changed_at: Some(changed_at),
+            payment_id: payment.then(|| first.entity_id.clone()),
         }),
         not_before: None,
     };
@@ -98,7 +111,12 @@ impl Consumer<'_> {
                 continue;
             };
             for m in members {
-                let key = (m.integration.id.clone(), entity, e.entity_id.clone());
+                let id = if e.topic == wire::PAYMENTS_TOPIC {
+                    format!("payment:{}", e.entity_id)
+                } else {
+                    e.entity_id.clone()
+                };
+                let key = (m.integration.id.clone(), entity, id);
                 groups
                     .entry(key)
                     .and_modify(|g| {

@@ -14,6 +14,7 @@
 //! a replayed event queue nothing twice.
 
 mod dispatch;
+pub use dispatch::marker_key;
 mod session;
 pub mod socket;
 pub mod wire;

@@ -382,16 +382,20 @@ impl<'a> Consumer<'a> {
                 answer.message.unwrap_or_default()
             )));
         }
+        // A topic refused without an offset is one the stream does not offer (to this app):
+        // read without it; its changes reach the feed with the incremental syncs.
+        for (t, o) in &wanted {
+            if o.is_none() && answer.invalid_topics.iter().any(|i| i == t) {
+                tracing::warn!(topic = %t, "the stream does not offer this topic; read without it");
+            }
+        }
         let expired: Vec<&str> = wanted
             .iter()
             .filter(|(t, o)| o.is_some() && answer.invalid_topics.iter().any(|i| i == t))
             .map(|(t, _)| *t)
             .collect();
-        if expired.len() < answer.invalid_topics.len() {
-            return Err(Stop::Socket(format!(
-                "add-topics-v1 refused topics {:?}",
-                answer.invalid_topics
-            )));
+        if expired.is_empty() {
+            return Ok(());
         }
         self.full_pulls(&expired).await?;
         let again: Vec<(&str, Option<&str>)> = expired.iter().map(|t| (*t, None)).collect();

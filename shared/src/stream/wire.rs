@@ -14,13 +14,19 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
-/// The topics the consumer follows, and the entity each one's `entityId` names.
-pub const TOPICS: [(&str, Entity); 2] = [
+/// The topics the consumer follows, and the entity whose records each one's events change.
+/// `invoicepayments` events name a payment (`entityId` is its `Number`): they change its
+/// invoice, which the pull finds through the payment.
+pub const TOPICS: [(&str, Entity); 3] = [
     ("customers", Entity::Customers),
     ("invoices", Entity::Invoices),
+    (PAYMENTS_TOPIC, Entity::Invoices),
 ];
 
-/// The entity a topic's events are about.
+/// The topic whose events name a payment, not the record that changed.
+pub const PAYMENTS_TOPIC: &str = "invoicepayments";
+
+/// The entity a topic's events change.
 pub fn entity_of(topic: &str) -> Option<Entity> {
     TOPICS.iter().find(|(t, _)| *t == topic).map(|(_, e)| *e)
 }

@@ -6,7 +6,7 @@ use super::conflicts::{decide, Winner};
 use super::ops::Ops;
 use super::run::{store_err, Run};
 use super::SyncError;
-use crate::domain::{Entity, Job, Mode};
+use crate::domain::{Entity, Invoice, Job, Mode};
 use crate::http::ApiError;
 use crate::providers::api::{Remote, Unreadable};
 use crate::store::records::{FeedEntry, LocalRecord, Mapping};
@@ -150,6 +150,25 @@ impl Run<'_> {
             Err(err) => return Err(self.job_error(err).await),
         }
         Ok(true)
+    }
+
+    /// Reads the invoice a payment belongs to (a payment gone meanwhile: nothing to read; its
+    /// invoice's new balance reaches the feed with the next incremental pull).
+    pub(super) async fn pull_paid_invoice(
+        &mut self,
+        job: &mut Job,
+        payment_id: &str,
+    ) -> Result<bool, SyncError> {
+        match self
+            .eng
+            .api
+            .invoice_of_payment(&self.auth, payment_id)
+            .await
+        {
+            Ok(Some(invoice)) => self.pull_one::<Invoice>(job, &invoice).await,
+            Ok(None) => Ok(true),
+            Err(err) => Err(self.job_error(err).await),
+        }
     }
 
     /// Applies a page of provider records: skips what we already have (including our own

@@ -46,6 +46,11 @@ pub enum Phase {
         /// The provider's id.
         remote_id: String,
     },
+    /// Read the invoice a payment belongs to.
+    PullPaidInvoice {
+        /// The provider's id of the payment.
+        payment_id: String,
+    },
 }
 
 /// The steps of a job, in order. Customers go before invoices (invoices refer to them), push
@@ -61,7 +66,12 @@ pub fn phases(job: &Job) -> Vec<Phase> {
                 entity: t.entity,
                 remote_id: id.clone(),
             }],
-            (None, None) => Vec::new(),
+            (None, None) => match &t.payment_id {
+                Some(id) => vec![Phase::PullPaidInvoice {
+                    payment_id: id.clone(),
+                }],
+                None => Vec::new(),
+            },
         };
     }
     let mut entities = job.entities.clone();
@@ -270,6 +280,7 @@ impl Run<'_> {
                 entity: Invoices,
                 remote_id,
             } => self.pull_one::<Invoice>(job, remote_id).await,
+            Phase::PullPaidInvoice { payment_id } => self.pull_paid_invoice(job, payment_id).await,
         }
     }
 
@@ -461,6 +472,7 @@ mod tests {
             our_id: None,
             remote_id: Some("42".into()),
             changed_at: None,
+            payment_id: None,
         };
         assert_eq!(
             phases(&job(

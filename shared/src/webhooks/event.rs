@@ -127,6 +127,7 @@ impl Event {
                 our_id: None,
                 remote_id: self.entity_id.clone(),
                 changed_at: None,
+                payment_id: None,
             }),
             not_before: None,
         })

@@ -483,6 +483,8 @@ export interface components {
                  * @description When the provider changed the record, as its change event said (Fortnox's stream); the provider's side of last-write-wins.
                  */
                 changed_at?: string;
+                /** @description A payment whose invoice is read (Fortnox's stream names the payment in its `invoicepayments` events); `remote_id` is then absent. */
+                payment_id?: string;
             } | null;
             /** @enum {string} */
             state: "queued" | "running" | "succeeded" | "failed" | "dead" | "cancelled";

@@ -72,7 +72,7 @@ impl FortnoxApi {
         self.out.stats()
     }
 
-    fn url(&self, segments: &[&str]) -> String {
+    pub(super) fn url(&self, segments: &[&str]) -> String {
         let mut url = format!("{}/3", self.api_url);
         for s in segments {
             url.push('/');
@@ -96,7 +96,7 @@ impl FortnoxApi {
         }
     }
 
-    async fn send(&self, auth: &ApiAuth, call: Call) -> Result<Value, ApiError> {
+    pub(super) async fn send(&self, auth: &ApiAuth, call: Call) -> Result<Value, ApiError> {
         let bucket = self.bucket(auth).await;
         let answer = self
             .out
@@ -527,6 +527,14 @@ impl AccountingApi for FortnoxApi {
             Err(ApiError::NotFound { .. }) => Ok(None),
             Err(e) => Err(e),
         }
+    }
+
+    async fn invoice_of_payment(
+        &self,
+        auth: &ApiAuth,
+        payment_id: &str,
+    ) -> Result<Option<String>, ApiError> {
+        self.payment_invoice(auth, payment_id).await
     }
 
     async fn find_invoice_by_reference(

@@ -11,7 +11,7 @@
 use super::client::FortnoxApi;
 use super::wire::{parse, InvoiceIn, InvoicePaymentIn};
 use crate::domain::{Decimal, Invoice, Payment, PaymentState};
-use crate::http::ApiError;
+use crate::http::{ApiError, Call};
 use crate::providers::api::{ApiAuth, Remote};
 
 /// The payment state of a Fortnox invoice, without the payments when some may exist
@@ -93,6 +93,27 @@ impl FortnoxApi {
             state.payments = payments;
         }
         Ok(remote)
+    }
+
+    /// The `InvoiceNumber` of payment `number` (`GET /3/invoicepayments/{Number}`,
+    /// `fortnox_Kf_InvoicePaymentSingleItem`); `None` when it is gone.
+    pub(super) async fn payment_invoice(
+        &self,
+        auth: &ApiAuth,
+        number: &str,
+    ) -> Result<Option<String>, ApiError> {
+        match self
+            .send(auth, Call::get(self.url(&["invoicepayments", number])))
+            .await
+        {
+            Ok(v) => {
+                let body = v.get("InvoicePayment").cloned().unwrap_or_default();
+                let p: InvoicePaymentIn = parse("invoice payment", "Number", body)?;
+                Ok(p.invoice_number)
+            }
+            Err(ApiError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// Every payment of invoice `document_number`.

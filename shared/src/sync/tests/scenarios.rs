@@ -163,6 +163,7 @@ async fn both_changed_undated(
                 our_id: None,
                 remote_id: Some(remote),
                 changed_at: Some(remote_at),
+                payment_id: None,
             }),
             not_before: None,
         },
