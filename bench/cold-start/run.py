@@ -2,10 +2,11 @@
 """Cold-start benchmark of every Lambda function, on this machine, without AWS.
 
     python3 bench/cold-start/run.py [--no-build] [--functions a,b] [--cold-runs 5] [--warm 20]
-                                    [--json FILE] [--no-fail]
+                                    [--no-floor] [--no-node] [--json FILE] [--no-fail]
 
-1. Builds every package under functions/ in release mode for the host
-   (`cargo build --release -p <fn> …`; the release profile in Cargo.toml strips and tunes them).
+1. Builds every package under functions/ and the floor (bench/cold-start/floor) in release mode
+   for the host (`cargo build --release -p <fn> …`; the release profile in Cargo.toml strips and
+   tunes them), and installs bench/cold-start/node's pinned Node.js 22 and AWS SDK (`npm ci`).
 2. Starts a moto server (from the project .venv, `make venv`) and creates the table and the sync
    queue the functions expect, as template.yaml does.
 3. Runs each binary under a minimal local Lambda Runtime API (below) with the environment Lambda
@@ -15,10 +16,13 @@
      - first: first invocation, event handed out -> response posted
      - warm:  median of --warm more invocations
      - peak:  VmHWM (peak resident set) from /proc/<pid>/status after all invocations
-   Each function is started --cold-runs times; init and first are medians over those starts,
-   peak memory is the largest seen.
-4. Prints a table, compares with the targets (init <= 20 ms, peak <= 32 MiB, size <= 8 MiB)
-   and exits 1 on a miss unless --no-fail.
+   Each function is started --cold-runs times (round robin over all of them); init and first are
+   medians over those starts, peak memory is the largest seen.
+   Two references run the same way in the same rounds: the floor (a Rust Lambda answering a
+   constant) and Node.js 22 with the AWS SDK for JavaScript v3 doing `status`'s request.
+4. Prints a table, the ratios ours / Node and ours / floor, compares with the targets (init
+   <= 20 ms, <= 0.15 x Node's and <= 1.5 x the floor's; peak <= 16 MiB; size <= 8 MiB) and
+   exits 1 on a miss unless --no-fail.
 
 The invocation for each function ("a simple request") is in REQUESTS below: each one does the
 function's real first step against DynamoDB in moto (a Query or GetItem; `create` also creates a
@@ -34,7 +38,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import queue
+import shutil
 import signal
 import socket
 import statistics
@@ -51,8 +57,11 @@ ROOT = Path(__file__).resolve().parents[2]
 VENV_PYTHON = ROOT / ".venv" / "bin" / "python"
 
 TARGET_INIT_MS = 20.0
-TARGET_PEAK_MIB = 32.0
+TARGET_PEAK_MIB = 16.0
 TARGET_SIZE_MIB = 8.0
+# Side by side, in the same run: a function's init (median wall time) against the references'.
+TARGET_INIT_VS_NODE = 0.15
+TARGET_INIT_VS_FLOOR = 1.5
 
 # Where distributions keep the one-file CA bundle: Amazon Linux / Fedora first (the template's).
 CA_BUNDLES = ["/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/certs/ca-certificates.crt",
@@ -205,6 +214,72 @@ REQUESTS = {
 
 
 # ---------------------------------------------------------------------------------------------
+# The references every function is compared with, in the same run
+# ---------------------------------------------------------------------------------------------
+
+# The floor: a Rust Lambda that answers a constant (bench/cold-start/floor: lambda_runtime, the
+# workspace's tokio and serde_json, the release profile). Given `status`'s event.
+FLOOR_PACKAGE = "cold-start-floor"
+FLOOR = "ref:floor"
+FLOOR_REQUEST = ("the floor: lambda_runtime answering a constant (given status's event) -> 200",
+                 REQUESTS["status"][1], (200,))
+
+# Node.js 22 with the AWS SDK for JavaScript v3 (bench/cold-start/node, pinned in its
+# package-lock.json) doing `status`'s request: one DynamoDB Query -> 200.
+NODE = "ref:node22"
+NODE_DIR = Path(__file__).resolve().parent / "node"
+NODE_REQUEST = ("status's request in Node.js 22 + AWS SDK v3: one DynamoDB Query -> 200",
+                REQUESTS["status"][1], (200,))
+# What Lambda's nodejs22.x runtime sets besides the common variables.
+NODE_ENV = {"_HANDLER": "index.handler", "AWS_EXECUTION_ENV": "AWS_Lambda_nodejs22.x"}
+NAMES = {"node": "Node.js", "floor": "the Rust floor"}
+
+
+def node_flags(memory_mb: int) -> list[str]:
+    """The flags the bootstrap of Lambda's Node.js runtime starts node with (its public base
+    images): the heap sized from the function's memory."""
+    new_space = memory_mb // 10
+    return ["--expose-gc", "--max-http-header-size", "81920",
+            f"--max-semi-space-size={new_space // 2}", f"--max-old-space-size={memory_mb - new_space}"]
+
+
+def install_node() -> dict:
+    """Installs bench/cold-start/node's pinned packages (`npm ci`: Node 22 as npm's
+    node-linux-<arch> package, the AWS SDK) when its lockfile is newer than the install.
+    Gives {"path", "description", "error"}; falls back to the machine's node (and says so)
+    when the pinned one cannot be installed."""
+    lock, stamp = NODE_DIR / "package-lock.json", NODE_DIR / "node_modules" / ".package-lock.json"
+    error = None
+    if not stamp.exists() or stamp.stat().st_mtime < lock.stat().st_mtime:
+        npm = shutil.which("npm")
+        cmd = ["npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"]
+        print("$ (cd bench/cold-start/node && " + " ".join(cmd) + ")", flush=True)
+        if npm is None:
+            error = "npm not found: cannot install bench/cold-start/node"
+        else:
+            done = subprocess.run(cmd, cwd=NODE_DIR)
+            if done.returncode != 0:
+                error = f"npm ci failed in bench/cold-start/node (exit {done.returncode})"
+    arch = {"x86_64": "x64", "amd64": "x64", "aarch64": "arm64", "arm64": "arm64"}.get(platform.machine().lower())
+    pinned = NODE_DIR / "node_modules" / f"node-linux-{arch}" / "bin" / "node"
+    if pinned.exists():
+        path, how = str(pinned), "pinned, bench/cold-start/node/package-lock.json"
+    else:
+        path, how = shutil.which("node"), f"the machine's: the pinned node-linux-{arch} is not installed"
+    if path is None:
+        return {"path": None, "description": "none", "error": error or "no node binary"}
+    version = subprocess.run([path, "--version"], capture_output=True, text=True).stdout.strip()
+    sdk = NODE_DIR / "node_modules" / "@aws-sdk" / "client-dynamodb" / "package.json"
+    sdk_version = json.loads(sdk.read_text())["version"] if sdk.exists() else None
+    if sdk_version is None:
+        error = error or "@aws-sdk/client-dynamodb is not installed in bench/cold-start/node"
+    description = (f"{path} {version} ({how}), @aws-sdk/client-dynamodb {sdk_version}, "
+                   f"runtime loop bench/cold-start/node/bootstrap.mjs")
+    print(f"node: {description}", flush=True)
+    return {"path": path, "description": description, "error": error}
+
+
+# ---------------------------------------------------------------------------------------------
 # A minimal Lambda Runtime API (https://docs.aws.amazon.com/lambda/latest/dg/runtimes-api.html)
 # ---------------------------------------------------------------------------------------------
 
@@ -237,6 +312,12 @@ class RuntimeApi:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Each answer leaves in one segment, at once (TCP_NODELAY, headers and body through
+            # one buffer, flushed by `_send`), as from Lambda's Runtime API (Go's net/http).
+            # Unbuffered, the body waited behind the headers for the client's delayed ACK:
+            # 40 ms stalls for a client that reads the whole answer (Node.js) before going on.
+            disable_nagle_algorithm = True
+            wbufsize = -1
 
             def log_message(self, *args):  # quiet
                 pass
@@ -477,12 +558,12 @@ def proc_status(pid: int) -> dict:
     return out
 
 
-def init_cpu(binary: Path, env_base: dict, log) -> float | None:
+def init_cpu(cmd: list[str], env_base: dict, log) -> float | None:
     """CPU time (user + system, ms) the process spends until its first `next`: it is killed
     there and its rusage read. Unlike wall time, this hardly moves with the machine's load."""
     api = RuntimeApi()
     env = dict(env_base, AWS_LAMBDA_RUNTIME_API=f"127.0.0.1:{api.port}")
-    proc = subprocess.Popen([str(binary)], env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     try:
         if not api.next_calls.wait(30):
             return None
@@ -497,14 +578,15 @@ def init_cpu(binary: Path, env_base: dict, log) -> float | None:
         api.close()
 
 
-def run_once(binary: Path, name: str, env_base: dict, warm: int, log) -> dict:
-    """Starts the function once: init, first invocation, `warm` more, peak memory."""
+def run_once(cmd: list[str], request: tuple, env_base: dict, warm: int, log) -> dict:
+    """Starts the function once: init, first invocation, `warm` more, peak memory.
+    `request` is (what, event factory, expected HTTP status or None), as in REQUESTS."""
     api = RuntimeApi()
     env = dict(env_base, AWS_LAMBDA_RUNTIME_API=f"127.0.0.1:{api.port}")
-    what, make_event, expect = REQUESTS.get(name, ("(no request defined)", None, None))
+    what, make_event, expect = request
     result = {"error": None}
     started = time.perf_counter()
-    proc = subprocess.Popen([str(binary)], env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 30
         while not api.next_calls.wait(0.05):
@@ -557,6 +639,8 @@ def main() -> int:
     ap.add_argument("--warm", type=int, default=20, help="warm invocations per start (default 20)")
     ap.add_argument("--jobs", "-j", help="cargo build jobs (default: cargo's; CARGO_BUILD_JOBS works too)")
     ap.add_argument("--binaries", help="directory of the binaries to measure (default: <target>/release); implies --no-build")
+    ap.add_argument("--no-floor", action="store_true", help="leave out the Rust floor (and its targets)")
+    ap.add_argument("--no-node", action="store_true", help="leave out the Node.js reference (and its targets)")
     ap.add_argument("--json", help="also write the results to this file")
     ap.add_argument("--no-fail", action="store_true", help="exit 0 even when a target is missed")
     args = ap.parse_args()
@@ -570,7 +654,8 @@ def main() -> int:
         fns = [(p, b) for p, b in fns if p in wanted]
     bin_dir = Path(args.binaries) if args.binaries else target_dir / "release"
     if not args.no_build and not args.binaries:
-        build([p for p, _ in fns], args.jobs)
+        build([p for p, _ in fns] + ([] if args.no_floor else [FLOOR_PACKAGE]), args.jobs)
+    node = None if args.no_node else install_node()
 
     out_dir = target_dir / "cold-start"
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -579,42 +664,44 @@ def main() -> int:
     try:
         table = f"bench-{uuid.uuid4().hex[:8]}"
         queue_url = create_resources(endpoint, table)
-        print(f"moto at {endpoint}, table {table}; logs in {out_dir}/<function>.log\n", flush=True)
+        print(f"moto at {endpoint}, table {table}; logs in {out_dir}/<function>.log", flush=True)
+
+        # What is measured: the references first, then the functions.
+        subjects = []
+        if not args.no_floor:
+            subjects.append(Subject(FLOOR, "floor", [str(bin_dir / FLOOR_PACKAGE)], FLOOR_REQUEST,
+                                    function_env(FLOOR_PACKAGE, 0, endpoint, table, queue_url), bin_dir / FLOOR_PACKAGE))
+        if not args.no_node:
+            env = dict(function_env("node", 0, endpoint, table, queue_url), **NODE_ENV, LAMBDA_TASK_ROOT=str(NODE_DIR))
+            cmd = [node["path"], *node_flags(int(env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"])), str(NODE_DIR / "bootstrap.mjs")] \
+                if node["path"] else []
+            subjects.append(Subject(NODE, "node", cmd, NODE_REQUEST, env, None, error=node["error"]))
         for package, binary in fns:
-            path = bin_dir / binary
-            if not path.exists():
-                row = {"function": package, "size_mib": 0.0, "stripped": True, "request": "", "runs": [],
-                       "error": f"{path} is missing (build it, or drop --no-build)"}
-                rows.append(row)
-                print_row(row)
-                continue
-            env = function_env(binary, 0, endpoint, table, queue_url)
-            runs = []
-            with open(out_dir / f"{binary}.log", "wb") as log:
-                for _ in range(max(1, args.cold_runs)):
-                    runs.append(run_once(path, package, env, args.warm, log))
-                    if runs[-1]["error"]:
-                        break
-                cpu = [c for c in (init_cpu(path, env, log) for _ in range(3 if not runs[-1]["error"] else 0)) if c is not None]
-            ok = [r for r in runs if not r["error"]]
-            row = {
-                "function": package,
-                "size_mib": path.stat().st_size / 2**20,
-                "stripped": is_stripped(path),
-                "request": REQUESTS.get(package, ("",))[0],
-                "runs": runs,
-                "error": next((r["error"] for r in runs if r["error"]), None),
-            }
-            if ok:
-                row["init_ms"] = statistics.median(r["init_ms"] for r in ok)
-                row["init_min_ms"] = min(r["init_ms"] for r in ok)
-                row["first_ms"] = statistics.median(r["first_ms"] for r in ok)
-                row["warm_ms"] = statistics.median(r["warm_ms"] for r in ok)
-                row["init_cpu_ms"] = statistics.median(cpu) if cpu else None
-                row["peak_mib"] = max(r.get("VmHWM", float("nan")) for r in ok)
-                row["rss_after_init_mib"] = max(r["after_init"].get("VmHWM", float("nan")) for r in ok)
-            rows.append(row)
-            print_row(row)
+            subjects.append(Subject(package, "function", [str(bin_dir / binary)],
+                                    REQUESTS.get(package, ("(no request defined)", None, None)),
+                                    function_env(binary, 0, endpoint, table, queue_url), bin_dir / binary))
+        for s in subjects:
+            if s.binary is not None and not s.binary.exists():
+                s.error = f"{s.binary} is missing (build it, or drop --no-build)"
+            s.log = open(out_dir / f"{s.name}.log", "wb")
+
+        # Round robin: every subject is started once per round, so that a change in the machine's
+        # load during the run weighs on all of them alike (the ratios compare within one run).
+        rounds = max(1, args.cold_runs)
+        for i in range(rounds):
+            print(f"round {i + 1}/{rounds} ...", flush=True)
+            for s in subjects:
+                if s.error is None:
+                    s.runs.append(run_once(s.cmd, s.request, s.env, args.warm, s.log))
+                    s.error = s.runs[-1]["error"]
+        print("init cpu ...", flush=True)
+        for _ in range(3):
+            for s in subjects:
+                if s.error is None:
+                    c = init_cpu(s.cmd, s.env, s.log)
+                    if c is not None:
+                        s.cpu.append(c)
+        rows = [s.row() for s in subjects]
     finally:
         moto.terminate()
         try:
@@ -622,7 +709,8 @@ def main() -> int:
         except subprocess.TimeoutExpired:
             moto.kill()
 
-    misses = report(rows)
+    print()
+    misses = report(rows, node)
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2, default=str))
     if misses and not args.no_fail:
@@ -630,51 +718,127 @@ def main() -> int:
     return 0
 
 
+class Subject:
+    """One thing measured: a function, the Rust floor or the Node.js reference."""
+
+    def __init__(self, name, kind, cmd, request, env, binary, error=None):
+        self.name, self.kind, self.cmd, self.request, self.env, self.binary = name, kind, cmd, request, env, binary
+        self.error = error
+        self.runs: list[dict] = []
+        self.cpu: list[float] = []
+        self.log = None
+
+    def row(self) -> dict:
+        if self.log:
+            self.log.close()
+        exists = self.binary is not None and self.binary.exists()
+        ok = [r for r in self.runs if not r["error"]]
+        row = {
+            "function": self.name,
+            "kind": self.kind,
+            "command": self.cmd,
+            "size_mib": self.binary.stat().st_size / 2**20 if exists else None,
+            "stripped": is_stripped(self.binary) if exists else None,
+            "request": self.request[0],
+            "runs": self.runs,
+            "error": self.error,
+        }
+        if ok:
+            row["init_ms"] = statistics.median(r["init_ms"] for r in ok)
+            row["init_min_ms"] = min(r["init_ms"] for r in ok)
+            row["first_ms"] = statistics.median(r["first_ms"] for r in ok)
+            row["warm_ms"] = statistics.median(r["warm_ms"] for r in ok)
+            row["init_cpu_ms"] = statistics.median(self.cpu) if self.cpu else None
+            row["peak_mib"] = max(r.get("VmHWM", float("nan")) for r in ok)
+            row["rss_after_init_mib"] = max(r["after_init"].get("VmHWM", float("nan")) for r in ok)
+        return row
+
+
 HEADER = (f"{'function':<15} {'size MiB':>8} {'init ms':>8} {'(min)':>6} {'init cpu':>8} {'first ms':>9} "
           f"{'warm ms':>8} {'peak MiB':>9}  ")
 
 
 def fmt(v, spec):
-    return format(v, spec) if isinstance(v, (int, float)) else "-"
+    return format(v, spec) if isinstance(v, (int, float)) else format("-", spec.split(".")[0])
 
 
-def print_row(row):
-    if not getattr(print_row, "header", False):
-        print(HEADER + "verdict")
-        print_row.header = True
-    print(f"{row['function']:<15} {row['size_mib']:>8.2f} {fmt(row.get('init_ms'), '>8.1f')} "
+def print_row(row, verdict_text):
+    print(f"{row['function']:<15} {fmt(row['size_mib'], '>8.2f')} {fmt(row.get('init_ms'), '>8.1f')} "
           f"{fmt(row.get('init_min_ms'), '>6.1f')} {fmt(row.get('init_cpu_ms'), '>8.1f')} {fmt(row.get('first_ms'), '>9.1f')} "
-          f"{fmt(row.get('warm_ms'), '>8.2f')} {fmt(row.get('peak_mib'), '>9.1f')}  {verdict(row)}", flush=True)
+          f"{fmt(row.get('warm_ms'), '>8.2f')} {fmt(row.get('peak_mib'), '>9.1f')}  {verdict_text}", flush=True)
 
 
-def misses_of(row) -> list[str]:
+def ratio(row, ref, key):
+    a, b = row.get(key), (ref or {}).get(key)
+    if not isinstance(a, (int, float)) or not isinstance(b, (int, float)) or not b:
+        return None
+    return a / b
+
+
+def misses_of(row, refs: dict) -> list[str]:
+    """The targets a function misses; `refs` maps "floor"/"node" to their rows (absent: not measured)."""
     m = []
     if row["error"]:
         m.append("error: " + row["error"])
-    if row["size_mib"] > TARGET_SIZE_MIB:
+    if row["size_mib"] is not None and row["size_mib"] > TARGET_SIZE_MIB:
         m.append(f"size {row['size_mib']:.2f} MiB > {TARGET_SIZE_MIB:g}")
-    if not row["stripped"]:
+    if row["stripped"] is False:
         m.append("not stripped")
     if row.get("init_ms", 0) > TARGET_INIT_MS:
         m.append(f"init {row['init_ms']:.1f} ms > {TARGET_INIT_MS:g}")
     if row.get("peak_mib", 0) > TARGET_PEAK_MIB:
         m.append(f"peak {row['peak_mib']:.1f} MiB > {TARGET_PEAK_MIB:g}")
+    if row["error"]:
+        return m
+    for kind, limit in (("node", TARGET_INIT_VS_NODE), ("floor", TARGET_INIT_VS_FLOOR)):
+        if kind not in refs:
+            continue
+        r = ratio(row, refs[kind], "init_ms")
+        if r is None:
+            m.append(f"no init figure of the {kind} to compare with")
+        elif r > limit:
+            m.append(f"init {r:.2f} x {kind} > {limit:g}")
     return m
 
 
-def verdict(row) -> str:
-    m = misses_of(row)
-    return "ok" if not m else "MISS: " + "; ".join(m)
+def report(rows, node) -> int:
+    refs = {r["kind"]: r for r in rows if r["kind"] != "function"}
+    funcs = [r for r in rows if r["kind"] == "function"]
+    print(HEADER + "verdict")
+    for r in rows:
+        if r["kind"] != "function":
+            print_row(r, "reference" + (f": ERROR {r['error']}" if r["error"] else ""))
+    for r in funcs:
+        m = misses_of(r, refs)
+        print_row(r, "ok" if not m else "MISS: " + "; ".join(m))
 
+    if refs:
+        cols = [("init", "init_ms"), ("init cpu", "init_cpu_ms"), ("first", "first_ms"),
+                ("init+first", "cold_ms"), ("warm", "warm_ms"), ("peak", "peak_mib")]
+        for r in rows:
+            if "init_ms" in r:
+                r["cold_ms"] = r["init_ms"] + r["first_ms"]
+        kinds = [k for k in ("node", "floor") if k in refs]
+        width = 7 * len(kinds)
+        print(f"\nours / reference ({' and '.join(NAMES[k] for k in kinds)}), medians of this run:")
+        print(f"{'':<15}" + "".join(f"  {c:>{width}}" for c, _ in cols))
+        print(f"{'function':<15}" + "".join("  " + "".join(f"{'/' + k:>7}" for k in kinds) for _ in cols))
+        for r in funcs:
+            cells = ["  " + "".join(f"{fmt(ratio(r, refs[k], key), '>7.2f')}" for k in kinds) for _, key in cols]
+            print(f"{r['function']:<15}" + "".join(cells))
+            r["ratios"] = {k: {key: ratio(r, refs[k], key) for _, key in cols} for k in kinds}
 
-def report(rows) -> int:
-    misses = sum(1 for r in rows if misses_of(r))
+    misses = sum(1 for r in funcs if misses_of(r, refs))
     print(f"\ntargets: init <= {TARGET_INIT_MS:g} ms (median of the starts), peak memory <= {TARGET_PEAK_MIB:g} MiB, "
-          f"binary <= {TARGET_SIZE_MIB:g} MiB, stripped")
+          f"binary <= {TARGET_SIZE_MIB:g} MiB, stripped"
+          + ("" if "node" not in refs else f"; init <= {TARGET_INIT_VS_NODE:g} x Node's")
+          + ("" if "floor" not in refs else f"; init <= {TARGET_INIT_VS_FLOOR:g} x the floor's"))
+    if node:
+        print(f"node: {node['description']}")
     print("requests:")
     for r in rows:
         print(f"  {r['function']:<15} {r['request']}")
-    print(f"\n{len(rows) - misses} of {len(rows)} functions meet every target" + ("" if not misses else f"; {misses} miss"))
+    print(f"\n{len(funcs) - misses} of {len(funcs)} functions meet every target" + ("" if not misses else f"; {misses} miss"))
     return misses
 
 
