@@ -37,12 +37,7 @@ impl AppContext {
                 tracing::error!(path = ?path, "SSL_CERT_FILE names no file: TLS has no root certificates");
             }
         }
-        // The SDK's HTTPS client with its certificate load at the first request instead of at
-        // every client's construction (see `aws_http`).
-        let sdk = aws_config::from_env()
-            .http_client(crate::aws_http::https_client())
-            .load()
-            .await;
+        let sdk = aws_config::load_from_env().await;
         Ok(Self::new(config, &sdk))
     }
 
