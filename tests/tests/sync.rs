@@ -94,7 +94,7 @@ async fn feed(stack: &Stack, id: &str, entity: &str) -> Vec<Value> {
 
 async fn round_trip(provider: ProviderKind) {
     // Waits are generous: every request and answer is checked against the providers' OpenAPI
-    // documents, and on a loaded 2-core machine these tests share it with the 5,000-invoice one.
+    // documents, and on a loaded 2-core machine these tests share it with the 2,000-invoice one.
     let stack = stack_with(fast_options()).await;
     let (id, _) = stack.connect(T, provider, true).await.unwrap();
     let now = Utc::now() - Ch::minutes(5);
