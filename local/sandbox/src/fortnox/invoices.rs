@@ -367,6 +367,25 @@ fn with_urls(base: &str, stored: &Map<String, Value>) -> Map<String, Value> {
     body
 }
 
+/// A customer whose `VATType` is `SEREVERSEDVAT` (`fortnox_Kf_CustomerSingleItem.VATType`):
+/// reverse charge on construction services, the buyer accounts for the VAT.
+fn is_reverse_charged(customer: &Map<String, Value>) -> bool {
+    str_field(customer, "VATType") == "SEREVERSEDVAT"
+}
+
+/// As Fortnox books an invoice to a reverse-charge customer: every priced row (one with an
+/// account; text rows have none) at `VAT` 0, so `TotalVAT` is 0.
+fn reverse_charge_rows(body: &mut Map<String, Value>) {
+    if let Some(Value::Array(rows)) = body.get_mut("InvoiceRows") {
+        for row in rows.iter_mut().filter_map(Value::as_object_mut) {
+            if row.contains_key("AccountNumber") {
+                row.insert("VAT".into(), Value::from(0));
+                row.insert("VATCode".into(), Value::String("MF".into()));
+            }
+        }
+    }
+}
+
 fn customer_for_invoice<'a>(
     data: &'a FortnoxData,
     input: &Map<String, Value>,
@@ -422,10 +441,14 @@ impl FortnoxData {
                 "Fakturan måste ha ett kundnummer (CustomerNumber).",
             )
         })?;
+        let reversed = is_reverse_charged(customer);
         let mut body = invoice_defaults(customer, today());
         apply_invoice_fields(&mut body, input)?;
         if let Some(rows) = input.get("InvoiceRows").filter(|v| !v.is_null()) {
             body.insert("InvoiceRows".into(), Value::Array(build_rows(&[], rows)?));
+        }
+        if reversed {
+            reverse_charge_rows(&mut body);
         }
         if input
             .get("DueDate")
@@ -521,6 +544,14 @@ impl FortnoxData {
                 "InvoiceRows".into(),
                 Value::Array(build_rows(&existing_rows, rows)?),
             );
+        }
+        let customer = NatKey::of(str_field(&body, "CustomerNumber"));
+        if self
+            .customers
+            .get(&customer)
+            .is_some_and(|c| is_reverse_charged(&c.body))
+        {
+            reverse_charge_rows(&mut body);
         }
         let new_terms = (
             str_field(&body, "InvoiceDate").to_string(),
