@@ -252,6 +252,13 @@ impl Invoice {
                 e.max_scale(&f("discount"), d, 2);
             }
             if let Some(h) = &r.house_work {
+                if self.reverse_charge_construction {
+                    e.push(
+                        f("house_work"),
+                        "cannot be on a reverse_charge_construction invoice (ROT/RUT is for \
+                         private persons, reverse charge for companies)",
+                    );
+                }
                 if let Some(hours) = h.hours {
                     e.range(
                         &f("house_work.hours"),

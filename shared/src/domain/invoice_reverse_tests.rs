@@ -70,3 +70,16 @@ fn records_stored_before_the_flag_read_and_hash_as_before() {
         "{text}"
     );
 }
+
+#[test]
+fn house_work_on_a_reverse_charge_invoice_is_refused_naming_the_row() {
+    let mut i = reverse();
+    i.rows[0].house_work = Some(HouseWork {
+        kind: HouseWorkKind::Rot,
+        hours: None,
+        amount: None,
+    });
+    let errs = i.validate(&ROOMY).unwrap_err();
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert_eq!(errs[0].field, "rows[0].house_work");
+}

@@ -677,7 +677,7 @@ export interface components {
             our_reference?: string | null;
             your_reference?: string | null;
             /**
-             * @description Reverse charge on construction services: the buyer accounts for the VAT, so every row's `vat_rate` must be absent or 0 (else 400 naming `records[i].rows[n].vat_rate`), and a customer we know must be a company with an `organisation_number` and `reverse_charge_construction` set (else 400 naming `records[i].reverse_charge_construction`). Fortnox books it by the customer's `VATType` `SEREVERSEDVAT` with `VAT` 0 on every row; Visma by the rows' `ReversedConstructionServicesVatFree`.
+             * @description Reverse charge on construction services: the buyer accounts for the VAT, so every row's `vat_rate` must be absent or 0 (else 400 naming `records[i].rows[n].vat_rate`), no row may carry `house_work` (ROT/RUT is for private persons; 400 naming `records[i].rows[n].house_work`), and a customer we know must be a company with an `organisation_number` and `reverse_charge_construction` set (else 400 naming `records[i].reverse_charge_construction`). Fortnox books it by the customer's `VATType` `SEREVERSEDVAT` with `VAT` 0 on every row; Visma by the rows' `ReversedConstructionServicesVatFree`.
              * @default false
              */
             reverse_charge_construction?: boolean;
