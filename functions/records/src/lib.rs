@@ -109,7 +109,13 @@ async fn handle(ctx: &AppContext, req: &Request) -> Result<Response<Body>, Probl
         Entity::Customers => upsert_parsed::<Customer>(ctx, &integration, &records, None).await?,
         Entity::Invoices => {
             let articles = article_vat(ctx, &integration).await?;
-            upsert_parsed::<Invoice>(ctx, &integration, &records, articles.as_ref()).await?
+            let parsed =
+                parse_records::<Invoice>(&records, integration.provider, articles.as_ref())
+                    .map_err(rejected)?;
+            shared::records::reverse_charge::check_customers(&ctx.db, &integration.id, &parsed)
+                .await?
+                .map_err(rejected)?;
+            upsert(ctx, &integration, parsed).await?
         }
     };
     let text = serde_json::to_string(&outcome).map_err(Problem::internal)?;

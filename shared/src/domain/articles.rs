@@ -108,6 +108,7 @@ mod tests {
             currency: None,
             our_reference: None,
             your_reference: None,
+            reverse_charge_construction: false,
             rows,
             totals: None,
             cancelled: false,

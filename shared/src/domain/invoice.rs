@@ -98,6 +98,13 @@ pub struct Invoice {
     /// The customer's reference person ("Er referens").
     #[serde(default)]
     pub your_reference: Option<String>,
+    /// Reverse charge on construction services (omvänd betalningsskyldighet inom
+    /// byggsektorn): the buyer accounts for the VAT, so no row carries VAT. Fortnox takes it
+    /// from the customer's `VATType` `SEREVERSEDVAT` (its invoice has no such field); Visma
+    /// from the rows' `ReversedConstructionServicesVatFree` and shows it as the invoice's
+    /// read-only `ReverseChargeOnConstructionServices`.
+    #[serde(default)]
+    pub reverse_charge_construction: bool,
     /// Rows, at least one.
     pub rows: Vec<InvoiceRow>,
     /// Totals as the provider computed them; ignored when sending.
@@ -233,11 +240,25 @@ impl Invoice {
                     e.push(f("vat_rate"), "must be a whole percentage");
                 }
             }
+            if self.reverse_charge_construction && r.vat_rate.is_some_and(|v| !v.is_zero()) {
+                e.push(
+                    f("vat_rate"),
+                    "must be 0 or absent on a reverse_charge_construction invoice (the buyer \
+                     accounts for the VAT)",
+                );
+            }
             if let Some(d) = r.discount {
                 e.range(&f("discount"), d, Decimal::ZERO, Decimal::ONE_HUNDRED);
                 e.max_scale(&f("discount"), d, 2);
             }
             if let Some(h) = &r.house_work {
+                if self.reverse_charge_construction {
+                    e.push(
+                        f("house_work"),
+                        "cannot be on a reverse_charge_construction invoice (ROT/RUT is for \
+                         private persons, reverse charge for companies)",
+                    );
+                }
                 if let Some(hours) = h.hours {
                     e.range(
                         &f("house_work.hours"),
@@ -298,7 +319,9 @@ impl Invoice {
         for r in &self.rows {
             let n = r.net();
             net += n;
-            vat += round_money(n * r.vat_rate.unwrap_or_default() / Decimal::ONE_HUNDRED);
+            if !self.reverse_charge_construction {
+                vat += round_money(n * r.vat_rate.unwrap_or_default() / Decimal::ONE_HUNDRED);
+            }
         }
         Totals {
             net,
@@ -316,17 +339,25 @@ impl Invoice {
             Some(d) => Value::String(canonical_decimal(*d)),
             None => Value::Null,
         };
+        // On a reverse-charge invoice every row is VAT-free: an absent rate (the app's) and 0
+        // (what the providers read back) are the same content.
+        let reverse = self.reverse_charge_construction;
         let rows: Vec<Value> = self
             .rows
             .iter()
             .map(|r| {
+                let vat_rate = if reverse {
+                    Some(Decimal::ZERO)
+                } else {
+                    r.vat_rate
+                };
                 json!({
                     "description": r.description,
                     "article_number": norm(&r.article_number),
                     "account_number": r.account_number,
                     "quantity": canonical_decimal(r.quantity),
                     "unit_price": canonical_decimal(r.unit_price),
-                    "vat_rate": dec(&r.vat_rate),
+                    "vat_rate": dec(&vat_rate),
                     "discount": dec(&r.discount.filter(|d| !d.is_zero())),
                     "house_work": r.house_work.as_ref().map(|h| json!({
                         "kind": h.kind,
@@ -349,6 +380,11 @@ impl Invoice {
         if self.cancelled {
             v["cancelled"] = Value::Bool(true);
         }
+        // Only when set, so the hashes of records stored before the flag existed stay as they
+        // were (no re-export of every invoice).
+        if reverse {
+            v["reverse_charge_construction"] = Value::Bool(true);
+        }
         hash_value(&v)
     }
 
@@ -365,6 +401,10 @@ impl Invoice {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "invoice_reverse_tests.rs"]
+mod reverse_tests;
 
 #[cfg(test)]
 pub(crate) mod tests {
@@ -396,6 +436,7 @@ pub(crate) mod tests {
             currency: Some("SEK".into()),
             our_reference: Some("Anna".into()),
             your_reference: None,
+            reverse_charge_construction: false,
             rows: vec![
                 InvoiceRow {
                     description: "Arbete badrum".into(),

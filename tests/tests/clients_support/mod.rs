@@ -146,6 +146,7 @@ pub fn invoice(id: &str, customer_id: &str, articles: [&str; 2]) -> Invoice {
         currency: Some("SEK".into()),
         our_reference: Some("Anna Svensson".into()),
         your_reference: Some("Per".into()),
+        reverse_charge_construction: false,
         rows: vec![
             InvoiceRow {
                 description: "Arbete badrum".into(),

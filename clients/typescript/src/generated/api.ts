@@ -606,7 +606,7 @@ export interface components {
             is_private_person?: boolean;
             vat_number?: string | null;
             /**
-             * @description Swedish reverse charge for construction services; needs `vat_number`, not for private persons.
+             * @description Swedish reverse charge on construction services (omvänd betalningsskyldighet inom byggsektorn); needs `vat_number`, not for private persons (400 naming the field). Fortnox `VATType` `SEREVERSEDVAT`, Visma `ReverseChargeOnConstructionServices`.
              * @default false
              */
             reverse_charge_construction?: boolean;
@@ -678,6 +678,11 @@ export interface components {
             currency?: string | null;
             our_reference?: string | null;
             your_reference?: string | null;
+            /**
+             * @description Reverse charge on construction services: the buyer accounts for the VAT, so every row's `vat_rate` must be absent or 0 (else 400 naming `records[i].rows[n].vat_rate`), no row may carry `house_work` (ROT/RUT is for private persons; 400 naming `records[i].rows[n].house_work`), and a customer we know must be a company with an `organisation_number` and `reverse_charge_construction` set (else 400 naming `records[i].reverse_charge_construction`). Fortnox books it by the customer's `VATType` `SEREVERSEDVAT` with `VAT` 0 on every row; Visma by the rows' `ReversedConstructionServicesVatFree`.
+             * @default false
+             */
+            reverse_charge_construction?: boolean;
             rows: components["schemas"]["InvoiceRow"][];
             totals?: null | components["schemas"]["Totals"];
             /** @description Read-only: the provider's payment state. Accepted so that a record read from the feed can be sent back as it is, and ignored (never stored as the app's, never exported); payments are registered in the accounting system. */
@@ -696,6 +701,8 @@ export interface components {
             currency?: string | null;
             our_reference?: string | null;
             your_reference?: string | null;
+            /** @description Reverse charge on construction services; its rows carry no VAT (read back as `vat_rate` "0"). Read from Fortnox as the customer's `VATType` `SEREVERSEDVAT` on an invoice without VAT, from Visma as `ReverseChargeOnConstructionServices`. */
+            reverse_charge_construction?: boolean;
             rows: {
                 description: string;
                 article_number?: string | null;

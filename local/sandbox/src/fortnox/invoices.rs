@@ -367,6 +367,28 @@ fn with_urls(base: &str, stored: &Map<String, Value>) -> Map<String, Value> {
     body
 }
 
+/// A customer whose `VATType` is `SEREVERSEDVAT` (`fortnox_Kf_CustomerSingleItem.VATType`):
+/// reverse charge on construction services, the buyer accounts for the VAT.
+fn is_reverse_charged(customer: &Map<String, Value>) -> bool {
+    str_field(customer, "VATType") == "SEREVERSEDVAT"
+}
+
+/// The rows of a write to a reverse-charge customer: a row that does not state its `VAT` gets 0
+/// rather than its account's rate, as the customer's `VATType` presets the invoice (*as the
+/// sandbox models it*: the document does not say; a row's own `VAT` is kept). Text rows drop
+/// `VAT` anyway.
+fn reverse_charge_rows(rows: &Value, reversed: bool) -> Value {
+    let mut rows = rows.clone();
+    if let (true, Value::Array(items)) = (reversed, &mut rows) {
+        for row in items.iter_mut().filter_map(Value::as_object_mut) {
+            if row.get("VAT").is_none_or(Value::is_null) {
+                row.insert("VAT".into(), Value::from(0));
+            }
+        }
+    }
+    rows
+}
+
 fn customer_for_invoice<'a>(
     data: &'a FortnoxData,
     input: &Map<String, Value>,
@@ -422,10 +444,12 @@ impl FortnoxData {
                 "Fakturan måste ha ett kundnummer (CustomerNumber).",
             )
         })?;
+        let reversed = is_reverse_charged(customer);
         let mut body = invoice_defaults(customer, today());
         apply_invoice_fields(&mut body, input)?;
         if let Some(rows) = input.get("InvoiceRows").filter(|v| !v.is_null()) {
-            body.insert("InvoiceRows".into(), Value::Array(build_rows(&[], rows)?));
+            let rows = reverse_charge_rows(rows, reversed);
+            body.insert("InvoiceRows".into(), Value::Array(build_rows(&[], &rows)?));
         }
         if input
             .get("DueDate")
@@ -511,7 +535,12 @@ impl FortnoxData {
             str_field(&body, "TermsOfPayment").to_string(),
         );
         apply_invoice_fields(&mut body, input)?;
+        let reversed = self
+            .customers
+            .get(&NatKey::of(str_field(&body, "CustomerNumber")))
+            .is_some_and(|c| is_reverse_charged(&c.body));
         if let Some(rows) = input.get("InvoiceRows").filter(|v| !v.is_null()) {
+            let rows = reverse_charge_rows(rows, reversed);
             let existing_rows = body
                 .get("InvoiceRows")
                 .and_then(Value::as_array)
@@ -519,7 +548,7 @@ impl FortnoxData {
                 .unwrap_or_default();
             body.insert(
                 "InvoiceRows".into(),
-                Value::Array(build_rows(&existing_rows, rows)?),
+                Value::Array(build_rows(&existing_rows, &rows)?),
             );
         }
         let new_terms = (
@@ -545,3 +574,7 @@ impl FortnoxData {
             .ok_or_else(|| invoice_not_found(&number.to_string()))
     }
 }
+
+#[cfg(test)]
+#[path = "reverse_charge_tests.rs"]
+mod reverse_charge_tests;

@@ -14,6 +14,7 @@
 //! | invoice_date, due_date, currency, our/your_reference | `InvoiceDate`, `DueDate`, `Currency`, `OurReference`, `YourReference` |
 //! | row description, article_number, account_number | `Description`, `ArticleNumber`, `AccountNumber` |
 //! | row quantity, unit_price, vat_rate, discount (%) | `DeliveredQuantity` (a string), `Price`, `VAT` (whole %), `Discount` + `DiscountType: PERCENT` |
+//! | invoice reverse_charge_construction | no field on `fortnox_Kf_InvoiceSingleItem`: written as `VAT` 0 on every priced row (the customer's `VATType` `SEREVERSEDVAT` makes it reverse charge); read as the customer's `VATType` `SEREVERSEDVAT` on an invoice whose priced rows are all `VAT` 0 |
 //! | row house_work rot/rut, hours | `HouseWork`, `HouseWorkType` (`CONSTRUCTION`/`CLEANING` when written), `HouseWorkHoursToReport`; invoice `TaxReductionType` |
 //! | totals net/vat/total (read) | `Net`, `TotalVAT`, `Total` |
 //! | payment balance/paid/paid_date (read) | `Balance`, `Balance` 0 and not `Cancelled`, `FinalPayDate` |
@@ -189,10 +190,15 @@ pub fn invoice_out(
             });
             continue;
         }
-        let vat = r
-            .vat_rate
-            .map(|v| whole(v, format!("rows[{n}].vat_rate")))
-            .transpose()?;
+        // A reverse-charge invoice: every priced row says `VAT` 0 itself rather than take the
+        // account's rate (Fortnox's invoice has no reverse-charge field of its own).
+        let vat = if i.reverse_charge_construction {
+            Some(0)
+        } else {
+            r.vat_rate
+                .map(|v| whole(v, format!("rows[{n}].vat_rate")))
+                .transpose()?
+        };
         let (house_work, house_work_type, hours) = match &r.house_work {
             Some(h) => {
                 match reduction {
@@ -320,6 +326,22 @@ fn row_in(r: &InvoiceRowIn, invoice_reduction: Option<&str>) -> InvoiceRow {
     }
 }
 
+/// Whether a read invoice may be reverse charged: it has a priced row and no priced row with
+/// VAT. Only then is its customer's `VATType` worth a request.
+pub fn may_be_reverse_charged(i: &Invoice) -> bool {
+    let mut priced = i.rows.iter().filter(|r| !is_text_row(r)).peekable();
+    priced.peek().is_some() && priced.all(|r| r.vat_rate.is_none_or(|v| v.is_zero()))
+}
+
+/// Sets the invoice's reverse-charge flag from its customer's `VATType`
+/// (`fortnox_Kf_CustomerSingleItem.VATType`, enum `SEVAT`, `SEREVERSEDVAT`, `EUREVERSEDVAT`,
+/// `EUVAT`, `EXPORT`): `SEREVERSEDVAT` on an invoice without VAT.
+pub fn with_reverse_charge(mut i: Invoice, customer_vat_type: Option<&str>) -> Invoice {
+    i.reverse_charge_construction =
+        customer_vat_type == Some("SEREVERSEDVAT") && may_be_reverse_charged(&i);
+    i
+}
+
 /// The canonical invoice of a Fortnox record (`customer_id` holds the Fortnox customer number).
 pub fn invoice_in(w: &InvoiceIn) -> Result<Remote<Invoice>, ApiError> {
     let remote_id = w
@@ -350,6 +372,9 @@ pub fn invoice_in(w: &InvoiceIn) -> Result<Remote<Invoice>, ApiError> {
         currency: w.currency.clone().map(|c| c.to_ascii_uppercase()),
         our_reference: w.our_reference.clone(),
         your_reference: w.your_reference.clone(),
+        // Not on Fortnox's invoice: the client sets it from the customer's `VATType`
+        // ([`with_reverse_charge`]).
+        reverse_charge_construction: false,
         rows: w
             .invoice_rows
             .iter()
@@ -374,3 +399,7 @@ pub fn invoice_in(w: &InvoiceIn) -> Result<Remote<Invoice>, ApiError> {
 #[cfg(test)]
 #[path = "mapping_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "reverse_charge_tests.rs"]
+mod reverse_charge_tests;

@@ -41,6 +41,7 @@ fn invoice() -> Invoice {
         currency: Some("SEK".into()),
         our_reference: Some("Anna".into()),
         your_reference: None,
+        reverse_charge_construction: false,
         rows: vec![
             InvoiceRow {
                 description: "Arbete".into(),
@@ -337,6 +338,7 @@ mod round_trips {
                 currency,
                 our_reference: ours,
                 your_reference: yours,
+                reverse_charge_construction: false,
                 rows,
                 totals: None,
                 cancelled: false,

@@ -5,6 +5,7 @@ pub mod errors;
 pub mod limits;
 pub mod mapping;
 pub mod payments;
+mod reverse_charge;
 pub(crate) mod wire;
 
 pub use client::FortnoxApi;

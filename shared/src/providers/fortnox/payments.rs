@@ -71,8 +71,10 @@ impl FortnoxApi {
     pub(super) async fn with_payments(
         &self,
         auth: &ApiAuth,
-        mut remote: Remote<Invoice>,
+        remote: Remote<Invoice>,
     ) -> Result<Remote<Invoice>, ApiError> {
+        // Every read invoice passes here: complete its reverse-charge flag as well.
+        let mut remote = self.with_reverse_charge(auth, remote).await?;
         let needed = remote
             .record
             .payment

@@ -16,6 +16,7 @@
 //! | row description, article_number | `Text`, `ArticleId` (looked up by article number; text row when unpriced without article) |
 //! | row quantity, unit_price, discount (%) | `Quantity`, `UnitPrice`, `DiscountPercentage` (a fraction: 10 % is 0.1) |
 //! | row vat_rate | written: the article's rate ([`super::articles`]), or 0 as `ReversedConstructionServicesVatFree`; read: draft rows `ReversedConstructionServicesVatFree`/`VatRate`, invoice rows `IsVatFree`/`VatRate`/`PercentVat`, else the article's |
+//! | invoice reverse_charge_construction | written: `ReversedConstructionServicesVatFree` on every priced draft row; read: draft and invoice `ReverseChargeOnConstructionServices` (read-only), invoice `ReversedConstructionVatInvoicing` |
 //! | row house_work rot/rut, hours | `IsWorkCost`, `WorkHours`; invoice `RotReducedInvoicingType` 1/2 |
 //! | totals (read) | `TotalAmount…` − `TotalVatAmount…` − `TotalRoundings`, in the invoice's currency when given |
 //! | updated_at (read) | invoice `ModifiedUtc` (drafts have none) |
@@ -176,8 +177,11 @@ pub fn draft_out(
                     ApiError::unexpected(format!("Visma article {:?} without Id", a.number))
                 })?;
                 let number = a.number.as_deref().unwrap_or_default();
-                let vat_free =
-                    row_vat(&field("vat_rate"), number, r.vat_rate, articles.rate_of(a))?;
+                // A reverse-charge invoice: every priced row is VAT-free
+                // (`CustomerInvoiceDraftRowApi.ReversedConstructionServicesVatFree`; the draft's
+                // own `ReverseChargeOnConstructionServices` is read-only).
+                let vat_free = i.reverse_charge_construction
+                    || row_vat(&field("vat_rate"), number, r.vat_rate, articles.rate_of(a))?;
                 (Some(id), vat_free)
             }
             None => (None, false),
@@ -352,6 +356,7 @@ struct Head<'a> {
     totals: Option<(Decimal, Decimal, Decimal)>,
     modified: Option<DateTime<Utc>>,
     payment: Option<PaymentState>,
+    reverse_charge: bool,
 }
 
 fn invoice_of(h: Head<'_>, rows: Vec<InvoiceRow>) -> Result<(Invoice, String), ApiError> {
@@ -376,6 +381,7 @@ fn invoice_of(h: Head<'_>, rows: Vec<InvoiceRow>) -> Result<(Invoice, String), A
             currency: h.currency.clone().map(|c| c.to_ascii_uppercase()),
             our_reference: h.our_reference.clone(),
             your_reference: h.your_reference.clone(),
+            reverse_charge_construction: h.reverse_charge,
             rows,
             totals,
             // Visma has no cancelled state: an invoice is reversed with a credit invoice.
@@ -438,6 +444,8 @@ pub fn invoice_in(w: &InvoiceIn, articles: &Articles) -> Result<Remote<Invoice>,
             totals: total.map(|t| (t, vat, w.total_roundings.unwrap_or_default())),
             modified: w.modified_utc,
             payment: payment_of(w, total),
+            reverse_charge: w.reverse_charge_on_construction_services == Some(true)
+                || w.reversed_construction_vat_invoicing == Some(true),
         },
         rows,
     )?;
@@ -485,6 +493,7 @@ pub fn draft_in(w: &DraftIn, articles: &Articles) -> Result<Remote<Invoice>, Api
             modified: None,
             // A draft is not booked: nothing can be paid on it yet.
             payment: None,
+            reverse_charge: w.reverse_charge_on_construction_services == Some(true),
         },
         rows,
     )?;
@@ -505,3 +514,7 @@ mod tests;
 #[cfg(test)]
 #[path = "payment_tests.rs"]
 mod payment_tests;
+
+#[cfg(test)]
+#[path = "reverse_charge_tests.rs"]
+mod reverse_charge_tests;

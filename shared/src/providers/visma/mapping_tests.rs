@@ -106,6 +106,7 @@ fn invoice() -> Invoice {
         currency: None,
         our_reference: Some("Anna".into()),
         your_reference: None,
+        reverse_charge_construction: false,
         rows: vec![
             InvoiceRow {
                 description: "Arbete".into(),
@@ -319,6 +320,7 @@ fn any_invoice() -> impl Strategy<Value = Invoice> {
             currency: None,
             our_reference: ours,
             your_reference: yours,
+            reverse_charge_construction: false,
             rows,
             totals: None,
             cancelled: false,

@@ -183,6 +183,13 @@ pub struct InvoiceIn {
     /// 0 Paid, 1 Unpaid, 2 Overdue (read-only).
     #[serde(deserialize_with = "opt_i64")]
     pub payment_status: Option<i64>,
+    /// `CustomerInvoiceApi.ReverseChargeOnConstructionServices` (read-only): "True if this
+    /// invoice contains reverse charge on construction services".
+    #[serde(deserialize_with = "opt_bool")]
+    pub reverse_charge_on_construction_services: Option<bool>,
+    /// `CustomerInvoiceApi.ReversedConstructionVatInvoicing` (read-only, undescribed).
+    #[serde(deserialize_with = "opt_bool")]
+    pub reversed_construction_vat_invoicing: Option<bool>,
     /// A `date-time` (read-only); only the date is kept.
     #[serde(deserialize_with = "opt_date")]
     pub payment_date: Option<NaiveDate>,
@@ -220,6 +227,11 @@ pub struct DraftIn {
     pub rows: Option<Vec<DraftRowIn>>,
     #[serde(deserialize_with = "opt_utc")]
     pub created_utc: Option<DateTime<Utc>>,
+    /// `CustomerInvoiceDraftApi.ReverseChargeOnConstructionServices`: read-only (set by the
+    /// rows' `ReversedConstructionServicesVatFree`, for a customer with
+    /// `ReverseChargeOnConstructionServices`).
+    #[serde(deserialize_with = "opt_bool")]
+    pub reverse_charge_on_construction_services: Option<bool>,
 }
 
 /// `CommonPaginationMetadata`, the `Meta` of a list.

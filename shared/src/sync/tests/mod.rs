@@ -53,6 +53,7 @@ pub(super) fn invoice(i: usize, customer: usize) -> Invoice {
         currency: None,
         our_reference: None,
         your_reference: None,
+        reverse_charge_construction: false,
         rows: vec![InvoiceRow {
             description: format!("row of {i}"),
             article_number: None,
