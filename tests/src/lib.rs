@@ -188,3 +188,33 @@ pub async fn wait_idle(
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
 }
+
+/// Every entry of an integration's change feed of `entity`, read page by page with the
+/// cursor as the app reads it.
+pub async fn feed(
+    stack: &devstack::Stack,
+    tenant: &str,
+    id: &str,
+    entity: &str,
+) -> Vec<serde_json::Value> {
+    let mut out = Vec::new();
+    let mut cursor = 0u64;
+    loop {
+        let r = stack
+            .call(
+                reqwest::Method::GET,
+                &format!("/api/integrations/{id}/records/{entity}?after={cursor}&limit=500"),
+                Some(tenant),
+                None,
+            )
+            .await
+            .unwrap();
+        assert_eq!(r.status, 200, "{}", r.text);
+        let recs = r.json["records"].as_array().cloned().unwrap_or_default();
+        if recs.is_empty() {
+            return out;
+        }
+        cursor = r.json["next_cursor"].as_u64().unwrap();
+        out.extend(recs);
+    }
+}

@@ -43,28 +43,7 @@ async fn wait_on_stream(stack: &Stack, n: u64) {
     }
 }
 
-async fn feed(stack: &Stack, tenant: &str, id: &str, entity: &str) -> Vec<Value> {
-    let mut out = Vec::new();
-    let mut cursor = 0u64;
-    loop {
-        let r = stack
-            .call(
-                Method::GET,
-                &format!("/api/integrations/{id}/records/{entity}?after={cursor}&limit=500"),
-                Some(tenant),
-                None,
-            )
-            .await
-            .unwrap();
-        assert_eq!(r.status, 200, "{}", r.text);
-        let recs = r.json["records"].as_array().cloned().unwrap_or_default();
-        if recs.is_empty() {
-            return out;
-        }
-        cursor = r.json["next_cursor"].as_u64().unwrap();
-        out.extend(recs);
-    }
-}
+use system_tests::feed;
 
 /// Waits until the feed's latest entry for `remote_id` satisfies `ok`; gives how long it took.
 async fn wait_feed(

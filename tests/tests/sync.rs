@@ -70,26 +70,7 @@ async fn sync(stack: &Stack, id: &str, body: Value) -> String {
 }
 
 async fn feed(stack: &Stack, id: &str, entity: &str) -> Vec<Value> {
-    let mut out = Vec::new();
-    let mut cursor = 0u64;
-    loop {
-        let r = stack
-            .call(
-                Method::GET,
-                &format!("/api/integrations/{id}/records/{entity}?after={cursor}&limit=500"),
-                Some(T),
-                None,
-            )
-            .await
-            .unwrap();
-        assert_eq!(r.status, 200, "{}", r.text);
-        let recs = r.json["records"].as_array().cloned().unwrap_or_default();
-        if recs.is_empty() {
-            return out;
-        }
-        cursor = r.json["next_cursor"].as_u64().unwrap();
-        out.extend(recs);
-    }
+    system_tests::feed(stack, T, id, entity).await
 }
 
 async fn round_trip(provider: ProviderKind) {
