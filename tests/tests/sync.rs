@@ -5,7 +5,7 @@ use devstack::{Stack, StackOptions};
 use reqwest::Method;
 use serde_json::{json, Value};
 use shared::domain::{Entity, JobState, Mode, ProviderKind};
-use shared::jobs::maintenance::{schedule, sweep_due};
+use shared::jobs::maintenance::{schedule, sweep_due, visma_poll_seconds};
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 use system_tests::{customer_json, invoice_json, sandbox_kind, stack_with, upsert, wait_idle};

@@ -218,7 +218,14 @@ async fn the_nightly_sweep_finds_records_deleted_at_the_provider() {
         // The scheduler's run in the period of the night that holds this integration's sweep
         // slot (last night's, so that its job is due at once) queues the sweep.
         let due = sweep_due(&id, Utc::now() - Ch::days(1));
-        let report = schedule(&stack.ctx, due).await.unwrap();
+        // The run at the end of that period: the job's own offset in the period (where its
+        // message would wait, up to 15 minutes) has passed, so it is queued to run at once.
+        let period = match provider {
+            ProviderKind::Fortnox => stack.ctx.config.sync.schedule_period.as_secs(),
+            ProviderKind::Visma => visma_poll_seconds(1),
+        } as i64;
+        let end_of_period = due - Ch::seconds(due.timestamp().rem_euclid(period) - period + 1);
+        let report = schedule(&stack.ctx, end_of_period).await.unwrap();
         assert_eq!(report.enqueued, 1, "{report:?}");
         let sweep = stack
             .ctx
