@@ -71,6 +71,7 @@ fn invoice() -> Invoice {
         totals: None,
         cancelled: false,
         payment: None,
+        credit: None,
         updated_at: None,
     }
 }
@@ -343,6 +344,7 @@ mod round_trips {
                 totals: None,
                 cancelled: false,
                 payment: None,
+                credit: None,
                 updated_at: None,
             }
         })

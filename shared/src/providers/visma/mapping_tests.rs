@@ -136,6 +136,7 @@ fn invoice() -> Invoice {
         totals: None,
         cancelled: false,
         payment: None,
+        credit: None,
         updated_at: None,
     }
 }
@@ -325,6 +326,7 @@ fn any_invoice() -> impl Strategy<Value = Invoice> {
             totals: None,
             cancelled: false,
             payment: None,
+            credit: None,
             updated_at: None,
         }
     })
