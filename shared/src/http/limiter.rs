@@ -294,10 +294,9 @@ impl SlotLimiter {
         let fallback = self.fallback.clone();
         let stats = self.stats.clone();
         let key = bucket.key.clone();
-        let batch = state.lock().next_batch(
-            self.tuning.batch,
-            bucket.limit.requests.min(MAX_BATCH),
-        );
+        let batch = state
+            .lock()
+            .next_batch(self.tuning.batch, bucket.limit.requests.min(MAX_BATCH));
         let spacing = bucket.limit.spacing_us(self.tuning.headroom_percent);
         let grace = bucket.limit.grace_us(self.tuning.headroom_percent);
         tokio::spawn(async move {
