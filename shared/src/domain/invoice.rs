@@ -6,6 +6,7 @@ use super::money::{
     FieldError, FieldErrors,
 };
 use super::payment::PaymentState;
+use super::tax_reduction::{self, TaxReduction};
 use super::text::Lines;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -32,6 +33,16 @@ pub struct HouseWork {
     /// Tax reduction claimed on this row, when known.
     #[serde(with = "opt_decimal_str", default)]
     pub amount: Option<Decimal>,
+    /// The type of house work, one of [`super::tax_reduction::WORK_TYPES`] (both providers'
+    /// lists: Fortnox row `HouseWorkType`, Visma row `WorkCostType`); `None` is sent as the
+    /// kind's first type (`construction`, `cleaning`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub work_type: Option<String>,
+    /// Material (or other costs) of the house work rather than labour: no hours, no reduction
+    /// on its own (Fortnox row `HouseWork` false, Visma row `IsWorkCost` false with
+    /// `MaterialCosts`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub material: bool,
 }
 
 /// One invoice row.
@@ -105,6 +116,10 @@ pub struct Invoice {
     /// read-only `ReverseChargeOnConstructionServices`.
     #[serde(default)]
     pub reverse_charge_construction: bool,
+    /// ROT/RUT tax reduction: buyers, their shares and the property (see
+    /// [`super::tax_reduction`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tax_reduction: Option<TaxReduction>,
     /// Rows, at least one.
     pub rows: Vec<InvoiceRow>,
     /// Totals as the provider computed them; ignored when sending.
@@ -292,6 +307,7 @@ impl Invoice {
                 }
             }
         }
+        tax_reduction::check(self, &mut e, Utc::now().date_naive());
         // One kind of tax reduction per invoice at both providers (Fortnox: the invoice's
         // `TaxReductionType`; Visma: the draft's `RotReducedInvoicingType`): refused here rather
         // than at export.
@@ -359,11 +375,23 @@ impl Invoice {
                     "unit_price": canonical_decimal(r.unit_price),
                     "vat_rate": dec(&vat_rate),
                     "discount": dec(&r.discount.filter(|d| !d.is_zero())),
-                    "house_work": r.house_work.as_ref().map(|h| json!({
-                        "kind": h.kind,
-                        "hours": dec(&h.hours),
-                        "amount": dec(&h.amount),
-                    })),
+                    "house_work": r.house_work.as_ref().map(|h| {
+                        let mut v = json!({
+                            "kind": h.kind,
+                            "hours": dec(&h.hours),
+                            "amount": dec(&h.amount),
+                        });
+                        // Only when not the defaults, so the hashes of records stored before
+                        // these fields existed stay as they were; no type is the kind's first.
+                        let default = tax_reduction::default_work_type(h.kind).name;
+                        if let Some(t) = h.work_type.as_deref().filter(|t| *t != default) {
+                            v["work_type"] = Value::String(t.to_string());
+                        }
+                        if h.material {
+                            v["material"] = Value::Bool(true);
+                        }
+                        v
+                    }),
                 })
             })
             .collect();
@@ -385,7 +413,21 @@ impl Invoice {
         if reverse {
             v["reverse_charge_construction"] = Value::Bool(true);
         }
+        if let Some(t) = &self.tax_reduction {
+            v["tax_reduction"] = tax_reduction::hash_part(t);
+        }
         hash_value(&v)
+    }
+
+    /// The record without the buyers' personal identity numbers: how a record pulled from a
+    /// provider reaches the change feed (personal data the app did not send there).
+    pub fn without_personal_numbers(mut self) -> Self {
+        if let Some(t) = &mut self.tax_reduction {
+            for b in &mut t.buyers {
+                b.personal_identity_number = None;
+            }
+        }
+        self
     }
 
     /// The hash the sync engine compares a provider's record by: [`Self::content_hash`] plus
@@ -437,6 +479,7 @@ pub(crate) mod tests {
             our_reference: Some("Anna".into()),
             your_reference: None,
             reverse_charge_construction: false,
+            tax_reduction: None,
             rows: vec![
                 InvoiceRow {
                     description: "Arbete badrum".into(),
@@ -450,6 +493,8 @@ pub(crate) mod tests {
                         kind: HouseWorkKind::Rot,
                         hours: Some(d("8")),
                         amount: None,
+                        work_type: None,
+                        material: false,
                     }),
                 },
                 InvoiceRow {
@@ -485,6 +530,8 @@ pub(crate) mod tests {
             kind: HouseWorkKind::Rot,
             hours: None,
             amount: None,
+            work_type: None,
+            material: false,
         });
         assert_eq!(i.validate(&ROOMY), Ok(()), "two ROT rows are fine");
         i.rows[1].house_work.as_mut().unwrap().kind = HouseWorkKind::Rut;

@@ -32,6 +32,11 @@ pub trait SyncRecord: DeserializeOwned + Serialize + Clone + Send + Sync {
     fn without_read_only(self) -> Self {
         self
     }
+    /// The record as stored and fed from a provider's copy: personal data the app did not
+    /// send left out (an invoice's buyers' personal identity numbers). Unchanged by default.
+    fn without_personal_data(self) -> Self {
+        self
+    }
 }
 
 impl SyncRecord for Customer {
@@ -73,6 +78,9 @@ impl SyncRecord for Invoice {
         // `PaymentDate` are `readOnly` in `CustomerInvoiceApi`): ignored, like `totals`.
         self.payment = None;
         self
+    }
+    fn without_personal_data(self) -> Self {
+        self.without_personal_numbers()
     }
 }
 

@@ -10,6 +10,7 @@
 //! and the deletion pass ([`AccountingApi::list_customer_ids`]) needs the list requests only.
 
 use super::errors;
+use super::tax_reductions::customer_name_of;
 use super::mapping::{customer_in, customer_out, invoice_in, invoice_out, WriteMode};
 use super::wire::{
     is_complete, parse, CustomerIn, CustomerWrap, InvoiceIn, InvoiceWrap, MetaInformation,
@@ -594,7 +595,10 @@ impl AccountingApi for FortnoxApi {
                 Call::with_body(Method::POST, self.url(&["invoices"]), body),
             )
             .await?;
-        self.with_payments(auth, Self::invoice_of(&v)?).await
+        let remote = Self::invoice_of(&v)?;
+        self.put_tax_reductions(auth, &remote.remote_id, &customer_name_of(&v), invoice)
+            .await?;
+        self.with_payments(auth, remote).await
     }
 
     async fn update_invoice(
@@ -614,7 +618,10 @@ impl AccountingApi for FortnoxApi {
                 Call::with_body(Method::PUT, self.url(&["invoices", remote_id]), body),
             )
             .await?;
-        self.with_payments(auth, Self::invoice_of(&v)?).await
+        let remote = Self::invoice_of(&v)?;
+        self.put_tax_reductions(auth, &remote.remote_id, &customer_name_of(&v), invoice)
+            .await?;
+        self.with_payments(auth, remote).await
     }
 
     async fn invoice_action(

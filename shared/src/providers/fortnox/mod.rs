@@ -6,6 +6,7 @@ pub mod limits;
 pub mod mapping;
 pub mod payments;
 mod reverse_charge;
+pub mod tax_reductions;
 pub(crate) mod wire;
 
 pub use client::FortnoxApi;

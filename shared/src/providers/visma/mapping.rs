@@ -17,7 +17,9 @@
 //! | row quantity, unit_price, discount (%) | `Quantity`, `UnitPrice`, `DiscountPercentage` (a fraction: 10 % is 0.1) |
 //! | row vat_rate | written: the article's rate ([`super::articles`]), or 0 as `ReversedConstructionServicesVatFree`; read: draft rows `ReversedConstructionServicesVatFree`/`VatRate`, invoice rows `IsVatFree`/`VatRate`/`PercentVat`, else the article's |
 //! | invoice reverse_charge_construction | written: `ReversedConstructionServicesVatFree` on every priced draft row; read: draft and invoice `ReverseChargeOnConstructionServices` (read-only), invoice `ReversedConstructionVatInvoicing` |
-//! | row house_work rot/rut, hours | `IsWorkCost`, `WorkHours`; invoice `RotReducedInvoicingType` 1/2 |
+//! | row house_work rot/rut, hours, work_type | `IsWorkCost`, `WorkHours`, `WorkCostType` (the kind's default 1/9 without a type); invoice `RotReducedInvoicingType` 1/2 |
+//! | row house_work material | `IsWorkCost` false, `WorkCostType`, `MaterialCosts` (the row's net) |
+//! | tax_reduction buyers, property | `Persons` (`Ssn`, `Amount`), `RotPropertyType`, `RotReducedInvoicingPropertyName`, `RotReducedInvoicingOrgNumber` (see `rot_rut.rs`) |
 //! | totals (read) | `TotalAmount…` − `TotalVatAmount…` − `TotalRoundings`, in the invoice's currency when given |
 //! | updated_at (read) | invoice `ModifiedUtc` (drafts have none) |
 //! | payment balance/paid/paid_date (read) | `RemainingAmountInvoiceCurrency` (else `RemainingAmount`), `PaymentStatus` 0, `PaymentDate`; no payments list (none readable) |
@@ -36,6 +38,7 @@ use crate::domain::money::round_money;
 use crate::domain::{
     Address, Customer, Decimal, HouseWork, HouseWorkKind, Invoice, InvoiceRow, PaymentState, Totals,
 };
+use crate::domain::tax_reduction::{by_visma, default_work_type, work_type};
 use crate::http::ApiError;
 use crate::providers::api::fit_reference;
 use crate::providers::Remote;
@@ -212,8 +215,24 @@ pub fn draft_out(
                 .filter(|d| !d.is_zero() && !is_text)
                 .map(|d| (d / Decimal::ONE_HUNDRED).normalize()),
             reversed_construction_services_vat_free: vat_free,
-            is_work_cost: r.house_work.as_ref().map(|_| true),
-            work_hours: r.house_work.as_ref().and_then(|h| h.hours),
+            // `IsWorkCost` true for labour; a material row states its amount as
+            // `MaterialCosts`; both with the row's `WorkCostType`.
+            is_work_cost: r.house_work.as_ref().map(|h| !h.material),
+            work_hours: r
+                .house_work
+                .as_ref()
+                .filter(|h| !h.material)
+                .and_then(|h| h.hours),
+            work_cost_type: r
+                .house_work
+                .as_ref()
+                .map(|h| cost_type(h, n))
+                .transpose()?,
+            material_costs: r
+                .house_work
+                .as_ref()
+                .filter(|h| h.material)
+                .map(|_| r.net()),
         });
     }
     Ok(DraftOut {
@@ -230,6 +249,7 @@ pub fn draft_out(
         our_reference: present(&i.our_reference),
         buyers_order_reference: invoice_reference(&i.id),
         rot_reduced_invoicing_amount: reduction_amount,
+        rot: super::rot_rut::rot_out(i),
         rows,
     })
 }
@@ -245,6 +265,7 @@ struct RowView<'a> {
     quantity: Option<Decimal>,
     is_work_cost: Option<bool>,
     work_hours: Option<Decimal>,
+    work_cost_type: Option<i64>,
     /// `Some(0)` for a VAT-free row, the row's own rate when it states one.
     vat_rate: Option<Decimal>,
 }
@@ -261,6 +282,7 @@ impl<'a> From<&'a InvoiceRowIn> for RowView<'a> {
             quantity: r.quantity,
             is_work_cost: r.is_work_cost,
             work_hours: r.work_hours,
+            work_cost_type: r.work_cost_type,
             // `IsVatFree`, else `VatRate` (null on text rows), else `PercentVat`.
             vat_rate: if r.is_vat_free == Some(true) {
                 Some(Decimal::ZERO)
@@ -283,6 +305,7 @@ impl<'a> From<&'a DraftRowIn> for RowView<'a> {
             quantity: r.quantity,
             is_work_cost: r.is_work_cost,
             work_hours: r.work_hours,
+            work_cost_type: r.work_cost_type,
             vat_rate: if r.reversed_construction_services_vat_free == Some(true) {
                 Some(Decimal::ZERO)
             } else {
@@ -290,6 +313,26 @@ impl<'a> From<&'a DraftRowIn> for RowView<'a> {
             },
         }
     }
+}
+
+/// The `WorkCostType` of a house-work row.
+fn cost_type(h: &HouseWork, n: usize) -> Result<i64, ApiError> {
+    match h.work_type.as_deref() {
+        None => Ok(default_work_type(h.kind).visma),
+        Some(name) => work_type(name).map(|t| t.visma).ok_or_else(|| {
+            ApiError::invalid_field(
+                format!("rows[{n}].house_work.work_type"),
+                "not a house-work type Visma knows",
+            )
+        }),
+    }
+}
+
+/// The canonical `work_type` of a read `WorkCostType`: `None` for the kind's default.
+fn read_work_type(code: Option<i64>) -> Option<String> {
+    code.and_then(by_visma)
+        .filter(|t| t.name != default_work_type(t.kind).name)
+        .map(|t| t.name.to_string())
 }
 
 fn row_in(r: RowView<'_>, kind: Option<HouseWorkKind>, articles: &Articles) -> InvoiceRow {
@@ -309,7 +352,23 @@ fn row_in(r: RowView<'_>, kind: Option<HouseWorkKind>, articles: &Articles) -> I
             kind,
             hours: r.work_hours.filter(|h| !h.is_zero()),
             amount: None,
+            work_type: read_work_type(r.work_cost_type),
+            material: false,
         }),
+        // A material row: not work cost, with a type of the invoice's kind.
+        (_, Some(kind))
+            if r.work_cost_type
+                .and_then(by_visma)
+                .is_some_and(|t| t.kind == kind) =>
+        {
+            Some(HouseWork {
+                kind,
+                hours: None,
+                amount: None,
+                work_type: read_work_type(r.work_cost_type),
+                material: true,
+            })
+        }
         _ => None,
     };
     InvoiceRow {
@@ -357,6 +416,7 @@ struct Head<'a> {
     modified: Option<DateTime<Utc>>,
     payment: Option<PaymentState>,
     reverse_charge: bool,
+    tax_reduction: Option<crate::domain::TaxReduction>,
 }
 
 fn invoice_of(h: Head<'_>, rows: Vec<InvoiceRow>) -> Result<(Invoice, String), ApiError> {
@@ -382,6 +442,7 @@ fn invoice_of(h: Head<'_>, rows: Vec<InvoiceRow>) -> Result<(Invoice, String), A
             our_reference: h.our_reference.clone(),
             your_reference: h.your_reference.clone(),
             reverse_charge_construction: h.reverse_charge,
+            tax_reduction: h.tax_reduction,
             rows,
             totals,
             // Visma has no cancelled state: an invoice is reversed with a credit invoice.
@@ -446,6 +507,7 @@ pub fn invoice_in(w: &InvoiceIn, articles: &Articles) -> Result<Remote<Invoice>,
             payment: payment_of(w, total),
             reverse_charge: w.reverse_charge_on_construction_services == Some(true)
                 || w.reversed_construction_vat_invoicing == Some(true),
+            tax_reduction: super::rot_rut::tax_reduction_in(kind, &w.rot),
         },
         rows,
     )?;
@@ -494,6 +556,7 @@ pub fn draft_in(w: &DraftIn, articles: &Articles) -> Result<Remote<Invoice>, Api
             // A draft is not booked: nothing can be paid on it yet.
             payment: None,
             reverse_charge: w.reverse_charge_on_construction_services == Some(true),
+            tax_reduction: super::rot_rut::tax_reduction_in(kind, &w.rot),
         },
         rows,
     )?;
