@@ -199,7 +199,11 @@ impl FortnoxApi {
             .tax_reduction
             .as_ref()
             .map_or(&[], |t| t.buyers.as_slice());
-        if wanted.iter().any(|b| b.personal_identity_number.is_none()) {
+        let house_work = invoice.rows.iter().any(|r| r.house_work.is_some());
+        // Nothing to look at for an invoice without house work (no request more for it).
+        if wanted.iter().any(|b| b.personal_identity_number.is_none())
+            || (wanted.is_empty() && !house_work)
+        {
             return Ok(());
         }
         let existing = self.tax_reductions_of(auth, document_number).await?;
