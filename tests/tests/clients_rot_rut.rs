@@ -7,7 +7,7 @@ mod clients_support;
 use clients_support::{connect, customer, d, invoice, providers, settings, stack};
 use sandbox::FaultConfig;
 use shared::domain::{
-    Buyer, HouseWork, HouseWorkKind, PersonalIdentityNumber, ProviderKind, Property, TaxReduction,
+    Buyer, HouseWork, HouseWorkKind, PersonalIdentityNumber, Property, ProviderKind, TaxReduction,
 };
 use std::time::Duration;
 
@@ -110,7 +110,12 @@ async fn buyers_are_written_once_under_lost_answers_and_read_back() {
         Some("1101")
     );
     assert_eq!(
-        read.record.rows[0].house_work.as_ref().unwrap().work_type.as_deref(),
+        read.record.rows[0]
+            .house_work
+            .as_ref()
+            .unwrap()
+            .work_type
+            .as_deref(),
         Some("masonry")
     );
     assert!(read.record.rows[1].house_work.as_ref().unwrap().material);

@@ -62,7 +62,13 @@ fn private_customer() -> Value {
     c
 }
 
-fn row(provider: ProviderKind, text: &str, quantity: &str, price: &str, house_work: Value) -> Value {
+fn row(
+    provider: ProviderKind,
+    text: &str,
+    quantity: &str,
+    price: &str,
+    house_work: Value,
+) -> Value {
     let mut r = invoice_json(0, 0, provider)["rows"][0].clone();
     r["description"] = json!(text);
     r["quantity"] = json!(quantity);
@@ -75,12 +81,30 @@ fn row(provider: ProviderKind, text: &str, quantity: &str, price: &str, house_wo
 fn rot_invoice(provider: ProviderKind) -> Value {
     let mut i = invoice_json(0, 0, provider);
     i["rows"] = json!([
-        row(provider, "Elarbete", "10", "600", json!({"kind": "rot", "hours": "10",
-            "amount": "2250", "work_type": "electricity"})),
-        row(provider, "Målning", "4", "500", json!({"kind": "rot", "hours": "4",
-            "amount": "750", "work_type": "painting_wallpapering"})),
-        row(provider, "Kabel och dosor", "1", "1200", json!({"kind": "rot", "material": true,
-            "work_type": "electricity"})),
+        row(
+            provider,
+            "Elarbete",
+            "10",
+            "600",
+            json!({"kind": "rot", "hours": "10",
+            "amount": "2250", "work_type": "electricity"})
+        ),
+        row(
+            provider,
+            "Målning",
+            "4",
+            "500",
+            json!({"kind": "rot", "hours": "4",
+            "amount": "750", "work_type": "painting_wallpapering"})
+        ),
+        row(
+            provider,
+            "Kabel och dosor",
+            "1",
+            "1200",
+            json!({"kind": "rot", "material": true,
+            "work_type": "electricity"})
+        ),
     ]);
     i["tax_reduction"] = json!({
         "kind": "rot",
@@ -94,8 +118,14 @@ fn rot_invoice(provider: ProviderKind) -> Value {
 /// A RUT invoice: cleaning for one buyer.
 fn rut_invoice(provider: ProviderKind) -> Value {
     let mut i = invoice_json(1, 0, provider);
-    i["rows"] = json!([row(provider, "Storstädning", "5", "400", json!({"kind": "rut",
-        "hours": "5", "amount": "1250", "work_type": "cleaning"}))]);
+    i["rows"] = json!([row(
+        provider,
+        "Storstädning",
+        "5",
+        "400",
+        json!({"kind": "rut",
+        "hours": "5", "amount": "1250", "work_type": "cleaning"})
+    )]);
     i["tax_reduction"] = json!({
         "kind": "rut",
         "buyers": [{"personal_identity_number": CECILIA, "amount": "1250"}]
@@ -122,7 +152,11 @@ async fn refused(stack: &Stack, id: &str, record: Value, field: &str) {
     );
     assert_eq!(r.json["field"], field, "{}", r.text);
     for pin in [ANNA, BO, CECILIA, "19121212-1213"] {
-        assert!(!r.text.contains(&pin[2..8]), "a personal identity number in {}", r.text);
+        assert!(
+            !r.text.contains(&pin[2..8]),
+            "a personal identity number in {}",
+            r.text
+        );
     }
 }
 
@@ -210,7 +244,13 @@ async fn exported(provider: ProviderKind) -> (Stack, String) {
     let mut unknown = rot_invoice(provider);
     unknown["id"] = json!("inv-bad-5");
     unknown["rows"][0]["house_work"]["work_type"] = json!("RotHeatPump");
-    refused(&stack, &id, unknown, "records[0].rows[0].house_work.work_type").await;
+    refused(
+        &stack,
+        &id,
+        unknown,
+        "records[0].rows[0].house_work.work_type",
+    )
+    .await;
     let bad: Vec<String> = (1..=5).map(|n| format!("inv-bad-{n}")).collect();
     let stored = stack
         .direct

@@ -21,5 +21,5 @@ pub use invoice::{HouseWork, HouseWorkKind, Invoice, InvoiceRow, Totals};
 pub use job::{Direction, Entity, Job, JobState, Mode, Progress, Target, Trigger};
 pub use money::{Decimal, FieldError};
 pub use payment::{Payment, PaymentState};
-pub use tax_reduction::{Buyer, PersonalIdentityNumber, Property, TaxReduction};
 pub use secret::{Secret, SecretDocument, TokenSecret, TokenSet, WebhookKey, WebhookSecret};
+pub use tax_reduction::{Buyer, PersonalIdentityNumber, Property, TaxReduction};

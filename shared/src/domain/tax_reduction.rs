@@ -205,7 +205,12 @@ pub struct WorkType {
     pub visma: i64,
 }
 
-const fn wt(name: &'static str, kind: HouseWorkKind, fortnox: &'static str, visma: i64) -> WorkType {
+const fn wt(
+    name: &'static str,
+    kind: HouseWorkKind,
+    fortnox: &'static str,
+    visma: i64,
+) -> WorkType {
     WorkType {
         name,
         kind,
@@ -236,7 +241,12 @@ pub const WORK_TYPES: &[WorkType] = &[
     wt("moving_services", Rut, "MOVINGSERVICES", 18),
     wt("it_services", Rut, "ITSERVICES", 19),
     wt("major_appliance_repair", Rut, "MAJORAPPLIANCEREPAIR", 22),
-    wt("washing_and_care_of_clothing", Rut, "WASHINGANDCAREOFCLOTHING", 26),
+    wt(
+        "washing_and_care_of_clothing",
+        Rut,
+        "WASHINGANDCAREOFCLOTHING",
+        26,
+    ),
     wt("furnishing", Rut, "FURNISHING", 27),
     wt("transportation_services", Rut, "TRANSPORTATIONSERVICES", 28),
     wt("home_maintenance", Rut, "HOMEMAINTENANCE", 29),
@@ -284,7 +294,11 @@ pub(super) fn check(i: &Invoice, e: &mut FieldErrors, today: NaiveDate) {
                     format!("rows[{n}].house_work.work_type"),
                     format!(
                         "is not a house-work type; one of {}",
-                        WORK_TYPES.iter().map(|t| t.name).collect::<Vec<_>>().join(", ")
+                        WORK_TYPES
+                            .iter()
+                            .map(|t| t.name)
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ),
                 ),
                 Some(t) if t.kind != h.kind => e.push(

@@ -54,9 +54,7 @@ fn personal_identity_numbers_are_checked_for_format_date_and_check_digit() {
     // A coordination number: day + 60.
     let coord = {
         let nine = "121272121";
-        let c = (0..10)
-            .find(|c| luhn(&format!("{nine}{c}")))
-            .unwrap();
+        let c = (0..10).find(|c| luhn(&format!("{nine}{c}"))).unwrap();
         format!("19{}{c}", nine)
     };
     assert!(ok(&coord).is_ok(), "{coord}");
@@ -72,7 +70,10 @@ fn a_personal_identity_number_never_shows_in_debug_or_errors() {
     let errs = invoice(t).validate(&ROOMY).unwrap_err();
     let text = format!("{errs:?}");
     assert!(!text.contains("1212"), "{text}");
-    assert_eq!(errs[0].field, "tax_reduction.buyers[0].personal_identity_number");
+    assert_eq!(
+        errs[0].field,
+        "tax_reduction.buyers[0].personal_identity_number"
+    );
 }
 
 #[test]

@@ -72,10 +72,9 @@ mod tests {
             json!({"id": "c-1", "name": "Bygg AB", "organisation_number": "556677-8899"}),
         )
         .unwrap();
-        let person: Customer = serde_json::from_value(
-            json!({"id": "c-2", "name": "Anna", "is_private_person": true}),
-        )
-        .unwrap();
+        let person: Customer =
+            serde_json::from_value(json!({"id": "c-2", "name": "Anna", "is_private_person": true}))
+                .unwrap();
         stage(&store, "i-1", vec![company, person]).await.unwrap();
         let rows = json!([
             {"description": "Resa", "account_number": 3001, "quantity": "1", "unit_price": "100"},

@@ -28,9 +28,9 @@ use super::errors::{bad_request, invoice_not_found, not_found, ApiError};
 use super::query::{parse_query, Paging};
 use super::shape::{render, shape, TAX_REDUCTION_LIST, TAX_REDUCTION_SINGLE};
 use crate::clock::Clock;
-use rust_decimal::prelude::ToPrimitive;
 use crate::lenient::{dec_field, str_field};
 use crate::state::SandboxState;
+use rust_decimal::prelude::ToPrimitive;
 
 const SCOPE: &str = "invoice";
 const PARAMS: &[&str] = &["filter"];
@@ -131,7 +131,10 @@ async fn create(
     let mut store = state.rest();
     let (data, clock) = store.fortnox_mut(&key);
     let n = data.put_tax_reduction(None, &input, clock)?;
-    Ok(created(single(&base_url(&headers), &data.tax_reductions[&n])))
+    Ok(created(single(
+        &base_url(&headers),
+        &data.tax_reductions[&n],
+    )))
 }
 
 async fn update(
@@ -288,13 +291,8 @@ impl FortnoxData {
         };
         body.insert("Id".into(), json!(id));
         let at = clock.tick();
-        self.tax_reductions.insert(
-            id,
-            Record {
-                body,
-                modified: at,
-            },
-        );
+        self.tax_reductions
+            .insert(id, Record { body, modified: at });
         Ok(id)
     }
 }

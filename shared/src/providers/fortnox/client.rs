@@ -10,8 +10,8 @@
 //! and the deletion pass ([`AccountingApi::list_customer_ids`]) needs the list requests only.
 
 use super::errors;
-use super::tax_reductions::customer_name_of;
 use super::mapping::{customer_in, customer_out, invoice_in, invoice_out, WriteMode};
+use super::tax_reductions::customer_name_of;
 use super::wire::{
     is_complete, parse, CustomerIn, CustomerWrap, InvoiceIn, InvoiceWrap, MetaInformation,
     CUSTOMER_FIELDS_FOR_CANONICAL, INVOICE_FIELDS_FOR_CANONICAL,

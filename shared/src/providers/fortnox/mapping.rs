@@ -29,10 +29,10 @@
 
 use super::wire::{CustomerIn, CustomerOut, InvoiceIn, InvoiceOut, InvoiceRowIn, InvoiceRowOut};
 use crate::domain::money::round_money;
+use crate::domain::tax_reduction::{by_fortnox, default_work_type, work_type, WorkType};
 use crate::domain::{
     Address, Customer, Decimal, HouseWork, HouseWorkKind, Invoice, InvoiceRow, Totals,
 };
-use crate::domain::tax_reduction::{by_fortnox, default_work_type, work_type, WorkType};
 use crate::http::ApiError;
 use crate::providers::Remote;
 

@@ -228,9 +228,9 @@ impl FortnoxApi {
         for (n, b) in wanted.iter().enumerate() {
             let field = format!("tax_reduction.buyers[{n}]");
             let pin = b.personal_identity_number.as_ref().expect("checked above");
-            let digits = pin
-                .digits()
-                .map_err(|why| ApiError::invalid_field(format!("{field}.personal_identity_number"), why))?;
+            let digits = pin.digits().map_err(|why| {
+                ApiError::invalid_field(format!("{field}.personal_identity_number"), why)
+            })?;
             let asked = whole(b.amount, &format!("{field}.amount"))?;
             let body = serde_json::to_vec(&Wrap {
                 tax_reduction: TaxReductionOut {
@@ -249,7 +249,9 @@ impl FortnoxApi {
                     kept.push(e.id.clone());
                     let same = e.asked == b.amount
                         && e.property_designation == designation
-                        && e.residence_org.as_deref().map(|o| organisation_number(o).unwrap_or(o.to_string()))
+                        && e.residence_org
+                            .as_deref()
+                            .map(|o| organisation_number(o).unwrap_or(o.to_string()))
                             == org;
                     if !same {
                         self.send(
@@ -305,8 +307,7 @@ fn whole(v: crate::domain::Decimal, field: &str) -> Result<i64, ApiError> {
             "Fortnox takes whole kronor here",
         ));
     }
-    i64::try_from(n.mantissa())
-        .map_err(|_| ApiError::invalid_field(field, "out of range"))
+    i64::try_from(n.mantissa()).map_err(|_| ApiError::invalid_field(field, "out of range"))
 }
 
 #[cfg(test)]
@@ -325,16 +326,20 @@ mod tests {
             .cloned()
             .unwrap()
         };
-        let entries: Vec<TaxReductionIn> = [item(1, "19121212-1212", 600), item(2, "199001011239", 400)]
-            .iter()
-            .filter_map(TaxReductionIn::of)
-            .collect();
+        let entries: Vec<TaxReductionIn> =
+            [item(1, "19121212-1212", 600), item(2, "199001011239", 400)]
+                .iter()
+                .filter_map(TaxReductionIn::of)
+                .collect();
         let t = tax_reduction_in(HouseWorkKind::Rot, &entries).unwrap();
         assert_eq!(t.buyers.len(), 2);
         assert_eq!(t.buyers[1].amount, crate::domain::Decimal::from(400));
         let p = t.property.unwrap();
         assert_eq!(p.apartment.as_deref(), Some("1101"));
-        assert_eq!(p.housing_cooperative_org_number.as_deref(), Some("769600-1234"));
+        assert_eq!(
+            p.housing_cooperative_org_number.as_deref(),
+            Some("769600-1234")
+        );
         assert!(format!("{:?}", t.buyers).contains("***"));
         assert!(!format!("{:?}", t.buyers).contains("1212"));
     }

@@ -35,10 +35,10 @@ use super::articles::{percent, row_vat};
 use super::wire::{CustomerIn, DraftIn, DraftRowIn, InvoiceIn, InvoiceRowIn};
 use super::write::{date_time, CustomerWrite, DraftOut, DraftRowOut};
 use crate::domain::money::round_money;
+use crate::domain::tax_reduction::{by_visma, default_work_type, work_type};
 use crate::domain::{
     Address, Customer, Decimal, HouseWork, HouseWorkKind, Invoice, InvoiceRow, PaymentState, Totals,
 };
-use crate::domain::tax_reduction::{by_visma, default_work_type, work_type};
 use crate::http::ApiError;
 use crate::providers::api::fit_reference;
 use crate::providers::Remote;
@@ -223,11 +223,7 @@ pub fn draft_out(
                 .as_ref()
                 .filter(|h| !h.material)
                 .and_then(|h| h.hours),
-            work_cost_type: r
-                .house_work
-                .as_ref()
-                .map(|h| cost_type(h, n))
-                .transpose()?,
+            work_cost_type: r.house_work.as_ref().map(|h| cost_type(h, n)).transpose()?,
             material_costs: r
                 .house_work
                 .as_ref()

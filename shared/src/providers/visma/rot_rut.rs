@@ -110,7 +110,9 @@ pub fn rot_out(i: &Invoice) -> RotOut {
         .filter_map(|b| {
             let p = b.personal_identity_number.as_ref()?;
             Some(PersonOut {
-                ssn: p.canonical().unwrap_or_else(|| p.expose().trim().to_string()),
+                ssn: p
+                    .canonical()
+                    .unwrap_or_else(|| p.expose().trim().to_string()),
                 amount: Some(b.amount),
             })
         })
@@ -123,10 +125,10 @@ pub fn rot_out(i: &Invoice) -> RotOut {
         out.rot_reduced_invoicing_property_name = p.name().map(|n| n.trim().to_string());
         if p.is_apartment() {
             out.rot_property_type = Some(APARTMENT);
-            out.rot_reduced_invoicing_org_number =
-                p.housing_cooperative_org_number.as_deref().map(|o| {
-                    organisation_number(o).unwrap_or_else(|| o.trim().to_string())
-                });
+            out.rot_reduced_invoicing_org_number = p
+                .housing_cooperative_org_number
+                .as_deref()
+                .map(|o| organisation_number(o).unwrap_or_else(|| o.trim().to_string()));
         } else {
             out.rot_property_type = Some(PROPERTY);
         }
@@ -202,9 +204,6 @@ mod tests {
         let back: RotIn = serde_json::from_value(v).unwrap();
         let t = tax_reduction_in(Some(HouseWorkKind::Rot), &back).unwrap();
         assert_eq!(t.buyers.len(), 2);
-        assert_eq!(
-            t.property.unwrap().apartment.as_deref(),
-            Some("1101")
-        );
+        assert_eq!(t.property.unwrap().apartment.as_deref(), Some("1101"));
     }
 }
