@@ -1,6 +1,6 @@
 //! ROT/RUT complete on both providers: the app upserts a ROT invoice (labour rows of two
-//! house-work types, a material row, two buyers with their shares, a property) and a RUT
-//! invoice to a private person; the export leaves them at the provider with its own fields
+//! house-work types, a material row, two buyers with their shares, a property), a RUT
+//! invoice and a green technology invoice to a private person; the export leaves them at the provider with its own fields
 //! (Fortnox: `TaxReductionType`, rows `HouseWork`/`HouseWorkType`/`HouseWorkHoursToReport`,
 //! one `/3/taxreductions` entry per buyer; Visma: `RotReducedInvoicingType`, `RotPropertyType`,
 //! `RotReducedInvoicingPropertyName`, `Persons`, rows `WorkCostType`/`WorkHours`/
@@ -23,6 +23,7 @@ use system_tests::{
 const T: &str = "tenant-rot-rut";
 const ROT: &str = "inv-00000";
 const RUT: &str = "inv-00001";
+const GREEN: &str = "inv-00002";
 const WAIT: Duration = Duration::from_secs(120);
 /// Test personal identity numbers (valid dates and check digits).
 const ANNA: &str = "19121212-1212";
@@ -129,6 +130,35 @@ fn rut_invoice(provider: ProviderKind) -> Value {
     i["tax_reduction"] = json!({
         "kind": "rut",
         "buyers": [{"personal_identity_number": CECILIA, "amount": "1250"}]
+    });
+    i
+}
+
+/// A green technology invoice: solar cells and a charging point for one buyer.
+fn green_invoice(provider: ProviderKind) -> Value {
+    let mut i = invoice_json(2, 0, provider);
+    i["rows"] = json!([
+        row(
+            provider,
+            "Solceller, installation",
+            "20",
+            "700",
+            json!({"kind": "green",
+            "hours": "20", "amount": "4000", "work_type": "solar_cells"})
+        ),
+        row(
+            provider,
+            "Laddbox, installation",
+            "4",
+            "700",
+            json!({"kind": "green",
+            "hours": "4", "amount": "1000", "work_type": "charging_station_electric_vehicle"})
+        ),
+    ]);
+    i["tax_reduction"] = json!({
+        "kind": "green",
+        "buyers": [{"personal_identity_number": ANNA, "amount": "5000"}],
+        "property": {"designation": "Uppsala Kåbo 3:14"}
     });
     i
 }
@@ -265,7 +295,11 @@ async fn exported(provider: ProviderKind) -> (Stack, String) {
         T,
         &id,
         "invoices",
-        vec![rot_invoice(provider), rut_invoice(provider)],
+        vec![
+            rot_invoice(provider),
+            rut_invoice(provider),
+            green_invoice(provider),
+        ],
     )
     .await;
     all_succeeded(&stack, &id).await;
@@ -354,6 +388,16 @@ async fn rot_and_rut_invoices_round_trip_through_fortnox() {
     assert_eq!(rows[2]["HouseWork"], false, "material: {rot}");
     assert_eq!(rows[2]["HouseWorkType"], "ELECTRICITY", "{rot}");
     assert_eq!(rut["TaxReductionType"], "rut", "{rut}");
+    let green = find(GREEN);
+    assert_eq!(green["TaxReductionType"], "green", "{green}");
+    assert_eq!(
+        green["InvoiceRows"][0]["HouseWorkType"], "SOLARCELLS",
+        "{green}"
+    );
+    assert_eq!(
+        green["InvoiceRows"][1]["HouseWorkType"], "CHARGINGSTATIONELECTRICVEHICLE",
+        "{green}"
+    );
     assert_eq!(rut["InvoiceRows"][0]["HouseWorkType"], "CLEANING", "{rut}");
 
     let reductions = stack.sandbox.state.fortnox_tax_reductions(&key);
@@ -376,10 +420,21 @@ async fn rot_and_rut_invoices_round_trip_through_fortnox() {
     assert_eq!(on_rut.len(), 1, "{reductions:?}");
     assert_eq!(on_rut[0]["TypeOfReduction"], "rut");
     assert!(on_rut[0].get("PropertyDesignation").is_none(), "{on_rut:?}");
+    let on_green = of(&green);
+    assert_eq!(on_green.len(), 1, "{reductions:?}");
+    assert_eq!(number(&on_green[0]["AskedAmount"]), 5000.0, "{on_green:?}");
+    assert_eq!(
+        on_green[0]["TaxReductionAmounts"],
+        json!([{"AskedAmount": 4000, "WorkType": "SOLARCELLS"},
+               {"AskedAmount": 1000, "WorkType": "CHARGINGSTATIONELECTRICVEHICLE"}]),
+        "{on_green:?}"
+    );
+    assert_eq!(on_green[0]["PropertyDesignation"], "Uppsala Kåbo 3:14");
 
     // Our own write read back is no change.
     let mut cursor = 0;
     assert_eq!(pull(&stack, &id, ROT, &mut cursor).await, None);
+    assert_eq!(pull(&stack, &id, GREEN, &mut cursor).await, None);
 
     // New shares update the two entries in place: no buyer twice.
     upsert(&stack, T, &id, "invoices", vec![reshared(provider)]).await;
@@ -456,10 +511,19 @@ async fn rot_and_rut_invoices_round_trip_through_visma() {
     assert_eq!(rut["Rows"][0]["WorkCostType"], 9, "RutCleanJobWork: {rut}");
     assert!(rut["RotPropertyType"].is_null(), "{rut}");
     assert_eq!(rut["Persons"][0]["Ssn"], CECILIA);
+    let green = find(GREEN);
+    assert_eq!(green["UsesGreenTechnology"], true, "{green}");
+    assert_eq!(green["RotReducedInvoicingType"], 0, "{green}");
+    assert_eq!(green["Rows"][0]["GreenTechnologyType"], 1, "{green}");
+    assert_eq!(green["Rows"][1]["GreenTechnologyType"], 3, "{green}");
+    assert_eq!(green["Rows"][0]["IsWorkCost"], true, "{green}");
+    assert_eq!(green["RotPropertyType"], 2, "{green}");
+    assert_eq!(green["Persons"][0]["Ssn"], ANNA);
 
     let mut cursor = 0;
     assert_eq!(pull(&stack, &id, ROT, &mut cursor).await, None);
     assert_eq!(pull(&stack, &id, RUT, &mut cursor).await, None);
+    assert_eq!(pull(&stack, &id, GREEN, &mut cursor).await, None);
 
     // A booked Visma invoice cannot be edited; a payment changes it (`ModifiedUtc`).
     let day = (Utc::now() - Ch::days(1)).format("%Y-%m-%d").to_string();

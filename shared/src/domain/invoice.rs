@@ -20,6 +20,10 @@ pub enum HouseWorkKind {
     Rot,
     /// Household services (rut).
     Rut,
+    /// Green technology (grön teknik: solar cells, storage of self-produced electricity,
+    /// charging points for electric vehicles). Fortnox `TaxReductionType` `green`; Visma
+    /// `UsesGreenTechnology` with rows' `GreenTechnologyType`.
+    Green,
 }
 
 /// House work on an invoice row.
@@ -318,8 +322,9 @@ impl Invoice {
                     None => first_kind = Some(h.kind),
                     Some(k) if k != h.kind => e.push(
                         format!("rows[{i}].house_work.kind"),
-                        "an invoice cannot mix ROT and RUT rows (the accounting systems take one \
-                         kind of tax reduction per invoice); send them as two invoices",
+                        "an invoice cannot mix ROT, RUT and green technology rows (the accounting \
+                         systems take one kind of tax reduction per invoice); send them as two \
+                         invoices",
                     ),
                     Some(_) => {}
                 }
@@ -538,7 +543,7 @@ pub(crate) mod tests {
         let errs = i.validate(&ROOMY).unwrap_err();
         assert_eq!(errs.len(), 1, "{errs:?}");
         assert_eq!(errs[0].field, "rows[1].house_work.kind");
-        assert!(errs[0].message.contains("cannot mix ROT and RUT"));
+        assert!(errs[0].message.contains("cannot mix ROT, RUT and green"));
     }
 
     #[test]

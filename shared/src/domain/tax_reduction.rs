@@ -174,13 +174,13 @@ impl Property {
 /// The invoice's tax reduction: its kind, buyers and property.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TaxReduction {
-    /// ROT or RUT; every house-work row has this kind (Fortnox invoice `TaxReductionType`,
-    /// Visma draft `RotReducedInvoicingType`).
+    /// ROT, RUT or green technology; every house-work row has this kind (Fortnox invoice
+    /// `TaxReductionType`, Visma draft `RotReducedInvoicingType` or `UsesGreenTechnology`).
     pub kind: HouseWorkKind,
     /// The buyers and the share each asks for (1 to 4; their amounts add up to the rows'
     /// `house_work.amount`).
     pub buyers: Vec<Buyer>,
-    /// The property, required for ROT and not given for RUT.
+    /// The property, required for ROT and green technology, not given for RUT.
     #[serde(default)]
     pub property: Option<Property>,
 }
@@ -191,9 +191,12 @@ pub const MAX_BUYERS: usize = 4;
 /// `CustomerInvoiceDraftApi.RotReducedInvoicingPropertyName` maxLength 40).
 pub const PROPERTY_NAME_MAX: usize = 40;
 
-/// A house-work type both providers know, with its canonical name, its ROT/RUT kind, Fortnox's
-/// row `HouseWorkType` (`fortnox_Kf_InvoiceRowSinglePayloadItem.HouseWorkType` enum) and
-/// Visma's row `WorkCostType` (`CustomerInvoiceRowApi.WorkCostType`, "Possible values").
+/// A house-work type both providers know, with its canonical name, its kind, Fortnox's row
+/// `HouseWorkType` (`fortnox_Kf_InvoiceRowSinglePayloadItem.HouseWorkType` enum) and Visma's
+/// row code: `WorkCostType` for ROT and RUT (`CustomerInvoiceRowApi.WorkCostType`, "Possible
+/// values"), `GreenTechnologyType` for green technology (`CustomerInvoiceRowApi`: 1
+/// SolarCellInstallation, 2 ElectricEnergyStorageInstallation, 3
+/// ElectricVehicleChargingPointInstallation).
 pub struct WorkType {
     /// Canonical name.
     pub name: &'static str,
@@ -201,7 +204,7 @@ pub struct WorkType {
     pub kind: HouseWorkKind,
     /// Fortnox `HouseWorkType`.
     pub fortnox: &'static str,
-    /// Visma `WorkCostType`.
+    /// Visma `WorkCostType` (ROT, RUT) or `GreenTechnologyType` (green).
     pub visma: i64,
 }
 
@@ -219,7 +222,7 @@ const fn wt(
     }
 }
 
-use HouseWorkKind::{Rot, Rut};
+use HouseWorkKind::{Green, Rot, Rut};
 
 /// Every canonical house-work type. The first of each kind is its default (what a row without
 /// `work_type` is sent as). Types only one provider has (Visma's heat pumps and boilers,
@@ -250,6 +253,19 @@ pub const WORK_TYPES: &[WorkType] = &[
     wt("furnishing", Rut, "FURNISHING", 27),
     wt("transportation_services", Rut, "TRANSPORTATIONSERVICES", 28),
     wt("home_maintenance", Rut, "HOMEMAINTENANCE", 29),
+    wt("solar_cells", Green, "SOLARCELLS", 1),
+    wt(
+        "storage_self_produced_electricity",
+        Green,
+        "STORAGESELFPRODUCEDELECTRICITY",
+        2,
+    ),
+    wt(
+        "charging_station_electric_vehicle",
+        Green,
+        "CHARGINGSTATIONELECTRICVEHICLE",
+        3,
+    ),
 ];
 
 /// The type called `name`.
@@ -270,9 +286,18 @@ pub fn by_fortnox(code: &str) -> Option<&'static WorkType> {
     WORK_TYPES.iter().find(|t| t.fortnox == code)
 }
 
-/// The type of Visma's `WorkCostType`.
+/// The ROT or RUT type of Visma's `WorkCostType`.
 pub fn by_visma(code: i64) -> Option<&'static WorkType> {
-    WORK_TYPES.iter().find(|t| t.visma == code)
+    WORK_TYPES
+        .iter()
+        .find(|t| t.visma == code && t.kind != Green)
+}
+
+/// The green type of Visma's `GreenTechnologyType`.
+pub fn by_visma_green(code: i64) -> Option<&'static WorkType> {
+    WORK_TYPES
+        .iter()
+        .find(|t| t.visma == code && t.kind == Green)
 }
 
 /// Checks the house-work types of the rows and the invoice's tax reduction; every error names
@@ -375,13 +400,16 @@ pub(super) fn check(i: &Invoice, e: &mut FieldErrors, today: NaiveDate) {
             );
         }
     }
+    // Green technology names the property like ROT (Visma: `RotReducedInvoicingPropertyName`
+    // "is required when RotPropertyType or UsesGreenTechnology is set").
     match (&t.property, t.kind) {
-        (None, Rot) => e.push(
+        (None, Rot | Green) => e.push(
             "tax_reduction.property",
-            "is required for ROT (a designation, or a housing cooperative and apartment)",
+            "is required for ROT and green technology (a designation, or a housing cooperative \
+             and apartment)",
         ),
-        (Some(_), Rut) => e.push("tax_reduction.property", "is for ROT only"),
-        (Some(p), Rot) => check_property(p, e),
+        (Some(_), Rut) => e.push("tax_reduction.property", "is not given for RUT"),
+        (Some(p), Rot | Green) => check_property(p, e),
         (None, Rut) => {}
     }
 }
@@ -425,6 +453,7 @@ fn kind_name(k: HouseWorkKind) -> &'static str {
     match k {
         Rot => "ROT",
         Rut => "RUT",
+        Green => "green technology",
     }
 }
 

@@ -17,6 +17,8 @@ fn invoice(tax: Value) -> Invoice {
     .unwrap()
 }
 
+const ANNA: &str = "19121212-1212";
+
 fn two_buyers() -> Value {
     json!({"kind": "rot", "buyers": [
         {"personal_identity_number": "19121212-1212", "amount": "1000"},
@@ -157,4 +159,28 @@ fn default_work_types_and_labour_keep_old_hashes() {
     let before = i.content_hash();
     i.rows[0].house_work.as_mut().unwrap().work_type = Some("construction".into());
     assert_eq!(i.content_hash(), before);
+}
+
+#[test]
+fn green_technology_takes_green_types_and_a_property() {
+    let mut i = invoice(json!({"kind": "green", "buyers": [
+        {"personal_identity_number": ANNA, "amount": "1500"}],
+        "property": {"designation": "Uppsala Kåbo 3:14"}}));
+    for r in &mut i.rows {
+        let h = r.house_work.as_mut().unwrap();
+        h.kind = HouseWorkKind::Green;
+        h.work_type = Some("solar_cells".into());
+    }
+    assert_eq!(fields(&i), Vec::<String>::new());
+    i.rows[0].house_work.as_mut().unwrap().work_type = Some("electricity".into());
+    assert_eq!(fields(&i), ["rows[0].house_work.work_type"]);
+    i.rows[0].house_work.as_mut().unwrap().work_type = None;
+    i.tax_reduction.as_mut().unwrap().property = None;
+    assert_eq!(fields(&i), ["tax_reduction.property"]);
+    assert_eq!(
+        default_work_type(HouseWorkKind::Green).fortnox,
+        "SOLARCELLS"
+    );
+    assert_eq!(by_visma(1).unwrap().name, "construction");
+    assert_eq!(by_visma_green(1).unwrap().name, "solar_cells");
 }

@@ -38,6 +38,66 @@ const PARAMS: &[&str] = &["filter"];
 pub const CODE_SSN_IN_USE: i64 = 2_000_600;
 /// The asked amount is not a positive whole number.
 pub const CODE_ASKED_AMOUNT: i64 = 2_004_217;
+/// A green technology work type that is not valid.
+pub const CODE_GREEN_WORK_TYPE: i64 = 2_004_209;
+/// `TaxReductionAmounts` missing on a green technology application.
+pub const CODE_GREEN_AMOUNTS_MISSING: i64 = 2_004_263;
+/// More than one amount for the same green work type.
+pub const CODE_GREEN_TYPE_TWICE: i64 = 2_004_262;
+
+/// `fortnox_TaxReductionAmountSinglePayloadItem.WorkType`.
+const GREEN_WORK_TYPES: &[&str] = &[
+    "SOLARCELLS",
+    "STORAGESELFPRODUCEDELECTRICITY",
+    "CHARGINGSTATIONELECTRICVEHICLE",
+];
+
+/// A green application's `TaxReductionAmounts`, checked; `None` when not given.
+fn green_amounts(v: Option<&Value>) -> Result<Option<Vec<Value>>, ApiError> {
+    let Some(v) = v.filter(|v| !v.is_null()) else {
+        return Ok(None);
+    };
+    let items = v.as_array().ok_or_else(|| {
+        bad_request(
+            CODE_GREEN_AMOUNTS_MISSING,
+            "TaxReductionAmounts måste vara en lista.",
+        )
+    })?;
+    let mut seen = Vec::new();
+    let mut out = Vec::new();
+    for item in items {
+        let t = item.get("WorkType").and_then(Value::as_str).unwrap_or("");
+        if !GREEN_WORK_TYPES.contains(&t) {
+            return Err(bad_request(
+                CODE_GREEN_WORK_TYPE,
+                "Ogiltig arbetstyp (WorkType) för grön teknik.",
+            ));
+        }
+        if seen.contains(&t) {
+            return Err(bad_request(
+                CODE_GREEN_TYPE_TWICE,
+                "Samma arbetstyp (WorkType) förekommer flera gånger.",
+            ));
+        }
+        seen.push(t);
+        let d = item
+            .get("AskedAmount")
+            .and_then(|a| crate::lenient::decimal(a).ok().flatten())
+            .unwrap_or_default();
+        match d.to_i64() {
+            Some(n) if d.fract().is_zero() && n > 0 => {
+                out.push(json!({"AskedAmount": n, "WorkType": t}));
+            }
+            _ => {
+                return Err(bad_request(
+                    CODE_ASKED_AMOUNT,
+                    "Ansökt belopp (AskedAmount) måste vara ett positivt heltal.",
+                ))
+            }
+        }
+    }
+    Ok(Some(out))
+}
 
 pub(super) fn routes() -> Router<Arc<SandboxState>> {
     Router::new()
@@ -191,6 +251,14 @@ impl FortnoxData {
             .collect()
     }
 
+    /// The `TaxReductionType` of the invoice `body` references, when it exists.
+    fn invoice_reduction_type(&self, body: &Map<String, Value>) -> Option<String> {
+        let n: u64 = str_field(body, "ReferenceNumber").parse().ok()?;
+        self.invoices
+            .get(&n)
+            .map(|i| str_field(&i.body, "TaxReductionType").to_string())
+    }
+
     /// Creates (`existing` `None`) or updates a tax reduction from `input`; its id.
     fn put_tax_reduction(
         &mut self,
@@ -226,6 +294,28 @@ impl FortnoxData {
                         "Ansökt belopp (AskedAmount) måste vara ett positivt heltal.",
                     ));
                 }
+            }
+        }
+        let green = self
+            .invoice_reduction_type(&body)
+            .is_some_and(|k| k == "green");
+        if green {
+            // "the field TaxReductionAmounts becomes mandatory … the AskedAmount … will always
+            // be considered to be equal to the sum of the TaxReductionAmounts".
+            let amounts = green_amounts(input.get("TaxReductionAmounts"))?;
+            if let Some(a) = amounts {
+                let sum: i64 = a
+                    .iter()
+                    .filter_map(|v| v.get("AskedAmount").and_then(Value::as_i64))
+                    .sum();
+                body.insert("TaxReductionAmounts".into(), Value::Array(a));
+                body.insert("AskedAmount".into(), json!(sum));
+            }
+            if !body.contains_key("TaxReductionAmounts") {
+                return Err(bad_request(
+                    CODE_GREEN_AMOUNTS_MISSING,
+                    "TaxReductionAmounts måste anges för grön teknik.",
+                ));
             }
         }
         for required in [

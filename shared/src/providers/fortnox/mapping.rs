@@ -24,7 +24,7 @@
 //!
 //! Lossy spots, by design: Fortnox has no modification time on customers or invoices
 //! (`updated_at` stays `None`); a house-work row's reduction amount is computed by Fortnox and
-//! not read back; "green technology" house work has no canonical form; an `AMOUNT` discount is
+//! not read back; an `AMOUNT` discount is
 //! read back as the equivalent percentage.
 
 use super::wire::{CustomerIn, CustomerOut, InvoiceIn, InvoiceOut, InvoiceRowIn, InvoiceRowOut};
@@ -131,7 +131,7 @@ pub fn customer_in(w: &CustomerIn) -> Result<Remote<Customer>, ApiError> {
     })
 }
 
-/// House-work types Fortnox counts as ROT; the rest but green technology are RUT.
+/// House-work types Fortnox counts as ROT; green technology has its own; the rest are RUT.
 const ROT_TYPES: &[&str] = &[
     "CONSTRUCTION",
     "ELECTRICITY",
@@ -272,6 +272,7 @@ pub fn invoice_out(
         tax_reduction_type: match reduction {
             Some(HouseWorkKind::Rot) => Some("rot"),
             Some(HouseWorkKind::Rut) => Some("rut"),
+            Some(HouseWorkKind::Green) => Some("green"),
             None if mode == WriteMode::Update => Some("none"),
             None => None,
         },
@@ -321,11 +322,15 @@ fn row_in(r: &InvoiceRowIn, invoice_reduction: Option<&str>) -> InvoiceRow {
             }),
         (Some(true), t) => {
             let kind = match t {
-                Some(t) if GREEN_TYPES.contains(&t) => None,
+                // Green technology only on a `green` invoice.
+                Some(t) if GREEN_TYPES.contains(&t) => {
+                    (invoice_reduction == Some("green")).then_some(HouseWorkKind::Green)
+                }
                 Some(t) if ROT_TYPES.contains(&t) => Some(HouseWorkKind::Rot),
                 Some("OTHERCOSTS") | None => match invoice_reduction {
                     Some("rot") => Some(HouseWorkKind::Rot),
                     Some("rut") => Some(HouseWorkKind::Rut),
+                    Some("green") => Some(HouseWorkKind::Green),
                     _ => None,
                 },
                 Some(_) => Some(HouseWorkKind::Rut),
@@ -356,6 +361,7 @@ fn kind_code(k: HouseWorkKind) -> &'static str {
     match k {
         HouseWorkKind::Rot => "rot",
         HouseWorkKind::Rut => "rut",
+        HouseWorkKind::Green => "green",
     }
 }
 

@@ -15,7 +15,9 @@
 //! Personal identity numbers are never logged; errors name the buyer by position.
 
 use super::client::FortnoxApi;
-use crate::domain::tax_reduction::{organisation_number, Buyer, PersonalIdentityNumber, Property};
+use crate::domain::tax_reduction::{
+    default_work_type, organisation_number, work_type, Buyer, PersonalIdentityNumber, Property,
+};
 use crate::domain::{HouseWorkKind, Invoice, TaxReduction};
 use crate::http::{ApiError, Call};
 use crate::providers::api::{ApiAuth, Remote};
@@ -46,10 +48,19 @@ impl TaxReductionIn {
         Some(TaxReductionIn {
             id: get("Id")?,
             ssn: PersonalIdentityNumber::new(get("SocialSecurityNumber")?),
+            // Green technology: "always considered to be equal to the sum of the
+            // TaxReductionAmounts".
             asked: item
                 .get("AskedAmount")
                 .and_then(decimal)
-                .unwrap_or_default(),
+                .unwrap_or_else(|| {
+                    item.get("TaxReductionAmounts")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|a| a.get("AskedAmount").and_then(decimal))
+                        .sum()
+                }),
             property_designation: get("PropertyDesignation"),
             residence_org: get("ResidenceAssociationOrganisationNumber"),
         })
@@ -76,6 +87,77 @@ struct TaxReductionOut<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     residence_association_organisation_number: Option<String>,
     social_security_number: String,
+    /// Green technology only ("mandatory" there, "should be omitted" for ROT and RUT): the
+    /// buyer's amount per green work type (`fortnox_TaxReductionAmountSinglePayloadItem`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tax_reduction_amounts: Option<Vec<AmountOut>>,
+}
+
+/// `fortnox_TaxReductionAmountSinglePayloadItem`: `AskedAmount` (≥ 1), `WorkType` (enum
+/// `SOLARCELLS`, `STORAGESELFPRODUCEDELECTRICITY`, `CHARGINGSTATIONELECTRICVEHICLE`).
+#[derive(Serialize, Clone, PartialEq, Debug)]
+#[serde(rename_all = "PascalCase")]
+struct AmountOut {
+    asked_amount: i64,
+    work_type: &'static str,
+}
+
+/// A green buyer's `share` split over the invoice's green work types in proportion to what the
+/// rows claim per type (`house_work.amount`; evenly by row when no row states one), in whole
+/// kronor, the rest of the rounding on the largest; parts of 0 left out (minimum 1).
+fn green_split(invoice: &Invoice, share: i64) -> Vec<AmountOut> {
+    let mut per_type: Vec<(&'static str, crate::domain::Decimal)> = Vec::new();
+    let any_amount = invoice
+        .rows
+        .iter()
+        .any(|r| r.house_work.as_ref().is_some_and(|h| h.amount.is_some()));
+    for r in &invoice.rows {
+        let Some(h) = r
+            .house_work
+            .as_ref()
+            .filter(|h| h.kind == HouseWorkKind::Green)
+        else {
+            continue;
+        };
+        let t = h
+            .work_type
+            .as_deref()
+            .and_then(work_type)
+            .unwrap_or(default_work_type(HouseWorkKind::Green))
+            .fortnox;
+        let weight = if any_amount {
+            h.amount.unwrap_or_default()
+        } else {
+            crate::domain::Decimal::ONE
+        };
+        match per_type.iter_mut().find(|(k, _)| *k == t) {
+            Some((_, w)) => *w += weight,
+            None => per_type.push((t, weight)),
+        }
+    }
+    let total: crate::domain::Decimal = per_type.iter().map(|(_, w)| *w).sum();
+    if per_type.is_empty() || total.is_zero() {
+        return vec![AmountOut {
+            asked_amount: share,
+            work_type: default_work_type(HouseWorkKind::Green).fortnox,
+        }];
+    }
+    let mut parts: Vec<AmountOut> = per_type
+        .iter()
+        .map(|(t, w)| AmountOut {
+            asked_amount: (crate::domain::Decimal::from(share) * *w / total)
+                .floor()
+                .try_into()
+                .unwrap_or(0),
+            work_type: t,
+        })
+        .collect();
+    let given: i64 = parts.iter().map(|p| p.asked_amount).sum();
+    if let Some(largest) = parts.iter_mut().max_by_key(|p| p.asked_amount) {
+        largest.asked_amount += share - given;
+    }
+    parts.retain(|p| p.asked_amount >= 1);
+    parts
 }
 
 #[derive(Serialize)]
@@ -94,7 +176,7 @@ pub fn tax_reduction_in(kind: HouseWorkKind, entries: &[TaxReductionIn]) -> Opti
     // to `ResidenceAssociationOrganisationNumber`.
     let property = match kind {
         HouseWorkKind::Rut => None,
-        HouseWorkKind::Rot => Some(match &first.residence_org {
+        HouseWorkKind::Rot | HouseWorkKind::Green => Some(match &first.residence_org {
             Some(org) => Property {
                 designation: None,
                 housing_cooperative_org_number: Some(org.clone()),
@@ -224,6 +306,10 @@ impl FortnoxApi {
             Some(p) => (p.designation.clone(), None),
             None => (None, None),
         };
+        let green = invoice
+            .tax_reduction
+            .as_ref()
+            .is_some_and(|t| t.kind == HouseWorkKind::Green);
         let mut kept = Vec::new();
         for (n, b) in wanted.iter().enumerate() {
             let field = format!("tax_reduction.buyers[{n}]");
@@ -241,13 +327,16 @@ impl FortnoxApi {
                     reference_number: document_number,
                     residence_association_organisation_number: org.clone(),
                     social_security_number: pin.canonical().unwrap_or(digits.clone()),
+                    tax_reduction_amounts: green.then(|| green_split(invoice, asked)),
                 },
             })
             .map_err(ApiError::unexpected)?;
             match existing.iter().find(|e| e.digits() == digits) {
                 Some(e) => {
                     kept.push(e.id.clone());
-                    let same = e.asked == b.amount
+                    // A green entry's split may follow the rows: always written.
+                    let same = !green
+                        && e.asked == b.amount
                         && e.property_designation == designation
                         && e.residence_org
                             .as_deref()
@@ -345,6 +434,42 @@ mod tests {
     }
 
     #[test]
+    fn a_green_share_is_split_by_what_the_rows_claim_per_type() {
+        let mut i: Invoice = serde_json::from_value(json!({
+            "id": "i", "customer_id": "c", "invoice_date": "2026-11-30",
+            "rows": [
+                {"description": "Sol", "account_number": 3001, "quantity": "1",
+                 "unit_price": "1", "house_work": {"kind": "green", "amount": "2000",
+                 "work_type": "solar_cells"}},
+                {"description": "Sol 2", "account_number": 3001, "quantity": "1",
+                 "unit_price": "1", "house_work": {"kind": "green", "amount": "1000"}},
+                {"description": "Ladd", "account_number": 3001, "quantity": "1",
+                 "unit_price": "1", "house_work": {"kind": "green", "amount": "1000",
+                 "work_type": "charging_station_electric_vehicle"}}]
+        }))
+        .unwrap();
+        let parts = green_split(&i, 1001);
+        assert_eq!(
+            parts,
+            [
+                AmountOut {
+                    asked_amount: 751,
+                    work_type: "SOLARCELLS"
+                },
+                AmountOut {
+                    asked_amount: 250,
+                    work_type: "CHARGINGSTATIONELECTRICVEHICLE"
+                }
+            ]
+        );
+        for r in &mut i.rows {
+            r.house_work.as_mut().unwrap().amount = None;
+        }
+        let even = green_split(&i, 3);
+        assert_eq!(even.iter().map(|p| p.asked_amount).sum::<i64>(), 3);
+    }
+
+    #[test]
     fn the_payload_carries_only_documented_writable_fields() {
         let body = serde_json::to_value(Wrap {
             tax_reduction: TaxReductionOut {
@@ -355,6 +480,7 @@ mod tests {
                 reference_number: "7",
                 residence_association_organisation_number: None,
                 social_security_number: "19121212-1212".into(),
+                tax_reduction_amounts: None,
             },
         })
         .unwrap();

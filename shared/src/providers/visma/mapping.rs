@@ -35,7 +35,9 @@ use super::articles::{percent, row_vat};
 use super::wire::{CustomerIn, DraftIn, DraftRowIn, InvoiceIn, InvoiceRowIn};
 use super::write::{date_time, CustomerWrite, DraftOut, DraftRowOut};
 use crate::domain::money::round_money;
-use crate::domain::tax_reduction::{by_visma, default_work_type, work_type};
+use crate::domain::tax_reduction::{
+    by_visma, by_visma_green, default_work_type, work_type, WorkType,
+};
 use crate::domain::{
     Address, Customer, Decimal, HouseWork, HouseWorkKind, Invoice, InvoiceRow, PaymentState, Totals,
 };
@@ -223,7 +225,18 @@ pub fn draft_out(
                 .as_ref()
                 .filter(|h| !h.material)
                 .and_then(|h| h.hours),
-            work_cost_type: r.house_work.as_ref().map(|h| cost_type(h, n)).transpose()?,
+            work_cost_type: r
+                .house_work
+                .as_ref()
+                .filter(|h| h.kind != HouseWorkKind::Green)
+                .map(|h| cost_type(h, n))
+                .transpose()?,
+            green_technology_type: r
+                .house_work
+                .as_ref()
+                .filter(|h| h.kind == HouseWorkKind::Green)
+                .map(|h| cost_type(h, n))
+                .transpose()?,
             material_costs: r
                 .house_work
                 .as_ref()
@@ -237,6 +250,9 @@ pub fn draft_out(
             None => 0,
             Some(HouseWorkKind::Rot) => 1,
             Some(HouseWorkKind::Rut) => 2,
+            // Green technology: "RotReducedInvoicingType set to normal" with
+            // `UsesGreenTechnology` (`rot_rut.rs`).
+            Some(HouseWorkKind::Green) => 0,
         },
         eu_third_party: false,
         invoice_date: date_time(i.invoice_date),
@@ -262,6 +278,7 @@ struct RowView<'a> {
     is_work_cost: Option<bool>,
     work_hours: Option<Decimal>,
     work_cost_type: Option<i64>,
+    green_technology_type: Option<i64>,
     /// `Some(0)` for a VAT-free row, the row's own rate when it states one.
     vat_rate: Option<Decimal>,
 }
@@ -279,6 +296,7 @@ impl<'a> From<&'a InvoiceRowIn> for RowView<'a> {
             is_work_cost: r.is_work_cost,
             work_hours: r.work_hours,
             work_cost_type: r.work_cost_type,
+            green_technology_type: r.green_technology_type,
             // `IsVatFree`, else `VatRate` (null on text rows), else `PercentVat`.
             vat_rate: if r.is_vat_free == Some(true) {
                 Some(Decimal::ZERO)
@@ -302,6 +320,7 @@ impl<'a> From<&'a DraftRowIn> for RowView<'a> {
             is_work_cost: r.is_work_cost,
             work_hours: r.work_hours,
             work_cost_type: r.work_cost_type,
+            green_technology_type: r.green_technology_type,
             vat_rate: if r.reversed_construction_services_vat_free == Some(true) {
                 Some(Decimal::ZERO)
             } else {
@@ -311,7 +330,7 @@ impl<'a> From<&'a DraftRowIn> for RowView<'a> {
     }
 }
 
-/// The `WorkCostType` of a house-work row.
+/// The `WorkCostType` (ROT, RUT) or `GreenTechnologyType` (green) of a house-work row.
 fn cost_type(h: &HouseWork, n: usize) -> Result<i64, ApiError> {
     match h.work_type.as_deref() {
         None => Ok(default_work_type(h.kind).visma),
@@ -324,10 +343,21 @@ fn cost_type(h: &HouseWork, n: usize) -> Result<i64, ApiError> {
     }
 }
 
-/// The canonical `work_type` of a read `WorkCostType`: `None` for the kind's default.
-fn read_work_type(code: Option<i64>) -> Option<String> {
-    code.and_then(by_visma)
-        .filter(|t| t.name != default_work_type(t.kind).name)
+/// The type of a read row of an invoice of `kind`: its `GreenTechnologyType` on a green
+/// invoice, else its `WorkCostType`.
+fn read_type(r: &RowView<'_>, kind: HouseWorkKind) -> Option<&'static WorkType> {
+    match kind {
+        HouseWorkKind::Green => r.green_technology_type.and_then(by_visma_green),
+        _ => r
+            .work_cost_type
+            .and_then(by_visma)
+            .filter(|t| t.kind == kind),
+    }
+}
+
+/// The canonical `work_type` of a read type: `None` for the kind's default.
+fn read_work_type(t: Option<&'static WorkType>) -> Option<String> {
+    t.filter(|t| t.name != default_work_type(t.kind).name)
         .map(|t| t.name.to_string())
 }
 
@@ -343,28 +373,26 @@ fn row_in(r: RowView<'_>, kind: Option<HouseWorkKind>, articles: &Articles) -> I
         .discount_percentage
         .filter(|d| !d.is_zero())
         .map(|d| (d * Decimal::ONE_HUNDRED).normalize());
+    let typed = kind.and_then(|k| read_type(&r, k));
     let house_work = match (r.is_work_cost, kind) {
-        (Some(true), Some(kind)) => Some(HouseWork {
-            kind,
-            hours: r.work_hours.filter(|h| !h.is_zero()),
-            amount: None,
-            work_type: read_work_type(r.work_cost_type),
-            material: false,
-        }),
-        // A material row: not work cost, with a type of the invoice's kind.
-        (_, Some(kind))
-            if r.work_cost_type
-                .and_then(by_visma)
-                .is_some_and(|t| t.kind == kind) =>
-        {
+        // A green row is its `GreenTechnologyType`, work cost or not.
+        (Some(true), Some(kind)) if kind != HouseWorkKind::Green || typed.is_some() => {
             Some(HouseWork {
                 kind,
-                hours: None,
+                hours: r.work_hours.filter(|h| !h.is_zero()),
                 amount: None,
-                work_type: read_work_type(r.work_cost_type),
-                material: true,
+                work_type: read_work_type(typed),
+                material: false,
             })
         }
+        // A material row: not work cost, with a type of the invoice's kind.
+        (_, Some(kind)) if typed.is_some() => Some(HouseWork {
+            kind,
+            hours: None,
+            amount: None,
+            work_type: read_work_type(typed),
+            material: true,
+        }),
         _ => None,
     };
     InvoiceRow {
@@ -387,14 +415,6 @@ fn row_in(r: RowView<'_>, kind: Option<HouseWorkKind>, articles: &Articles) -> I
         vat_rate,
         discount,
         house_work,
-    }
-}
-
-fn reduction(t: Option<i64>) -> Option<HouseWorkKind> {
-    match t {
-        Some(1) => Some(HouseWorkKind::Rot),
-        Some(2) => Some(HouseWorkKind::Rut),
-        _ => None,
     }
 }
 
@@ -474,7 +494,7 @@ pub fn invoice_in(w: &InvoiceIn, articles: &Articles) -> Result<Remote<Invoice>,
     let id =
         w.id.clone()
             .ok_or_else(|| ApiError::unexpected("a Visma invoice without Id"))?;
-    let kind = reduction(w.rot_reduced_invoicing_type);
+    let kind = super::rot_rut::kind_of(w.rot_reduced_invoicing_type, &w.rot);
     let rows = w
         .rows
         .iter()
@@ -523,7 +543,7 @@ pub fn draft_in(w: &DraftIn, articles: &Articles) -> Result<Remote<Invoice>, Api
     let id =
         w.id.clone()
             .ok_or_else(|| ApiError::unexpected("a Visma draft without Id"))?;
-    let kind = reduction(w.rot_reduced_invoicing_type);
+    let kind = super::rot_rut::kind_of(w.rot_reduced_invoicing_type, &w.rot);
     let rows = w
         .rows
         .iter()

@@ -9,11 +9,14 @@
 //! - rows carry `IsWorkCost` (labour), `WorkCostType` (`CustomerInvoiceRowApi.WorkCostType`'s
 //!   "Possible values"), `WorkHours` and `MaterialCosts` (a material row's amount).
 //!
-//! Green technology (`UsesGreenTechnology`, rows' `GreenTechnologyType`) has no canonical form.
+//! - green technology is the draft's `UsesGreenTechnology` with `RotReducedInvoicingType` 0
+//!   (normal), rows' `GreenTechnologyType` (`CustomerInvoiceRowApi`: 1 SolarCellInstallation,
+//!   2 ElectricEnergyStorageInstallation, 3 ElectricVehicleChargingPointInstallation), and
+//!   the same `Persons` and property fields.
 
 use crate::domain::tax_reduction::{organisation_number, Buyer, PersonalIdentityNumber, Property};
 use crate::domain::{Decimal, HouseWorkKind, Invoice, TaxReduction};
-use crate::providers::lenient::{opt_decimal, opt_i64, opt_number, opt_string};
+use crate::providers::lenient::{opt_bool, opt_decimal, opt_i64, opt_number, opt_string};
 use serde::{Deserialize, Serialize};
 
 /// `RotPropertyType` of an apartment.
@@ -25,11 +28,11 @@ pub const PROPERTY: i64 = 2;
 #[derive(Clone, Default, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct PersonIn {
-    #[serde(deserialize_with = "opt_string")]
     /// `Ssn`.
+    #[serde(deserialize_with = "opt_string")]
     pub ssn: Option<String>,
-    #[serde(deserialize_with = "opt_decimal")]
     /// `Amount`.
+    #[serde(deserialize_with = "opt_decimal")]
     pub amount: Option<Decimal>,
 }
 
@@ -47,17 +50,20 @@ impl std::fmt::Debug for PersonIn {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct RotIn {
-    #[serde(deserialize_with = "opt_i64")]
     /// `RotPropertyType`.
+    #[serde(deserialize_with = "opt_i64")]
     pub rot_property_type: Option<i64>,
-    #[serde(deserialize_with = "opt_string")]
     /// `RotReducedInvoicingPropertyName`.
-    pub rot_reduced_invoicing_property_name: Option<String>,
     #[serde(deserialize_with = "opt_string")]
+    pub rot_reduced_invoicing_property_name: Option<String>,
     /// `RotReducedInvoicingOrgNumber`.
+    #[serde(deserialize_with = "opt_string")]
     pub rot_reduced_invoicing_org_number: Option<String>,
     /// `Persons`.
     pub persons: Option<Vec<PersonIn>>,
+    /// `UsesGreenTechnology`.
+    #[serde(deserialize_with = "opt_bool")]
+    pub uses_green_technology: Option<bool>,
 }
 
 /// One of `Persons` as written.
@@ -66,8 +72,8 @@ pub struct RotIn {
 pub struct PersonOut {
     /// `Ssn`.
     pub ssn: String,
-    #[serde(serialize_with = "opt_number")]
     /// `Amount`.
+    #[serde(serialize_with = "opt_number")]
     pub amount: Option<Decimal>,
 }
 
@@ -85,18 +91,22 @@ impl std::fmt::Debug for PersonOut {
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
 #[serde(rename_all = "PascalCase")]
 pub struct RotOut {
-    #[serde(skip_serializing_if = "Option::is_none")]
     /// `RotPropertyType`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub rot_property_type: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     /// `RotReducedInvoicingPropertyName`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub rot_reduced_invoicing_property_name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     /// `RotReducedInvoicingOrgNumber`.
-    pub rot_reduced_invoicing_org_number: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub rot_reduced_invoicing_org_number: Option<String>,
     /// `Persons`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub persons: Option<Vec<PersonOut>>,
+    /// `UsesGreenTechnology` ("must have RotReducedInvoicingType set to normal and contain at
+    /// least one row with applicable deduction"); only sent as true.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uses_green_technology: Option<bool>,
 }
 
 /// The ROT/RUT fields for `i`'s tax reduction.
@@ -121,7 +131,10 @@ pub fn rot_out(i: &Invoice) -> RotOut {
         persons: (!persons.is_empty()).then_some(persons),
         ..RotOut::default()
     };
-    if let (HouseWorkKind::Rot, Some(p)) = (t.kind, &t.property) {
+    if t.kind == HouseWorkKind::Green {
+        out.uses_green_technology = Some(true);
+    }
+    if let (HouseWorkKind::Rot | HouseWorkKind::Green, Some(p)) = (t.kind, &t.property) {
         out.rot_reduced_invoicing_property_name = p.name().map(|n| n.trim().to_string());
         if p.is_apartment() {
             out.rot_property_type = Some(APARTMENT);
@@ -134,6 +147,17 @@ pub fn rot_out(i: &Invoice) -> RotOut {
         }
     }
     out
+}
+
+/// The kind of a read record: `RotReducedInvoicingType` 1 ROT, 2 RUT; else green technology
+/// when `UsesGreenTechnology`.
+pub fn kind_of(rot_reduced_invoicing_type: Option<i64>, r: &RotIn) -> Option<HouseWorkKind> {
+    match rot_reduced_invoicing_type {
+        Some(1) => Some(HouseWorkKind::Rot),
+        Some(2) => Some(HouseWorkKind::Rut),
+        _ if r.uses_green_technology == Some(true) => Some(HouseWorkKind::Green),
+        _ => None,
+    }
 }
 
 /// The canonical tax reduction of a read record of `kind`; `None` without `Persons`.
@@ -158,12 +182,12 @@ pub fn tax_reduction_in(kind: Option<HouseWorkKind>, r: &RotIn) -> Option<TaxRed
         .clone()
         .filter(|s| !s.trim().is_empty());
     let property = match (kind, r.rot_property_type) {
-        (HouseWorkKind::Rot, Some(APARTMENT)) => Some(Property {
+        (HouseWorkKind::Rot | HouseWorkKind::Green, Some(APARTMENT)) => Some(Property {
             designation: None,
             housing_cooperative_org_number: r.rot_reduced_invoicing_org_number.clone(),
             apartment: name,
         }),
-        (HouseWorkKind::Rot, Some(_)) => Some(Property {
+        (HouseWorkKind::Rot | HouseWorkKind::Green, Some(_)) => Some(Property {
             designation: name,
             housing_cooperative_org_number: None,
             apartment: None,

@@ -98,6 +98,8 @@ pub struct InvoiceRowIn {
     pub work_cost_type: Option<i64>,
     #[serde(deserialize_with = "opt_decimal")]
     pub material_costs: Option<Decimal>,
+    #[serde(deserialize_with = "opt_i64")]
+    pub green_technology_type: Option<i64>,
     #[serde(deserialize_with = "opt_bool")]
     pub is_vat_free: Option<bool>,
     #[serde(deserialize_with = "opt_decimal")]
@@ -134,6 +136,8 @@ pub struct DraftRowIn {
     pub work_cost_type: Option<i64>,
     #[serde(deserialize_with = "opt_decimal")]
     pub material_costs: Option<Decimal>,
+    #[serde(deserialize_with = "opt_i64")]
+    pub green_technology_type: Option<i64>,
     #[serde(deserialize_with = "opt_bool")]
     pub reversed_construction_services_vat_free: Option<bool>,
     #[serde(deserialize_with = "opt_decimal")]

@@ -184,6 +184,8 @@ pub struct DraftRowOut {
     pub work_cost_type: Option<i64>,
     #[serde(serialize_with = "opt_number", skip_serializing_if = "is_none")]
     pub material_costs: Option<Decimal>,
+    #[serde(skip_serializing_if = "is_none")]
+    pub green_technology_type: Option<i64>,
 }
 
 /// A draft body (`CustomerInvoiceDraftApi`; POST, or PUT which replaces it whole). It has no
