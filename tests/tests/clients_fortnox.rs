@@ -408,6 +408,8 @@ async fn every_client_method_keeps_to_fortnox_openapi() {
         kind: shared::domain::HouseWorkKind::Rot,
         hours: Some(d("8")),
         amount: None,
+        work_type: None,
+        material: false,
     });
     inv.rows[1].account_number = Some(3001);
     // A text row travels as its description only.

@@ -115,6 +115,9 @@ async fn handle(ctx: &AppContext, req: &Request) -> Result<Response<Body>, Probl
             shared::records::reverse_charge::check_customers(&ctx.db, &integration.id, &parsed)
                 .await?
                 .map_err(rejected)?;
+            shared::records::house_work::check_customers(&ctx.db, &integration.id, &parsed)
+                .await?
+                .map_err(rejected)?;
             upsert(ctx, &integration, parsed).await?
         }
     };

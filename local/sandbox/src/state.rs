@@ -407,6 +407,12 @@ impl SandboxState {
         }
     }
 
+    /// Every Fortnox tax reduction (`/3/taxreductions`, ROT/RUT buyers) of a company, by `Id`.
+    pub fn fortnox_tax_reductions(&self, company_key: &str) -> Vec<Value> {
+        let mut store = self.rest();
+        store.fortnox_mut(company_key).0.tax_reduction_bodies()
+    }
+
     /// Number of customers of a company.
     pub fn customer_count(&self, provider: ProviderKind, company_key: &str) -> usize {
         let mut store = self.rest();

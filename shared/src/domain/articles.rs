@@ -109,6 +109,7 @@ mod tests {
             our_reference: None,
             your_reference: None,
             reverse_charge_construction: false,
+            tax_reduction: None,
             rows,
             totals: None,
             cancelled: false,

@@ -7,6 +7,7 @@ use super::money::{
     FieldError, FieldErrors,
 };
 use super::payment::PaymentState;
+use super::tax_reduction::{self, TaxReduction};
 use super::text::Lines;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -20,6 +21,10 @@ pub enum HouseWorkKind {
     Rot,
     /// Household services (rut).
     Rut,
+    /// Green technology (grön teknik: solar cells, storage of self-produced electricity,
+    /// charging points for electric vehicles). Fortnox `TaxReductionType` `green`; Visma
+    /// `UsesGreenTechnology` with rows' `GreenTechnologyType`.
+    Green,
 }
 
 /// House work on an invoice row.
@@ -33,6 +38,16 @@ pub struct HouseWork {
     /// Tax reduction claimed on this row, when known.
     #[serde(with = "opt_decimal_str", default)]
     pub amount: Option<Decimal>,
+    /// The type of house work, one of [`super::tax_reduction::WORK_TYPES`] (both providers'
+    /// lists: Fortnox row `HouseWorkType`, Visma row `WorkCostType`); `None` is sent as the
+    /// kind's first type (`construction`, `cleaning`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub work_type: Option<String>,
+    /// Material (or other costs) of the house work rather than labour: no hours, no reduction
+    /// on its own (Fortnox row `HouseWork` false, Visma row `IsWorkCost` false with
+    /// `MaterialCosts`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub material: bool,
 }
 
 /// One invoice row.
@@ -106,6 +121,10 @@ pub struct Invoice {
     /// read-only `ReverseChargeOnConstructionServices`.
     #[serde(default)]
     pub reverse_charge_construction: bool,
+    /// ROT/RUT tax reduction: buyers, their shares and the property (see
+    /// [`super::tax_reduction`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tax_reduction: Option<TaxReduction>,
     /// Rows, at least one.
     pub rows: Vec<InvoiceRow>,
     /// Totals as the provider computed them; ignored when sending.
@@ -296,6 +315,7 @@ impl Invoice {
                 }
             }
         }
+        tax_reduction::check(self, &mut e, Utc::now().date_naive());
         // One kind of tax reduction per invoice at both providers (Fortnox: the invoice's
         // `TaxReductionType`; Visma: the draft's `RotReducedInvoicingType`): refused here rather
         // than at export.
@@ -306,8 +326,9 @@ impl Invoice {
                     None => first_kind = Some(h.kind),
                     Some(k) if k != h.kind => e.push(
                         format!("rows[{i}].house_work.kind"),
-                        "an invoice cannot mix ROT and RUT rows (the accounting systems take one \
-                         kind of tax reduction per invoice); send them as two invoices",
+                        "an invoice cannot mix ROT, RUT and green technology rows (the accounting \
+                         systems take one kind of tax reduction per invoice); send them as two \
+                         invoices",
                     ),
                     Some(_) => {}
                 }
@@ -363,11 +384,23 @@ impl Invoice {
                     "unit_price": canonical_decimal(r.unit_price),
                     "vat_rate": dec(&vat_rate),
                     "discount": dec(&r.discount.filter(|d| !d.is_zero())),
-                    "house_work": r.house_work.as_ref().map(|h| json!({
-                        "kind": h.kind,
-                        "hours": dec(&h.hours),
-                        "amount": dec(&h.amount),
-                    })),
+                    "house_work": r.house_work.as_ref().map(|h| {
+                        let mut v = json!({
+                            "kind": h.kind,
+                            "hours": dec(&h.hours),
+                            "amount": dec(&h.amount),
+                        });
+                        // Only when not the defaults, so the hashes of records stored before
+                        // these fields existed stay as they were; no type is the kind's first.
+                        let default = tax_reduction::default_work_type(h.kind).name;
+                        if let Some(t) = h.work_type.as_deref().filter(|t| *t != default) {
+                            v["work_type"] = Value::String(t.to_string());
+                        }
+                        if h.material {
+                            v["material"] = Value::Bool(true);
+                        }
+                        v
+                    }),
                 })
             })
             .collect();
@@ -389,7 +422,21 @@ impl Invoice {
         if reverse {
             v["reverse_charge_construction"] = Value::Bool(true);
         }
+        if let Some(t) = &self.tax_reduction {
+            v["tax_reduction"] = tax_reduction::hash_part(t);
+        }
         hash_value(&v)
+    }
+
+    /// The record without the buyers' personal identity numbers: how a record pulled from a
+    /// provider reaches the change feed (personal data the app did not send there).
+    pub fn without_personal_numbers(mut self) -> Self {
+        if let Some(t) = &mut self.tax_reduction {
+            for b in &mut t.buyers {
+                b.personal_identity_number = None;
+            }
+        }
+        self
     }
 
     /// The hash the sync engine compares a provider's record by: [`Self::content_hash`] plus
@@ -448,6 +495,7 @@ pub(crate) mod tests {
             our_reference: Some("Anna".into()),
             your_reference: None,
             reverse_charge_construction: false,
+            tax_reduction: None,
             rows: vec![
                 InvoiceRow {
                     description: "Arbete badrum".into(),
@@ -461,6 +509,8 @@ pub(crate) mod tests {
                         kind: HouseWorkKind::Rot,
                         hours: Some(d("8")),
                         amount: None,
+                        work_type: None,
+                        material: false,
                     }),
                 },
                 InvoiceRow {
@@ -497,13 +547,15 @@ pub(crate) mod tests {
             kind: HouseWorkKind::Rot,
             hours: None,
             amount: None,
+            work_type: None,
+            material: false,
         });
         assert_eq!(i.validate(&ROOMY), Ok(()), "two ROT rows are fine");
         i.rows[1].house_work.as_mut().unwrap().kind = HouseWorkKind::Rut;
         let errs = i.validate(&ROOMY).unwrap_err();
         assert_eq!(errs.len(), 1, "{errs:?}");
         assert_eq!(errs[0].field, "rows[1].house_work.kind");
-        assert!(errs[0].message.contains("cannot mix ROT and RUT"));
+        assert!(errs[0].message.contains("cannot mix ROT, RUT and green"));
     }
 
     #[test]

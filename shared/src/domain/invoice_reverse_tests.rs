@@ -78,6 +78,8 @@ fn house_work_on_a_reverse_charge_invoice_is_refused_naming_the_row() {
         kind: HouseWorkKind::Rot,
         hours: None,
         amount: None,
+        work_type: None,
+        material: false,
     });
     let errs = i.validate(&ROOMY).unwrap_err();
     assert_eq!(errs.len(), 1, "{errs:?}");

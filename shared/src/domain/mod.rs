@@ -10,6 +10,7 @@ pub mod money;
 pub mod payment;
 pub mod seal;
 pub mod secret;
+pub mod tax_reduction;
 pub mod text;
 
 pub use articles::ArticleVat;
@@ -23,3 +24,4 @@ pub use job::{Direction, Entity, Job, JobState, Mode, Progress, Target, Trigger}
 pub use money::{Decimal, FieldError};
 pub use payment::{Payment, PaymentState};
 pub use secret::{Secret, SecretDocument, TokenSecret, TokenSet, WebhookKey, WebhookSecret};
+pub use tax_reduction::{Buyer, PersonalIdentityNumber, Property, TaxReduction};

@@ -16,6 +16,7 @@ use serde_json::Value;
 
 pub use crate::sync::SyncRecord;
 
+pub mod house_work;
 pub mod reverse_charge;
 
 /// A record the app can upsert: synced by the engine, validated against the provider's limits

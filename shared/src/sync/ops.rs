@@ -32,6 +32,11 @@ pub trait SyncRecord: DeserializeOwned + Serialize + Clone + Send + Sync {
     fn without_read_only(self) -> Self {
         self
     }
+    /// The record as stored and fed from a provider's copy: personal data the app did not
+    /// send left out (an invoice's buyers' personal identity numbers). Unchanged by default.
+    fn without_personal_data(self) -> Self {
+        self
+    }
 }
 
 impl SyncRecord for Customer {
@@ -74,6 +79,9 @@ impl SyncRecord for Invoice {
         self.payment = None;
         self.credit = None;
         self
+    }
+    fn without_personal_data(self) -> Self {
+        self.without_personal_numbers()
     }
 }
 

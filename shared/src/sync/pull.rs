@@ -356,7 +356,10 @@ impl Run<'_> {
                 rec.set_customer_ref(&cid);
             }
             let local_hash = rec.hash();
-            let doc = serde_json::to_value(&rec).map_err(|e| SyncError::Fatal(e.to_string()))?;
+            // Hashed with what the provider holds (an app's copy with the same buyers is the
+            // same content), stored and fed without the personal data the app did not send.
+            let doc = serde_json::to_value(rec.without_personal_data())
+                .map_err(|e| SyncError::Fatal(e.to_string()))?;
             let m = Mapping {
                 our_id: our_id.clone(),
                 remote_id: Some(r.remote_id.clone()),

@@ -147,6 +147,7 @@ pub fn invoice(id: &str, customer_id: &str, articles: [&str; 2]) -> Invoice {
         our_reference: Some("Anna Svensson".into()),
         your_reference: Some("Per".into()),
         reverse_charge_construction: false,
+        tax_reduction: None,
         rows: vec![
             InvoiceRow {
                 description: "Arbete badrum".into(),

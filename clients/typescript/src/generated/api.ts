@@ -329,7 +329,7 @@ export interface paths {
         put?: never;
         /**
          * Upsert up to 100 of the app's records and queue their export (function `records`)
-         * @description Records are validated field by field against the integration's provider; one bad record (or an id that appears twice) refuses the whole request with every problem listed in `errors`. A record whose content is unchanged is counted in `unchanged` and not exported again. With an `Idempotency-Key`, a repeated request answers the first answer again. The body is limited to 1 MiB like every JSON body here (`MAX_BODY_BYTES`; 100 invoices of four long rows take about 100 KiB). An invoice cannot mix ROT and RUT rows (both systems take one kind of tax reduction per invoice): 400 naming `rows[n].house_work.kind`.
+         * @description Records are validated field by field against the integration's provider; one bad record (or an id that appears twice) refuses the whole request with every problem listed in `errors`. A record whose content is unchanged is counted in `unchanged` and not exported again. With an `Idempotency-Key`, a repeated request answers the first answer again. The body is limited to 1 MiB like every JSON body here (`MAX_BODY_BYTES`; 100 invoices of four long rows take about 100 KiB). An invoice cannot mix ROT and RUT rows (both systems take one kind of tax reduction per invoice): 400 naming `rows[n].house_work.kind`. ROT/RUT buyers, shares, property and house-work types are checked as `TaxReductionInput` and `HouseWork` say, each refusal naming its field.
          */
         post: operations["upsertRecords"];
         delete?: never;
@@ -703,11 +703,38 @@ export interface components {
         /** @description Swedish tax-reduced house work (ROT/RUT) on a row. */
         HouseWork: {
             /** @enum {string} */
-            kind: "rot" | "rut";
+            kind: "rot" | "rut" | "green";
             /** @description Whole hours, 0 to 999. */
             hours?: null | components["schemas"]["Decimal"];
-            /** @description Tax reduction claimed on this row; not negative, 2 decimals. */
+            /** @description Tax reduction claimed on this row; not negative, 2 decimals. With `tax_reduction.buyers`, the rows' amounts add up to the buyers' shares. */
             amount?: null | components["schemas"]["Decimal"];
+            /**
+             * @description The type of house work, from the list both providers have (Fortnox row `HouseWorkType`, Visma row `WorkCostType`, or `GreenTechnologyType` for the last three): the first seven are ROT, the next thirteen RUT, the last three green technology, and the type must be of the row's `kind`, else 400 naming `records[i].rows[n].house_work.work_type`. Null is sent as `construction` (ROT), `cleaning` (RUT) or `solar_cells` (green), and read back as null.
+             * @enum {string|null}
+             */
+            work_type?: "construction" | "electricity" | "glass_metal_work" | "ground_drainage_work" | "masonry" | "painting_wallpapering" | "hvac" | "cleaning" | "textile_clothing" | "snow_plowing" | "gardening" | "babysitting" | "other_care" | "moving_services" | "it_services" | "major_appliance_repair" | "washing_and_care_of_clothing" | "furnishing" | "transportation_services" | "home_maintenance" | "solar_cells" | "storage_self_produced_electricity" | "charging_station_electric_vehicle" | null;
+            /**
+             * @description Material (or other costs) of the house work rather than labour: reports no `hours` (400 naming `records[i].rows[n].house_work.hours`). Fortnox: `HouseWork` false with the row's `HouseWorkType`; Visma: `IsWorkCost` false, `MaterialCosts` the row's net.
+             * @default false
+             */
+            material?: boolean;
+        } | null;
+        /** @description A Swedish personal identity number (or coordination number, day + 60), `YYYYMMDD-NNNN` or `YYYYMMDDNNNN`: the date must exist and not lie ahead and the last digit is the Luhn check digit, else 400 naming `records[i].tax_reduction.buyers[b].personal_identity_number` (the answer never quotes the number). Personal data: never logged, redacted in the service's diagnostics. */
+        PersonalIdentityNumber: string;
+        /** @description The invoice's ROT/RUT tax reduction: the buyers and their shares, and for ROT the property. Its `kind` is the rows' `house_work.kind`; the buyers' `amount`s (whole kronor) add up to the rows' `house_work.amount`s (else 400 naming `records[i].tax_reduction.buyers`). House work for a customer we know as a company is refused (400 naming `records[i].rows[n].house_work`). Fortnox: the invoice's `TaxReductionType` and one `/3/taxreductions` entry per buyer (`SocialSecurityNumber`, `AskedAmount`, `PropertyDesignation`, `ResidenceAssociationOrganisationNumber`), created once after the invoice; Visma: `RotReducedInvoicingType`, `Persons` (`Ssn`, `Amount`), `RotPropertyType`, `RotReducedInvoicingPropertyName`, `RotReducedInvoicingOrgNumber`. Green technology (`kind` `green`): Fortnox `TaxReductionType` `green` with each buyer's share split over the rows' green types in `TaxReductionAmounts` (in proportion to the rows' `house_work.amount`); Visma `UsesGreenTechnology` with `RotReducedInvoicingType` 0 and rows' `GreenTechnologyType`. */
+        TaxReductionInput: {
+            /** @enum {string} */
+            kind: "rot" | "rut" | "green";
+            buyers: {
+                personal_identity_number: components["schemas"]["PersonalIdentityNumber"];
+                amount: components["schemas"]["Decimal"];
+            }[];
+            /** @description Required for ROT and green technology, absent for RUT: a `designation` (fastighetsbeteckning), or a housing cooperative's `housing_cooperative_org_number` (NNNNNN-NNNN, Luhn checked) with the `apartment` number. At most 40 characters each, one line. */
+            property?: {
+                designation?: string | null;
+                housing_cooperative_org_number?: string | null;
+                apartment?: string | null;
+            } | null;
         } | null;
         InvoiceRow: {
             /** @description The row text; it may span lines (tab, CR and LF are allowed), but any other control character refuses the request naming `records[i].rows[j].description`. */
@@ -743,6 +770,7 @@ export interface components {
              * @default false
              */
             reverse_charge_construction?: boolean;
+            tax_reduction?: components["schemas"]["TaxReductionInput"];
             rows: components["schemas"]["InvoiceRow"][];
             totals?: null | components["schemas"]["Totals"];
             /** @description Read-only: the provider's payment state. Accepted so that a record read from the feed can be sent back as it is, and ignored (never stored as the app's, never exported); payments are registered in the accounting system. */
@@ -765,6 +793,20 @@ export interface components {
             your_reference?: string | null;
             /** @description Reverse charge on construction services; its rows carry no VAT (read back as `vat_rate` "0"). Read from Fortnox as the customer's `VATType` `SEREVERSEDVAT` on an invoice without VAT, from Visma as `ReverseChargeOnConstructionServices`. */
             reverse_charge_construction?: boolean;
+            /** @description The ROT/RUT buyers, their shares and the property (Fortnox `/3/taxreductions`, Visma `Persons` and `RotProperty…`). In records pulled from a provider the buyers carry no `personal_identity_number` (personal data the app did not send); the app's own records keep what it sent. Absent without buyers. */
+            tax_reduction?: {
+                /** @enum {string} */
+                kind?: "rot" | "rut" | "green";
+                buyers?: {
+                    personal_identity_number?: string;
+                    amount: string;
+                }[];
+                property?: {
+                    designation?: string | null;
+                    housing_cooperative_org_number?: string | null;
+                    apartment?: string | null;
+                } | null;
+            } | null;
             rows: {
                 description: string;
                 article_number?: string | null;
@@ -775,9 +817,12 @@ export interface components {
                 discount?: string | null;
                 house_work?: {
                     /** @enum {string} */
-                    kind?: "rot" | "rut";
+                    kind?: "rot" | "rut" | "green";
                     hours?: string | null;
                     amount?: string | null;
+                    work_type?: string | null;
+                    /** @description Present only when true. */
+                    material?: boolean;
                 } | null;
             }[];
             totals?: null | components["schemas"]["Totals"];

@@ -31,6 +31,9 @@ pub(crate) struct FortnoxData {
     /// Invoice payments by `Number`.
     pub(super) payments: BTreeMap<u64, Record>,
     pub(super) next_payment_number: u64,
+    /// Tax reductions (ROT/RUT buyers) by `Id`.
+    pub(super) tax_reductions: BTreeMap<u64, Record>,
+    pub(super) next_tax_reduction_id: u64,
     /// How many customers `seed_customers` generated so far.
     pub(super) seeded: u64,
     /// Changes not yet appended to the stream (see `SandboxState::rest`).

@@ -21,7 +21,7 @@
 //!
 //! Layout: `codes.rs` (scopes and error codes, public), `data.rs` (a company's records),
 //! `common.rs` (what every handler shares), `auth.rs` (OAuth flavour, bearer checks),
-//! `customers.rs`, `invoices.rs`,
+//! `customers.rs`, `invoices.rs`, `taxreductions.rs` (ROT/RUT buyers),
 //! `actions.rs` (bookkeep, cancel, credit), `payments.rs` (invoice payments, which settle the
 //! invoice's `Balance` and `FinalPayDate`), `company.rs`, `query.rs` (list parameters),
 //! `fields.rs` (lenient writable fields), `rows.rs` and `amounts.rs` (invoice rows and their
@@ -44,6 +44,7 @@ mod query;
 mod rows;
 mod seed;
 mod shape;
+mod taxreductions;
 
 use std::sync::Arc;
 
@@ -65,5 +66,6 @@ pub(crate) fn router() -> Router<Arc<SandboxState>> {
         .merge(actions::routes())
         .merge(documents::routes())
         .merge(payments::routes())
+        .merge(taxreductions::routes())
         .route("/topics-v1", get(crate::stream::topics_handler))
 }

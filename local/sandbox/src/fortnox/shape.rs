@@ -45,7 +45,14 @@ pub(crate) const PAYMENT_SINGLE: &str = "fortnox_Kf_InvoicePaymentSingleItem";
 /// An invoice payment (list item).
 pub(crate) const PAYMENT_LIST: &str = "fortnox_Kf_InvoicePaymentListItem";
 
+/// A tax reduction (single record).
+pub(crate) const TAX_REDUCTION_SINGLE: &str = "fortnox_TaxReductionSingleItem";
+/// A tax reduction (list item).
+pub(crate) const TAX_REDUCTION_LIST: &str = "fortnox_TaxReductionListItem";
+
 const SHAPES: &[&str] = &[
+    TAX_REDUCTION_SINGLE,
+    TAX_REDUCTION_LIST,
     CUSTOMER_SINGLE,
     CUSTOMER_LIST,
     INVOICE_SINGLE,

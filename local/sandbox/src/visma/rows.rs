@@ -142,6 +142,16 @@ impl VismaData {
         out.insert("LineNumber".into(), Value::from(i + 1));
         if kind == RowKind::Booked {
             out.insert("IsTextRow".into(), Value::Bool(is_text));
+            // `CustomerInvoiceRowApi.IsWorkCost` is read-only ("Only used for Rot/Rut"): a
+            // row with a `WorkCostType` (or a `GreenTechnologyType`) is work cost unless it
+            // states `MaterialCosts`.
+            let typed = ["WorkCostType", "GreenTechnologyType"]
+                .iter()
+                .any(|f| out.get(*f).and_then(Value::as_i64).is_some_and(|t| t != 0));
+            let material = out
+                .get("MaterialCosts")
+                .is_some_and(|v| !v.is_null() && v.as_f64() != Some(0.0));
+            out.insert("IsWorkCost".into(), Value::Bool(typed && !material));
         }
         if is_text {
             if str_field(&out, "Text").trim().is_empty() {

@@ -11,6 +11,7 @@
 
 use super::errors;
 use super::mapping::{customer_in, customer_out, invoice_in, invoice_out, WriteMode};
+use super::tax_reductions::customer_name_of;
 use super::wire::{
     is_complete, parse, CustomerIn, CustomerWrap, InvoiceIn, InvoiceWrap, MetaInformation,
     CUSTOMER_FIELDS_FOR_CANONICAL, INVOICE_FIELDS_FOR_CANONICAL,
@@ -631,7 +632,10 @@ impl AccountingApi for FortnoxApi {
                 Call::with_body(Method::POST, self.url(&["invoices"]), body),
             )
             .await?;
-        self.with_payments(auth, Self::invoice_of(&v)?).await
+        let remote = Self::invoice_of(&v)?;
+        self.put_tax_reductions(auth, &remote.remote_id, &customer_name_of(&v), invoice)
+            .await?;
+        self.with_payments(auth, remote).await
     }
 
     async fn update_invoice(
@@ -651,7 +655,10 @@ impl AccountingApi for FortnoxApi {
                 Call::with_body(Method::PUT, self.url(&["invoices", remote_id]), body),
             )
             .await?;
-        self.with_payments(auth, Self::invoice_of(&v)?).await
+        let remote = Self::invoice_of(&v)?;
+        self.put_tax_reductions(auth, &remote.remote_id, &customer_name_of(&v), invoice)
+            .await?;
+        self.with_payments(auth, remote).await
     }
 
     async fn invoice_action(

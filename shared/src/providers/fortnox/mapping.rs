@@ -15,18 +15,21 @@
 //! | row description, article_number, account_number | `Description`, `ArticleNumber`, `AccountNumber` |
 //! | row quantity, unit_price, vat_rate, discount (%) | `DeliveredQuantity` (a string), `Price`, `VAT` (whole %), `Discount` + `DiscountType: PERCENT` |
 //! | invoice reverse_charge_construction | no field on `fortnox_Kf_InvoiceSingleItem`: written as `VAT` 0 on every priced row (the customer's `VATType` `SEREVERSEDVAT` makes it reverse charge); read as the customer's `VATType` `SEREVERSEDVAT` on an invoice whose priced rows are all `VAT` 0 |
-//! | row house_work rot/rut, hours | `HouseWork`, `HouseWorkType` (`CONSTRUCTION`/`CLEANING` when written), `HouseWorkHoursToReport`; invoice `TaxReductionType` |
+//! | row house_work rot/rut, hours, work_type | `HouseWork`, `HouseWorkType` (the kind's default `CONSTRUCTION`/`CLEANING` without a type), `HouseWorkHoursToReport`; invoice `TaxReductionType` |
+//! | row house_work material | `HouseWork` false with the row's `HouseWorkType` |
+//! | tax_reduction buyers, property | `/3/taxreductions` (`SocialSecurityNumber`, `AskedAmount`, `PropertyDesignation`, `ResidenceAssociationOrganisationNumber`), see `tax_reductions.rs` |
 //! | totals net/vat/total (read) | `Net`, `TotalVAT`, `Total` |
 //! | payment balance/paid/paid_date (read) | `Balance`, `Balance` 0 and not `Cancelled`, `FinalPayDate` |
 //! | payment payments (read) | `GET /3/invoicepayments?invoicenumber=` (`Number`, `PaymentDate`, `Amount`/`AmountCurrency`, `Currency`), see `payments.rs` |
 //!
 //! Lossy spots, by design: Fortnox has no modification time on customers or invoices
 //! (`updated_at` stays `None`); a house-work row's reduction amount is computed by Fortnox and
-//! not read back; "green technology" house work has no canonical form; an `AMOUNT` discount is
+//! not read back; an `AMOUNT` discount is
 //! read back as the equivalent percentage.
 
 use super::wire::{CustomerIn, CustomerOut, InvoiceIn, InvoiceOut, InvoiceRowIn, InvoiceRowOut};
 use crate::domain::money::round_money;
+use crate::domain::tax_reduction::{by_fortnox, default_work_type, work_type, WorkType};
 use crate::domain::{
     Address, Customer, Decimal, HouseWork, HouseWorkKind, Invoice, InvoiceRow, Totals,
 };
@@ -128,7 +131,7 @@ pub fn customer_in(w: &CustomerIn) -> Result<Remote<Customer>, ApiError> {
     })
 }
 
-/// House-work types Fortnox counts as ROT; the rest but green technology are RUT.
+/// House-work types Fortnox counts as ROT; green technology has its own; the rest are RUT.
 const ROT_TYPES: &[&str] = &[
     "CONSTRUCTION",
     "ELECTRICITY",
@@ -214,11 +217,22 @@ pub fn invoice_out(
                     .hours
                     .map(|v| whole(v, format!("rows[{n}].house_work.hours")))
                     .transpose()?;
-                let t = match h.kind {
-                    HouseWorkKind::Rot => "CONSTRUCTION",
-                    HouseWorkKind::Rut => "CLEANING",
+                // `fortnox_Kf_InvoiceRowSinglePayloadItem.HouseWorkType` (enum); a material row
+                // keeps its type with `HouseWork` false and no hours.
+                let t = match h.work_type.as_deref() {
+                    None => default_work_type(h.kind),
+                    Some(name) => work_type(name).ok_or_else(|| {
+                        ApiError::invalid_field(
+                            format!("rows[{n}].house_work.work_type"),
+                            "not a house-work type Fortnox knows",
+                        )
+                    })?,
                 };
-                (Some(true), Some(t), hours)
+                if h.material {
+                    (Some(false), Some(t.fortnox), None)
+                } else {
+                    (Some(true), Some(t.fortnox), hours)
+                }
             }
             None if mode == WriteMode::Update => (Some(false), None, None),
             None => (None, None, None),
@@ -258,6 +272,7 @@ pub fn invoice_out(
         tax_reduction_type: match reduction {
             Some(HouseWorkKind::Rot) => Some("rot"),
             Some(HouseWorkKind::Rut) => Some("rut"),
+            Some(HouseWorkKind::Green) => Some("green"),
             None if mode == WriteMode::Update => Some("none"),
             None => None,
         },
@@ -295,13 +310,27 @@ fn row_in(r: &InvoiceRowIn, invoice_reduction: Option<&str>) -> InvoiceRow {
         (d, _) => d,
     };
     let house_work = match (r.house_work, r.house_work_type.as_deref()) {
+        // A material row of a ROT/RUT invoice: a type of its kind without `HouseWork`.
+        (Some(false) | None, Some(t)) => by_fortnox(t)
+            .filter(|t| Some(kind_code(t.kind)) == invoice_reduction)
+            .map(|t| HouseWork {
+                kind: t.kind,
+                hours: None,
+                amount: None,
+                work_type: non_default(t),
+                material: true,
+            }),
         (Some(true), t) => {
             let kind = match t {
-                Some(t) if GREEN_TYPES.contains(&t) => None,
+                // Green technology only on a `green` invoice.
+                Some(t) if GREEN_TYPES.contains(&t) => {
+                    (invoice_reduction == Some("green")).then_some(HouseWorkKind::Green)
+                }
                 Some(t) if ROT_TYPES.contains(&t) => Some(HouseWorkKind::Rot),
                 Some("OTHERCOSTS") | None => match invoice_reduction {
                     Some("rot") => Some(HouseWorkKind::Rot),
                     Some("rut") => Some(HouseWorkKind::Rut),
+                    Some("green") => Some(HouseWorkKind::Green),
                     _ => None,
                 },
                 Some(_) => Some(HouseWorkKind::Rut),
@@ -310,6 +339,8 @@ fn row_in(r: &InvoiceRowIn, invoice_reduction: Option<&str>) -> InvoiceRow {
                 kind,
                 hours: r.house_work_hours_to_report.filter(|h| !h.is_zero()),
                 amount: None,
+                work_type: t.and_then(by_fortnox).and_then(non_default),
+                material: false,
             })
         }
         _ => None,
@@ -324,6 +355,20 @@ fn row_in(r: &InvoiceRowIn, invoice_reduction: Option<&str>) -> InvoiceRow {
         discount,
         house_work,
     }
+}
+
+fn kind_code(k: HouseWorkKind) -> &'static str {
+    match k {
+        HouseWorkKind::Rot => "rot",
+        HouseWorkKind::Rut => "rut",
+        HouseWorkKind::Green => "green",
+    }
+}
+
+/// The canonical name of a read type, `None` for its kind's default (what a row without a
+/// type is sent as).
+fn non_default(t: &WorkType) -> Option<String> {
+    (t.name != default_work_type(t.kind).name).then(|| t.name.to_string())
 }
 
 /// Whether a read invoice may be reverse charged: it has a priced row and no priced row with
@@ -375,6 +420,8 @@ pub fn invoice_in(w: &InvoiceIn) -> Result<Remote<Invoice>, ApiError> {
         // Not on Fortnox's invoice: the client sets it from the customer's `VATType`
         // ([`with_reverse_charge`]).
         reverse_charge_construction: false,
+        // In `/3/taxreductions`: the client reads it (`tax_reductions.rs`).
+        tax_reduction: None,
         rows: w
             .invoice_rows
             .iter()

@@ -42,6 +42,7 @@ fn invoice() -> Invoice {
         our_reference: Some("Anna".into()),
         your_reference: None,
         reverse_charge_construction: false,
+        tax_reduction: None,
         rows: vec![
             InvoiceRow {
                 description: "Arbete".into(),
@@ -55,6 +56,8 @@ fn invoice() -> Invoice {
                     kind: HouseWorkKind::Rot,
                     hours: Some(d("8")),
                     amount: None,
+                    work_type: None,
+                    material: false,
                 }),
             },
             InvoiceRow {
@@ -142,6 +145,8 @@ fn unmappable_values_name_the_field() {
         kind: HouseWorkKind::Rut,
         hours: None,
         amount: None,
+        work_type: None,
+        material: false,
     });
     assert!(invoice_out(&i, "1", WriteMode::Create).is_err());
 }
@@ -306,7 +311,7 @@ mod round_trips {
                 vat_rate: vat.map(Decimal::from),
                 discount,
                 house_work: match (work, kind) {
-                    (true, Some(kind)) => Some(HouseWork { kind, hours: hours.map(Decimal::from), amount: None }),
+                    (true, Some(kind)) => Some(HouseWork { kind, hours: hours.map(Decimal::from), amount: None, work_type: None, material: false }),
                     _ => None,
                 },
             }
@@ -340,6 +345,7 @@ mod round_trips {
                 our_reference: ours,
                 your_reference: yours,
                 reverse_charge_construction: false,
+                tax_reduction: None,
                 rows,
                 totals: None,
                 cancelled: false,

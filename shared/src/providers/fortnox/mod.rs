@@ -7,6 +7,7 @@ pub mod limits;
 pub mod mapping;
 pub mod payments;
 mod reverse_charge;
+pub mod tax_reductions;
 pub(crate) mod wire;
 
 pub use client::FortnoxApi;

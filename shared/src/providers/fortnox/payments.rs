@@ -74,7 +74,9 @@ impl FortnoxApi {
         remote: Remote<Invoice>,
     ) -> Result<Remote<Invoice>, ApiError> {
         // Every read invoice passes here: complete its reverse-charge flag as well.
-        let mut remote = self.with_reverse_charge(auth, remote).await?;
+        let remote = self.with_reverse_charge(auth, remote).await?;
+        // … and its ROT/RUT buyers (`/3/taxreductions`).
+        let mut remote = self.with_tax_reductions(auth, remote).await?;
         let needed = remote
             .record
             .payment

@@ -33,6 +33,7 @@ fn reverse_invoice() -> Invoice {
         our_reference: None,
         your_reference: None,
         reverse_charge_construction: true,
+        tax_reduction: None,
         rows: vec![
             row("Stomresning", Some(3001), None),
             row("Omvänd betalningsskyldighet", None, None),

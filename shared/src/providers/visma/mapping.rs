@@ -17,7 +17,9 @@
 //! | row quantity, unit_price, discount (%) | `Quantity`, `UnitPrice`, `DiscountPercentage` (a fraction: 10 % is 0.1) |
 //! | row vat_rate | written: the article's rate ([`super::articles`]), or 0 as `ReversedConstructionServicesVatFree`; read: draft rows `ReversedConstructionServicesVatFree`/`VatRate`, invoice rows `IsVatFree`/`VatRate`/`PercentVat`, else the article's |
 //! | invoice reverse_charge_construction | written: `ReversedConstructionServicesVatFree` on every priced draft row; read: draft and invoice `ReverseChargeOnConstructionServices` (read-only), invoice `ReversedConstructionVatInvoicing` |
-//! | row house_work rot/rut, hours | `IsWorkCost`, `WorkHours`; invoice `RotReducedInvoicingType` 1/2 |
+//! | row house_work rot/rut, hours, work_type | `IsWorkCost`, `WorkHours`, `WorkCostType` (the kind's default 1/9 without a type); invoice `RotReducedInvoicingType` 1/2 |
+//! | row house_work material | `IsWorkCost` false, `WorkCostType`, `MaterialCosts` (the row's net) |
+//! | tax_reduction buyers, property | `Persons` (`Ssn`, `Amount`), `RotPropertyType`, `RotReducedInvoicingPropertyName`, `RotReducedInvoicingOrgNumber` (see `rot_rut.rs`) |
 //! | totals (read) | `TotalAmount…` − `TotalVatAmount…` − `TotalRoundings`, in the invoice's currency when given |
 //! | updated_at (read) | invoice `ModifiedUtc` (drafts have none) |
 //! | payment balance/paid/paid_date (read) | `RemainingAmountInvoiceCurrency` (else `RemainingAmount`), `PaymentStatus` 0, `PaymentDate`; no payments list (none readable) |
@@ -33,6 +35,9 @@ use super::articles::{percent, row_vat};
 use super::wire::{CustomerIn, DraftIn, DraftRowIn, InvoiceIn, InvoiceRowIn};
 use super::write::{date_time, CustomerWrite, DraftOut, DraftRowOut};
 use crate::domain::money::round_money;
+use crate::domain::tax_reduction::{
+    by_visma, by_visma_green, default_work_type, work_type, WorkType,
+};
 use crate::domain::{
     Address, Customer, Decimal, HouseWork, HouseWorkKind, Invoice, InvoiceRow, PaymentState, Totals,
 };
@@ -212,8 +217,31 @@ pub fn draft_out(
                 .filter(|d| !d.is_zero() && !is_text)
                 .map(|d| (d / Decimal::ONE_HUNDRED).normalize()),
             reversed_construction_services_vat_free: vat_free,
-            is_work_cost: r.house_work.as_ref().map(|_| true),
-            work_hours: r.house_work.as_ref().and_then(|h| h.hours),
+            // `IsWorkCost` true for labour; a material row states its amount as
+            // `MaterialCosts`; both with the row's `WorkCostType`.
+            is_work_cost: r.house_work.as_ref().map(|h| !h.material),
+            work_hours: r
+                .house_work
+                .as_ref()
+                .filter(|h| !h.material)
+                .and_then(|h| h.hours),
+            work_cost_type: r
+                .house_work
+                .as_ref()
+                .filter(|h| h.kind != HouseWorkKind::Green)
+                .map(|h| cost_type(h, n))
+                .transpose()?,
+            green_technology_type: r
+                .house_work
+                .as_ref()
+                .filter(|h| h.kind == HouseWorkKind::Green)
+                .map(|h| cost_type(h, n))
+                .transpose()?,
+            material_costs: r
+                .house_work
+                .as_ref()
+                .filter(|h| h.material)
+                .map(|_| r.net()),
         });
     }
     Ok(DraftOut {
@@ -222,6 +250,9 @@ pub fn draft_out(
             None => 0,
             Some(HouseWorkKind::Rot) => 1,
             Some(HouseWorkKind::Rut) => 2,
+            // Green technology: "RotReducedInvoicingType set to normal" with
+            // `UsesGreenTechnology` (`rot_rut.rs`).
+            Some(HouseWorkKind::Green) => 0,
         },
         eu_third_party: false,
         invoice_date: date_time(i.invoice_date),
@@ -231,6 +262,7 @@ pub fn draft_out(
         buyers_order_reference: invoice_reference(&i.id),
         is_credit_invoice: i.credit.as_ref().is_some_and(|c| c.credit_note),
         rot_reduced_invoicing_amount: reduction_amount,
+        rot: super::rot_rut::rot_out(i),
         rows,
     })
 }
@@ -246,6 +278,8 @@ struct RowView<'a> {
     quantity: Option<Decimal>,
     is_work_cost: Option<bool>,
     work_hours: Option<Decimal>,
+    work_cost_type: Option<i64>,
+    green_technology_type: Option<i64>,
     /// `Some(0)` for a VAT-free row, the row's own rate when it states one.
     vat_rate: Option<Decimal>,
 }
@@ -262,6 +296,8 @@ impl<'a> From<&'a InvoiceRowIn> for RowView<'a> {
             quantity: r.quantity,
             is_work_cost: r.is_work_cost,
             work_hours: r.work_hours,
+            work_cost_type: r.work_cost_type,
+            green_technology_type: r.green_technology_type,
             // `IsVatFree`, else `VatRate` (null on text rows), else `PercentVat`.
             vat_rate: if r.is_vat_free == Some(true) {
                 Some(Decimal::ZERO)
@@ -284,6 +320,8 @@ impl<'a> From<&'a DraftRowIn> for RowView<'a> {
             quantity: r.quantity,
             is_work_cost: r.is_work_cost,
             work_hours: r.work_hours,
+            work_cost_type: r.work_cost_type,
+            green_technology_type: r.green_technology_type,
             vat_rate: if r.reversed_construction_services_vat_free == Some(true) {
                 Some(Decimal::ZERO)
             } else {
@@ -291,6 +329,37 @@ impl<'a> From<&'a DraftRowIn> for RowView<'a> {
             },
         }
     }
+}
+
+/// The `WorkCostType` (ROT, RUT) or `GreenTechnologyType` (green) of a house-work row.
+fn cost_type(h: &HouseWork, n: usize) -> Result<i64, ApiError> {
+    match h.work_type.as_deref() {
+        None => Ok(default_work_type(h.kind).visma),
+        Some(name) => work_type(name).map(|t| t.visma).ok_or_else(|| {
+            ApiError::invalid_field(
+                format!("rows[{n}].house_work.work_type"),
+                "not a house-work type Visma knows",
+            )
+        }),
+    }
+}
+
+/// The type of a read row of an invoice of `kind`: its `GreenTechnologyType` on a green
+/// invoice, else its `WorkCostType`.
+fn read_type(r: &RowView<'_>, kind: HouseWorkKind) -> Option<&'static WorkType> {
+    match kind {
+        HouseWorkKind::Green => r.green_technology_type.and_then(by_visma_green),
+        _ => r
+            .work_cost_type
+            .and_then(by_visma)
+            .filter(|t| t.kind == kind),
+    }
+}
+
+/// The canonical `work_type` of a read type: `None` for the kind's default.
+fn read_work_type(t: Option<&'static WorkType>) -> Option<String> {
+    t.filter(|t| t.name != default_work_type(t.kind).name)
+        .map(|t| t.name.to_string())
 }
 
 fn row_in(r: RowView<'_>, kind: Option<HouseWorkKind>, articles: &Articles) -> InvoiceRow {
@@ -305,11 +374,25 @@ fn row_in(r: RowView<'_>, kind: Option<HouseWorkKind>, articles: &Articles) -> I
         .discount_percentage
         .filter(|d| !d.is_zero())
         .map(|d| (d * Decimal::ONE_HUNDRED).normalize());
+    let typed = kind.and_then(|k| read_type(&r, k));
     let house_work = match (r.is_work_cost, kind) {
-        (Some(true), Some(kind)) => Some(HouseWork {
+        // A green row is its `GreenTechnologyType`, work cost or not.
+        (Some(true), Some(kind)) if kind != HouseWorkKind::Green || typed.is_some() => {
+            Some(HouseWork {
+                kind,
+                hours: r.work_hours.filter(|h| !h.is_zero()),
+                amount: None,
+                work_type: read_work_type(typed),
+                material: false,
+            })
+        }
+        // A material row: not work cost, with a type of the invoice's kind.
+        (_, Some(kind)) if typed.is_some() => Some(HouseWork {
             kind,
-            hours: r.work_hours.filter(|h| !h.is_zero()),
+            hours: None,
             amount: None,
+            work_type: read_work_type(typed),
+            material: true,
         }),
         _ => None,
     };
@@ -336,14 +419,6 @@ fn row_in(r: RowView<'_>, kind: Option<HouseWorkKind>, articles: &Articles) -> I
     }
 }
 
-fn reduction(t: Option<i64>) -> Option<HouseWorkKind> {
-    match t {
-        Some(1) => Some(HouseWorkKind::Rot),
-        Some(2) => Some(HouseWorkKind::Rut),
-        _ => None,
-    }
-}
-
 /// The parts of a canonical invoice both record kinds fill alike.
 struct Head<'a> {
     id: &'a str,
@@ -358,6 +433,7 @@ struct Head<'a> {
     modified: Option<DateTime<Utc>>,
     payment: Option<PaymentState>,
     reverse_charge: bool,
+    tax_reduction: Option<crate::domain::TaxReduction>,
 }
 
 fn invoice_of(h: Head<'_>, rows: Vec<InvoiceRow>) -> Result<(Invoice, String), ApiError> {
@@ -383,6 +459,7 @@ fn invoice_of(h: Head<'_>, rows: Vec<InvoiceRow>) -> Result<(Invoice, String), A
             our_reference: h.our_reference.clone(),
             your_reference: h.your_reference.clone(),
             reverse_charge_construction: h.reverse_charge,
+            tax_reduction: h.tax_reduction,
             rows,
             totals,
             // Visma has no cancelled state: an invoice is reversed with a credit invoice.
@@ -419,7 +496,7 @@ pub fn invoice_in(w: &InvoiceIn, articles: &Articles) -> Result<Remote<Invoice>,
     let id =
         w.id.clone()
             .ok_or_else(|| ApiError::unexpected("a Visma invoice without Id"))?;
-    let kind = reduction(w.rot_reduced_invoicing_type);
+    let kind = super::rot_rut::kind_of(w.rot_reduced_invoicing_type, &w.rot);
     let rows = w
         .rows
         .iter()
@@ -448,6 +525,7 @@ pub fn invoice_in(w: &InvoiceIn, articles: &Articles) -> Result<Remote<Invoice>,
             payment: payment_of(w, total),
             reverse_charge: w.reverse_charge_on_construction_services == Some(true)
                 || w.reversed_construction_vat_invoicing == Some(true),
+            tax_reduction: super::rot_rut::tax_reduction_in(kind, &w.rot),
         },
         rows,
     )?;
@@ -468,7 +546,7 @@ pub fn draft_in(w: &DraftIn, articles: &Articles) -> Result<Remote<Invoice>, Api
     let id =
         w.id.clone()
             .ok_or_else(|| ApiError::unexpected("a Visma draft without Id"))?;
-    let kind = reduction(w.rot_reduced_invoicing_type);
+    let kind = super::rot_rut::kind_of(w.rot_reduced_invoicing_type, &w.rot);
     let rows = w
         .rows
         .iter()
@@ -497,6 +575,7 @@ pub fn draft_in(w: &DraftIn, articles: &Articles) -> Result<Remote<Invoice>, Api
             // A draft is not booked: nothing can be paid on it yet.
             payment: None,
             reverse_charge: w.reverse_charge_on_construction_services == Some(true),
+            tax_reduction: super::rot_rut::tax_reduction_in(kind, &w.rot),
         },
         rows,
     )?;

@@ -107,6 +107,7 @@ fn invoice() -> Invoice {
         our_reference: Some("Anna".into()),
         your_reference: None,
         reverse_charge_construction: false,
+        tax_reduction: None,
         rows: vec![
             InvoiceRow {
                 description: "Arbete".into(),
@@ -120,6 +121,8 @@ fn invoice() -> Invoice {
                     kind: HouseWorkKind::Rut,
                     hours: Some(d("8")),
                     amount: Some(d("1000")),
+                    work_type: None,
+                    material: false,
                 }),
             },
             InvoiceRow {
@@ -290,7 +293,7 @@ prop_compose! {
             vat_rate: Some(if vat_free { Decimal::ZERO } else { d(rate) }),
             discount,
             house_work: match (work, kind) {
-                (true, Some(kind)) => Some(HouseWork { kind, hours: hours.map(Decimal::from), amount: None }),
+                (true, Some(kind)) => Some(HouseWork { kind, hours: hours.map(Decimal::from), amount: None, work_type: None, material: false }),
                 _ => None,
             },
         }
@@ -322,6 +325,7 @@ fn any_invoice() -> impl Strategy<Value = Invoice> {
             our_reference: ours,
             your_reference: yours,
             reverse_charge_construction: false,
+            tax_reduction: None,
             rows,
             totals: None,
             cancelled: false,

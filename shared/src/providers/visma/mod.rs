@@ -9,6 +9,7 @@ pub mod invoices;
 pub mod limits;
 mod lookups;
 pub mod mapping;
+pub mod rot_rut;
 pub(crate) mod wire;
 pub mod write;
 

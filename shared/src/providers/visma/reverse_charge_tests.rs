@@ -49,6 +49,7 @@ fn reverse_invoice() -> Invoice {
         our_reference: None,
         your_reference: None,
         reverse_charge_construction: true,
+        tax_reduction: None,
         rows: vec![
             row("Stomresning", true, None),
             row("Omvänd betalningsskyldighet", false, None),

@@ -94,6 +94,12 @@ pub struct InvoiceRowIn {
     pub is_work_cost: Option<bool>,
     #[serde(deserialize_with = "opt_decimal")]
     pub work_hours: Option<Decimal>,
+    #[serde(deserialize_with = "opt_i64")]
+    pub work_cost_type: Option<i64>,
+    #[serde(deserialize_with = "opt_decimal")]
+    pub material_costs: Option<Decimal>,
+    #[serde(deserialize_with = "opt_i64")]
+    pub green_technology_type: Option<i64>,
     #[serde(deserialize_with = "opt_bool")]
     pub is_vat_free: Option<bool>,
     #[serde(deserialize_with = "opt_decimal")]
@@ -126,6 +132,12 @@ pub struct DraftRowIn {
     pub is_work_cost: Option<bool>,
     #[serde(deserialize_with = "opt_decimal")]
     pub work_hours: Option<Decimal>,
+    #[serde(deserialize_with = "opt_i64")]
+    pub work_cost_type: Option<i64>,
+    #[serde(deserialize_with = "opt_decimal")]
+    pub material_costs: Option<Decimal>,
+    #[serde(deserialize_with = "opt_i64")]
+    pub green_technology_type: Option<i64>,
     #[serde(deserialize_with = "opt_bool")]
     pub reversed_construction_services_vat_free: Option<bool>,
     #[serde(deserialize_with = "opt_decimal")]
@@ -169,6 +181,9 @@ pub struct InvoiceIn {
     pub total_vat_amount_invoice_currency: Option<Decimal>,
     #[serde(deserialize_with = "opt_i64")]
     pub rot_reduced_invoicing_type: Option<i64>,
+    /// `RotPropertyType`, `RotReducedInvoicingPropertyName`, `…OrgNumber`, `Persons`.
+    #[serde(flatten)]
+    pub rot: super::rot_rut::RotIn,
     pub rows: Option<Vec<InvoiceRowIn>>,
     #[serde(deserialize_with = "opt_utc")]
     pub created_utc: Option<DateTime<Utc>>,
@@ -242,6 +257,9 @@ pub struct DraftIn {
     pub total_roundings: Option<Decimal>,
     #[serde(deserialize_with = "opt_i64")]
     pub rot_reduced_invoicing_type: Option<i64>,
+    /// `RotPropertyType`, `RotReducedInvoicingPropertyName`, `…OrgNumber`, `Persons`.
+    #[serde(flatten)]
+    pub rot: super::rot_rut::RotIn,
     pub rows: Option<Vec<DraftRowIn>>,
     #[serde(deserialize_with = "opt_utc")]
     pub created_utc: Option<DateTime<Utc>>,

@@ -180,6 +180,12 @@ pub struct DraftRowOut {
     pub is_work_cost: Option<bool>,
     #[serde(serialize_with = "opt_number", skip_serializing_if = "is_none")]
     pub work_hours: Option<Decimal>,
+    #[serde(skip_serializing_if = "is_none")]
+    pub work_cost_type: Option<i64>,
+    #[serde(serialize_with = "opt_number", skip_serializing_if = "is_none")]
+    pub material_costs: Option<Decimal>,
+    #[serde(skip_serializing_if = "is_none")]
+    pub green_technology_type: Option<i64>,
 }
 
 /// A draft body (`CustomerInvoiceDraftApi`; POST, or PUT which replaces it whole). It has no
@@ -206,6 +212,9 @@ pub struct DraftOut {
     pub is_credit_invoice: bool,
     #[serde(serialize_with = "opt_number", skip_serializing_if = "is_none")]
     pub rot_reduced_invoicing_amount: Option<Decimal>,
+    /// Buyers and property (`rot_rut.rs`).
+    #[serde(flatten)]
+    pub rot: super::rot_rut::RotOut,
     pub rows: Vec<DraftRowOut>,
 }
 

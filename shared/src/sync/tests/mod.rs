@@ -54,6 +54,7 @@ pub(super) fn invoice(i: usize, customer: usize) -> Invoice {
         our_reference: None,
         your_reference: None,
         reverse_charge_construction: false,
+        tax_reduction: None,
         rows: vec![InvoiceRow {
             description: format!("row of {i}"),
             article_number: None,
