@@ -7,6 +7,7 @@ pub mod connections;
 pub mod context;
 pub mod domain;
 pub mod http;
+pub mod invoicing;
 pub mod jobs;
 #[cfg(any(test, feature = "mocks"))]
 pub mod mocks;

@@ -160,6 +160,33 @@ async fn every_sample_event_gets_the_right_answer() {
         1
     );
 
+    // The exported invoice, sent by e-mail, printed to PDF and credited at the sandbox.
+    let r = invoice_send::handler(ctx, request("invoice_send", &fortnox_id))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{:?}", body(&r));
+    assert_eq!(body(&r)["method"], "email");
+    assert_eq!(stack.sandbox.state.sends().len(), 1);
+    let r = invoice_pdf::handler(ctx, request("invoice_pdf", &fortnox_id))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "application/pdf");
+    assert!(matches!(r.body(), Body::Binary(b) if b.starts_with(b"%PDF-")));
+    let r = invoice_credit::handler(ctx, request("invoice_credit", &fortnox_id))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{:?}", body(&r));
+    assert_eq!(body(&r)["credit_note_id"], "inv-2026-0042-K");
+    assert_eq!(
+        stack
+            .sandbox
+            .state
+            .invoice_count(sandbox::ProviderKind::Fortnox, &key),
+        2,
+        "the invoice and its credit note"
+    );
+
     let dlq: SqsEvent = serde_json::from_str(&event("dead_letter", &fortnox_id)).unwrap();
     let out = dead_letter::handler(ctx, LambdaEvent::new(dlq, context()))
         .await

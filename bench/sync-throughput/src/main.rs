@@ -2,7 +2,8 @@
 //! 1. provider list requests used to pull 10,000 customers (target: exactly ceil(10,000 / 500)),
 //! 2. DynamoDB write calls per 1,000 pulled records,
 //! 3. export throughput through the worker (SQS → worker → engine → client → sandbox) divided by
-//!    the provider's ceiling (target ≥ 0.95), and the 429s drawn (target 0).
+//!    the provider's ceiling (target ≥ 0.95), the 429s drawn (target 0), and the shared
+//!    limiter's reservations per 1,000 provider requests under that steady load (target ≤ 60).
 //!
 //! Everything runs locally: moto, the sandbox with Fortnox's real window shape (25 requests per
 //! sliding 5 s), time-scaled so the run takes seconds. Exits non-zero when a target is missed.
@@ -193,6 +194,7 @@ async fn main() -> Result<(), BoxError> {
         }
     }
     let job_id = stack.ctx.db.list_jobs(&id, 1).await?[0].id.clone();
+    let reserved_before = reservations(&stack).await?;
     stack.start_workers(1);
     let done = stack
         .wait_for_job(&id, &job_id, Duration::from_secs(600))
@@ -224,6 +226,16 @@ async fn main() -> Result<(), BoxError> {
     );
     println!("  achieved / ceiling:             {achieved:.1} / {ceiling:.1} req/s = {ratio:.3} (target >= 0.95)");
     println!("  429s from the provider:         {throttled} (target 0)");
+    let reserved = reservations(&stack).await? - reserved_before;
+    let per_thousand = reserved as f64 * 1000.0 / posts.len().max(1) as f64;
+    println!(
+        "  limiter reservations:           {reserved} ({per_thousand:.1} per 1,000 provider requests, target <= 60)"
+    );
+    if per_thousand > 60.0 {
+        failures.push(format!(
+            "{per_thousand:.1} limiter writes per 1,000 requests"
+        ));
+    }
     if done.state != JobState::Succeeded {
         failures.push(format!("export job ended {:?}", done.state));
     }
@@ -239,4 +251,29 @@ async fn main() -> Result<(), BoxError> {
     } else {
         Err(format!("targets missed: {}", failures.join("; ")).into())
     }
+}
+
+/// Reservations made so far in every rate-limit bucket (each one conditional write; the items
+/// count them, see `shared::store::ratelimit`).
+async fn reservations(stack: &Stack) -> Result<u64, BoxError> {
+    let out = stack
+        .ctx
+        .db
+        .client()
+        .scan()
+        .table_name(stack.ctx.db.table())
+        .filter_expression("begins_with(pk, :p)")
+        .expression_attribute_values(
+            ":p",
+            aws_sdk_dynamodb::types::AttributeValue::S("RATELIMIT#".into()),
+        )
+        .send()
+        .await?;
+    Ok(out
+        .items()
+        .iter()
+        .filter_map(|i| i.get("reservations"))
+        .filter_map(|v| v.as_n().ok())
+        .filter_map(|v| v.parse::<u64>().ok())
+        .sum())
 }

@@ -36,6 +36,12 @@ pub enum Function {
     SyncInvoice,
     /// `records`
     Records,
+    /// `invoice_send`
+    InvoiceSend,
+    /// `invoice_pdf`
+    InvoicePdf,
+    /// `invoice_credit`
+    InvoiceCredit,
     /// `webhook` (behind its Lambda function URL, not the HTTP API)
     Webhook,
     /// `webhook_key`
@@ -156,6 +162,24 @@ pub const ROUTES: &[Route] = &[
         method: "GET",
         path: "/api/integrations/{id}/records/{entity}",
         function: Function::Records,
+        authorized: true,
+    },
+    Route {
+        method: "POST",
+        path: "/api/integrations/{id}/invoices/{invoice_id}/send",
+        function: Function::InvoiceSend,
+        authorized: true,
+    },
+    Route {
+        method: "GET",
+        path: "/api/integrations/{id}/invoices/{invoice_id}/pdf",
+        function: Function::InvoicePdf,
+        authorized: true,
+    },
+    Route {
+        method: "POST",
+        path: "/api/integrations/{id}/invoices/{invoice_id}/credit",
+        function: Function::InvoiceCredit,
         authorized: true,
     },
     // In AWS this is the webhook function's URL (auth type NONE), not an HTTP API route: no
@@ -316,6 +340,9 @@ async fn dispatch(
         Function::Sync => sync::handler(ctx, request).await,
         Function::SyncInvoice => sync_invoice::handler(ctx, request).await,
         Function::Records => records::handler(ctx, request).await,
+        Function::InvoiceSend => invoice_send::handler(ctx, request).await,
+        Function::InvoicePdf => invoice_pdf::handler(ctx, request).await,
+        Function::InvoiceCredit => invoice_credit::handler(ctx, request).await,
         Function::Webhook => webhook::handler(ctx, request).await,
         Function::WebhookKey => webhook_key::handler(ctx, request).await,
     };

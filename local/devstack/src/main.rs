@@ -128,6 +128,7 @@ and turns each change into a targeted pull within seconds (docs/stream.md).
     }
     for (provider, id) in &ids {
         sync_walk_through(&stack, tenant, *provider, id).await?;
+        invoice_walk_through(&stack, tenant, *provider, id).await?;
     }
     if let Some((_, id)) = ids.iter().find(|(p, _)| *p == ProviderKind::Fortnox) {
         stream_walk_through(&stack, tenant, id).await?;
@@ -333,6 +334,57 @@ async fn sync_walk_through(
     Ok(())
 }
 
+/// An exported invoice sent by e-mail, printed and credited through the provider's own actions.
+async fn invoice_walk_through(
+    stack: &Stack,
+    tenant: &str,
+    provider: ProviderKind,
+    id: &str,
+) -> Result<(), BoxError> {
+    let send = format!("/api/integrations/{id}/invoices/demo-inv-001/send");
+    let r = stack
+        .call(
+            Method::POST,
+            &send,
+            Some(tenant),
+            Some(serde_json::json!({"method": "email"})),
+        )
+        .await?;
+    println!(
+        "12. POST {send} {{\"method\":\"email\"}} -> {} {}",
+        r.status, r.text
+    );
+    let pdf = format!("/api/integrations/{id}/invoices/demo-inv-001/pdf");
+    let r = stack
+        .http()
+        .get(format!("{}{pdf}", stack.api_url))
+        .bearer_auth(stack.token_for(tenant))
+        .send()
+        .await?;
+    let status = r.status().as_u16();
+    let bytes = r.bytes().await?;
+    println!(
+        "13. GET {pdf} -> {status} application/pdf, {} bytes starting {:?}",
+        bytes.len(),
+        String::from_utf8_lossy(&bytes[..bytes.len().min(8)])
+    );
+    let credit = format!("/api/integrations/{id}/invoices/demo-inv-002/credit");
+    let r = stack
+        .call(
+            Method::POST,
+            &credit,
+            Some(tenant),
+            Some(serde_json::json!({})),
+        )
+        .await?;
+    println!(
+        "14. POST {credit} -> {} credit note {} ({provider} {})",
+        r.status, r.json["credit_note_id"], r.json["remote_id"]
+    );
+    follow_jobs(stack, tenant, id).await?;
+    Ok(())
+}
+
 /// A change made in Fortnox reaches the app's feed through the stream, with no sync asked for.
 async fn stream_walk_through(stack: &Stack, tenant: &str, id: &str) -> Result<(), BoxError> {
     println!("\n-- real time: Fortnox's change stream --");
@@ -355,7 +407,7 @@ async fn stream_walk_through(stack: &Stack, tenant: &str, id: &str) -> Result<()
         .sandbox
         .state
         .modify_customer(kind, &key, &rid, |v| v["Name"] = serde_json::json!(name));
-    println!("12. a person renames customer {rid} in Fortnox; nobody asks for a sync");
+    println!("15. a person renames customer {rid} in Fortnox; nobody asks for a sync");
     let deadline = started + std::time::Duration::from_secs(60);
     loop {
         let feed = stack
@@ -373,7 +425,7 @@ async fn stream_walk_through(stack: &Stack, tenant: &str, id: &str) -> Result<()
             .any(|e| e["remote_id"] == rid.as_str() && e["record"]["name"] == name);
         if arrived {
             println!(
-                "13. the stream said so, a targeted pull read it: in the feed after {:.1} s -> \"{name}\"",
+                "16. the stream said so, a targeted pull read it: in the feed after {:.1} s -> \"{name}\"",
                 started.elapsed().as_secs_f64()
             );
             return Ok(());

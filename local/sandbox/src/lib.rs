@@ -20,10 +20,12 @@
 //! | `GET\|POST /fortnox/3/customers`, `GET\|PUT\|DELETE /fortnox/3/customers/{n}` | customers |
 //! | `GET\|POST /fortnox/3/invoices`, `GET\|PUT /fortnox/3/invoices/{n}` | invoices |
 //! | `PUT /fortnox/3/invoices/{n}/bookkeep`, `…/cancel`, `…/credit` | invoice actions |
+//! | `GET /fortnox/3/invoices/{n}/email`, `…/einvoice`, `…/eprint`, `…/print`, `…/preview` | sends and PDFs |
 //! | `GET\|POST /visma/v2/customers`, `GET\|PUT\|DELETE /visma/v2/customers/{id}` | customers |
 //! | `GET /visma/v2/termsofpayments[/{id}]`, `…/articles[/{id}]`, `…/articleaccountcodings[/{id}]`, `…/units[/{id}]` | lookups |
 //! | `GET\|POST /visma/v2/customerinvoicedrafts`, `GET\|PUT\|DELETE …/{id}`, `POST …/{id}/convert` | drafts |
 //! | `GET\|POST /visma/v2/customerinvoices`, `GET /visma/v2/customerinvoices/{id}` | invoices |
+//! | `POST /visma/v2/customerinvoices/{id}/email`, `…/einvoice`, `GET …/print`, `…/pdf` | sends and PDFs |
 //! | `GET /_sandbox/token-requests`, `/_sandbox/requests`, `/_sandbox/revocations` | records |
 //! | `POST /_sandbox/expire-access-tokens`, `/_sandbox/clear-records` | test controls |
 //! | `GET\|POST /_sandbox/faults`, `GET /_sandbox/faults-injected` | fault injection |
@@ -65,6 +67,7 @@ pub mod fortnox;
 mod inspect;
 mod lenient;
 mod oauth;
+mod pdf;
 mod provider;
 mod ratelimit;
 mod rest;
@@ -99,7 +102,8 @@ pub use faults::{FaultConfig, FaultKind, InjectedFault, OAuthFaults, LOST_AFTER_
 pub use provider::ProviderKind;
 pub use ratelimit::{FORTNOX_RATE_LIMIT, FORTNOX_RATE_WINDOW, VISMA_RATE_LIMIT, VISMA_RATE_WINDOW};
 pub use state::{
-    token_fingerprint, RequestRecord, RevocationRecord, SandboxState, TokenRequestRecord,
+    token_fingerprint, RequestRecord, RevocationRecord, SandboxState, SendRecord,
+    TokenRequestRecord,
 };
 pub use stream::{StreamEvent, StreamFaults, TOPICS as STREAM_TOPICS};
 

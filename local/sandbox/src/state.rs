@@ -137,6 +137,23 @@ struct Records {
     token_requests: Vec<TokenRequestRecord>,
     requests: Vec<RequestRecord>,
     revocations: Vec<RevocationRecord>,
+    sends: Vec<SendRecord>,
+}
+
+/// One invoice sent to its customer through a provider's send action.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SendRecord {
+    /// Provider.
+    pub provider: ProviderKind,
+    /// Company key.
+    pub company: String,
+    /// The invoice (Fortnox `DocumentNumber`, Visma `Id`).
+    pub invoice: String,
+    /// `email`, `einvoice`, `eprint`, `print` (Fortnox); `email`, `einvoice:<SendType>`
+    /// (Visma).
+    pub method: String,
+    /// Where an e-mail went.
+    pub to: Option<String>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -197,6 +214,15 @@ impl SandboxState {
             .iter()
             .filter(|r| r.provider == provider && r.grant_type == "refresh_token")
             .count()
+    }
+
+    /// Every invoice sent through a send action, oldest first (kept by `clear_records`).
+    pub fn sends(&self) -> Vec<SendRecord> {
+        lock(&self.records).sends.clone()
+    }
+
+    pub(crate) fn record_send(&self, record: SendRecord) {
+        lock(&self.records).sends.push(record);
     }
 
     /// Every request served under `/fortnox` or `/visma`, oldest first.

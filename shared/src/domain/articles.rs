@@ -114,6 +114,7 @@ mod tests {
             totals: None,
             cancelled: false,
             payment: None,
+            credit: None,
             updated_at: None,
         }
     }

@@ -1,5 +1,6 @@
 //! The canonical invoice: header, rows (with ROT/RUT house work) and read-only totals.
 
+use super::credit::CreditState;
 use super::customer::{check_id, hash_value, norm};
 use super::money::{
     canonical_decimal, decimal_str, is_currency_code, opt_decimal_str, round_money, Decimal,
@@ -137,6 +138,9 @@ pub struct Invoice {
     /// records: the records API drops what the app sends here).
     #[serde(default)]
     pub payment: Option<PaymentState>,
+    /// Its credit link (a credit note, or credited); read-only like `payment`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credit: Option<CreditState>,
     /// When the record last changed on the side it was read from.
     #[serde(default)]
     pub updated_at: Option<DateTime<Utc>>,
@@ -439,11 +443,18 @@ impl Invoice {
     /// the payment state, so a payment alone makes the pulled invoice count as changed (and
     /// reach the feed). Equal to the content hash when no payment state is known.
     pub fn remote_hash(&self) -> String {
-        match &self.payment {
-            None => self.content_hash(),
-            Some(p) => hash_value(&json!({
+        match (&self.payment, &self.credit) {
+            (None, None) => self.content_hash(),
+            (Some(p), None) => hash_value(&json!({
                 "content": self.content_hash(),
                 "payment": p.hash(),
+            })),
+            // A credit link is a change too (the credited invoice's own content stays as it
+            // was at Fortnox; only `CreditInvoiceReference` moves).
+            (p, Some(c)) => hash_value(&json!({
+                "content": self.content_hash(),
+                "payment": p.as_ref().map(PaymentState::hash),
+                "credit": c.hash(),
             })),
         }
     }
@@ -516,6 +527,7 @@ pub(crate) mod tests {
             totals: None,
             cancelled: false,
             payment: None,
+            credit: None,
             updated_at: None,
         }
     }

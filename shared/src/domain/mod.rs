@@ -1,6 +1,7 @@
 //! Canonical domain types and pure rules. No I/O lives here.
 
 pub mod articles;
+pub mod credit;
 pub mod customer;
 pub mod integration;
 pub mod invoice;
@@ -13,6 +14,7 @@ pub mod tax_reduction;
 pub mod text;
 
 pub use articles::ArticleVat;
+pub use credit::CreditState;
 pub use customer::{Address, Customer};
 pub use integration::{
     ClaimError, ConnectionMode, Integration, IntegrationStatus, LastError, ProviderKind, TenantId,

@@ -143,6 +143,29 @@ pub enum InvoiceAction {
     Credit,
 }
 
+/// How an invoice reaches its customer through the provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SendMethod {
+    /// By e-mail, to the customer's invoice e-mail address.
+    Email,
+    /// As an e-invoice (Peppol/Svefaktura, through the provider's service).
+    Einvoice,
+    /// On paper, printed and posted by the provider's service.
+    Print,
+}
+
+impl SendMethod {
+    /// The method's name in the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SendMethod::Email => "email",
+            SendMethod::Einvoice => "einvoice",
+            SendMethod::Print => "print",
+        }
+    }
+}
+
 /// The data API of one accounting system. Fortnox and Visma implement it; the sync engine only
 /// talks to this trait.
 #[async_trait]
@@ -261,6 +284,51 @@ pub trait AccountingApi: Send + Sync {
         })
     }
 
+    /// Sends an invoice to its customer by `method` through the provider's own send action;
+    /// gives the provider request that did it (`GET /3/invoices/{n}/email`). Never repeated
+    /// on an unknown outcome (the customer would get it twice).
+    async fn send_invoice(
+        &self,
+        auth: &ApiAuth,
+        remote_id: &str,
+        method: SendMethod,
+    ) -> Result<&'static str, ApiError> {
+        let _ = (auth, remote_id);
+        Err(unsupported(self.kind(), method.as_str()))
+    }
+
+    /// The invoice as the provider prints it: a PDF document.
+    async fn invoice_pdf(&self, auth: &ApiAuth, remote_id: &str) -> Result<Vec<u8>, ApiError> {
+        let _ = (auth, remote_id);
+        Err(unsupported(self.kind(), "pdf"))
+    }
+
+    /// Credits `original` in full: the provider's credit note, carrying `credit_id` as our
+    /// reference where the provider keeps one. Never repeated blindly: after an unknown
+    /// outcome, [`Self::find_credit_note`] says whether it was made.
+    async fn credit_invoice(
+        &self,
+        auth: &ApiAuth,
+        original: &Remote<Invoice>,
+        credit_id: &str,
+    ) -> Result<Remote<Invoice>, ApiError> {
+        let _ = (auth, original, credit_id);
+        Err(unsupported(self.kind(), "credit"))
+    }
+
+    /// The credit note of `original_remote_id` made by [`Self::credit_invoice`] with
+    /// `credit_id` (or, where the provider links them, any credit note of it), finished when
+    /// its making stopped half way.
+    async fn find_credit_note(
+        &self,
+        auth: &ApiAuth,
+        original_remote_id: &str,
+        credit_id: &str,
+    ) -> Result<Option<Remote<Invoice>>, ApiError> {
+        let _ = (auth, original_remote_id, credit_id);
+        Ok(None)
+    }
+
     // Added for the sync engine (h-engine): what finishing a create means is the provider's
     // business, so the engine never asks which provider it talks to.
     /// Finishes an invoice whose create stopped after its first step, as found by our reference
@@ -299,6 +367,14 @@ pub trait AccountingApi: Send + Sync {
     async fn article_vat(&self, auth: &ApiAuth) -> Result<Option<ArticleVat>, ApiError> {
         let _ = auth;
         Ok(None)
+    }
+}
+
+fn unsupported(kind: ProviderKind, what: &str) -> ApiError {
+    ApiError::InvalidData {
+        code: None,
+        message: format!("{kind} does not support `{what}` on invoices"),
+        field: None,
     }
 }
 

@@ -9,7 +9,9 @@ pub mod oauth;
 pub mod settings;
 pub mod visma;
 
-pub use api::{AccountingApi, ApiAuth, IdPage, InvoiceAction, Page, Remote, Unreadable};
+pub use api::{
+    AccountingApi, ApiAuth, IdPage, InvoiceAction, Page, Remote, SendMethod, Unreadable,
+};
 pub use limits::{limits_for, RecordLimits};
 pub use settings::{
     ApiSettings, AppCredentials, ClientCredentials, CredentialsSource, FortnoxSettings,

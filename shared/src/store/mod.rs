@@ -1,6 +1,7 @@
 //! Adapters to AWS: one file per service. Every key is led by the tenant (or by a hash of an
 //! OAuth state, which is bound to a tenant), see `docs/data-model.md`.
 
+pub mod actions;
 pub mod articles;
 pub mod consent;
 pub mod dynamo;

@@ -1,7 +1,8 @@
 //! Rate-limit buckets in DynamoDB: one item per bucket holding the next free slot.
 //!
 //! Item: `pk = RATELIMIT#<bucket key>`, `sk = BUCKET`, `tat` (next free slot, microseconds
-//! since the epoch) and `ttl` (an hour after the last reservation, so idle buckets vanish).
+//! since the epoch), `ttl` (an hour after the last reservation, so idle buckets vanish) and
+//! `reservations` (how many were made: what the limiter costs, read by `bench/sync-throughput`).
 //! A reservation of k slots is one conditional `UpdateItem`:
 //! - busy bucket (`tat > now`): `SET tat = tat + k×spacing`, returning the new `tat`; the
 //!   slots are the k before it;
@@ -55,10 +56,11 @@ impl RateLimitStore {
             .table_name(&self.table)
             .key("pk", s(bucket_pk(key)))
             .key("sk", s(BUCKET_SK))
-            .update_expression("SET tat = tat + :span, #ttl = :ttl")
+            .update_expression("SET tat = tat + :span, #ttl = :ttl ADD reservations :one")
             .condition_expression("tat > :now")
             .expression_attribute_names("#ttl", "ttl")
             .expression_attribute_values(":span", n(span))
+            .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":now", n(now_us))
             .expression_attribute_values(":ttl", n(now_us / 1_000_000 + BUCKET_TTL_SECONDS))
             .return_values(ReturnValue::UpdatedNew)
@@ -97,10 +99,11 @@ impl RateLimitStore {
             .table_name(&self.table)
             .key("pk", s(bucket_pk(key)))
             .key("sk", s(BUCKET_SK))
-            .update_expression("SET tat = :next, #ttl = :ttl")
+            .update_expression("SET tat = :next, #ttl = :ttl ADD reservations :one")
             .condition_expression("attribute_not_exists(tat) OR tat <= :now")
             .expression_attribute_names("#ttl", "ttl")
             .expression_attribute_values(":next", n(now_us + span))
+            .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":now", n(now_us))
             .expression_attribute_values(":ttl", n(now_us / 1_000_000 + BUCKET_TTL_SECONDS))
             .send()

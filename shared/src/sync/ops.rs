@@ -77,6 +77,7 @@ impl SyncRecord for Invoice {
         // `fortnox_Kf_InvoiceSinglePayloadItem`; Visma's `RemainingAmount`, `PaymentStatus`,
         // `PaymentDate` are `readOnly` in `CustomerInvoiceApi`): ignored, like `totals`.
         self.payment = None;
+        self.credit = None;
         self
     }
     fn without_personal_data(self) -> Self {

@@ -173,6 +173,7 @@ pub fn invoice(id: &str, customer_id: &str, articles: [&str; 2]) -> Invoice {
         totals: None,
         cancelled: false,
         payment: None,
+        credit: None,
         updated_at: None,
     }
 }

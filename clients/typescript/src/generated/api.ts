@@ -257,6 +257,66 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/integrations/{id}/invoices/{invoice_id}/send": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send an exported invoice to its customer through the provider (function `invoice_send`)
+         * @description Uses the provider's own send action: Fortnox `GET /3/invoices/{n}/email`, `/einvoice`, `/eprint` (print = printed and posted by Fortnox's service); Visma `POST /v2/customerinvoices/{id}/email`, `/einvoice` (`SendType` 1, or 2 for print). Exactly once: a request is taken before the provider is asked, and the same request again (same `method`, same or no `Idempotency-Key`) answers the first answer with `Idempotent-Replayed: true` and sends nothing. To send the invoice again on purpose, give a new `Idempotency-Key`. When the provider's answer is lost, a retry does not send again (`send-outcome-unknown`).
+         */
+        post: operations["sendInvoice"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/integrations/{id}/invoices/{invoice_id}/pdf": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The exported invoice as the provider prints it (function `invoice_pdf`)
+         * @description Fortnox `GET /3/invoices/{n}/preview` (which does not mark the invoice sent), Visma `GET /v2/customerinvoices/{id}/print`. At most 4.3 MB (Lambda's response limit).
+         */
+        get: operations["invoicePdf"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/integrations/{id}/invoices/{invoice_id}/credit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Credit an exported invoice in full (function `invoice_credit`)
+         * @description Fortnox `PUT /3/invoices/{n}/credit`; Visma a credit invoice (a draft with `IsCreditInvoice` and negated quantities, booked). The credit note is mapped to `credit_note_id` (default `<invoice_id>-credit`) and pulled, so it and the credited invoice reach the feed. Exactly once: before asking and after an unknown outcome the invoice's credit note is looked for and adopted; asking again answers the first answer.
+         */
+        post: operations["creditInvoice"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/integrations/{id}/records/{entity}": {
         parameters: {
             query?: never;
@@ -715,6 +775,8 @@ export interface components {
             totals?: null | components["schemas"]["Totals"];
             /** @description Read-only: the provider's payment state. Accepted so that a record read from the feed can be sent back as it is, and ignored (never stored as the app's, never exported); payments are registered in the accounting system. */
             payment?: null | components["schemas"]["PaymentState"];
+            /** @description Read-only: the provider's credit link. Accepted so that a record read from the feed can be sent back as it is, and ignored; credit through `…/invoices/{invoice_id}/credit`. */
+            credit?: components["schemas"]["CreditState"];
             /** Format: date-time */
             updated_at?: string | null;
         };
@@ -768,8 +830,35 @@ export interface components {
             cancelled?: boolean;
             /** @description Whether and when the invoice was paid, as the accounting system books it (pulled records only; null when the provider did not say). A payment alone makes the invoice appear in the feed again. */
             payment?: null | components["schemas"]["PaymentState"];
+            /** @description A credit note, or an invoice credited (pulled records only; absent when neither). A credit alone makes the invoice appear in the feed again. */
+            credit?: components["schemas"]["CreditState"];
             /** Format: date-time */
             updated_at?: string | null;
+        };
+        InvoiceSent: {
+            invoice_id: string;
+            remote_id: string;
+            /** @enum {string} */
+            method: "email" | "einvoice" | "print";
+            /** @description The provider request that sent it. */
+            provider_action: string;
+            /** Format: date-time */
+            sent_at: string;
+        };
+        InvoiceCredited: {
+            invoice_id: string;
+            credit_note_id: string;
+            /** @description The provider's id of the credit note. */
+            remote_id: string;
+            credit_note: components["schemas"]["Invoice"];
+            /** @description The targeted pulls that bring the credit note and the invoice to the feed. */
+            jobs: string[];
+        };
+        /** @description How an invoice and its credit notes are linked; read-only. Fortnox: `Credit`, `CreditInvoiceReference`; Visma eAccounting: `IsCreditInvoice`, `CreditedBy` (Visma does not name the invoice a credit invoice credits). */
+        CreditState: {
+            credit_note?: boolean;
+            credits_remote_id?: string | null;
+            credited_by_remote_ids?: string[];
         };
         /** @description An invoice's payment state; read-only. Fortnox: `Balance`, `FinalPayDate` and the invoice's payments (`/3/invoicepayments`). Visma eAccounting: `RemainingAmountInvoiceCurrency`, `PaymentStatus` (0 = paid), `PaymentDate`; Visma has no read of an invoice's payments, so `payments` is null there. */
         PaymentState: {
@@ -924,6 +1013,10 @@ export interface components {
     parameters: {
         /** @description The integration id (a UUID for integrations created by this API). */
         IntegrationId: string;
+        /** @description Our id of an exported invoice. */
+        InvoiceId: string;
+        /** @description The same key and request answer the first answer again. */
+        IdempotencyKey: string;
         /** @description A job id (time-ordered, e.g. `20261120T101500123Z-1a2b3c4d5e6f`). */
         JobId: string;
         Entity: components["schemas"]["Entity"];
@@ -1452,6 +1545,194 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             500: components["responses"]["InternalError"];
+        };
+    };
+    sendInvoice: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The same key and request answer the first answer again. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                /** @description The integration id (a UUID for integrations created by this API). */
+                id: components["parameters"]["IntegrationId"];
+                /** @description Our id of an exported invoice. */
+                invoice_id: components["parameters"]["InvoiceId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @enum {string} */
+                    method: "email" | "einvoice" | "print";
+                };
+            };
+        };
+        responses: {
+            /** @description Sent (or, replayed, sent before by the same request). */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvoiceSent"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            /** @description The integration is not connected, the invoice is not exported yet (`invoice-not-exported`), the same send is in progress, or an earlier attempt's outcome is unknown (`send-outcome-unknown`: not sent again). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description The provider refused the send (`provider-refused`, e.g. no e-mail address). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["ProviderError"];
+            503: components["responses"]["ProviderError"];
+            /** @description The provider's answer was lost (`send-outcome-unknown`); not sent again by a retry. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    invoicePdf: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The integration id (a UUID for integrations created by this API). */
+                id: components["parameters"]["IntegrationId"];
+                /** @description Our id of an exported invoice. */
+                invoice_id: components["parameters"]["InvoiceId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The PDF. */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/pdf": string;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            /** @description The integration is not connected, or the invoice is not exported yet. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The provider refused (`provider-refused`, e.g. a Visma draft). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["ProviderError"];
+            503: components["responses"]["ProviderError"];
+        };
+    };
+    creditInvoice: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The integration id (a UUID for integrations created by this API). */
+                id: components["parameters"]["IntegrationId"];
+                /** @description Our id of an exported invoice. */
+                invoice_id: components["parameters"]["InvoiceId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": {
+                    credit_note_id?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Credited (also when asked again). */
+            201: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvoiceCredited"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            /** @description The integration is not connected, the invoice is not exported yet, or another request is crediting it. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description The provider refused (`provider-refused`), or the invoice is a credit note or cancelled. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["ProviderError"];
+            503: components["responses"]["ProviderError"];
+            /** @description The provider's answer was lost (`credit-outcome-unknown`): send the same request again; it adopts a credit note made meanwhile. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     recordFeed: {

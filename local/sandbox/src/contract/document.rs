@@ -31,6 +31,8 @@ pub(crate) struct Operation {
     pub request: Option<Value>,
     /// `"200"`, `"2XX"`, `"default"`, … → schema of the JSON body (`None`: no body documented).
     pub responses: BTreeMap<String, Option<Value>>,
+    /// The statuses documented with an `application/pdf` body (not checked: a PDF).
+    pub pdf: Vec<String>,
 }
 
 /// Why a request does not address a documented operation: one line for the violation.
@@ -226,10 +228,21 @@ fn operation(template: &str, op: &Value) -> Operation {
                 .collect()
         })
         .unwrap_or_default();
+    let pdf = op
+        .get("responses")
+        .and_then(Value::as_object)
+        .map(|rs| {
+            rs.iter()
+                .filter(|(_, r)| r.pointer("/content/application~1pdf").is_some())
+                .map(|(status, _)| status.clone())
+                .collect()
+        })
+        .unwrap_or_default();
     Operation {
         template: template.to_string(),
         request,
         responses,
+        pdf,
     }
 }
 

@@ -34,3 +34,10 @@ pub(crate) fn mode(direction: Direction, _method: &str, _status: Option<u16>) ->
         optional_nullable: false,
     }
 }
+
+/// Operations whose PDF body the document gives in words only: `GET
+/// /customerinvoices/{invoiceId}/print` documents its 200 without content, but its description
+/// says "The response will be the actual PDF file content".
+pub(crate) fn pdf_in_prose(method: &str, template: &str) -> bool {
+    method.eq_ignore_ascii_case("get") && template.ends_with("/customerinvoices/{invoiceId}/print")
+}

@@ -35,6 +35,7 @@ mod common;
 mod company;
 mod customers;
 pub(crate) mod data;
+mod documents;
 mod errors;
 mod fields;
 mod invoices;
@@ -63,6 +64,7 @@ pub(crate) fn router() -> Router<Arc<SandboxState>> {
         .merge(customers::routes())
         .merge(invoices::routes())
         .merge(actions::routes())
+        .merge(documents::routes())
         .merge(payments::routes())
         .merge(taxreductions::routes())
         .route("/topics-v1", get(crate::stream::topics_handler))

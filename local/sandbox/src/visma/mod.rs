@@ -18,6 +18,7 @@ mod codes;
 mod common;
 mod customers;
 pub(crate) mod data;
+mod documents;
 mod drafts;
 mod errors;
 mod invoices;
@@ -85,4 +86,11 @@ pub(crate) fn router() -> Router<Arc<SandboxState>> {
         )
         .route("/v2/customerinvoices/{id}", get(invoices::get_one))
         .route("/v2/customerinvoices/{id}/payments", post(payments::create))
+        .route("/v2/customerinvoices/{id}/email", post(documents::email))
+        .route(
+            "/v2/customerinvoices/{id}/einvoice",
+            post(documents::einvoice),
+        )
+        .route("/v2/customerinvoices/{id}/print", get(documents::print))
+        .route("/v2/customerinvoices/{id}/pdf", get(documents::pdf_url))
 }

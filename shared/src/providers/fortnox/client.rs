@@ -20,7 +20,7 @@ use crate::domain::{Customer, Entity, Invoice, ProviderKind};
 use crate::http::outbound::Stats;
 use crate::http::{ApiError, Bucket, Call, Outbound};
 use crate::providers::api::{
-    AccountingApi, ApiAuth, IdPage, InvoiceAction, Page, Remote, Unreadable,
+    AccountingApi, ApiAuth, IdPage, InvoiceAction, Page, Remote, SendMethod, Unreadable,
 };
 use crate::providers::settings::FortnoxSettings;
 use crate::providers::{ApiSettings, CompanyInfo, CredentialStore};
@@ -98,6 +98,16 @@ impl FortnoxApi {
     }
 
     pub(super) async fn send(&self, auth: &ApiAuth, call: Call) -> Result<Value, ApiError> {
+        let body = self.send_raw(auth, call).await?;
+        if body.is_empty() {
+            return Ok(Value::Null);
+        }
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::unexpected(format!("Fortnox answer is not JSON: {e}")))
+    }
+
+    /// Sends `call`; gives the answer's body as it came (a PDF, say).
+    pub(super) async fn send_raw(&self, auth: &ApiAuth, call: Call) -> Result<Vec<u8>, ApiError> {
         let bucket = self.bucket(auth).await;
         let answer = self
             .out
@@ -109,11 +119,7 @@ impl FortnoxApi {
                 self.settings.fortnox_limit.window,
             )
             .await?;
-        if answer.body.is_empty() {
-            return Ok(Value::Null);
-        }
-        serde_json::from_slice(&answer.body)
-            .map_err(|e| ApiError::unexpected(format!("Fortnox answer is not JSON: {e}")))
+        Ok(answer.body)
     }
 
     pub(super) fn list_call(&self, what: &str, page: u32) -> Call {
@@ -221,7 +227,7 @@ impl FortnoxApi {
         customer_in(&w)
     }
 
-    fn invoice_of(v: &Value) -> Result<Remote<Invoice>, ApiError> {
+    pub(super) fn invoice_of(v: &Value) -> Result<Remote<Invoice>, ApiError> {
         let w: InvoiceIn = parse(
             "invoice",
             "DocumentNumber",
@@ -528,6 +534,37 @@ impl AccountingApi for FortnoxApi {
             Err(ApiError::NotFound { .. }) => Ok(None),
             Err(e) => Err(e),
         }
+    }
+
+    async fn send_invoice(
+        &self,
+        auth: &ApiAuth,
+        remote_id: &str,
+        method: SendMethod,
+    ) -> Result<&'static str, ApiError> {
+        self.send_by(auth, remote_id, method).await
+    }
+
+    async fn invoice_pdf(&self, auth: &ApiAuth, remote_id: &str) -> Result<Vec<u8>, ApiError> {
+        self.preview(auth, remote_id).await
+    }
+
+    async fn credit_invoice(
+        &self,
+        auth: &ApiAuth,
+        original: &Remote<Invoice>,
+        _credit_id: &str,
+    ) -> Result<Remote<Invoice>, ApiError> {
+        self.credit_note(auth, &original.remote_id).await
+    }
+
+    async fn find_credit_note(
+        &self,
+        auth: &ApiAuth,
+        original_remote_id: &str,
+        _credit_id: &str,
+    ) -> Result<Option<Remote<Invoice>>, ApiError> {
+        self.credit_note_of(auth, original_remote_id).await
     }
 
     async fn invoice_of_payment(

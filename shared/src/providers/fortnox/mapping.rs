@@ -431,11 +431,19 @@ pub fn invoice_in(w: &InvoiceIn) -> Result<Remote<Invoice>, ApiError> {
         totals,
         cancelled: w.cancelled.unwrap_or(false),
         payment: super::payments::state_of(w),
+        credit: super::documents::credit_of(w),
         updated_at: None,
     };
+    let credit_note = record.credit.as_ref().is_some_and(|c| c.credit_note);
     Ok(Remote {
         remote_id,
-        our_reference: w.external_invoice_reference1.clone(),
+        // A credit note is a copy of the invoice it credits, our reference included: never
+        // adopted by that reference (it would be read as the credited invoice). Ours are
+        // mapped when we credit; one made in Fortnox gets an id of its own.
+        our_reference: w
+            .external_invoice_reference1
+            .clone()
+            .filter(|_| !credit_note),
         record,
         modified_at: None,
         customer_remote_id: (!customer.is_empty()).then_some(customer),

@@ -74,6 +74,7 @@ fn invoice() -> Invoice {
         totals: None,
         cancelled: false,
         payment: None,
+        credit: None,
         updated_at: None,
     }
 }
@@ -349,6 +350,7 @@ mod round_trips {
                 totals: None,
                 cancelled: false,
                 payment: None,
+                credit: None,
                 updated_at: None,
             }
         })

@@ -1,6 +1,7 @@
 //! Fortnox: OAuth at `apps.fortnox.se/oauth-v1`, REST at `api.fortnox.se/3`.
 
 pub mod client;
+mod documents;
 pub mod errors;
 pub mod limits;
 pub mod mapping;

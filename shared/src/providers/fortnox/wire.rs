@@ -147,6 +147,17 @@ pub struct InvoiceIn {
     /// The day the invoice was paid in full (`FinalPayDate`, read-only; `null` until then).
     #[serde(deserialize_with = "opt_date")]
     pub final_pay_date: Option<NaiveDate>,
+    /// A credit note: `"true"` (`fortnox_Kf_InvoiceSingleItem.Credit`, a string).
+    #[serde(deserialize_with = "opt_bool")]
+    pub credit: Option<bool>,
+    /// On a credit note the invoice it credits, on a credited invoice its credit note; `"0"`
+    /// when neither (`CreditInvoiceReference`, a string).
+    #[serde(deserialize_with = "opt_string")]
+    pub credit_invoice_reference: Option<String>,
+    /// Sent to the customer (`Sent`; set by `/email`, `/einvoice`, `/eprint`, `/print`,
+    /// `/externalprint`, not by `/preview`).
+    #[serde(deserialize_with = "opt_bool")]
+    pub sent: Option<bool>,
 }
 
 /// An invoice payment as Fortnox sends it (`fortnox_Kf_InvoicePaymentListItem`,
@@ -220,6 +231,8 @@ pub const INVOICE_FIELDS_FOR_CANONICAL: &[&str] = &[
     "Cancelled",
     "Balance",
     "FinalPayDate",
+    "Credit",
+    "CreditInvoiceReference",
 ];
 
 /// Whether a list item carries every field in `needed`.

@@ -16,7 +16,9 @@ use super::wire::Meta;
 use crate::domain::{Customer, Entity, Invoice, ProviderKind};
 use crate::http::outbound::Stats;
 use crate::http::{ApiError, Bucket, Call, Outbound};
-use crate::providers::api::{AccountingApi, ApiAuth, IdPage, InvoiceAction, Page, Remote};
+use crate::providers::api::{
+    AccountingApi, ApiAuth, IdPage, InvoiceAction, Page, Remote, SendMethod,
+};
 use crate::providers::settings::VismaSettings;
 use crate::providers::{ApiSettings, CompanyInfo, CredentialStore};
 use async_trait::async_trait;
@@ -104,6 +106,21 @@ impl VismaApi {
         endpoint: &str,
         call: Call,
     ) -> Result<Value, ApiError> {
+        let body = self.send_raw(auth, endpoint, call).await?;
+        if body.is_empty() {
+            return Ok(Value::Null);
+        }
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::unexpected(format!("Visma answer is not JSON: {e}")))
+    }
+
+    /// Sends `call`; gives the answer's body as it came (a PDF, say).
+    pub(super) async fn send_raw(
+        &self,
+        auth: &ApiAuth,
+        endpoint: &str,
+        call: Call,
+    ) -> Result<Vec<u8>, ApiError> {
         // Visma counts per client id and endpoint, across every company the app serves.
         let client = self
             .credentials
@@ -125,11 +142,7 @@ impl VismaApi {
                 self.settings.visma_limit.window,
             )
             .await?;
-        if answer.body.is_empty() {
-            return Ok(Value::Null);
-        }
-        serde_json::from_slice(&answer.body)
-            .map_err(|e| ApiError::unexpected(format!("Visma answer is not JSON: {e}")))
+        Ok(answer.body)
     }
 
     /// A JSON body of `body`.
@@ -341,6 +354,37 @@ impl AccountingApi for VismaApi {
     ) -> Result<Remote<Invoice>, ApiError> {
         self.action(auth, remote_id, action).await
     }
+    async fn send_invoice(
+        &self,
+        auth: &ApiAuth,
+        remote_id: &str,
+        method: SendMethod,
+    ) -> Result<&'static str, ApiError> {
+        self.send_by(auth, remote_id, method).await
+    }
+
+    async fn invoice_pdf(&self, auth: &ApiAuth, remote_id: &str) -> Result<Vec<u8>, ApiError> {
+        self.print(auth, remote_id).await
+    }
+
+    async fn credit_invoice(
+        &self,
+        auth: &ApiAuth,
+        original: &Remote<Invoice>,
+        credit_id: &str,
+    ) -> Result<Remote<Invoice>, ApiError> {
+        self.credit_note(auth, original, credit_id).await
+    }
+
+    async fn find_credit_note(
+        &self,
+        auth: &ApiAuth,
+        _original_remote_id: &str,
+        credit_id: &str,
+    ) -> Result<Option<Remote<Invoice>>, ApiError> {
+        self.credit_note_by_reference(auth, credit_id).await
+    }
+
     // Added for the sync engine (h-engine): a create is a draft POST, then (when drafts are
     // converted) the conversion; a draft found after an ambiguous create is converted here.
     async fn complete_invoice(

@@ -260,6 +260,7 @@ pub fn draft_out(
         your_reference: present(&i.your_reference),
         our_reference: present(&i.our_reference),
         buyers_order_reference: invoice_reference(&i.id),
+        is_credit_invoice: i.credit.as_ref().is_some_and(|c| c.credit_note),
         rot_reduced_invoicing_amount: reduction_amount,
         rot: super::rot_rut::rot_out(i),
         rows,
@@ -464,6 +465,7 @@ fn invoice_of(h: Head<'_>, rows: Vec<InvoiceRow>) -> Result<(Invoice, String), A
             // Visma has no cancelled state: an invoice is reversed with a credit invoice.
             cancelled: false,
             payment: h.payment,
+            credit: None,
             updated_at: h.modified,
         },
         customer,
@@ -508,7 +510,7 @@ pub fn invoice_in(w: &InvoiceIn, articles: &Articles) -> Result<Remote<Invoice>,
         .total_vat_amount_invoice_currency
         .or(w.total_vat_amount)
         .unwrap_or_default();
-    let (record, customer) = invoice_of(
+    let (mut record, customer) = invoice_of(
         Head {
             id: &id,
             customer_id: &w.customer_id,
@@ -527,6 +529,7 @@ pub fn invoice_in(w: &InvoiceIn, articles: &Articles) -> Result<Remote<Invoice>,
         },
         rows,
     )?;
+    record.credit = super::documents::credit_of(w.is_credit_invoice, &w.credited_by);
     Ok(Remote {
         remote_id: id,
         our_reference: w.buyers_order_reference.clone(),
@@ -550,7 +553,7 @@ pub fn draft_in(w: &DraftIn, articles: &Articles) -> Result<Remote<Invoice>, Api
         .flatten()
         .map(|r| row_in(r.into(), kind, articles))
         .collect();
-    let (record, customer) = invoice_of(
+    let (mut record, customer) = invoice_of(
         Head {
             id: &id,
             customer_id: &w.customer_id,
@@ -576,6 +579,7 @@ pub fn draft_in(w: &DraftIn, articles: &Articles) -> Result<Remote<Invoice>, Api
         },
         rows,
     )?;
+    record.credit = super::documents::credit_of(w.is_credit_invoice, &None);
     Ok(Remote {
         remote_id: format!("{DRAFT_PREFIX}{id}"),
         our_reference: w.buyers_order_reference.clone(),

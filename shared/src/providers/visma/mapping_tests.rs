@@ -139,6 +139,7 @@ fn invoice() -> Invoice {
         totals: None,
         cancelled: false,
         payment: None,
+        credit: None,
         updated_at: None,
     }
 }
@@ -329,6 +330,7 @@ fn any_invoice() -> impl Strategy<Value = Invoice> {
             totals: None,
             cancelled: false,
             payment: None,
+            credit: None,
             updated_at: None,
         }
     })

@@ -3,6 +3,7 @@
 pub mod articles;
 pub mod client;
 mod customers;
+mod documents;
 pub mod errors;
 pub mod invoices;
 pub mod limits;

@@ -58,6 +58,7 @@ fn reverse_invoice() -> Invoice {
         totals: None,
         cancelled: false,
         payment: None,
+        credit: None,
         updated_at: None,
     }
 }

@@ -208,6 +208,21 @@ pub struct InvoiceIn {
     /// A `date-time` (read-only); only the date is kept.
     #[serde(deserialize_with = "opt_date")]
     pub payment_date: Option<NaiveDate>,
+    /// `CustomerInvoiceApi.IsCreditInvoice`.
+    #[serde(deserialize_with = "opt_bool")]
+    pub is_credit_invoice: Option<bool>,
+    /// `CustomerInvoiceApi.CreditedBy` (read-only): "Credit customer invoices created based on
+    /// the customer invoice".
+    pub credited_by: Option<Vec<CreditedByIn>>,
+}
+
+/// `CreditedByApi`: one credit invoice of an invoice.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct CreditedByIn {
+    /// The credit invoice's id.
+    #[serde(deserialize_with = "opt_string")]
+    pub credit_invoice_id: Option<String>,
 }
 
 /// A draft (`CustomerInvoiceDraftApi`, `/v2/customerinvoicedrafts`). It has no `ModifiedUtc`
@@ -217,6 +232,9 @@ pub struct InvoiceIn {
 pub struct DraftIn {
     #[serde(deserialize_with = "opt_string")]
     pub id: Option<String>,
+    /// `CustomerInvoiceDraftApi.IsCreditInvoice`.
+    #[serde(deserialize_with = "opt_bool")]
+    pub is_credit_invoice: Option<bool>,
     #[serde(deserialize_with = "opt_string")]
     pub customer_id: Option<String>,
     #[serde(deserialize_with = "opt_date")]

@@ -205,6 +205,11 @@ pub struct DraftOut {
     #[serde(skip_serializing_if = "is_none")]
     pub our_reference: Option<String>,
     pub buyers_order_reference: String,
+    /// A credit invoice (`CustomerInvoiceDraftApi.IsCreditInvoice`); its rows carry negative
+    /// quantities, so its totals are negative as `CustomerInvoiceApi.TotalAmount` says a
+    /// credit invoice's are.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub is_credit_invoice: bool,
     #[serde(serialize_with = "opt_number", skip_serializing_if = "is_none")]
     pub rot_reduced_invoicing_amount: Option<Decimal>,
     /// Buyers and property (`rot_rut.rs`).

@@ -68,6 +68,7 @@ pub(super) fn invoice(i: usize, customer: usize) -> Invoice {
         totals: None,
         cancelled: false,
         payment: None,
+        credit: None,
         updated_at: None,
     }
 }

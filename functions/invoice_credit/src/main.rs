@@ -1,0 +1,10 @@
+//! Lambda entry point: builds the clients once per container and serves invocations.
+
+use lambda_http::{run, service_fn, Error};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    shared::telemetry::init();
+    let ctx = shared::AppContext::from_env().await?;
+    run(service_fn(|req| invoice_credit::handler(&ctx, req))).await
+}

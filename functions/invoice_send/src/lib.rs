@@ -1,0 +1,11 @@
+//! `POST /api/integrations/{id}/invoices/{invoice_id}/send`: see
+//! [`shared::invoicing::send`].
+
+use lambda_http::{Body, Error, Request, Response};
+use shared::api::traced;
+use shared::AppContext;
+
+/// Handles one request.
+pub async fn handler(ctx: &AppContext, req: Request) -> Result<Response<Body>, Error> {
+    Ok(traced(&req, shared::invoicing::send::handle(ctx, &req)).await)
+}
