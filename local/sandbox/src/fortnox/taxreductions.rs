@@ -364,7 +364,7 @@ impl FortnoxData {
         let same_buyer = self.tax_reductions.iter().any(|(id, r)| {
             Some(*id) != existing
                 && str_field(&r.body, "ReferenceNumber") == reference
-                && digits(&str_field(&r.body, "SocialSecurityNumber")) == digits(&ssn)
+                && digits(str_field(&r.body, "SocialSecurityNumber")) == digits(&ssn)
         });
         if same_buyer {
             return Err(bad_request(
