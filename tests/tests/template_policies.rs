@@ -19,11 +19,16 @@ const CREDENTIALS_ARN: &str =
 /// The functions that call the token manager or read tokens (worker: every sync slice;
 /// scheduler: `refresh_ahead`; confirm: stores the tokens of a consent its starter confirmed;
 /// disconnect: reads them to revoke, then deletes the secret; stream: Fortnox's
-/// `add-tenants-v1` takes each company's access token). Nobody else may read a token secret;
-/// the public OAuth callback holds no secret permission at all.
+/// `add-tenants-v1` takes each company's access token; invoice_send, invoice_pdf and
+/// invoice_credit call the provider for the app, refreshing a refused token through the same
+/// lease). Nobody else may read a token secret; the public OAuth callback holds no secret
+/// permission at all.
 const TOKEN_READERS: &[&str] = &[
     "ConfirmFunction",
     "DisconnectFunction",
+    "InvoiceCreditFunction",
+    "InvoicePdfFunction",
+    "InvoiceSendFunction",
     "SchedulerFunction",
     "StreamFunction",
     "WorkerFunction",
@@ -298,6 +303,30 @@ fn each_function_gets_exactly_its_row_of_secret_access() {
             ],
         ),
         ("DeadLetterFunction", [set(&[]), set(&[]), set(&[])]),
+        (
+            "InvoiceSendFunction",
+            [
+                with(&["GetSecretValue", "PutSecretValue"], &kms_rw),
+                set(&[]),
+                set(&["GetSecretValue"]),
+            ],
+        ),
+        (
+            "InvoicePdfFunction",
+            [
+                with(&["GetSecretValue", "PutSecretValue"], &kms_rw),
+                set(&[]),
+                set(&["GetSecretValue"]),
+            ],
+        ),
+        (
+            "InvoiceCreditFunction",
+            [
+                with(&["GetSecretValue", "PutSecretValue"], &kms_rw),
+                set(&[]),
+                set(&["GetSecretValue"]),
+            ],
+        ),
         (
             "SchedulerFunction",
             [
