@@ -414,6 +414,8 @@ async fn every_client_method_keeps_to_fortnox_openapi() {
     inv.rows[1].account_number = Some(3001);
     // A text row travels as its description only.
     inv.rows.push(shared::domain::InvoiceRow {
+        project: None,
+        cost_center: None,
         description: "Tack för uppdraget".into(),
         article_number: None,
         account_number: None,

@@ -260,7 +260,7 @@ async fn customers_and_invoices_round_trip_and_are_found_by_our_reference() {
     assert_eq!(
         providers
             .visma_api()
-            .list_articles(&auth)
+            .all_articles(&auth)
             .await
             .expect("articles")
             .len(),
@@ -570,7 +570,7 @@ async fn contract_sweep_every_client_method_keeps_to_vismas_document() {
         .is_empty());
     visma.default_terms_id(&auth).await.expect("default terms");
     assert!(!visma
-        .list_articles(&auth)
+        .all_articles(&auth)
         .await
         .expect("articles")
         .is_empty());

@@ -10,7 +10,9 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use shared::api::{json, path_param, query_param, tenant, traced, typed_body, Problem};
 use shared::connections::get;
-use shared::domain::{ArticleVat, Customer, Entity, Integration, IntegrationStatus, Invoice};
+use shared::domain::{
+    Article, ArticleVat, Customer, Entity, Integration, IntegrationStatus, Invoice, Project,
+};
 use shared::records::{feed, parse_records, upsert, Record, Rejected};
 use shared::AppContext;
 
@@ -107,6 +109,8 @@ async fn handle(ctx: &AppContext, req: &Request) -> Result<Response<Body>, Probl
     let UpsertBody { records } = typed_body(req)?;
     let outcome = match entity {
         Entity::Customers => upsert_parsed::<Customer>(ctx, &integration, &records, None).await?,
+        Entity::Projects => upsert_parsed::<Project>(ctx, &integration, &records, None).await?,
+        Entity::Articles => upsert_parsed::<Article>(ctx, &integration, &records, None).await?,
         Entity::Invoices => {
             let articles = article_vat(ctx, &integration).await?;
             let parsed =

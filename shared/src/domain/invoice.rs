@@ -76,6 +76,15 @@ pub struct InvoiceRow {
     /// ROT/RUT house work on this row.
     #[serde(default)]
     pub house_work: Option<HouseWork>,
+    /// The project number this row is booked on (Fortnox row `Project`, Visma row
+    /// `ProjectId` of the project with this `Number`); `None` takes the invoice's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
+    /// The cost centre code this row is booked on (Fortnox row `CostCenter`, Visma row
+    /// `CostCenterItemId1` of the first cost centre's item with this `ShortName`); `None` takes
+    /// the invoice's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_center: Option<String>,
 }
 
 /// Amounts the provider computes; read-only.
@@ -125,6 +134,15 @@ pub struct Invoice {
     /// [`super::tax_reduction`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tax_reduction: Option<TaxReduction>,
+    /// The project number the invoice is booked on (Fortnox `Project`). Visma has projects on
+    /// rows only (`CustomerInvoiceDraftRowApi.ProjectId`): there it goes on every row without
+    /// its own, and a Visma invoice reads back with it on its rows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
+    /// The cost centre code the invoice is booked on (Fortnox `CostCenter`); on Visma, rows
+    /// only, as `project`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_center: Option<String>,
     /// Rows, at least one.
     pub rows: Vec<InvoiceRow>,
     /// Totals as the provider computed them; ignored when sending.
@@ -146,6 +164,19 @@ pub struct Invoice {
     pub updated_at: Option<DateTime<Utc>>,
 }
 
+/// A project number or cost centre code an invoice or row names: one word of at most `max`
+/// characters (both providers put it in a path or an id lookup).
+fn check_code(e: &mut FieldErrors, field: &str, value: Option<&str>, max: usize) {
+    let Some(v) = value else { return };
+    e.required(field, v);
+    e.max_len(field, v, max);
+    if v.chars()
+        .any(|c| c.is_whitespace() || c.is_control() || c == '/')
+    {
+        e.push(field, "must be one word without spaces or slashes");
+    }
+}
+
 /// Longest invoice id of ours: Fortnox's `ExternalInvoiceReference1` holds 80 characters.
 pub const MAX_INVOICE_ID_LEN: usize = 80;
 
@@ -158,6 +189,10 @@ pub struct InvoiceLimits {
     pub description: usize,
     /// A row's article number.
     pub article_number: usize,
+    /// A project number (invoice or row).
+    pub project: usize,
+    /// A cost centre code (invoice or row).
+    pub cost_center: usize,
     /// A priced row needs an article or an account.
     pub needs_article_or_account: bool,
     /// A priced row needs an article.
@@ -174,6 +209,8 @@ impl InvoiceLimits {
             reference: a.reference.min(b.reference),
             description: a.description.min(b.description),
             article_number: a.article_number.min(b.article_number),
+            project: a.project.min(b.project),
+            cost_center: a.cost_center.min(b.cost_center),
             needs_article_or_account: a.needs_article_or_account || b.needs_article_or_account,
             needs_article: a.needs_article && b.needs_article,
         }
@@ -235,6 +272,13 @@ impl Invoice {
         if self.rows.is_empty() {
             e.push("rows", "must have at least one row");
         }
+        check_code(&mut e, "project", self.project.as_deref(), l.project);
+        check_code(
+            &mut e,
+            "cost_center",
+            self.cost_center.as_deref(),
+            l.cost_center,
+        );
         for (i, r) in self.rows.iter().enumerate() {
             let f = |name: &str| format!("rows[{i}].{name}");
             e.required(&f("description"), &r.description);
@@ -254,6 +298,13 @@ impl Invoice {
                     );
                 }
             }
+            check_code(&mut e, &f("project"), r.project.as_deref(), l.project);
+            check_code(
+                &mut e,
+                &f("cost_center"),
+                r.cost_center.as_deref(),
+                l.cost_center,
+            );
             e.max_scale(&f("quantity"), r.quantity, 2);
             // Visma: 2 decimals for domestic prices, 4 for foreign currencies.
             e.max_scale(&f("unit_price"), r.unit_price, if foreign { 4 } else { 2 });
@@ -403,6 +454,18 @@ impl Invoice {
                     }),
                 })
             })
+            .zip(&self.rows)
+            .map(|(mut v, r)| {
+                // Only when set, so the hashes of records stored before these fields existed
+                // stay as they were.
+                if let Value::String(p) = norm(&r.project) {
+                    v["project"] = Value::String(p);
+                }
+                if let Value::String(c) = norm(&r.cost_center) {
+                    v["cost_center"] = Value::String(c);
+                }
+                v
+            })
             .collect();
         let mut v = json!({
             "v": 1,
@@ -424,6 +487,12 @@ impl Invoice {
         }
         if let Some(t) = &self.tax_reduction {
             v["tax_reduction"] = tax_reduction::hash_part(t);
+        }
+        if let Value::String(p) = norm(&self.project) {
+            v["project"] = Value::String(p);
+        }
+        if let Value::String(c) = norm(&self.cost_center) {
+            v["cost_center"] = Value::String(c);
         }
         hash_value(&v)
     }
@@ -487,6 +556,8 @@ pub(crate) mod tests {
 
     pub(crate) fn sample() -> Invoice {
         Invoice {
+            project: None,
+            cost_center: None,
             id: "inv-1".into(),
             customer_id: "cust-1".into(),
             invoice_date: NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),
@@ -498,6 +569,8 @@ pub(crate) mod tests {
             tax_reduction: None,
             rows: vec![
                 InvoiceRow {
+                    project: None,
+                    cost_center: None,
                     description: "Arbete badrum".into(),
                     article_number: Some("ARB".into()),
                     account_number: Some(3001),
@@ -514,6 +587,8 @@ pub(crate) mod tests {
                     }),
                 },
                 InvoiceRow {
+                    project: None,
+                    cost_center: None,
                     description: "Kakel".into(),
                     article_number: Some("KAK".into()),
                     account_number: None,
@@ -533,6 +608,8 @@ pub(crate) mod tests {
     }
 
     const ROOMY: InvoiceLimits = InvoiceLimits {
+        project: 20,
+        cost_center: 20,
         reference: 1000,
         description: 1000,
         article_number: 1000,

@@ -5,6 +5,8 @@ use super::tests::{d, sample};
 use super::*;
 
 const ROOMY: InvoiceLimits = InvoiceLimits {
+    project: 20,
+    cost_center: 20,
     reference: 1000,
     description: 1000,
     article_number: 1000,

@@ -35,18 +35,35 @@ impl Direction {
 pub enum Entity {
     /// Customers.
     Customers,
+    /// Projects (invoices and rows name them).
+    Projects,
+    /// Articles (invoice rows name them).
+    Articles,
     /// Invoices.
     Invoices,
 }
 
 impl Entity {
-    /// Every entity, customers first (invoices refer to customers).
-    pub const ALL: [Entity; 2] = [Entity::Customers, Entity::Invoices];
+    /// Every entity, in the order they sync: customers first (projects and invoices refer to
+    /// customers), invoices last (they name projects and articles).
+    pub const ALL: [Entity; 4] = [
+        Entity::Customers,
+        Entity::Projects,
+        Entity::Articles,
+        Entity::Invoices,
+    ];
+
+    /// Whether its records name a customer (`customer_id`) that must be at the provider first.
+    pub fn refers_to_customers(self) -> bool {
+        matches!(self, Entity::Projects | Entity::Invoices)
+    }
 
     /// The name used in paths and keys.
     pub fn as_str(self) -> &'static str {
         match self {
             Entity::Customers => "customers",
+            Entity::Projects => "projects",
+            Entity::Articles => "articles",
             Entity::Invoices => "invoices",
         }
     }
@@ -55,6 +72,8 @@ impl Entity {
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "customers" => Some(Entity::Customers),
+            "projects" => Some(Entity::Projects),
+            "articles" => Some(Entity::Articles),
             "invoices" => Some(Entity::Invoices),
             _ => None,
         }

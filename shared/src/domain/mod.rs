@@ -1,6 +1,7 @@
 //! Canonical domain types and pure rules. No I/O lives here.
 
-pub mod articles;
+pub mod article;
+pub mod article_vat;
 pub mod credit;
 pub mod customer;
 pub mod integration;
@@ -8,12 +9,14 @@ pub mod invoice;
 pub mod job;
 pub mod money;
 pub mod payment;
+pub mod project;
 pub mod seal;
 pub mod secret;
 pub mod tax_reduction;
 pub mod text;
 
-pub use articles::ArticleVat;
+pub use article::{Article, ArticleKind, ArticleLimits};
+pub use article_vat::ArticleVat;
 pub use credit::CreditState;
 pub use customer::{Address, Customer};
 pub use integration::{
@@ -23,5 +26,6 @@ pub use invoice::{HouseWork, HouseWorkKind, Invoice, InvoiceRow, Totals};
 pub use job::{Direction, Entity, Job, JobState, Mode, Progress, Target, Trigger};
 pub use money::{Decimal, FieldError};
 pub use payment::{Payment, PaymentState};
+pub use project::{Project, ProjectLimits, ProjectStatus};
 pub use secret::{Secret, SecretDocument, TokenSecret, TokenSet, WebhookKey, WebhookSecret};
 pub use tax_reduction::{Buyer, PersonalIdentityNumber, Property, TaxReduction};

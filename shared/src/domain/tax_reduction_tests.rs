@@ -27,6 +27,8 @@ fn two_buyers() -> Value {
 }
 
 const ROOMY: crate::domain::invoice::InvoiceLimits = crate::domain::invoice::InvoiceLimits {
+    project: 20,
+    cost_center: 20,
     reference: 1000,
     description: 1000,
     article_number: 1000,

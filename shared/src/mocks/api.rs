@@ -4,9 +4,10 @@
 //! two steps (the second is what [`AccountingApi::complete_invoice`] finishes), so tests can tell
 //! exactly-once creation and completion apart from luck.
 
-use crate::domain::{Customer, Entity, Invoice, ProviderKind};
+use crate::domain::{Article, Customer, Entity, Invoice, Project, ProviderKind};
 use crate::http::ApiError;
 use crate::providers::api::{AccountingApi, ApiAuth, IdPage, Page, Remote, Unreadable};
+use crate::providers::catalog::CatalogApi;
 use crate::providers::CompanyInfo;
 use crate::sync::SyncRecord;
 use async_trait::async_trait;
@@ -51,6 +52,8 @@ struct Entry<T> {
 struct State {
     customers: BTreeMap<String, Entry<Customer>>,
     invoices: BTreeMap<String, Entry<Invoice>>,
+    articles: BTreeMap<String, Entry<Article>>,
+    projects: BTreeMap<String, Entry<Project>>,
     next_id: u64,
     clock: Option<DateTime<Utc>>,
     faults: VecDeque<Fault>,
@@ -98,6 +101,24 @@ impl Tabled for Invoice {
     }
     fn prefix() -> &'static str {
         "I"
+    }
+}
+
+impl Tabled for Article {
+    fn table(s: &mut State) -> &mut BTreeMap<String, Entry<Self>> {
+        &mut s.articles
+    }
+    fn prefix() -> &'static str {
+        "A"
+    }
+}
+
+impl Tabled for Project {
+    fn table(s: &mut State) -> &mut BTreeMap<String, Entry<Self>> {
+        &mut s.projects
+    }
+    fn prefix() -> &'static str {
+        "P"
     }
 }
 
@@ -257,6 +278,8 @@ impl FakeApi {
         match e {
             Entity::Customers => s.customers.remove(remote_id).is_some(),
             Entity::Invoices => s.invoices.remove(remote_id).is_some(),
+            Entity::Articles => s.articles.remove(remote_id).is_some(),
+            Entity::Projects => s.projects.remove(remote_id).is_some(),
         }
     }
 
@@ -337,6 +360,23 @@ impl FakeApi {
         Ok(T::table(&mut s)
             .get(remote_id)
             .map(|e| remote(remote_id, e, undated)))
+    }
+
+    /// The record whose number is `number` (articles and projects are found by number).
+    fn find_number<T: Tabled>(
+        &self,
+        number: &str,
+        number_of: fn(&T) -> &str,
+    ) -> Result<Option<Remote<T>>, ApiError> {
+        let (mut s, f) = self.call(format!("find {} {number}", T::ENTITY));
+        if f != Fault::None {
+            return Err(retryable("find"));
+        }
+        let undated = s.undated;
+        Ok(T::table(&mut s)
+            .iter()
+            .find(|(_, e)| number_of(&e.record) == number)
+            .map(|(k, e)| remote(k, e, undated)))
     }
 
     fn find<T: Tabled>(&self, rec: &T) -> Result<Option<Remote<T>>, ApiError> {
@@ -566,5 +606,102 @@ impl AccountingApi for FakeApi {
                 message: found.remote_id,
             }),
         }
+    }
+}
+
+#[async_trait]
+impl CatalogApi for FakeApi {
+    async fn list_articles(
+        &self,
+        _: &ApiAuth,
+        since: Option<DateTime<Utc>>,
+        page: u32,
+    ) -> Result<Page<Article>, ApiError> {
+        self.list(since, page)
+    }
+
+    async fn list_article_ids(&self, _: &ApiAuth, page: u32) -> Result<IdPage, ApiError> {
+        self.list_ids::<Article>(page)
+    }
+
+    async fn get_article(
+        &self,
+        _: &ApiAuth,
+        remote_id: &str,
+    ) -> Result<Option<Remote<Article>>, ApiError> {
+        self.get(remote_id)
+    }
+
+    async fn find_article(
+        &self,
+        _: &ApiAuth,
+        number: &str,
+    ) -> Result<Option<Remote<Article>>, ApiError> {
+        self.find_number::<Article>(number, |a| &a.number)
+    }
+
+    async fn create_article(
+        &self,
+        _: &ApiAuth,
+        article: &Article,
+    ) -> Result<Remote<Article>, ApiError> {
+        self.create(article, None)
+    }
+
+    async fn update_article(
+        &self,
+        _: &ApiAuth,
+        remote_id: &str,
+        article: &Article,
+    ) -> Result<Remote<Article>, ApiError> {
+        self.update(remote_id, article)
+    }
+
+    async fn list_projects(
+        &self,
+        _: &ApiAuth,
+        since: Option<DateTime<Utc>>,
+        page: u32,
+    ) -> Result<Page<Project>, ApiError> {
+        self.list(since, page)
+    }
+
+    async fn list_project_ids(&self, _: &ApiAuth, page: u32) -> Result<IdPage, ApiError> {
+        self.list_ids::<Project>(page)
+    }
+
+    async fn get_project(
+        &self,
+        _: &ApiAuth,
+        remote_id: &str,
+    ) -> Result<Option<Remote<Project>>, ApiError> {
+        self.get(remote_id)
+    }
+
+    async fn find_project(
+        &self,
+        _: &ApiAuth,
+        number: &str,
+    ) -> Result<Option<Remote<Project>>, ApiError> {
+        self.find_number::<Project>(number, |p| &p.number)
+    }
+
+    async fn create_project(
+        &self,
+        _: &ApiAuth,
+        project: &Project,
+        customer: Option<&str>,
+    ) -> Result<Remote<Project>, ApiError> {
+        self.create(project, customer)
+    }
+
+    async fn update_project(
+        &self,
+        _: &ApiAuth,
+        remote_id: &str,
+        project: &Project,
+        _: Option<&str>,
+    ) -> Result<Remote<Project>, ApiError> {
+        self.update(remote_id, project)
     }
 }

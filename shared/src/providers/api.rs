@@ -1,6 +1,7 @@
 //! The data API both accounting systems offer the sync engine: customers and invoices, read
 //! incrementally, created with our own reference, updated, and found again by that reference.
 
+use super::catalog::CatalogApi;
 use super::CompanyInfo;
 use crate::domain::{ArticleVat, Customer, Entity, Integration, Invoice, ProviderKind, Secret};
 use crate::http::outbound::Stats;
@@ -169,7 +170,7 @@ impl SendMethod {
 /// The data API of one accounting system. Fortnox and Visma implement it; the sync engine only
 /// talks to this trait.
 #[async_trait]
-pub trait AccountingApi: Send + Sync {
+pub trait AccountingApi: CatalogApi + Send + Sync {
     /// Which provider this is.
     fn kind(&self) -> ProviderKind;
 

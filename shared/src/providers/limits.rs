@@ -4,7 +4,7 @@
 
 use crate::domain::customer::CustomerLimits;
 use crate::domain::invoice::InvoiceLimits;
-use crate::domain::ProviderKind;
+use crate::domain::{ArticleLimits, ProjectLimits, ProviderKind};
 
 /// What one provider accepts, per entity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -13,16 +13,24 @@ pub struct RecordLimits {
     pub customer: CustomerLimits,
     /// Invoices.
     pub invoice: InvoiceLimits,
+    /// Articles.
+    pub article: ArticleLimits,
+    /// Projects.
+    pub project: ProjectLimits,
 }
 
 const FORTNOX: RecordLimits = RecordLimits {
     customer: super::fortnox::limits::CUSTOMER,
     invoice: super::fortnox::limits::INVOICE,
+    article: super::fortnox::limits::ARTICLE,
+    project: super::fortnox::limits::PROJECT,
 };
 
 const VISMA: RecordLimits = RecordLimits {
     customer: super::visma::limits::CUSTOMER,
     invoice: super::visma::limits::INVOICE,
+    article: super::visma::limits::ARTICLE,
+    project: super::visma::limits::PROJECT,
 };
 
 /// The limits a record sent to `kind` must meet.
@@ -41,6 +49,15 @@ pub fn common() -> RecordLimits {
     all.fold(first, |a, b| RecordLimits {
         customer: CustomerLimits::strictest(a.customer, b.customer),
         invoice: InvoiceLimits::strictest(a.invoice, b.invoice),
+        article: ArticleLimits {
+            number: a.article.number.min(b.article.number),
+            name: a.article.name.min(b.article.name),
+            unit: a.article.unit.min(b.article.unit),
+        },
+        project: ProjectLimits {
+            number: a.project.number.min(b.project.number),
+            name: a.project.name.min(b.project.name),
+        },
     })
 }
 

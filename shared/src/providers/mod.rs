@@ -2,6 +2,7 @@
 //! code outside this module never asks which one it is talking to.
 
 pub mod api;
+pub mod catalog;
 pub mod fortnox;
 pub mod lenient;
 pub mod limits;

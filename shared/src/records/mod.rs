@@ -3,8 +3,8 @@
 //! and on `sync` (what a record is to the engine); neither depends on this module.
 
 use crate::domain::{
-    ArticleVat, Customer, Direction, Entity, FieldError, Integration, Invoice, JobState, Mode,
-    ProviderKind, Trigger,
+    Article, ArticleVat, Customer, Direction, Entity, FieldError, Integration, Invoice, JobState,
+    Mode, Project, ProviderKind, Trigger,
 };
 use crate::jobs::{self, JobRequest};
 use crate::store::records::{FeedEntry, LocalRecord};
@@ -53,6 +53,26 @@ impl Record for Invoice {
             (Ok(()), Ok(())) => Ok(()),
             (a, b) => Err(a.err().into_iter().chain(b.err()).flatten().collect()),
         }
+    }
+}
+
+impl Record for Article {
+    fn problems(
+        &self,
+        provider: ProviderKind,
+        _articles: Option<&ArticleVat>,
+    ) -> Result<(), Vec<FieldError>> {
+        self.validate(&crate::providers::limits_for(provider).article)
+    }
+}
+
+impl Record for Project {
+    fn problems(
+        &self,
+        provider: ProviderKind,
+        _articles: Option<&ArticleVat>,
+    ) -> Result<(), Vec<FieldError>> {
+        self.validate(&crate::providers::limits_for(provider).project)
     }
 }
 
@@ -234,7 +254,8 @@ async fn ensure_export_job(
         integration,
         &JobRequest {
             direction: Direction::Push,
-            entities: vec![Entity::Customers, Entity::Invoices],
+            // Every entity: an invoice may name a project or an article upserted with it.
+            entities: Entity::ALL.to_vec(),
             mode: Mode::Incremental,
             trigger: Trigger::RecordUpsert,
             target: None,

@@ -12,10 +12,12 @@
 //! | `sweep.rs` | a full pass over the provider's ids that finds deletions |
 //! | `conflicts.rs` | last-write-wins decisions and their log |
 //! | `ops.rs` | what the engine needs of a record type and of its provider calls |
+//! | `catalog.rs` | the same for articles and projects (keyed by their number) |
 //!
 //! The engine reaches storage only through [`SyncStore`] and the provider only through
 //! [`AccountingApi`]; see `docs/sync-engine.md`.
 
+mod catalog;
 pub mod conflicts;
 mod export;
 pub mod ops;

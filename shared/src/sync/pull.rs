@@ -206,7 +206,7 @@ impl Run<'_> {
             .pendings(&iid, e, &known)
             .await
             .map_err(store_err)?;
-        let customer_ids = if e == Entity::Invoices {
+        let customer_ids = if e.refers_to_customers() {
             let refs: Vec<String> = items
                 .iter()
                 .filter_map(|r| r.customer_remote_id.clone())

@@ -96,7 +96,7 @@ impl Run<'_> {
             .local_records(iid, e, ids)
             .await
             .map_err(store_err)?;
-        let customers: Vec<String> = if e == Entity::Invoices {
+        let customers: Vec<String> = if e.refers_to_customers() {
             locals
                 .values()
                 .filter_map(|l| {

@@ -3,7 +3,7 @@
 
 use super::{Budget, Engine, SliceOutcome, SyncError};
 use crate::connections::tokens::TokenError;
-use crate::domain::{Customer, Entity, Integration, Invoice, Job, Mode};
+use crate::domain::{Article, Customer, Entity, Integration, Invoice, Job, Mode, Project};
 use crate::http::ApiError;
 use crate::providers::api::ApiAuth;
 use crate::store::records::Mapping;
@@ -257,12 +257,16 @@ pub(super) fn empty_mapping(our_id: &str) -> Mapping {
 impl Run<'_> {
     /// Runs (part of) one phase; `true` when it is complete.
     async fn phase(&mut self, job: &mut Job, phase: &Phase) -> Result<bool, SyncError> {
-        use Entity::{Customers, Invoices};
+        use Entity::{Articles, Customers, Invoices, Projects};
         match phase {
             Phase::Push { entity: Customers } => self.push::<Customer>(job).await,
             Phase::Push { entity: Invoices } => self.push::<Invoice>(job).await,
+            Phase::Push { entity: Projects } => self.push::<Project>(job).await,
+            Phase::Push { entity: Articles } => self.push::<Article>(job).await,
             Phase::Pull { entity: Customers } => self.pull::<Customer>(job).await,
             Phase::Pull { entity: Invoices } => self.pull::<Invoice>(job).await,
+            Phase::Pull { entity: Projects } => self.pull::<Project>(job).await,
+            Phase::Pull { entity: Articles } => self.pull::<Article>(job).await,
             Phase::Sweep { entity } => self.sweep(job, *entity).await,
             Phase::PushOne {
                 entity: Customers,
@@ -280,6 +284,22 @@ impl Run<'_> {
                 entity: Invoices,
                 remote_id,
             } => self.pull_one::<Invoice>(job, remote_id).await,
+            Phase::PushOne {
+                entity: Projects,
+                our_id,
+            } => self.push_one::<Project>(job, our_id).await,
+            Phase::PushOne {
+                entity: Articles,
+                our_id,
+            } => self.push_one::<Article>(job, our_id).await,
+            Phase::PullOne {
+                entity: Projects,
+                remote_id,
+            } => self.pull_one::<Project>(job, remote_id).await,
+            Phase::PullOne {
+                entity: Articles,
+                remote_id,
+            } => self.pull_one::<Article>(job, remote_id).await,
             Phase::PullPaidInvoice { payment_id } => self.pull_paid_invoice(job, payment_id).await,
         }
     }

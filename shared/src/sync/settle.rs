@@ -6,7 +6,7 @@
 
 use super::run::{settle_backoff, Done, Doubt, Run};
 use super::{SliceOutcome, SyncError};
-use crate::domain::{Customer, Entity, Invoice, Job};
+use crate::domain::{Article, Customer, Entity, Invoice, Job, Project};
 use crate::store::records::Mapping;
 use chrono::{DateTime, Utc};
 
@@ -64,6 +64,8 @@ impl Run<'_> {
                 let done = match d.entity {
                     Entity::Customers => self.export::<Customer>(job, &d.our_id).await?,
                     Entity::Invoices => self.export::<Invoice>(job, &d.our_id).await?,
+                    Entity::Projects => self.export::<Project>(job, &d.our_id).await?,
+                    Entity::Articles => self.export::<Article>(job, &d.our_id).await?,
                 };
                 Self::count(job, done);
             }

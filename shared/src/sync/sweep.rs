@@ -33,6 +33,18 @@ impl Run<'_> {
                             .list_invoice_ids(&self.auth, self.checkpoint.page)
                             .await
                     }
+                    Entity::Projects => {
+                        self.eng
+                            .api
+                            .list_project_ids(&self.auth, self.checkpoint.page)
+                            .await
+                    }
+                    Entity::Articles => {
+                        self.eng
+                            .api
+                            .list_article_ids(&self.auth, self.checkpoint.page)
+                            .await
+                    }
                 };
                 let page = match page {
                     Ok(p) => p,

@@ -139,6 +139,8 @@ pub fn customer(id: &str, name: &str) -> Customer {
 /// An invoice of ours with two rows priced through `articles` (and an account on Fortnox).
 pub fn invoice(id: &str, customer_id: &str, articles: [&str; 2]) -> Invoice {
     Invoice {
+        project: None,
+        cost_center: None,
         id: id.to_string(),
         customer_id: customer_id.to_string(),
         invoice_date: chrono::NaiveDate::from_ymd_opt(2026, 11, 2).expect("date"),
@@ -150,6 +152,8 @@ pub fn invoice(id: &str, customer_id: &str, articles: [&str; 2]) -> Invoice {
         tax_reduction: None,
         rows: vec![
             InvoiceRow {
+                project: None,
+                cost_center: None,
                 description: "Arbete badrum".into(),
                 article_number: Some(articles[0].to_string()),
                 account_number: None,
@@ -160,6 +164,8 @@ pub fn invoice(id: &str, customer_id: &str, articles: [&str; 2]) -> Invoice {
                 house_work: None,
             },
             InvoiceRow {
+                project: None,
+                cost_center: None,
                 description: "Material".into(),
                 article_number: Some(articles[1].to_string()),
                 account_number: None,

@@ -136,7 +136,7 @@ impl FortnoxApi {
 
     /// One page of ids only (the deletion sweep): `path` sorted by `sortby`, the list under
     /// `envelope`, each record's id in `id_field`.
-    async fn id_page(
+    pub(super) async fn id_page(
         &self,
         auth: &ApiAuth,
         page: u32,

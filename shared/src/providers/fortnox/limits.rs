@@ -2,6 +2,7 @@
 
 use crate::domain::customer::CustomerLimits;
 use crate::domain::invoice::InvoiceLimits;
+use crate::domain::{ArticleLimits, ProjectLimits};
 
 /// Fortnox's limits: `maxLength` of `fortnox_Kf_CustomerSinglePayloadItem`,
 /// `fortnox_Kf_InvoiceSinglePayloadItem` and `fortnox_Kf_InvoiceRowSinglePayloadItem` in
@@ -26,7 +27,25 @@ pub const INVOICE: InvoiceLimits = InvoiceLimits {
     // Row `Description`: maxLength 255.
     description: 255,
     article_number: 50,
+    // `ProjectNumber` maxLength 20; `CostCenter.Code` (no maxLength in the document; 20 kept).
+    project: 20,
+    cost_center: 20,
     // A priced row needs an article or an account (error 2001304).
     needs_article_or_account: true,
     needs_article: false,
+};
+
+/// Fortnox's article limits: `fortnox_ArticleSinglePayloadItem.ArticleNumber` maxLength 50,
+/// `Description` maxLength 200; `Unit` names a unit code (`/3/units`, `Code`; 10 kept).
+pub const ARTICLE: ArticleLimits = ArticleLimits {
+    number: 50,
+    name: 200,
+    unit: 10,
+};
+
+/// Fortnox's project limits: `fortnox_Project_ProjectSinglePayloadItem.ProjectNumber`
+/// maxLength 20, `Description` maxLength 50.
+pub const PROJECT: ProjectLimits = ProjectLimits {
+    number: 20,
+    name: 50,
 };

@@ -258,6 +258,10 @@ pub fn invoice_out(
             house_work,
             house_work_type,
             house_work_hours_to_report: hours,
+            // Invoice `Project`/`CostCenter` and the rows' own
+            // (`fortnox_Kf_InvoiceRowSinglePayloadItem`): cleared explicitly on update.
+            project: clearable(&r.project, mode),
+            cost_center: clearable(&r.cost_center, mode),
         });
     }
     Ok(InvoiceOut {
@@ -276,6 +280,8 @@ pub fn invoice_out(
             None if mode == WriteMode::Update => Some("none"),
             None => None,
         },
+        project: clearable(&i.project, mode),
+        cost_center: clearable(&i.cost_center, mode),
         invoice_rows: rows,
     })
 }
@@ -291,6 +297,8 @@ fn row_in(r: &InvoiceRowIn, invoice_reduction: Option<&str>) -> InvoiceRow {
     {
         // A text row: whatever VAT Fortnox shows on it books nothing.
         return InvoiceRow {
+            project: None,
+            cost_center: None,
             description: r.description.clone().unwrap_or_default(),
             article_number: None,
             account_number: None,
@@ -346,6 +354,8 @@ fn row_in(r: &InvoiceRowIn, invoice_reduction: Option<&str>) -> InvoiceRow {
         _ => None,
     };
     InvoiceRow {
+        project: present(&r.project),
+        cost_center: present(&r.cost_center),
         description: r.description.clone().unwrap_or_default(),
         article_number: r.article_number.clone(),
         account_number: r.account_number.and_then(|a| u32::try_from(a).ok()),
@@ -410,6 +420,8 @@ pub fn invoice_in(w: &InvoiceIn) -> Result<Remote<Invoice>, ApiError> {
     });
     let customer = w.customer_number.clone().unwrap_or_default();
     let record = Invoice {
+        project: present(&w.project),
+        cost_center: present(&w.cost_center),
         id: w.external_invoice_reference1.clone().unwrap_or_default(),
         customer_id: customer.clone(),
         invoice_date,

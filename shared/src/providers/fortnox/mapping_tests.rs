@@ -34,6 +34,8 @@ fn customer() -> Customer {
 
 fn invoice() -> Invoice {
     Invoice {
+        project: None,
+        cost_center: None,
         id: "inv-1".into(),
         customer_id: "cust-1".into(),
         invoice_date: NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),
@@ -45,6 +47,8 @@ fn invoice() -> Invoice {
         tax_reduction: None,
         rows: vec![
             InvoiceRow {
+                project: None,
+                cost_center: None,
                 description: "Arbete".into(),
                 article_number: None,
                 account_number: Some(3001),
@@ -61,6 +65,8 @@ fn invoice() -> Invoice {
                 }),
             },
             InvoiceRow {
+                project: None,
+                cost_center: None,
                 description: "Material".into(),
                 article_number: Some("MAT".into()),
                 account_number: None,
@@ -203,6 +209,8 @@ fn reads_amount_discounts_and_house_work_types() {
 fn a_text_row_is_sent_as_its_description_only() {
     let mut i = invoice();
     i.rows.push(InvoiceRow {
+        project: None,
+        cost_center: None,
         description: "Tack för uppdraget".into(),
         article_number: None,
         account_number: None,
@@ -296,13 +304,13 @@ mod round_trips {
             work in any::<bool>(), hours in proptest::option::of(1i64..100), text_row in any::<bool>(),
         ) -> InvoiceRow {
             if text_row {
-                return InvoiceRow {
+                return InvoiceRow { project: None, cost_center: None,
                     description, article_number: None, account_number: None,
                     quantity: Decimal::ZERO, unit_price: Decimal::ZERO,
                     vat_rate: None, discount: None, house_work: None,
                 };
             }
-            InvoiceRow {
+            InvoiceRow { project: None, cost_center: None,
                 description,
                 article_number: by_article.then(|| "A1".to_string()),
                 account_number: (!by_article).then_some(3001),
@@ -337,6 +345,8 @@ mod round_trips {
         .prop_map(|(rows, day, due, currency, ours, yours, id)| {
             let date = NaiveDate::from_ymd_opt(2024, 1, 1).unwrap() + chrono::Days::new(day as u64);
             Invoice {
+                project: None,
+                cost_center: None,
                 id,
                 customer_id: "17".into(),
                 invoice_date: date,

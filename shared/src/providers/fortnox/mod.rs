@@ -1,5 +1,6 @@
 //! Fortnox: OAuth at `apps.fortnox.se/oauth-v1`, REST at `api.fortnox.se/3`.
 
+mod catalog;
 pub mod client;
 mod documents;
 pub mod errors;

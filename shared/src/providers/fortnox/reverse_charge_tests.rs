@@ -12,6 +12,8 @@ fn d(s: &str) -> Decimal {
 
 fn row(description: &str, account: Option<u32>, vat: Option<&str>) -> InvoiceRow {
     InvoiceRow {
+        project: None,
+        cost_center: None,
         description: description.into(),
         article_number: None,
         account_number: account,
@@ -25,6 +27,8 @@ fn row(description: &str, account: Option<u32>, vat: Option<&str>) -> InvoiceRow
 
 fn reverse_invoice() -> Invoice {
     Invoice {
+        project: None,
+        cost_center: None,
         id: "inv-rc".into(),
         customer_id: "cust-rc".into(),
         invoice_date: NaiveDate::from_ymd_opt(2026, 11, 2).unwrap(),

@@ -104,6 +104,10 @@ pub struct InvoiceRowIn {
     pub house_work_type: Option<String>,
     #[serde(deserialize_with = "opt_decimal")]
     pub house_work_hours_to_report: Option<Decimal>,
+    #[serde(deserialize_with = "opt_string")]
+    pub project: Option<String>,
+    #[serde(deserialize_with = "opt_string")]
+    pub cost_center: Option<String>,
 }
 
 /// An invoice as Fortnox sends it (full record or list item).
@@ -134,6 +138,10 @@ pub struct InvoiceIn {
     pub total_vat: Option<Decimal>,
     #[serde(deserialize_with = "opt_string")]
     pub tax_reduction_type: Option<String>,
+    #[serde(deserialize_with = "opt_string")]
+    pub project: Option<String>,
+    #[serde(deserialize_with = "opt_string")]
+    pub cost_center: Option<String>,
     #[serde(deserialize_with = "opt_bool")]
     pub booked: Option<bool>,
     #[serde(deserialize_with = "opt_bool")]
@@ -315,6 +323,10 @@ pub struct InvoiceRowOut {
     pub house_work_type: Option<&'static str>,
     #[serde(skip_serializing_if = "is_none")]
     pub house_work_hours_to_report: Option<i64>,
+    #[serde(skip_serializing_if = "is_none")]
+    pub project: Option<String>,
+    #[serde(skip_serializing_if = "is_none")]
+    pub cost_center: Option<String>,
 }
 
 /// The body of an invoice create or update.
@@ -338,6 +350,10 @@ pub struct InvoiceOut {
     pub vat_included: Option<bool>,
     #[serde(skip_serializing_if = "is_none")]
     pub tax_reduction_type: Option<&'static str>,
+    #[serde(skip_serializing_if = "is_none")]
+    pub project: Option<String>,
+    #[serde(skip_serializing_if = "is_none")]
+    pub cost_center: Option<String>,
     pub invoice_rows: Vec<InvoiceRowOut>,
 }
 

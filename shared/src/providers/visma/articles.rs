@@ -4,7 +4,7 @@
 //! A draft row can only be made VAT-free (`ReversedConstructionServicesVatFree`, reverse charge
 //! on construction services); any other rate is the article's.
 
-use super::wire::{ArticleIn, CodingIn};
+use super::wire::{ArticleIn, CodingIn, CostCenterIn, ProjectRef};
 use crate::domain::Decimal;
 use crate::http::ApiError;
 use std::collections::HashMap;
@@ -15,6 +15,12 @@ pub struct Articles {
     by_number: HashMap<String, ArticleIn>,
     by_id: HashMap<String, ArticleIn>,
     rates: HashMap<String, Decimal>,
+    /// Project ids by number and numbers by id (lower-case id).
+    projects: HashMap<String, String>,
+    project_numbers: HashMap<String, String>,
+    /// Items of the first cost centre: ids by short name, short names by id.
+    cost_items: HashMap<String, String>,
+    cost_codes: HashMap<String, String>,
 }
 
 impl Articles {
@@ -35,6 +41,60 @@ impl Articles {
             }
         }
         a
+    }
+
+    /// The same lookups with the company's projects and cost centres: invoice rows name a
+    /// project (`ProjectId`) and an item of the first cost centre (`CostCenterItemId1`, the
+    /// one with the lowest `Number`).
+    pub fn with_dimensions(
+        mut self,
+        projects: Vec<ProjectRef>,
+        centres: Vec<CostCenterIn>,
+    ) -> Self {
+        for p in projects {
+            if let (Some(id), Some(n)) = (p.id, p.number) {
+                self.project_numbers
+                    .insert(id.to_ascii_lowercase(), n.clone());
+                self.projects.insert(n, id);
+            }
+        }
+        if let Some(first) = centres
+            .into_iter()
+            .min_by_key(|c| c.number.unwrap_or(i64::MAX))
+        {
+            for item in first.items.unwrap_or_default() {
+                if let (Some(id), Some(code)) = (item.id, item.short_name) {
+                    self.cost_codes
+                        .insert(id.to_ascii_lowercase(), code.clone());
+                    self.cost_items.insert(code, id);
+                }
+            }
+        }
+        self
+    }
+
+    /// The id of the project numbered `number`.
+    pub fn project_id(&self, number: &str) -> Option<&str> {
+        self.projects.get(number).map(String::as_str)
+    }
+
+    /// The number of the project `id`.
+    pub fn project_number(&self, id: &str) -> Option<&str> {
+        self.project_numbers
+            .get(&id.to_ascii_lowercase())
+            .map(String::as_str)
+    }
+
+    /// The id of the first cost centre's item with short name `code`.
+    pub fn cost_item_id(&self, code: &str) -> Option<&str> {
+        self.cost_items.get(code).map(String::as_str)
+    }
+
+    /// The short name of the cost centre item `id`.
+    pub fn cost_code(&self, id: &str) -> Option<&str> {
+        self.cost_codes
+            .get(&id.to_ascii_lowercase())
+            .map(String::as_str)
     }
 
     /// How many articles there are.
@@ -68,6 +128,11 @@ impl Articles {
                 .map(|(n, a)| (n.clone(), self.rate_of(a)))
                 .collect(),
         }
+    }
+
+    /// The VAT rate (per cent) of the article account coding `coding_id`, when known.
+    pub fn coding_rate(&self, coding_id: &str) -> Option<Decimal> {
+        self.rates.get(&coding_id.to_ascii_lowercase()).copied()
     }
 
     /// The VAT rate (per cent) `article` is booked at, when its coding is known.

@@ -242,6 +242,8 @@ impl AccountingApi for VismaApi {
         match entity {
             Entity::Customers => customer_reference(our_id),
             Entity::Invoices => invoice_reference(our_id),
+            // Found by their number, which is the app's own: no reference is stored.
+            Entity::Projects | Entity::Articles => our_id.to_string(),
         }
     }
 

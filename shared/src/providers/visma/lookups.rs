@@ -1,5 +1,6 @@
 //! Per-company lookups: terms of payment (`GET /v2/termsofpayments`), articles
-//! (`GET /v2/articles`) with their VAT through `GET /v2/articleaccountcodings`, and the
+//! (`GET /v2/articles`) with their VAT through `GET /v2/articleaccountcodings`, the projects
+//! and cost centres invoice rows name (`GET /v2/projects`, `GET /v2/costcenters`), and the
 //! company itself (`GET /v2/companysettings`).
 
 use super::client::{cached, remember, VismaApi};
@@ -56,7 +57,7 @@ impl VismaApi {
     }
 
     /// The company's articles.
-    pub async fn list_articles(&self, auth: &ApiAuth) -> Result<Vec<ArticleIn>, ApiError> {
+    pub async fn all_articles(&self, auth: &ApiAuth) -> Result<Vec<ArticleIn>, ApiError> {
         self.all(auth, "articles").await
     }
 
@@ -72,10 +73,16 @@ impl VismaApi {
                 return Ok(a);
             }
         }
-        let a = Arc::new(Articles::new(
-            self.list_articles(auth).await?,
-            self.list_codings(auth).await?,
-        ));
+        let a = Arc::new(
+            Articles::new(
+                self.all_articles(auth).await?,
+                self.list_codings(auth).await?,
+            )
+            .with_dimensions(
+                self.all(auth, "projects").await?,
+                self.all(auth, "costcenters").await?,
+            ),
+        );
         remember(&self.articles, &auth.tenant_key, a.clone());
         Ok(a)
     }

@@ -206,7 +206,47 @@ pub fn draft_out(
             }
         }
         let is_text = article_id.is_none();
+        // Projects and cost centres are on rows only at Visma: the invoice's go on every row
+        // without its own.
+        let project_id = match r.project.as_deref().or(i.project.as_deref()) {
+            Some(p) => Some(
+                articles
+                    .project_id(p)
+                    .ok_or_else(|| {
+                        ApiError::invalid_field(
+                            if r.project.is_some() {
+                                field("project")
+                            } else {
+                                "project".into()
+                            },
+                            format!("Visma has no project numbered {p}"),
+                        )
+                    })?
+                    .to_string(),
+            ),
+            None => None,
+        };
+        let cost_center_item_id1 = match r.cost_center.as_deref().or(i.cost_center.as_deref()) {
+            Some(c) => Some(
+                articles
+                    .cost_item_id(c)
+                    .ok_or_else(|| {
+                        ApiError::invalid_field(
+                            if r.cost_center.is_some() {
+                                field("cost_center")
+                            } else {
+                                "cost_center".into()
+                            },
+                            format!("Visma's first cost centre has no item {c}"),
+                        )
+                    })?
+                    .to_string(),
+            ),
+            None => None,
+        };
         rows.push(DraftRowOut {
+            project_id,
+            cost_center_item_id1,
             article_id,
             is_text_row: is_text,
             text: r.description.clone(),
@@ -282,6 +322,8 @@ struct RowView<'a> {
     green_technology_type: Option<i64>,
     /// `Some(0)` for a VAT-free row, the row's own rate when it states one.
     vat_rate: Option<Decimal>,
+    project_id: Option<&'a str>,
+    cost_center_item_id: Option<&'a str>,
 }
 
 impl<'a> From<&'a InvoiceRowIn> for RowView<'a> {
@@ -304,6 +346,8 @@ impl<'a> From<&'a InvoiceRowIn> for RowView<'a> {
             } else {
                 r.vat_rate.or(r.percent_vat).map(percent)
             },
+            project_id: r.project_id.as_deref(),
+            cost_center_item_id: r.cost_center_item_id1.as_deref(),
         }
     }
 }
@@ -327,6 +371,8 @@ impl<'a> From<&'a DraftRowIn> for RowView<'a> {
             } else {
                 r.vat_rate.map(percent)
             },
+            project_id: r.project_id.as_deref(),
+            cost_center_item_id: r.cost_center_item_id1.as_deref(),
         }
     }
 }
@@ -397,6 +443,13 @@ fn row_in(r: RowView<'_>, kind: Option<HouseWorkKind>, articles: &Articles) -> I
         _ => None,
     };
     InvoiceRow {
+        // An id this company does not list (made since the lookups were read) stays as the id.
+        project: r
+            .project_id
+            .map(|id| articles.project_number(id).unwrap_or(id).to_string()),
+        cost_center: r
+            .cost_center_item_id
+            .map(|id| articles.cost_code(id).unwrap_or(id).to_string()),
         description: r.text.unwrap_or_default().to_string(),
         article_number: r
             .article_number
@@ -451,6 +504,8 @@ fn invoice_of(h: Head<'_>, rows: Vec<InvoiceRow>) -> Result<(Invoice, String), A
     });
     Ok((
         Invoice {
+            project: None,
+            cost_center: None,
             id: String::new(),
             customer_id: customer.clone(),
             invoice_date,

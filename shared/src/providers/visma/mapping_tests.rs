@@ -23,6 +23,7 @@ fn articles() -> Articles {
         name: Some(format!("Försäljning {rate} %")),
         vat_rate_percent: Some(d(rate)),
         is_active: Some(true),
+        kind: None,
     };
     Articles::new(
         vec![
@@ -99,6 +100,8 @@ fn customers_round_trip_and_keep_visma_fields() {
 
 fn invoice() -> Invoice {
     Invoice {
+        project: None,
+        cost_center: None,
         id: "inv-1".into(),
         customer_id: "c".into(),
         invoice_date: NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),
@@ -110,6 +113,8 @@ fn invoice() -> Invoice {
         tax_reduction: None,
         rows: vec![
             InvoiceRow {
+                project: None,
+                cost_center: None,
                 description: "Arbete".into(),
                 article_number: Some("1".into()),
                 account_number: None,
@@ -126,6 +131,8 @@ fn invoice() -> Invoice {
                 }),
             },
             InvoiceRow {
+                project: None,
+                cost_center: None,
                 description: "Tack för uppdraget".into(),
                 article_number: None,
                 account_number: None,
@@ -277,14 +284,14 @@ prop_compose! {
         work in any::<bool>(), hours in proptest::option::of(1i64..100), text_row in any::<bool>(),
     ) -> InvoiceRow {
         if text_row {
-            return InvoiceRow {
+            return InvoiceRow { project: None, cost_center: None,
                 description, article_number: None, account_number: None,
                 quantity: Decimal::ZERO, unit_price: Decimal::ZERO,
                 vat_rate: None, discount: None, house_work: None,
             };
         }
         let rate = ["25", "12", "6", "0"][article - 1];
-        InvoiceRow {
+        InvoiceRow { project: None, cost_center: None,
             description,
             article_number: Some(article.to_string()),
             account_number: None,
@@ -317,6 +324,8 @@ fn any_invoice() -> impl Strategy<Value = Invoice> {
     .prop_map(|(rows, day, due, ours, yours)| {
         let date = NaiveDate::from_ymd_opt(2024, 1, 1).unwrap() + chrono::Days::new(day as u64);
         Invoice {
+            project: None,
+            cost_center: None,
             id: "inv".into(),
             customer_id: "G-CUST".into(),
             invoice_date: date,

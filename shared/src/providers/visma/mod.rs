@@ -1,6 +1,7 @@
 //! Visma eAccounting: OAuth at the Visma Online identity server, REST at `eaccountingapi/v2`.
 
 pub mod articles;
+mod catalog;
 pub mod client;
 mod customers;
 mod documents;

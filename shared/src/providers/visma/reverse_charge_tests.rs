@@ -25,12 +25,15 @@ fn articles() -> Articles {
             name: Some("Försäljning 25 %".into()),
             vat_rate_percent: Some(d("25")),
             is_active: Some(true),
+            kind: None,
         }],
     )
 }
 
 fn reverse_invoice() -> Invoice {
     let row = |description: &str, priced: bool, vat: Option<&str>| InvoiceRow {
+        project: None,
+        cost_center: None,
         description: description.into(),
         article_number: priced.then(|| "1".to_string()),
         account_number: None,
@@ -41,6 +44,8 @@ fn reverse_invoice() -> Invoice {
         house_work: None,
     };
     Invoice {
+        project: None,
+        cost_center: None,
         id: "inv-rc".into(),
         customer_id: "c".into(),
         invoice_date: NaiveDate::from_ymd_opt(2026, 11, 2).unwrap(),

@@ -106,6 +106,10 @@ pub struct InvoiceRowIn {
     pub vat_rate: Option<Decimal>,
     #[serde(deserialize_with = "opt_decimal")]
     pub percent_vat: Option<Decimal>,
+    #[serde(deserialize_with = "opt_string")]
+    pub project_id: Option<String>,
+    #[serde(deserialize_with = "opt_string")]
+    pub cost_center_item_id1: Option<String>,
 }
 
 /// A row of a draft (`CustomerInvoiceDraftRowApi`): VAT-free by
@@ -142,6 +146,10 @@ pub struct DraftRowIn {
     pub reversed_construction_services_vat_free: Option<bool>,
     #[serde(deserialize_with = "opt_decimal")]
     pub vat_rate: Option<Decimal>,
+    #[serde(deserialize_with = "opt_string")]
+    pub project_id: Option<String>,
+    #[serde(deserialize_with = "opt_string")]
+    pub cost_center_item_id1: Option<String>,
 }
 
 /// A booked invoice (`CustomerInvoiceApi`, `/v2/customerinvoices`).
@@ -314,6 +322,9 @@ pub struct CodingIn {
     /// The VAT rate in per cent (25 is 25 %).
     #[serde(deserialize_with = "opt_decimal")]
     pub vat_rate_percent: Option<Decimal>,
+    /// What the coding is for (`Goods`, `Service`).
+    #[serde(rename = "Type", deserialize_with = "opt_string")]
+    pub kind: Option<String>,
     #[serde(deserialize_with = "opt_bool")]
     pub is_active: Option<bool>,
 }
@@ -378,4 +389,33 @@ mod tests {
         assert!(msg.contains("Visma invoice 1234abcd"), "{msg}");
         assert!(msg.contains("field Rows[2]"), "{msg}");
     }
+}
+
+/// A project as an invoice row names it (`ProjectApi`: `Id`, `Number`).
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ProjectRef {
+    #[serde(deserialize_with = "opt_string")]
+    pub id: Option<String>,
+    #[serde(deserialize_with = "opt_string")]
+    pub number: Option<String>,
+}
+
+/// A cost centre with its items (`CostCenterApi`, `CostCenterItemApi`).
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct CostCenterIn {
+    #[serde(deserialize_with = "opt_i64")]
+    pub number: Option<i64>,
+    pub items: Option<Vec<CostCenterItemIn>>,
+}
+
+/// One item of a cost centre.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct CostCenterItemIn {
+    #[serde(deserialize_with = "opt_string")]
+    pub id: Option<String>,
+    #[serde(deserialize_with = "opt_string")]
+    pub short_name: Option<String>,
 }

@@ -186,6 +186,12 @@ pub struct DraftRowOut {
     pub material_costs: Option<Decimal>,
     #[serde(skip_serializing_if = "is_none")]
     pub green_technology_type: Option<i64>,
+    /// The row's project (`ProjectApi.Id`).
+    #[serde(skip_serializing_if = "is_none")]
+    pub project_id: Option<String>,
+    /// The row's item of the company's first cost centre (`CostCenterItemApi.Id`).
+    #[serde(skip_serializing_if = "is_none")]
+    pub cost_center_item_id1: Option<String>,
 }
 
 /// A draft body (`CustomerInvoiceDraftApi`; POST, or PUT which replaces it whole). It has no

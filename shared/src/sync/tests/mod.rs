@@ -46,6 +46,8 @@ pub(super) fn customer(i: usize, name: &str, at: Option<DateTime<Utc>>) -> Custo
 
 pub(super) fn invoice(i: usize, customer: usize) -> Invoice {
     Invoice {
+        project: None,
+        cost_center: None,
         id: format!("i{i}"),
         customer_id: format!("c{customer}"),
         invoice_date: NaiveDate::from_ymd_opt(2026, 11, 22).unwrap_or_default(),
@@ -56,6 +58,8 @@ pub(super) fn invoice(i: usize, customer: usize) -> Invoice {
         reverse_charge_construction: false,
         tax_reduction: None,
         rows: vec![InvoiceRow {
+            project: None,
+            cost_center: None,
             description: format!("row of {i}"),
             article_number: None,
             account_number: Some(3001),

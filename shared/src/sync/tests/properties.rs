@@ -127,6 +127,7 @@ proptest! {
                     let owner = match e {
                         Entity::Customers => at_provider.iter().find(|c| c.0 == remote).and_then(|c| c.2.clone()),
                         Entity::Invoices => invs.iter().find(|i| i.0 == remote).and_then(|i| i.2.clone()),
+                        Entity::Projects | Entity::Articles => None,
                     };
                     prop_assert_eq!(owner.as_deref(), Some(m.our_id.as_str()));
                 }

@@ -88,6 +88,8 @@ mod tests {
 
     fn row(article: Option<&str>, vat: Option<&str>) -> InvoiceRow {
         InvoiceRow {
+            project: None,
+            cost_center: None,
             description: "Work".into(),
             article_number: article.map(str::to_string),
             account_number: None,
@@ -101,6 +103,8 @@ mod tests {
 
     fn invoice(rows: Vec<InvoiceRow>) -> Invoice {
         Invoice {
+            project: None,
+            cost_center: None,
             id: "inv-1".into(),
             customer_id: "c-1".into(),
             invoice_date: "2026-11-30".parse().unwrap(),
