@@ -240,6 +240,42 @@ impl FakeApi {
             .collect()
     }
 
+    /// Every project: (provider id, record, the provider id of its customer).
+    pub fn projects(&self) -> Vec<(String, Project, Option<String>)> {
+        let s = self.lock();
+        s.projects
+            .iter()
+            .map(|(k, e)| (k.clone(), e.record.clone(), e.customer_remote_id.clone()))
+            .collect()
+    }
+
+    /// Every article: (provider id, record).
+    pub fn articles(&self) -> Vec<(String, Article)> {
+        let s = self.lock();
+        s.articles
+            .iter()
+            .map(|(k, e)| (k.clone(), e.record.clone()))
+            .collect()
+    }
+
+    /// Puts a project there as someone at the provider would, for the customer `customer`.
+    pub fn insert_project(&self, p: Project, customer: Option<&str>, at: DateTime<Utc>) -> String {
+        let mut s = self.lock();
+        s.next_id += 1;
+        let id = format!("P{:04}", s.next_id);
+        s.projects.insert(
+            id.clone(),
+            Entry {
+                record: p,
+                our_ref: None,
+                modified_at: at,
+                customer_remote_id: customer.map(str::to_string),
+                complete: true,
+            },
+        );
+        id
+    }
+
     /// Puts a customer there as if someone (or a lost create of ours) had made it.
     pub fn insert_customer(&self, c: Customer, our_ref: Option<&str>, at: DateTime<Utc>) -> String {
         let mut s = self.lock();

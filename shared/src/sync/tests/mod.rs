@@ -2,6 +2,7 @@
 //! creation, adoption, conflicts, echo suppression and deletion sweeps, and property tests over
 //! random faults, slice ends and crashes. No moto, no sandbox: milliseconds a test.
 
+mod catalog;
 mod properties;
 mod scenarios;
 
