@@ -218,3 +218,111 @@ pub async fn feed(
         out.extend(recs);
     }
 }
+
+/// The integration's current access token, as the company's bookkeeper's own calls to the
+/// sandbox use it.
+pub async fn provider_token(stack: &Stack, tenant: &str, id: &str) -> String {
+    secret(stack, tenant, id)
+        .await
+        .and_then(|s| s.tokens)
+        .expect("connected")
+        .access_token
+        .expose()
+        .to_string()
+}
+
+/// Calls the sandbox as the company's bookkeeper would (a change made in the accounting
+/// system), with the integration's token; panics unless it succeeds; gives the answer.
+pub async fn provider_call(
+    stack: &Stack,
+    tenant: &str,
+    id: &str,
+    method: reqwest::Method,
+    url: &str,
+    body: Option<serde_json::Value>,
+) -> serde_json::Value {
+    let mut req = reqwest::Client::new()
+        .request(method, url)
+        .bearer_auth(provider_token(stack, tenant, id).await);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let r = req.send().await.expect("sandbox answers");
+    let status = r.status();
+    let text = r.text().await.unwrap_or_default();
+    assert!(status.is_success(), "{url}: {status} {text}");
+    serde_json::from_str(&text).unwrap_or(serde_json::Value::Null)
+}
+
+/// Upserts one record and expects a refusal: 400 problem+json naming `field`.
+pub async fn refused(
+    stack: &Stack,
+    tenant: &str,
+    id: &str,
+    entity: &str,
+    record: serde_json::Value,
+    field: &str,
+) {
+    let r = stack
+        .call(
+            reqwest::Method::POST,
+            &format!("/api/integrations/{id}/records/{entity}"),
+            Some(tenant),
+            Some(serde_json::json!({ "records": [record] })),
+        )
+        .await
+        .expect("records API answers");
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert!(
+        r.content_type.starts_with("application/problem+json"),
+        "{}",
+        r.text
+    );
+    assert_eq!(r.json["field"], field, "{}", r.text);
+}
+
+/// Runs a pull of `entity` to its end; gives the newest feed entry of `our_id` after
+/// `cursor` (moved past what was read), if any.
+pub async fn pull_entry(
+    stack: &Stack,
+    tenant: &str,
+    id: &str,
+    entity: &str,
+    our_id: &str,
+    cursor: &mut u64,
+) -> Option<serde_json::Value> {
+    let r = stack
+        .call(
+            reqwest::Method::POST,
+            &format!("/api/integrations/{id}/sync"),
+            Some(tenant),
+            Some(serde_json::json!({"direction": "pull", "entities": [entity]})),
+        )
+        .await
+        .expect("sync answers");
+    assert_eq!(r.status, 202, "{}", r.text);
+    let job = r.json["job_ids"][0].as_str().expect("a job").to_string();
+    let job = stack
+        .wait_for_job(id, &job, std::time::Duration::from_secs(120))
+        .await
+        .expect("the pull ends");
+    assert_eq!(job.state, shared::domain::JobState::Succeeded, "{job:?}");
+    let r = stack
+        .call(
+            reqwest::Method::GET,
+            &format!("/api/integrations/{id}/records/{entity}?after={cursor}&limit=500"),
+            Some(tenant),
+            None,
+        )
+        .await
+        .expect("feed answers");
+    assert_eq!(r.status, 200, "{}", r.text);
+    *cursor = r.json["next_cursor"].as_u64().expect("a cursor");
+    r.json["records"]
+        .as_array()
+        .expect("records")
+        .iter()
+        .rev()
+        .find(|e| e["our_id"] == our_id)
+        .cloned()
+}

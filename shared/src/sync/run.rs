@@ -53,7 +53,8 @@ pub enum Phase {
     },
 }
 
-/// The steps of a job, in order. Customers go before invoices (invoices refer to them), push
+/// The steps of a job, in order. Entities go in `Entity` order (customers, projects, articles,
+/// invoices: projects and invoices name customers, invoices name projects and articles), push
 /// before pull (so a pull reads back our writes as already synced).
 pub fn phases(job: &Job) -> Vec<Phase> {
     if let Some(t) = &job.target {

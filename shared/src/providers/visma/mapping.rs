@@ -14,6 +14,7 @@
 //! | invoice_date, due_date, our/your_reference | `InvoiceDate`, `DueDate` (date-time), `OurReference`, `YourReference` |
 //! | currency (read) | invoice `CurrencyCode`, draft `InvoiceCurrencyCode` (both read-only: the customer's currency) |
 //! | row description, article_number | `Text`, `ArticleId` (looked up by article number; text row when unpriced without article) |
+//! | project, cost_center (invoice and rows) | rows' `ProjectId` (by `ProjectApi.Number`) and `CostCenterItemId1` (by the first cost centre's item `ShortName`); the invoice's go on rows without their own |
 //! | row quantity, unit_price, discount (%) | `Quantity`, `UnitPrice`, `DiscountPercentage` (a fraction: 10 % is 0.1) |
 //! | row vat_rate | written: the article's rate ([`super::articles`]), or 0 as `ReversedConstructionServicesVatFree`; read: draft rows `ReversedConstructionServicesVatFree`/`VatRate`, invoice rows `IsVatFree`/`VatRate`/`PercentVat`, else the article's |
 //! | invoice reverse_charge_construction | written: `ReversedConstructionServicesVatFree` on every priced draft row; read: draft and invoice `ReverseChargeOnConstructionServices` (read-only), invoice `ReversedConstructionVatInvoicing` |
