@@ -1,5 +1,6 @@
 //! Fortnox simulator, served under `/fortnox`: OAuth (`/oauth-v1/…`, [`auth`]) and API v3
-//! (`/3/…`): customers, invoices and their actions, company information, per company (the
+//! (`/3/…`): customers, invoices and their actions, articles, projects, cost centres, company
+//! information, per company (the
 //! tenant the bearer token is bound to), in memory.
 //!
 //! Bodies follow Fortnox's OpenAPI document, April 2026 edition
@@ -21,7 +22,8 @@
 //!
 //! Layout: `codes.rs` (scopes and error codes, public), `data.rs` (a company's records),
 //! `common.rs` (what every handler shares), `auth.rs` (OAuth flavour, bearer checks),
-//! `customers.rs`, `invoices.rs`, `taxreductions.rs` (ROT/RUT buyers),
+//! `customers.rs`, `invoices.rs`, `taxreductions.rs` (ROT/RUT buyers), `registers.rs`
+//! (articles, projects, cost centres; invoices' references to them),
 //! `actions.rs` (bookkeep, cancel, credit), `payments.rs` (invoice payments, which settle the
 //! invoice's `Balance` and `FinalPayDate`), `company.rs`, `query.rs` (list parameters),
 //! `fields.rs` (lenient writable fields), `rows.rs` and `amounts.rs` (invoice rows and their
@@ -41,6 +43,7 @@ mod fields;
 mod invoices;
 mod payments;
 mod query;
+mod registers;
 mod rows;
 mod seed;
 mod shape;
@@ -67,5 +70,6 @@ pub(crate) fn router() -> Router<Arc<SandboxState>> {
         .merge(documents::routes())
         .merge(payments::routes())
         .merge(taxreductions::routes())
+        .merge(registers::routes())
         .route("/topics-v1", get(crate::stream::topics_handler))
 }
