@@ -594,3 +594,47 @@ async fn invoices_reference_existing_articles_projects_and_cost_centers() {
         assert_fortnox_error(status, &body, StatusCode::BAD_REQUEST, CODE_REGISTER_IN_USE);
     }
 }
+
+#[test]
+fn the_contract_knows_the_new_schemas() {
+    let contract = sandbox::Contract::official(ProviderKind::Fortnox).expect("the document loads");
+    // The article and cost centre lists carry `MetaInformation` (added to their wrappers).
+    let list = json!({"Articles": [{"ArticleNumber": "1", "Description": "A", "VAT": "25"}],
+        "MetaInformation": {"@TotalResources": 1, "@TotalPages": 1, "@CurrentPage": 1}});
+    assert!(contract
+        .validate_response("GET", "/3/articles", 200, &list)
+        .is_ok());
+    let list = json!({"CostCenters": [{"Code": "A", "Description": "A"}],
+        "MetaInformation": {"@TotalResources": 1, "@TotalPages": 1, "@CurrentPage": 1}});
+    assert!(contract
+        .validate_response("GET", "/3/costcenters", 200, &list)
+        .is_ok());
+    // No `LastModified` on an article; `VAT` is a number in a single record.
+    let errors = contract
+        .validate_response(
+            "GET",
+            "/3/articles/1",
+            200,
+            &json!({"Article": {"Description": "A", "VAT": "25", "LastModified": "2026-01-01"}}),
+        )
+        .unwrap_err();
+    assert_eq!(errors.len(), 2, "{errors:#?}");
+    // A project has no customer; its status is an enum.
+    let errors = contract
+        .validate_request(
+            "POST",
+            "/3/projects",
+            &json!({"Project": {"Description": "P", "CustomerNumber": "1", "Status": "PAUSED"}}),
+        )
+        .unwrap_err();
+    assert_eq!(errors.len(), 2, "{errors:#?}");
+    // Invoice rows may name a cost centre and a project.
+    assert!(contract
+        .validate_request(
+            "POST",
+            "/3/invoices",
+            &json!({"Invoice": {"CustomerNumber": "1", "CostCenter": "A", "Project": "1",
+                "InvoiceRows": [{"ArticleNumber": "A", "CostCenter": "A", "Project": "1"}]}}),
+        )
+        .is_ok());
+}

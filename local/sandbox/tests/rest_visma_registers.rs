@@ -491,6 +491,16 @@ async fn cost_centers_and_items() {
         )
         .expect("seeded");
     let centers = sb.state.cost_centers(ProviderKind::Visma, &api.0.company);
+    // The same over the inspection API.
+    let over_http: Value = http()
+        .get(format!("{}/_sandbox/visma/costcenters", sb.base_url))
+        .send()
+        .await
+        .expect("answered")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(over_http, Value::Array(centers.clone()));
     assert!(centers[0]["Items"]
         .as_array()
         .unwrap()
