@@ -121,6 +121,18 @@ async fn articles_create_read_list_update_delete() {
     assert_eq!(keys_of(&body, "Articles", "ArticleNumber"), ["1"]);
     let (_, body) = api.get("/3/articles?filter=active&description=arbet").await;
     assert_eq!(keys_of(&body, "Articles", "ArticleNumber"), ["ARB", "ROT"]);
+    let (_, body) = api
+        .get("/3/articles?sortby=articlenumber&sortorder=descending&limit=2")
+        .await;
+    assert_eq!(keys_of(&body, "Articles", "ArticleNumber"), ["ROT", "RESA"]);
+    let (status, body) = api.get("/3/articles?sortby=description").await;
+    assert_fortnox_error(
+        status,
+        &body,
+        StatusCode::BAD_REQUEST,
+        CODE_INVALID_PARAMETER,
+    );
+    excuse_request_violations(&sb, 0);
     let (_, body) = api.get("/3/articles?articlenumber=ma").await;
     assert_eq!(keys_of(&body, "Articles", "ArticleNumber"), ["MAT"]);
     let (_, body) = api.get("/3/articles?limit=2&page=2").await;

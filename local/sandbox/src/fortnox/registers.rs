@@ -148,9 +148,9 @@ pub(super) const ARTICLES: Spec = Spec {
         ("manufacturer", "Manufacturer"),
         ("manufacturerarticlenumber", "ManufacturerArticleNumber"),
     ],
+    // The document's `sortby` enum.
     sort: &[
         ("articlenumber", "ArticleNumber"),
-        ("description", "Description"),
         ("quantityinstock", "QuantityInStock"),
         ("reservedquantity", "ReservedQuantity"),
         ("stockvalue", "StockValue"),
