@@ -465,6 +465,13 @@ async fn cost_centers_and_items() {
     assert_visma_error(status, &answer, StatusCode::BAD_REQUEST, CODE_NOT_UNIQUE);
     let nobody = uuid::Uuid::new_v4().to_string();
     let (status, answer) = api
+        .put(
+            &format!("/v2/costcenteritems/{new_id}"),
+            &json!({"CostCenterId": nobody, "Name": "Flytt", "ShortName": "300", "IsActive": true}),
+        )
+        .await;
+    assert_visma_error(status, &answer, StatusCode::BAD_REQUEST, CODE_INVALID_VALUE);
+    let (status, answer) = api
         .post(
             "/v2/costcenteritems",
             &json!({"CostCenterId": nobody, "Name": "Ingen", "ShortName": "900", "IsActive": true}),

@@ -296,7 +296,8 @@ fn project_defaults() -> Map<String, Value> {
 fn cost_center_field(name: &str) -> Option<Kind> {
     Some(match name {
         "Active" => Kind::Bool,
-        // `fortnox_CostCenterSingleItem.Description`: maxLength 2147483647.
+        // `fortnox_CostCenterSingleItem.Description`: maxLength 2147483647; capped at 1024
+        // like every text field the document leaves unbounded (customers' too).
         "Description" | "Note" => Kind::Text(1024),
         _ => return None,
     })

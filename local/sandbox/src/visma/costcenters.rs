@@ -7,7 +7,9 @@
 //!   `IsActive`. The document has no POST or DELETE for cost centres, and no DELETE for items.
 //! - An item: `CostCenterId` (an existing cost centre, else 2004), `Name` (max 50),
 //!   `ShortName` (max 9; unique within its cost centre ignoring case: 2003, a sandbox rule),
-//!   `IsActive`, all `required`; `Id` and `CreatedUtc` server-set.
+//!   `IsActive`, all `required`; `Id` and `CreatedUtc` server-set. PUT replaces the item but
+//!   cannot move it to another cost centre ("The cost center assignment cannot be changed
+//!   through this operation"): a different `CostCenterId` is refused (2001).
 //! - A row's `CostCenterItemId1..3` (`CustomerInvoiceDraftRowApi`, `CustomerInvoiceRowApi`)
 //!   must name an existing item (`rows.rs`).
 //! - Scopes: reads `ea:accounting`, `ea:sales` and their `_readonly` (and `vls:api`); writes
@@ -22,7 +24,7 @@ use axum::response::Response;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use super::codes::{CODE_NOT_UNIQUE, CODE_UNKNOWN_REFERENCE};
+use super::codes::{CODE_INVALID_VALUE, CODE_NOT_UNIQUE, CODE_UNKNOWN_REFERENCE};
 use super::common::{company_key, created, guid, ok, parse_object};
 use super::data::{Record, VismaData};
 use super::errors::{answer, answer_bare_404, bad_request, not_found, required, ApiError};
@@ -217,6 +219,15 @@ impl VismaData {
             }
         }
         let center = str_field(&body, "CostCenterId").to_string();
+        // PUT: "The cost center assignment cannot be changed through this operation."
+        if let Some(existing) = self.cost_center_item(id) {
+            if str_field(existing, "CostCenterId") != center {
+                return Err(bad_request(
+                    CODE_INVALID_VALUE,
+                    format!("Validation failed: CostCenterId cannot be changed (the item belongs to cost center {}).", str_field(existing, "CostCenterId")),
+                ));
+            }
+        }
         if !self
             .cost_centers
             .iter()
