@@ -30,6 +30,9 @@ pub(crate) fn router() -> Router<Arc<SandboxState>> {
         .route("/rate-limited", get(rate_limited))
         .route("/{provider}/customers", get(customers))
         .route("/{provider}/invoices", get(invoices))
+        .route("/{provider}/articles", get(articles))
+        .route("/{provider}/projects", get(projects))
+        .route("/{provider}/costcenters", get(cost_centers))
         .route("/{provider}/seed-customers", post(seed_customers))
 }
 
@@ -139,6 +142,28 @@ async fn invoices(
         Err(r) => *r,
     }
 }
+
+macro_rules! listing {
+    ($name:ident, $method:ident) => {
+        /// `GET /_sandbox/{provider}/…?company=…`: the records as `GET` answers them.
+        async fn $name(
+            State(state): State<Arc<SandboxState>>,
+            Path(raw): Path<String>,
+            RawQuery(query): RawQuery,
+        ) -> Response {
+            match provider(&raw) {
+                Ok(p) => {
+                    Json(state.$method(p, &company(&state, p, query.as_deref()))).into_response()
+                }
+                Err(r) => *r,
+            }
+        }
+    };
+}
+
+listing!(articles, articles);
+listing!(projects, projects);
+listing!(cost_centers, cost_centers);
 
 #[derive(Deserialize)]
 struct SeedRequest {

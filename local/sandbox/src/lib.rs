@@ -20,9 +20,15 @@
 //! | `GET\|POST /fortnox/3/customers`, `GET\|PUT\|DELETE /fortnox/3/customers/{n}` | customers |
 //! | `GET\|POST /fortnox/3/invoices`, `GET\|PUT /fortnox/3/invoices/{n}` | invoices |
 //! | `PUT /fortnox/3/invoices/{n}/bookkeep`, `…/cancel`, `…/credit` | invoice actions |
+//! | `GET\|POST /fortnox/3/articles`, `GET\|PUT\|DELETE /fortnox/3/articles/{n}` | articles |
+//! | `GET\|POST /fortnox/3/projects`, `GET\|PUT\|DELETE /fortnox/3/projects/{n}` | projects |
+//! | `GET\|POST /fortnox/3/costcenters`, `GET\|PUT\|DELETE /fortnox/3/costcenters/{code}` | cost centres |
 //! | `GET /fortnox/3/invoices/{n}/email`, `…/einvoice`, `…/eprint`, `…/print`, `…/preview` | sends and PDFs |
 //! | `GET\|POST /visma/v2/customers`, `GET\|PUT\|DELETE /visma/v2/customers/{id}` | customers |
-//! | `GET /visma/v2/termsofpayments[/{id}]`, `…/articles[/{id}]`, `…/articleaccountcodings[/{id}]`, `…/units[/{id}]` | lookups |
+//! | `GET /visma/v2/termsofpayments[/{id}]`, `…/articleaccountcodings[/{id}]`, `…/units[/{id}]` | lookups |
+//! | `GET\|POST /visma/v2/articles`, `GET\|PUT /visma/v2/articles/{id}` | articles |
+//! | `GET\|POST /visma/v2/projects`, `GET\|PUT /visma/v2/projects/{id}` | projects |
+//! | `GET /visma/v2/costcenters`, `PUT …/costcenters/{id}`, `POST /visma/v2/costcenteritems`, `GET\|PUT …/costcenteritems/{id}` | cost centres |
 //! | `GET\|POST /visma/v2/customerinvoicedrafts`, `GET\|PUT\|DELETE …/{id}`, `POST …/{id}/convert` | drafts |
 //! | `GET\|POST /visma/v2/customerinvoices`, `GET /visma/v2/customerinvoices/{id}` | invoices |
 //! | `POST /visma/v2/customerinvoices/{id}/email`, `…/einvoice`, `GET …/print`, `…/pdf` | sends and PDFs |
@@ -30,7 +36,7 @@
 //! | `POST /_sandbox/expire-access-tokens`, `/_sandbox/clear-records` | test controls |
 //! | `GET\|POST /_sandbox/faults`, `GET /_sandbox/faults-injected` | fault injection |
 //! | `GET /_sandbox/contract-violations`, `GET /_sandbox/rate-limited` | records |
-//! | `GET /_sandbox/{provider}/customers`, `…/invoices`, `POST …/seed-customers` | data |
+//! | `GET /_sandbox/{provider}/customers`, `…/invoices`, `…/articles`, `…/projects`, `…/costcenters`, `POST …/seed-customers` | data |
 //! | `GET /fortnox/topics-v1` (WebSocket) | Fortnox's change stream ([`StreamEvent`]) |
 //!
 //! Every REST request (`/fortnox/3/…`, `/visma/v2/…`) passes, outermost first: the contract

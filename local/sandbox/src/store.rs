@@ -15,10 +15,15 @@ pub(crate) struct RestStore {
 }
 
 impl RestStore {
-    /// The Fortnox data of `company_key` (created empty on first use), with the clock.
+    /// The Fortnox data of `company_key` (created on first use with its units, articles,
+    /// projects and cost centres), with the clock.
     pub fn fortnox_mut(&mut self, company_key: &str) -> (&mut FortnoxData, &mut Clock) {
-        let data = self.fortnox.entry(company_key.to_string()).or_default();
-        (data, &mut self.clock)
+        let clock = &mut self.clock;
+        let data = self
+            .fortnox
+            .entry(company_key.to_string())
+            .or_insert_with(|| FortnoxData::new(clock.tick()));
+        (data, clock)
     }
 
     /// The Visma data of `company_key` (created with its terms of payment and articles on

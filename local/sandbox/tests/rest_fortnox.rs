@@ -420,7 +420,7 @@ async fn invoices_compute_totals_and_follow_their_life_cycle() {
                 "ExternalInvoiceReference1": "order-77",
                 "InvoiceRows": [
                     {"AccountNumber": "3001", "DeliveredQuantity": "3", "Price": 333.33, "Description": "Arbete"},
-                    {"ArticleNumber": "M1", "DeliveredQuantity": 2, "Price": "10.10", "Discount": 10, "VAT": 12, "Description": "Mat"}
+                    {"ArticleNumber": "MAT", "DeliveredQuantity": 2, "Price": "10.10", "Discount": 10, "VAT": 12, "Description": "Mat"}
                 ]
             }}),
         )

@@ -25,7 +25,8 @@
 //!   declares `MetaInformation` (`fortnox_Kf_CustomerListItem_Wrap`, and 20 others) except
 //!   `fortnox_Kf_InvoiceListResponse_Wrap`, yet Fortnox pages `GET /3/invoices` like every
 //!   list (`@TotalPages`, `@CurrentPage`), and the product pages with it. That one wrapper
-//!   gets the property, typed `fortnox_MetaInformation` as everywhere else.
+//!   gets the property, typed `fortnox_MetaInformation` as everywhere else; so do
+//!   `fortnox_ArticleListItem_Wrap` and `fortnox_CostCenterListItem_Wrap`, which lack it too.
 
 use jsonschema::Draft;
 use serde_json::{Map, Value};
@@ -33,19 +34,29 @@ use serde_json::{Map, Value};
 use super::schema::Mode;
 use super::Direction;
 
+/// List wrappers the document gives no `MetaInformation`, although Fortnox pages those
+/// lists like every other (and the sandbox answers it).
+const PAGED_WITHOUT_META: &[&str] = &[
+    "fortnox_Kf_InvoiceListResponse_Wrap",
+    "fortnox_ArticleListItem_Wrap",
+    "fortnox_CostCenterListItem_Wrap",
+];
+
 /// Fortnox's document is OpenAPI 3.0: draft-4 schemas.
 pub(crate) const DRAFT: Draft = Draft::Draft4;
 
 /// Rewrites every schema in `schemas` from OpenAPI 3.0 words into JSON Schema.
 pub(crate) fn rewrite_document(schemas: &mut Map<String, Value>) {
     schemas.values_mut().for_each(nullable_to_type);
-    if let Some(Value::Object(props)) = schemas
-        .get_mut("fortnox_Kf_InvoiceListResponse_Wrap")
-        .and_then(|w| w.get_mut("properties"))
-    {
-        props.entry("MetaInformation").or_insert_with(
-            || serde_json::json!({"$ref": "#/components/schemas/fortnox_MetaInformation"}),
-        );
+    for wrapper in PAGED_WITHOUT_META {
+        if let Some(Value::Object(props)) = schemas
+            .get_mut(*wrapper)
+            .and_then(|w| w.get_mut("properties"))
+        {
+            props.entry("MetaInformation").or_insert_with(
+                || serde_json::json!({"$ref": "#/components/schemas/fortnox_MetaInformation"}),
+            );
+        }
     }
 }
 

@@ -71,3 +71,31 @@ pub const CODE_INVALID_ACTION: i64 = 2_000_049;
 pub const CODE_DOCUMENT_NUMBER_TAKEN: i64 = 2_000_861;
 /// Fortnox error code: the customer has invoices and cannot be deleted.
 pub const CODE_CUSTOMER_IN_USE: i64 = 2_000_648;
+
+// The codes below are the sandbox's choice: Fortnox's published error list
+// (<https://www.fortnox.se/developer/guides-and-good-to-know/errors>) does not name them.
+// They sit beside 2001304 ("Kunde inte hitta konto"), the one "could not find" code Fortnox
+// publishes; messages are Swedish, as Fortnox's are. Compare on the code, never the text.
+
+/// Fortnox error code (sandbox's choice): an invoice row's `ArticleNumber` names no article
+/// ("Kunde inte hitta artikel").
+pub const CODE_ARTICLE_NOT_FOUND: i64 = 2_001_302;
+/// Fortnox error code (sandbox's choice): an article's `Unit` is not one of the company's
+/// unit codes ("Kunde inte hitta enhet").
+pub const CODE_UNIT_NOT_FOUND: i64 = 2_001_303;
+/// Fortnox error code (sandbox's choice): a `CostCenter` (invoice or row) names no cost
+/// centre ("Kunde inte hitta kostnadsställe").
+pub const CODE_COST_CENTER_NOT_FOUND: i64 = 2_001_305;
+/// Fortnox error code (sandbox's choice): a `Project` (invoice or row) names no project
+/// ("Kunde inte hitta projekt").
+pub const CODE_PROJECT_NOT_FOUND: i64 = 2_001_306;
+/// Fortnox error code (sandbox's choice): the article number is in use, or was used by a
+/// deleted article (numbers stay reserved, as customer numbers do).
+pub const CODE_ARTICLE_NUMBER_TAKEN: i64 = 2_001_310;
+/// Fortnox error code (sandbox's choice): the project number is in use.
+pub const CODE_PROJECT_NUMBER_TAKEN: i64 = 2_001_311;
+/// Fortnox error code (sandbox's choice): the cost centre code is in use.
+pub const CODE_COST_CENTER_CODE_TAKEN: i64 = 2_001_312;
+/// Fortnox error code (sandbox's choice): the article, project or cost centre is used on an
+/// invoice and cannot be deleted.
+pub const CODE_REGISTER_IN_USE: i64 = 2_001_313;

@@ -17,7 +17,18 @@ pub(crate) struct Record {
     pub modified: DateTime<Utc>,
 }
 
-/// Everything one Fortnox company holds.
+/// One register of records keyed by a number or code (articles, projects, cost centres).
+#[derive(Debug, Default)]
+pub(crate) struct Register {
+    pub records: BTreeMap<NatKey, Record>,
+    /// Every key ever used, deleted ones included (only where Fortnox reserves them).
+    pub reserved: HashSet<String>,
+    /// Next candidate for an assigned number (0 = start at 1).
+    pub next: u64,
+}
+
+/// Everything one Fortnox company holds. A new company (see `FortnoxData::new`) has the
+/// usual Swedish units and a few articles, projects and cost centres.
 #[derive(Debug, Default)]
 pub(crate) struct FortnoxData {
     pub(super) customers: BTreeMap<NatKey, Record>,
@@ -34,6 +45,15 @@ pub(crate) struct FortnoxData {
     /// Tax reductions (ROT/RUT buyers) by `Id`.
     pub(super) tax_reductions: BTreeMap<u64, Record>,
     pub(super) next_tax_reduction_id: u64,
+    /// Articles (`/3/articles`) by `ArticleNumber`; numbers stay reserved after deletion.
+    pub(super) articles: Register,
+    /// Projects (`/3/projects`) by `ProjectNumber`.
+    pub(super) projects: Register,
+    /// Cost centres (`/3/costcenters`) by `Code`.
+    pub(super) cost_centers: Register,
+    /// The company's unit codes (`/3/units`, not simulated as a route): what an article's
+    /// `Unit` may name.
+    pub(super) units: Vec<String>,
     /// How many customers `seed_customers` generated so far.
     pub(super) seeded: u64,
     /// Changes not yet appended to the stream (see `SandboxState::rest`).

@@ -6,6 +6,8 @@
 //! Read-only fields: `Booked`, `Cancelled`, `Sent` (false until sent; the sandbox never
 //! sends), `FinalPayDate` (`null` until fully paid, see `payments.rs`), `Balance` (the total less payments),
 //! `VoucherNumber`/`VoucherSeries`/`VoucherYear` (`null` until booked).
+//! A written `CostCenter` or `Project` (invoice or row) and a row's `ArticleNumber` must name
+//! an existing cost centre, project or article (`registers.rs`): 2001305, 2001306, 2001302.
 
 use std::sync::Arc;
 
@@ -444,6 +446,7 @@ impl FortnoxData {
                 "Fakturan måste ha ett kundnummer (CustomerNumber).",
             )
         })?;
+        self.check_invoice_references(input)?;
         let reversed = is_reverse_charged(customer);
         let mut body = invoice_defaults(customer, today());
         apply_invoice_fields(&mut body, input)?;
@@ -509,6 +512,7 @@ impl FortnoxData {
                 ),
             ));
         }
+        self.check_invoice_references(input)?;
         let mut body = existing.body.clone();
         let old_customer = str_field(&body, "CustomerNumber").to_string();
         if let Some(customer) = customer_for_invoice(self, input)? {

@@ -50,7 +50,24 @@ pub(crate) const TAX_REDUCTION_SINGLE: &str = "fortnox_TaxReductionSingleItem";
 /// A tax reduction (list item).
 pub(crate) const TAX_REDUCTION_LIST: &str = "fortnox_TaxReductionListItem";
 
+/// An article (single record, `fortnox_ArticleSingleItem`): no `LastModified` field exists.
+pub(crate) const ARTICLE_SINGLE: &str = "fortnox_ArticleSingleItem";
+/// An article in `GET /3/articles` (`fortnox_ArticleListItem`: `SalesPrice`, `VAT`,
+/// `PurchasePrice`, `StockValue` are *strings* there, numbers in the single record).
+pub(crate) const ARTICLE_LIST: &str = "fortnox_ArticleListItem";
+/// A project (single record).
+pub(crate) const PROJECT_SINGLE: &str = "fortnox_Project_ProjectSingleItem";
+/// A project in `GET /3/projects`.
+pub(crate) const PROJECT_LIST: &str = "fortnox_Project_ProjectListItem";
+/// A cost centre; the list's items use the same schema (`fortnox_CostCenterListItem_Wrap`).
+pub(crate) const COST_CENTER: &str = "fortnox_CostCenterSingleItem";
+
 const SHAPES: &[&str] = &[
+    ARTICLE_SINGLE,
+    ARTICLE_LIST,
+    PROJECT_SINGLE,
+    PROJECT_LIST,
+    COST_CENTER,
     TAX_REDUCTION_SINGLE,
     TAX_REDUCTION_LIST,
     CUSTOMER_SINGLE,

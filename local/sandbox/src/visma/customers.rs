@@ -31,7 +31,7 @@ use super::codes::{
 use super::common::{company_key, created, deleted, guid, ok, parse_object};
 use super::data::{Record, VismaData};
 use super::errors::{answer, bad_request, not_found, required, ApiError};
-use super::listing::Listing;
+use super::listing::{no_check, Listing};
 use super::odata::CUSTOMER_FILTER_FIELDS;
 use super::query::utc_text;
 use super::schema::{self, conform};
@@ -53,6 +53,8 @@ pub(super) async fn list(
     RawQuery(query): RawQuery,
 ) -> Response {
     const LISTING: Listing = Listing {
+        scopes: READ_SCOPES,
+        check: no_check,
         filter_fields: CUSTOMER_FILTER_FIELDS,
         time_field: "ChangedUtc",
         modified_since: false,

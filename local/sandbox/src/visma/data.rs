@@ -35,8 +35,14 @@ pub(crate) struct VismaData {
     pub(super) codings: Vec<Map<String, Value>>,
     /// `UnitApi` bodies.
     pub(super) units: Vec<Map<String, Value>>,
-    /// `ArticleApi` bodies.
-    pub(super) articles: Vec<Map<String, Value>>,
+    /// `ArticleApi` bodies in creation order (`changed` = `ChangedUtc`).
+    pub(super) articles: Vec<Record>,
+    /// `ProjectApi` bodies in creation order (`changed` = `ModifiedUtc`).
+    pub(super) projects: Vec<Record>,
+    /// `CostCenterApi` bodies without `Items` (rendered from `cost_center_items`).
+    pub(super) cost_centers: Vec<Record>,
+    /// `CostCenterItemApi` bodies in creation order (`changed` = `CreatedUtc`).
+    pub(super) cost_center_items: Vec<Record>,
     /// `CustomerInvoiceDraftApi` bodies by creation order.
     pub(super) drafts: BTreeMap<u64, Record>,
     pub(super) draft_index: HashMap<String, u64>,
@@ -112,7 +118,10 @@ impl VismaData {
     }
 
     pub(super) fn article(&self, id: &str) -> Option<&Map<String, Value>> {
-        self.articles.iter().find(|a| str_field(a, "Id") == id)
+        self.articles
+            .iter()
+            .map(|r| &r.body)
+            .find(|a| str_field(a, "Id") == id)
     }
 
     pub(super) fn coding(&self, id: &str) -> Option<&Map<String, Value>> {
@@ -239,5 +248,164 @@ impl VismaData {
             }
             None => false,
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Articles, projects and cost centres: inspection and a person's changes
+
+/// Applies `edit` to a record's body as a person in eAccounting would: `Id` stays, the
+/// change time moves (`time_field`), properties `schema_name` lacks are dropped.
+fn edit_record(
+    record: &mut Record,
+    schema_name: &str,
+    time_field: &str,
+    edit: impl FnOnce(&mut Value),
+    clock: &mut Clock,
+) {
+    let id = str_field(&record.body, "Id").to_string();
+    let old = record.body.clone();
+    let mut value = Value::Object(std::mem::take(&mut record.body));
+    edit(&mut value);
+    let mut body = match value {
+        Value::Object(map) => map,
+        _ => old,
+    };
+    body.retain(|k, _| super::schema::has(schema_name, k));
+    let changed = clock.tick();
+    body.insert("Id".into(), Value::String(id));
+    body.insert(time_field.into(), Value::String(utc_text(changed)));
+    record.body = super::schema::conform(schema_name, body);
+    record.changed = changed;
+}
+
+impl VismaData {
+    /// Every article's full body (`ArticleApi`), in creation order.
+    pub fn article_bodies(&self) -> Vec<Value> {
+        self.articles
+            .iter()
+            .map(|r| Value::Object(r.body.clone()))
+            .collect()
+    }
+
+    /// Every project's full body (`ProjectApi`), in creation order.
+    pub fn project_bodies(&self) -> Vec<Value> {
+        self.projects
+            .iter()
+            .map(|r| Value::Object(r.body.clone()))
+            .collect()
+    }
+
+    /// Every cost centre (`CostCenterApi`) with its `Items`, as `GET /v2/costcenters` has
+    /// them.
+    pub fn cost_center_bodies(&self) -> Vec<Value> {
+        self.cost_centers
+            .iter()
+            .map(|r| Value::Object(self.render_cost_center(&r.body)))
+            .collect()
+    }
+
+    /// Creates an article as a person would, from a `POST /v2/articles` body (same checks);
+    /// returns its `Id` or the error message.
+    pub fn seed_article(&mut self, fields: &Value, clock: &mut Clock) -> Result<String, String> {
+        let input = fields.as_object().cloned().unwrap_or_default();
+        let id = Uuid::new_v4().to_string();
+        self.write_article(&id, &input, clock)
+            .map(|_| id)
+            .map_err(|e| e.message)
+    }
+
+    /// Creates a project from a `POST /v2/projects` body; returns its `Id`.
+    pub fn seed_project(&mut self, fields: &Value, clock: &mut Clock) -> Result<String, String> {
+        let input = fields.as_object().cloned().unwrap_or_default();
+        let id = Uuid::new_v4().to_string();
+        self.write_project(&id, &input, clock)
+            .map(|_| id)
+            .map_err(|e| e.message)
+    }
+
+    /// Creates a cost centre item from a `POST /v2/costcenteritems` body; returns its `Id`.
+    pub fn seed_cost_center_item(
+        &mut self,
+        fields: &Value,
+        clock: &mut Clock,
+    ) -> Result<String, String> {
+        let input = fields.as_object().cloned().unwrap_or_default();
+        let id = Uuid::new_v4().to_string();
+        self.write_cost_center_item(&id, &input, clock)
+            .map(|_| id)
+            .map_err(|e| e.message)
+    }
+
+    /// Lets `edit` change article `id` as a person would; bumps `ChangedUtc`.
+    pub fn modify_article(
+        &mut self,
+        id: &str,
+        edit: impl FnOnce(&mut Value),
+        clock: &mut Clock,
+    ) -> bool {
+        let Some(id) = canonical_guid(id) else {
+            return false;
+        };
+        match self
+            .articles
+            .iter_mut()
+            .find(|r| str_field(&r.body, "Id") == id)
+        {
+            Some(record) => {
+                edit_record(record, "ArticleApi", "ChangedUtc", edit, clock);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Lets `edit` change project `id` as a person would; bumps `ModifiedUtc`.
+    pub fn modify_project(
+        &mut self,
+        id: &str,
+        edit: impl FnOnce(&mut Value),
+        clock: &mut Clock,
+    ) -> bool {
+        let Some(id) = canonical_guid(id) else {
+            return false;
+        };
+        match self
+            .projects
+            .iter_mut()
+            .find(|r| str_field(&r.body, "Id") == id)
+        {
+            Some(record) => {
+                edit_record(record, "ProjectApi", "ModifiedUtc", edit, clock);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Sets an article's `ChangedUtc` (for tests of change filters).
+    pub fn set_article_modified(&mut self, id: &str, at: DateTime<Utc>) -> bool {
+        set_changed(&mut self.articles, id, "ChangedUtc", at)
+    }
+
+    /// Sets a project's `ModifiedUtc` (for tests of change filters).
+    pub fn set_project_modified(&mut self, id: &str, at: DateTime<Utc>) -> bool {
+        set_changed(&mut self.projects, id, "ModifiedUtc", at)
+    }
+}
+
+fn set_changed(records: &mut [Record], id: &str, field: &str, at: DateTime<Utc>) -> bool {
+    let Some(id) = canonical_guid(id) else {
+        return false;
+    };
+    match records.iter_mut().find(|r| str_field(&r.body, "Id") == id) {
+        Some(record) => {
+            record.changed = at;
+            record
+                .body
+                .insert(field.into(), Value::String(utc_text(at)));
+            true
+        }
+        None => false,
     }
 }

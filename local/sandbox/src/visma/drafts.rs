@@ -23,7 +23,7 @@ use super::codes::{CODE_INVALID_VALUE, CODE_UNKNOWN_REFERENCE, READ_SCOPES, WRIT
 use super::common::{company_key, created, deleted, guid, ok, parse_object, parse_optional_object};
 use super::data::{Record, VismaData};
 use super::errors::{answer, bad_request, not_found, required, ApiError};
-use super::listing::Listing;
+use super::listing::{no_check, Listing};
 use super::odata::DRAFT_FILTER_FIELDS;
 use super::query::{utc_text, Query};
 use super::rows::{row_vat, totals, Line, RowKind};
@@ -41,6 +41,8 @@ pub(super) async fn list(
     RawQuery(query): RawQuery,
 ) -> Response {
     const LISTING: Listing = Listing {
+        scopes: READ_SCOPES,
+        check: no_check,
         filter_fields: DRAFT_FILTER_FIELDS,
         time_field: "CreatedUtc",
         modified_since: false,

@@ -57,6 +57,16 @@ impl IntoResponse for ApiError {
 /// What a handler answers.
 pub(crate) type Answer = Result<Response, ApiError>;
 
+/// [`answer`] for operations whose documented 404 has no body (`GET /projects/{id}`,
+/// `PUT /costcenteritems/{id}`, …: `404: {description: "Not Found"}` without `content`): a
+/// 404 goes out bare. Other errors keep `CommonExtendedBadRequest`.
+pub(crate) fn answer_bare_404(result: Answer) -> Response {
+    match result {
+        Err(e) if e.status == StatusCode::NOT_FOUND => StatusCode::NOT_FOUND.into_response(),
+        other => answer(other),
+    }
+}
+
 /// Turns an [`Answer`] into the response.
 pub(crate) fn answer(result: Answer) -> Response {
     result.unwrap_or_else(IntoResponse::into_response)

@@ -18,7 +18,7 @@ use super::codes::{CODE_UNKNOWN_REFERENCE, READ_SCOPES};
 use super::common::{company_key, created, guid, ok, parse_object};
 use super::data::{Record, VismaData};
 use super::errors::{answer, bad_request, not_found, required, ApiError};
-use super::listing::Listing;
+use super::listing::{no_check, Listing};
 use super::odata::INVOICE_FILTER_FIELDS;
 use super::query::utc_text;
 use super::rows::{totals, RowKind};
@@ -45,6 +45,8 @@ pub(super) async fn list(
     RawQuery(query): RawQuery,
 ) -> Response {
     const LISTING: Listing = Listing {
+        scopes: READ_SCOPES,
+        check: no_check,
         filter_fields: INVOICE_FILTER_FIELDS,
         time_field: "ModifiedUtc",
         modified_since: true,

@@ -6,7 +6,6 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use serde_json::Value;
 
-use super::codes::READ_SCOPES;
 use super::common::{company_key, ok};
 use super::data::{Record, VismaData};
 use super::errors::ApiError;
@@ -16,6 +15,10 @@ use crate::state::SandboxState;
 
 /// One list resource: which records, filtered on which fields, rendered how.
 pub(super) struct Listing {
+    /// Scopes that may read the list (any one).
+    pub scopes: &'static [&'static str],
+    /// Checks of the operation's own query parameters.
+    pub check: fn(&Query) -> Result<(), ApiError>,
     /// The fields `$filter` may name.
     pub filter_fields: &'static [(&'static str, FieldType)],
     /// The field that stands for the record's change time in `$filter`.
@@ -36,8 +39,9 @@ impl Listing {
         headers: &HeaderMap,
         query: Option<&str>,
     ) -> Result<Response, ApiError> {
-        let key = company_key(state, headers, READ_SCOPES)?;
+        let key = company_key(state, headers, self.scopes)?;
         let query = Query::parse(query)?;
+        (self.check)(&query)?;
         let paging = Paging::from_query(&query)?;
         let filter = query
             .get("$filter")
@@ -49,8 +53,10 @@ impl Listing {
             None
         };
         let mut store = state.rest();
-        let server_time = store.clock.server_time();
-        let (data, _) = store.visma_mut(&key);
+        // The company first: a company created by this call gets its records' times before
+        // the server time served.
+        let (data, clock) = store.visma_mut(&key);
+        let server_time = clock.server_time();
         let matches: Vec<&Record> = (self.records)(data)
             .into_iter()
             .filter(|r| since.is_none_or(|t| r.changed >= t))
@@ -64,4 +70,9 @@ impl Listing {
             (self.render)(data, r)
         })))
     }
+}
+
+/// A list without parameters of its own.
+pub(super) fn no_check(_: &Query) -> Result<(), ApiError> {
+    Ok(())
 }

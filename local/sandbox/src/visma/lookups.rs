@@ -1,5 +1,5 @@
-//! Read-only lookups: `/v2/termsofpayments`, `/v2/articles`, `/v2/articleaccountcodings`,
-//! `/v2/units` (list and get each) and `/v2/companysettings`.
+//! Read-only lookups: `/v2/termsofpayments`, `/v2/articleaccountcodings`, `/v2/units` (list
+//! and get each) and `/v2/companysettings`. Articles are in `articles.rs`.
 //!
 //! An article's VAT rate: `ArticleApi.CodingId` → `GET /v2/articleaccountcodings/{id}` →
 //! `VatRatePercent` (a fraction). Lists take `$page` / `$pagesize`; `$filter` on them is
@@ -12,10 +12,10 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use serde_json::{json, Map, Value};
 
-use super::codes::{CODE_BAD_FILTER, CODE_BAD_QUERY, READ_SCOPES};
+use super::codes::{CODE_BAD_FILTER, READ_SCOPES};
 use super::common::{company_key, guid, ok};
-use super::data::{canonical_guid, VismaData};
-use super::errors::{answer, bad_request, not_found, Answer, ApiError};
+use super::data::VismaData;
+use super::errors::{answer, bad_request, not_found, Answer};
 use super::query::{Paging, Query};
 use super::schema::conform;
 use crate::config::Company;
@@ -48,7 +48,6 @@ fn list_plain(
             "$filter is not supported on this endpoint in the sandbox.",
         ));
     }
-    check_article_query(&query)?;
     let mut store = state.rest();
     let server_time = store.clock.server_time();
     let (data, _) = store.visma_mut(&key);
@@ -75,22 +74,6 @@ fn get_plain(
         .find(|m| str_field(m, "Id") == id)
         .map(|m| ok(Value::Object(m.clone())))
         .ok_or_else(|| not_found(what, &id))
-}
-
-/// The articles' documented parameters: `customerId` (a GUID) and
-/// `showPricesWithTwoDecimals` (a boolean); the sandbox's prices have two decimals and no
-/// customer price lists, so both change nothing.
-fn check_article_query(query: &Query) -> Result<(), ApiError> {
-    query.flag("showPricesWithTwoDecimals", false)?;
-    if let Some(raw) = query.get("customerId") {
-        if canonical_guid(raw).is_none() {
-            return Err(bad_request(
-                CODE_BAD_QUERY,
-                format!("customerId must be a GUID, not '{raw}'."),
-            ));
-        }
-    }
-    Ok(())
 }
 
 macro_rules! lookup {
@@ -122,7 +105,6 @@ macro_rules! lookup {
 }
 
 lookup!(list_terms, get_terms, "TermsOfPayment", TERMS_SCOPES, terms);
-lookup!(list_articles, get_article, "Article", READ_SCOPES, articles);
 lookup!(
     list_codings,
     get_coding,

@@ -12,10 +12,15 @@
 //! | `query.rs`, `odata.rs` | paging and `modifiedSinceUtc`; the `$filter` parser |
 //! | `data.rs`, `seed.rs` | a company's data; lookups and generated customers |
 //! | `customers.rs`, `drafts.rs`, `invoices.rs`, `rows.rs`, `lookups.rs` | handlers |
+//! | `articles.rs` | `/articles`: list (`$filter`), get, post, put |
+//! | `projects.rs` | `/projects`: list (`$filter`), get, post, put (201) |
+//! | `costcenters.rs` | `/costcenters` (list, put), `/costcenteritems` (get, post, put) |
 //! | `payments.rs` | `POST /customerinvoices/{id}/payments`: remaining amount, payment status |
 
+mod articles;
 mod codes;
 mod common;
+mod costcenters;
 mod customers;
 pub(crate) mod data;
 mod documents;
@@ -27,6 +32,7 @@ mod lookups;
 mod oauth_routes;
 mod odata;
 mod payments;
+mod projects;
 mod query;
 mod rows;
 mod schema;
@@ -34,7 +40,7 @@ mod seed;
 
 use std::sync::Arc;
 
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::Router;
 
 use crate::state::SandboxState;
@@ -60,8 +66,26 @@ pub(crate) fn router() -> Router<Arc<SandboxState>> {
         )
         .route("/v2/termsofpayments", get(lookups::list_terms))
         .route("/v2/termsofpayments/{id}", get(lookups::get_terms))
-        .route("/v2/articles", get(lookups::list_articles))
-        .route("/v2/articles/{id}", get(lookups::get_article))
+        .route("/v2/articles", get(articles::list).post(articles::create))
+        .route(
+            "/v2/articles/{id}",
+            get(articles::get_one).put(articles::replace),
+        )
+        .route("/v2/projects", get(projects::list).post(projects::create))
+        .route(
+            "/v2/projects/{id}",
+            get(projects::get_one).put(projects::replace),
+        )
+        .route("/v2/costcenters", get(costcenters::list))
+        .route(
+            "/v2/costcenters/{id}",
+            put(costcenters::replace_cost_center),
+        )
+        .route("/v2/costcenteritems", post(costcenters::create_item))
+        .route(
+            "/v2/costcenteritems/{id}",
+            get(costcenters::get_item).put(costcenters::replace_item),
+        )
         .route("/v2/articleaccountcodings", get(lookups::list_codings))
         .route("/v2/articleaccountcodings/{id}", get(lookups::get_coding))
         .route("/v2/units", get(lookups::list_units))

@@ -11,6 +11,10 @@
 //! read-only `VatRate` / `PercentVat` / `VatRateId` with a value other than the one the
 //! article gives is refused (400, 2001) instead of being ignored: a sandbox strictness.
 //! Rates are fractions (0.25 = 25 %).
+//!
+//! A row's `CostCenterItemId1..3` and `ProjectId` must name existing cost centre items and
+//! projects (2004); they are stored, answered back and carried over when a draft is
+//! converted (both row schemas have them, writable).
 
 use std::collections::BTreeMap;
 
@@ -137,6 +141,7 @@ impl VismaData {
             // Booked rows' `IsTextRow` is read-only: "ArticleId: Null if text row".
             RowKind::Booked => get("ArticleId").is_none(),
         };
+        self.check_row_references(&out, i)?;
         let vat_free = out.get(kind.vat_free_field()) == Some(&Value::Bool(true));
         out.insert("Id".into(), Value::String(Uuid::new_v4().to_string()));
         out.insert("LineNumber".into(), Value::from(i + 1));
@@ -268,6 +273,40 @@ impl VismaData {
                 rate: Some(rate),
             },
         ))
+    }
+
+    /// A row's `CostCenterItemId1..3` must name cost centre items (`/v2/costcenteritems`) and
+    /// its `ProjectId` a project (`/v2/projects`), else 2004 naming the field. The nil GUID
+    /// counts as unset. Which cost centre an item belongs to is not checked (the document
+    /// does not tie `CostCenterItemIdN` to cost centre `N`).
+    fn check_row_references(&self, row: &Map<String, Value>, i: usize) -> Result<(), ApiError> {
+        let nil = Uuid::nil().to_string();
+        for field in [
+            "CostCenterItemId1",
+            "CostCenterItemId2",
+            "CostCenterItemId3",
+            "ProjectId",
+        ] {
+            let Some(id) = row
+                .get(field)
+                .and_then(Value::as_str)
+                .filter(|id| *id != nil)
+            else {
+                continue;
+            };
+            let (found, what) = if field == "ProjectId" {
+                (self.project(id).is_some(), "project")
+            } else {
+                (self.cost_center_item(id).is_some(), "cost center item")
+            };
+            if !found {
+                return Err(bad_request(
+                    CODE_UNKNOWN_REFERENCE,
+                    format!("Validation failed: Rows[{i}].{field} {id} does not match any {what}."),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Refuses a row whose read-only VAT fields say something else than its article.

@@ -1,6 +1,7 @@
 //! What a new Visma company holds (stable GUIDs per company): terms of payment, article
 //! account codings (one per VAT rate a client may need: 25 %, 12 %, 6 %, VAT-free), units
-//! and articles; and generated customers for tests.
+//! and articles, cost centre 1 "Kostnadsställe" (items `100` Stockholm, `200` Göteborg) and
+//! three projects; and generated customers for tests.
 //!
 //! VAT lives on the article's account coding, not on the article or the row: `ArticleApi`
 //! has only `CodingId`, and `ArticleAccountCodingApi.VatRatePercent` carries the rate.
@@ -70,6 +71,16 @@ const ARTICLES: &[(&str, &str, &str, &str, &str, &str)] = &[
         "Momsfri försäljning",
         "Timme",
     ),
+];
+
+/// Items of the company's cost centre 1 "Kostnadsställe": (ShortName, Name).
+const COST_CENTER_ITEMS: &[(&str, &str)] = &[("100", "Stockholm"), ("200", "Göteborg")];
+
+/// (Number, Name, Status (1 Ongoing, 2 Finished), StartDate)
+const PROJECTS: &[(&str, &str, i64, &str)] = &[
+    ("1", "Tak Storgatan 1", 1, "2026-01-07"),
+    ("2", "Badrum Kungsgatan 5", 1, "2026-12-01"),
+    ("3", "Fasad Sjögatan 12", 2, "2025-04-01"),
 ];
 
 impl VismaData {
@@ -163,7 +174,7 @@ impl VismaData {
                 let net = Decimal::from_str_exact(price).unwrap_or_default();
                 let gross = round2(net * (Decimal::ONE + Decimal::new(rate, 2)));
                 let service = kind == "Service";
-                conform(
+                let body = conform(
                     "ArticleApi",
                     object(json!({
                         "Id": id(&["article", number]),
@@ -184,7 +195,55 @@ impl VismaData {
                         "IsServiceArticle": service,
                         "ShowStockInformation": !service,
                     })),
-                )
+                );
+                Record { body, changed: now }
+            })
+            .collect();
+        let cost_center_id = id(&["costcenter", "1"]);
+        let cost_centers = vec![Record {
+            body: conform(
+                "CostCenterApi",
+                object(json!({
+                    "Id": cost_center_id,
+                    "Number": 1,
+                    "Name": "Kostnadsställe",
+                    "IsActive": true,
+                })),
+            ),
+            changed: now,
+        }];
+        let cost_center_items = COST_CENTER_ITEMS
+            .iter()
+            .map(|(short, name)| Record {
+                body: conform(
+                    "CostCenterItemApi",
+                    object(json!({
+                        "Id": id(&["costcenteritem", short]),
+                        "CostCenterId": cost_center_id,
+                        "ShortName": short,
+                        "Name": name,
+                        "IsActive": true,
+                        "CreatedUtc": now_text,
+                    })),
+                ),
+                changed: now,
+            })
+            .collect();
+        let projects = PROJECTS
+            .iter()
+            .map(|(number, name, status, start)| Record {
+                body: conform(
+                    "ProjectApi",
+                    object(json!({
+                        "Id": id(&["project", number]),
+                        "Number": number,
+                        "Name": name,
+                        "Status": status,
+                        "StartDate": format!("{start}T00:00:00Z"),
+                        "ModifiedUtc": now_text,
+                    })),
+                ),
+                changed: now,
             })
             .collect();
         VismaData {
@@ -196,6 +255,9 @@ impl VismaData {
             codings,
             units,
             articles,
+            projects,
+            cost_centers,
+            cost_center_items,
             drafts: BTreeMap::new(),
             draft_index: HashMap::new(),
             next_draft: 1,
