@@ -176,7 +176,10 @@ impl Config {
             fortnox: FortnoxSettings {
                 auth_url: trim(or("FORTNOX_AUTH_URL", "https://apps.fortnox.se")),
                 api_url: trim(or("FORTNOX_API_URL", "https://api.fortnox.se")),
-                scopes: or("FORTNOX_SCOPES", "customer invoice companyinformation payment"),
+                scopes: or(
+                    "FORTNOX_SCOPES",
+                    "customer invoice companyinformation payment article project",
+                ),
                 pkce: or("FORTNOX_PKCE", "true") != "false",
             },
             visma: VismaSettings {
@@ -185,7 +188,7 @@ impl Config {
                     "VISMA_API_URL",
                     "https://eaccountingapi.vismaonline.com",
                 )),
-                scopes: or("VISMA_SCOPES", "ea:api offline_access ea:sales"),
+                scopes: or("VISMA_SCOPES", "ea:api offline_access ea:sales ea:accounting"),
                 revocation_enabled: or("VISMA_REVOCATION_ENABLED", "true") != "false",
                 pkce: or("VISMA_PKCE", "true") != "false",
                 refresh_token_days: or("VISMA_REFRESH_TOKEN_DAYS", "30")

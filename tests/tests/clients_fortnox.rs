@@ -464,7 +464,7 @@ async fn every_client_method_keeps_to_fortnox_openapi() {
     let other = api
         .create_invoice(
             &auth,
-            &invoice("inv-contract-2", &ours.id, ["A", "B"]),
+            &invoice("inv-contract-2", &ours.id, ["ARB", "MAT"]),
             &c.remote_id,
         )
         .await
@@ -477,7 +477,7 @@ async fn every_client_method_keeps_to_fortnox_openapi() {
     let third = api
         .create_invoice(
             &auth,
-            &invoice("inv-contract-3", &ours.id, ["A", "B"]),
+            &invoice("inv-contract-3", &ours.id, ["ARB", "MAT"]),
             &c.remote_id,
         )
         .await
@@ -490,7 +490,7 @@ async fn every_client_method_keeps_to_fortnox_openapi() {
     let fourth = api
         .create_invoice(
             &auth,
-            &invoice("inv-contract-4", &ours.id, ["A", "B"]),
+            &invoice("inv-contract-4", &ours.id, ["ARB", "MAT"]),
             &c.remote_id,
         )
         .await

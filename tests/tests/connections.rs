@@ -625,7 +625,10 @@ async fn one_active_integration_per_provider_and_authorize_reuses_it() {
             .into_owned()
             .collect();
     assert_eq!(fq["access_type"], "offline");
-    assert_eq!(fq["scope"], "customer invoice companyinformation payment");
+    assert_eq!(
+        fq["scope"],
+        "customer invoice companyinformation payment article project"
+    );
     let list = stack
         .call(Method::GET, "/api/integrations/status", Some(T), None)
         .await

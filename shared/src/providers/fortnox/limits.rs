@@ -27,9 +27,9 @@ pub const INVOICE: InvoiceLimits = InvoiceLimits {
     // Row `Description`: maxLength 255.
     description: 255,
     article_number: 50,
-    // `ProjectNumber` maxLength 20; `CostCenter.Code` (no maxLength in the document; 20 kept).
+    // `ProjectNumber` maxLength 20; `fortnox_CostCenterSinglePayloadItem.Code` maxLength 6.
     project: 20,
-    cost_center: 20,
+    cost_center: 6,
     // A priced row needs an article or an account (error 2001304).
     needs_article_or_account: true,
     needs_article: false,

@@ -115,7 +115,7 @@ fn project_in(v: Value) -> Result<Remote<Project>, ApiError> {
 }
 
 fn date_time(d: Option<NaiveDate>) -> Value {
-    d.map_or(Value::Null, |d| Value::String(format!("{d}T00:00:00")))
+    d.map_or(Value::Null, |d| Value::String(super::write::date_time(d)))
 }
 
 impl VismaApi {
@@ -546,6 +546,6 @@ mod tests {
         let b = VismaApi::project_body(&p, Some("c-1"), Map::new());
         assert_eq!(b["Status"], 1);
         assert_eq!(b["CustomerId"], "c-1");
-        assert_eq!(b["StartDate"], "2026-11-02T00:00:00");
+        assert_eq!(b["StartDate"], "2026-11-02T00:00:00Z");
     }
 }
