@@ -120,6 +120,12 @@ async fn every_sample_event_gets_the_right_answer() {
         .unwrap();
     assert_eq!(r.status(), 202, "{:?}", body(&r));
     assert_eq!(body(&r)["accepted"], 1);
+    // A project for the customer just upserted (the records function takes every entity).
+    let r = records::handler(ctx, request("records_projects", &fortnox_id))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202, "{:?}", body(&r));
+    assert_eq!(body(&r)["accepted"], 1);
 
     let r = sync_invoice::handler(ctx, request("sync_invoice", &fortnox_id))
         .await

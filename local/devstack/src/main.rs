@@ -248,14 +248,45 @@ async fn sync_walk_through(
             serde_json::json!({"description": "Takarbete", "article_number": "1", "quantity": "8", "unit_price": "650.00", "vat_rate": "25"})
         }
     };
+    // One project per work order, booked with a cost centre the company has (Fortnox `STHLM`,
+    // Visma's first cost centre's item `100`), and an article the rows name.
+    let cost_center = match provider {
+        ProviderKind::Fortnox => "STHLM",
+        ProviderKind::Visma => "100",
+    };
+    let projects = vec![serde_json::json!({
+        "id": "demo-wo-001", "number": "WO-001", "name": "Takbyte Byggvägen 1", "status": "ongoing",
+        "start_date": now.date_naive().to_string(), "customer_id": "demo-cust-001", "updated_at": now
+    })];
+    let articles = vec![serde_json::json!({
+        "id": "demo-art-plat", "number": "PLAT-05", "name": "Takplåt 0,5 mm", "unit": "st",
+        "price": "189.00", "vat_rate": "25", "kind": "goods", "updated_at": now
+    })];
+    let material = serde_json::json!({"description": "Takplåt", "article_number": "PLAT-05",
+        "quantity": "40", "unit_price": "189.00", "vat_rate": "25"});
     let invoices: Vec<serde_json::Value> = (1..=5)
-        .map(|i| serde_json::json!({
-            "id": format!("demo-inv-{i:03}"), "customer_id": format!("demo-cust-{i:03}"),
-            "invoice_date": now.date_naive().to_string(), "currency": "SEK", "our_reference": "Anna Andersson",
-            "rows": [row.clone()]
-        }))
+        .map(|i| {
+            let mut inv = serde_json::json!({
+                "id": format!("demo-inv-{i:03}"), "customer_id": format!("demo-cust-{i:03}"),
+                "invoice_date": now.date_naive().to_string(), "currency": "SEK", "our_reference": "Anna Andersson",
+                "rows": [row.clone()]
+            });
+            if i == 1 {
+                inv["project"] = serde_json::json!("WO-001");
+                inv["rows"][0]["cost_center"] = serde_json::json!(cost_center);
+                if let Some(rows) = inv["rows"].as_array_mut() {
+                    rows.push(material.clone());
+                }
+            }
+            inv
+        })
         .collect();
-    for (entity, records) in [("customers", customers), ("invoices", invoices)] {
+    for (entity, records) in [
+        ("customers", customers),
+        ("projects", projects),
+        ("articles", articles),
+        ("invoices", invoices),
+    ] {
         let n = records.len();
         let r = stack
             .call(
@@ -277,9 +308,11 @@ async fn sync_walk_through(
     };
     let key = stack.sandbox.state.default_company_key(kind);
     println!(
-        "8. at the {provider} sandbox now: {} customers, {} invoices",
+        "8. at the {provider} sandbox now: {} customers, {} invoices, {} projects, {} articles (invoice demo-inv-001 on project WO-001, cost centre {cost_center})",
         stack.sandbox.state.customer_count(kind, &key),
-        stack.sandbox.state.invoice_count(kind, &key)
+        stack.sandbox.state.invoice_count(kind, &key),
+        stack.sandbox.state.projects(kind, &key).len(),
+        stack.sandbox.state.articles(kind, &key).len()
     );
     // A person changes a customer in the accounting system; a pull brings it back.
     let id_field = if provider == ProviderKind::Fortnox {
