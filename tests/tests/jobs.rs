@@ -90,7 +90,7 @@ async fn the_scheduler_enqueues_each_connected_integration_once_per_hour_spread_
             nb >= period_start && nb < period_start + Ch::seconds(period),
             "spread within its period: {nb}"
         );
-        assert_eq!(job.entities, vec![Entity::Customers, Entity::Invoices]);
+        assert_eq!(job.entities, Entity::ALL.to_vec(), "every entity, hourly");
     }
     assert_eq!(
         queue_depth(&stack, &stack.queues.sync_url).await,
