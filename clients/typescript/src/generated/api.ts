@@ -433,7 +433,7 @@ export interface components {
         /** @enum {string} */
         Provider: "fortnox" | "visma";
         /** @enum {string} */
-        Entity: "customers" | "invoices";
+        Entity: "customers" | "projects" | "articles" | "invoices";
         /** @enum {string} */
         IntegrationStatus: "pending" | "connected" | "needs_reauth" | "revoked" | "disconnected";
         LastError: {
@@ -486,8 +486,7 @@ export interface components {
             webhook_url: string | null;
             /** @description Only in `GET /api/integrations/{id}/status`: how fresh the app's copy of each entity is. `lag_seconds` is how long the newest change seen took from the accounting system's time of it to the end of the pull that brought it (null when the provider gives no change times); `stale_seconds` is how long ago the last pull ended. */
             freshness?: {
-                /** @enum {string} */
-                entity: "customers" | "invoices";
+                entity: components["schemas"]["Entity"];
                 /** Format: date-time */
                 last_pull_at: string | null;
                 /** Format: date-time */
@@ -574,8 +573,7 @@ export interface components {
             version?: number;
         };
         Quarantined: {
-            /** @enum {string} */
-            entity: "customers" | "invoices";
+            entity: components["schemas"]["Entity"];
             /**
              * @description `provider`: a provider record that could not be read or mapped (`id` is the provider's id); `app`: an app record the provider refused (`id` is ours).
              * @enum {string}
@@ -634,7 +632,7 @@ export interface components {
             our_id: string;
             remote_id: string;
             /** @description The canonical record (null on delete). */
-            record: null | components["schemas"]["Customer"] | components["schemas"]["Invoice"];
+            record: null | components["schemas"]["Customer"] | components["schemas"]["Invoice"] | components["schemas"]["Project"] | components["schemas"]["Article"];
             /** Format: date-time */
             pulled_at: string;
         };
@@ -700,6 +698,87 @@ export interface components {
             /** Format: date-time */
             updated_at?: string | null;
         };
+        /** @description A project (often one per work order) as the app sends it; synced both ways like customers and found at the provider by its `number`: exporting a project whose number the company already has adopts that project and gives it the app's content. Fortnox `/3/projects` (number 20, name 50 characters), Visma `/v2/projects` (number 9, name 200). */
+        ProjectInput: {
+            id: components["schemas"]["RecordId"];
+            number: string;
+            name: string;
+            /**
+             * @description Fortnox `NOTSTARTED`/`ONGOING`/`COMPLETED`; Visma has 1 ongoing and 2 finished, so `not_started` is sent and read back as `ongoing`.
+             * @default ongoing
+             * @enum {string}
+             */
+            status?: "not_started" | "ongoing" | "completed";
+            /** Format: date */
+            start_date?: string | null;
+            /**
+             * Format: date
+             * @description Not before start_date.
+             */
+            end_date?: string | null;
+            /** @description Our id of the customer (exported first when needed). Visma keeps it (`CustomerId`); Fortnox's project has no customer, so a project read from Fortnox has none. */
+            customer_id?: null | components["schemas"]["RecordId"];
+            /** Format: date-time */
+            updated_at?: string | null;
+        };
+        /** @description The canonical project, as stored and answered. */
+        Project: {
+            id: string;
+            number: string;
+            name: string;
+            /** @enum {string} */
+            status: "not_started" | "ongoing" | "completed";
+            /** Format: date */
+            start_date?: string | null;
+            /** Format: date */
+            end_date?: string | null;
+            customer_id?: string | null;
+            /** Format: date-time */
+            updated_at?: string | null;
+        };
+        /** @description An article (material or service) as the app sends it; synced both ways like customers and found at the provider by its `number`, which invoice rows name in `article_number`. Fortnox `/3/articles` (number 50, name 200 characters), Visma `/v2/articles` (number 40, name 50; the VAT rate and kind choose the article account coding, the unit is matched by its abbreviation). */
+        ArticleInput: {
+            id: components["schemas"]["RecordId"];
+            number: string;
+            name: string;
+            /**
+             * @example st
+             * @example h
+             * @example tim
+             * @example m2
+             */
+            unit: string;
+            /** @description Sales price per unit excluding VAT, 2 decimals, not negative. */
+            price?: null | components["schemas"]["Decimal"];
+            /** @description 25, 12, 6 or 0. */
+            vat_rate?: null | components["schemas"]["Decimal"];
+            /**
+             * @default goods
+             * @enum {string}
+             */
+            kind?: "goods" | "service";
+            /** @description A house-work type (the names `HouseWork.work_type` takes). Fortnox articles lack `moving_services`, `it_services` and `major_appliance_repair`: refused at export naming `house_work_type`. */
+            house_work_type?: string | null;
+            /** @default true */
+            active?: boolean;
+            /** Format: date-time */
+            updated_at?: string | null;
+        };
+        /** @description The canonical article, as stored and answered; decimals are strings. */
+        Article: {
+            id: string;
+            number: string;
+            name: string;
+            unit: string;
+            price?: string | null;
+            vat_rate?: string | null;
+            /** @enum {string} */
+            kind: "goods" | "service";
+            house_work_type?: string | null;
+            active: boolean;
+            /** Format: date-time */
+            updated_at?: string | null;
+        };
         /** @description Swedish tax-reduced house work (ROT/RUT) on a row. */
         HouseWork: {
             /** @enum {string} */
@@ -750,6 +829,10 @@ export interface components {
             /** @description Percent, 0 to 100, 2 decimals. */
             discount?: null | components["schemas"]["Decimal"];
             house_work?: components["schemas"]["HouseWork"];
+            /** @description The project number this row is booked on (null takes the invoice's). Fortnox row `Project` (20 characters); Visma row `ProjectId` of the project with this `Number` (9 characters). An unknown project is refused by the provider at export, naming `rows[n].project`. */
+            project?: string | null;
+            /** @description The cost centre code this row is booked on (null takes the invoice's). Fortnox row `CostCenter` (a `/3/costcenters` `Code`, 6 characters); Visma row `CostCenterItemId1`, the item of the company's first cost centre whose `ShortName` this is (9 characters). */
+            cost_center?: string | null;
         };
         /** @description The canonical invoice as the app sends it. `totals` is ignored when sent. References and article numbers are one line without control characters (Unicode category Cc); a row's description may also hold tab, CR and LF. A control character anywhere else refuses the request with 400 `invalid-field` naming the field. */
         InvoiceInput: {
@@ -771,6 +854,10 @@ export interface components {
              */
             reverse_charge_construction?: boolean;
             tax_reduction?: components["schemas"]["TaxReductionInput"];
+            /** @description The project number the invoice is booked on (Fortnox `Project`). Visma keeps projects on rows only: there it goes on every row without its own, and the invoice reads back with it on its rows. */
+            project?: string | null;
+            /** @description The cost centre code the invoice is booked on (Fortnox `CostCenter`; Visma rows only, as `project`). */
+            cost_center?: string | null;
             rows: components["schemas"]["InvoiceRow"][];
             totals?: null | components["schemas"]["Totals"];
             /** @description Read-only: the provider's payment state. Accepted so that a record read from the feed can be sent back as it is, and ignored (never stored as the app's, never exported); payments are registered in the accounting system. */
@@ -807,6 +894,8 @@ export interface components {
                     apartment?: string | null;
                 } | null;
             } | null;
+            project?: string | null;
+            cost_center?: string | null;
             rows: {
                 description: string;
                 article_number?: string | null;
@@ -815,6 +904,8 @@ export interface components {
                 unit_price: string;
                 vat_rate?: string | null;
                 discount?: string | null;
+                project?: string | null;
+                cost_center?: string | null;
                 house_work?: {
                     /** @enum {string} */
                     kind?: "rot" | "rut" | "green";
@@ -1785,8 +1876,8 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
-                    /** @description Customers for `/records/customers`, invoices for `/records/invoices`. */
-                    records: components["schemas"]["CustomerInput"][] | components["schemas"]["InvoiceInput"][];
+                    /** @description Customers for `/records/customers`, projects for `/records/projects`, articles for `/records/articles`, invoices for `/records/invoices`. */
+                    records: components["schemas"]["CustomerInput"][] | components["schemas"]["InvoiceInput"][] | components["schemas"]["ProjectInput"][] | components["schemas"]["ArticleInput"][];
                 };
             };
         };
