@@ -80,6 +80,7 @@ mod rest;
 mod seed;
 mod server;
 mod state;
+mod state_registers;
 mod store;
 mod stream;
 pub mod visma;

@@ -49,6 +49,7 @@ mod fields;
 mod invoices;
 mod payments;
 mod query;
+mod register_specs;
 mod registers;
 mod rows;
 mod seed;
