@@ -17,18 +17,7 @@ const T: &str = "tenant-payments";
 const INVOICE: &str = "inv-00000";
 const WAIT: Duration = Duration::from_secs(120);
 
-/// The integration's own access token (what the consent gave), to call the sandbox as the
-/// company's bookkeeper would.
-async fn token(stack: &Stack, id: &str) -> String {
-    system_tests::secret(stack, T, id)
-        .await
-        .and_then(|s| s.tokens)
-        .expect("connected")
-        .access_token
-        .expose()
-        .to_string()
-}
-
+/// Calls the sandbox as the company's bookkeeper would; gives the answer.
 async fn provider_call(
     stack: &Stack,
     id: &str,
@@ -36,17 +25,12 @@ async fn provider_call(
     url: String,
     body: Option<Value>,
 ) -> Value {
-    let mut req = reqwest::Client::new()
-        .request(method, &url)
-        .bearer_auth(token(stack, id).await);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let r = req.send().await.expect("sandbox answers");
-    let status = r.status();
-    let text = r.text().await.unwrap_or_default();
-    assert!(status.is_success(), "{url}: {status} {text}");
-    serde_json::from_str(&text).unwrap_or(Value::Null)
+    system_tests::provider_call(stack, T, id, method, &url, body).await
+}
+
+/// Pulls incrementally; the newest feed entry of our invoice after `cursor`, if any.
+async fn pull(stack: &Stack, id: &str, cursor: &mut u64) -> Option<Value> {
+    system_tests::pull_entry(stack, T, id, "invoices", INVOICE, cursor).await
 }
 
 /// Pulls incrementally and gives the newest feed entry of our invoice after `cursor`.
@@ -54,41 +38,6 @@ async fn pull_and_read(stack: &Stack, id: &str, cursor: &mut u64) -> Value {
     pull(stack, id, cursor)
         .await
         .expect("the paid invoice is in the feed as changed")
-}
-
-/// Pulls incrementally; the newest feed entry of our invoice after `cursor`, if any.
-async fn pull(stack: &Stack, id: &str, cursor: &mut u64) -> Option<Value> {
-    let r = stack
-        .call(
-            Method::POST,
-            &format!("/api/integrations/{id}/sync"),
-            Some(T),
-            Some(json!({"direction": "pull", "entities": ["invoices"]})),
-        )
-        .await
-        .unwrap();
-    assert_eq!(r.status, 202, "{}", r.text);
-    let job = r.json["job_ids"][0].as_str().unwrap().to_string();
-    let job = stack.wait_for_job(id, &job, WAIT).await.unwrap();
-    assert_eq!(job.state, JobState::Succeeded, "{job:?}");
-    let r = stack
-        .call(
-            Method::GET,
-            &format!("/api/integrations/{id}/records/invoices?after={cursor}&limit=500"),
-            Some(T),
-            None,
-        )
-        .await
-        .unwrap();
-    assert_eq!(r.status, 200, "{}", r.text);
-    *cursor = r.json["next_cursor"].as_u64().unwrap();
-    r.json["records"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .rev()
-        .find(|e| e["our_id"] == INVOICE)
-        .cloned()
 }
 
 async fn exported(provider: ProviderKind) -> (Stack, String) {

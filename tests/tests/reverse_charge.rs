@@ -20,31 +20,27 @@ use system_tests::{
 
 const T: &str = "tenant-reverse-charge";
 const INVOICE: &str = "inv-00000";
-const WAIT: Duration = Duration::from_secs(120);
-
-async fn token(stack: &Stack, id: &str) -> String {
-    system_tests::secret(stack, T, id)
-        .await
-        .and_then(|s| s.tokens)
-        .expect("connected")
-        .access_token
-        .expose()
-        .to_string()
-}
-
-/// Calls the sandbox as the company's bookkeeper would, with the integration's token.
+/// Calls the sandbox as the company's bookkeeper would.
 async fn provider_call(stack: &Stack, id: &str, method: Method, url: String, body: Value) {
-    let r = reqwest::Client::new()
-        .request(method, &url)
-        .bearer_auth(token(stack, id).await)
-        .json(&body)
-        .send()
-        .await
-        .expect("sandbox answers");
-    let status = r.status();
-    let text = r.text().await.unwrap_or_default();
-    assert!(status.is_success(), "{url}: {status} {text}");
+    system_tests::provider_call(stack, T, id, method, &url, Some(body)).await;
 }
+
+async fn refused(stack: &Stack, id: &str, entity: &str, record: Value, field: &str) {
+    system_tests::refused(stack, T, id, entity, record, field).await;
+}
+
+/// Pulls `entity` incrementally; the newest feed entry of `our_id` after `cursor`, if any.
+async fn pull(
+    stack: &Stack,
+    id: &str,
+    entity: &str,
+    our_id: &str,
+    cursor: &mut u64,
+) -> Option<Value> {
+    system_tests::pull_entry(stack, T, id, entity, our_id, cursor).await
+}
+
+const WAIT: Duration = Duration::from_secs(120);
 
 /// A company customer set up for reverse charge (needs a VAT number at both providers).
 fn reverse_customer() -> Value {
@@ -66,67 +62,6 @@ fn reverse_invoice(provider: ProviderKind) -> Value {
     i["rows"] = json!([priced, {"description": "Omvänd betalningsskyldighet för byggtjänster",
                                 "quantity": "0", "unit_price": "0"}, zero]);
     i
-}
-
-/// Upserts and expects a refusal naming `field`.
-async fn refused(stack: &Stack, id: &str, entity: &str, record: Value, field: &str) {
-    let r = stack
-        .call(
-            Method::POST,
-            &format!("/api/integrations/{id}/records/{entity}"),
-            Some(T),
-            Some(json!({ "records": [record] })),
-        )
-        .await
-        .unwrap();
-    assert!(r.status == 400 || r.status == 422, "{}", r.text);
-    assert!(
-        r.content_type.starts_with("application/problem+json"),
-        "{}",
-        r.text
-    );
-    assert_eq!(r.json["field"], field, "{}", r.text);
-}
-
-/// Pulls `entity` incrementally; the newest feed entry of `our_id` after `cursor`, if any.
-async fn pull(
-    stack: &Stack,
-    id: &str,
-    entity: &str,
-    our_id: &str,
-    cursor: &mut u64,
-) -> Option<Value> {
-    let r = stack
-        .call(
-            Method::POST,
-            &format!("/api/integrations/{id}/sync"),
-            Some(T),
-            Some(json!({"direction": "pull", "entities": [entity]})),
-        )
-        .await
-        .unwrap();
-    assert_eq!(r.status, 202, "{}", r.text);
-    let job = r.json["job_ids"][0].as_str().unwrap().to_string();
-    let job = stack.wait_for_job(id, &job, WAIT).await.unwrap();
-    assert_eq!(job.state, JobState::Succeeded, "{job:?}");
-    let r = stack
-        .call(
-            Method::GET,
-            &format!("/api/integrations/{id}/records/{entity}?after={cursor}&limit=500"),
-            Some(T),
-            None,
-        )
-        .await
-        .unwrap();
-    assert_eq!(r.status, 200, "{}", r.text);
-    *cursor = r.json["next_cursor"].as_u64().unwrap();
-    r.json["records"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .rev()
-        .find(|e| e["our_id"] == our_id)
-        .cloned()
 }
 
 /// Connects, refuses the bad inputs, upserts the customer and the invoice and exports them.

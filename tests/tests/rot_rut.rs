@@ -30,28 +30,14 @@ const ANNA: &str = "19121212-1212";
 const BO: &str = "199001011239";
 const CECILIA: &str = "19850709-9805";
 
-async fn token(stack: &Stack, id: &str) -> String {
-    system_tests::secret(stack, T, id)
-        .await
-        .and_then(|s| s.tokens)
-        .expect("connected")
-        .access_token
-        .expose()
-        .to_string()
+/// Calls the sandbox as the company's bookkeeper would.
+async fn provider_call(stack: &Stack, id: &str, method: Method, url: String, body: Value) {
+    system_tests::provider_call(stack, T, id, method, &url, Some(body)).await;
 }
 
-/// Calls the sandbox as the company's bookkeeper would, with the integration's token.
-async fn provider_call(stack: &Stack, id: &str, method: Method, url: String, body: Value) {
-    let r = reqwest::Client::new()
-        .request(method, &url)
-        .bearer_auth(token(stack, id).await)
-        .json(&body)
-        .send()
-        .await
-        .expect("sandbox answers");
-    let status = r.status();
-    let text = r.text().await.unwrap_or_default();
-    assert!(status.is_success(), "{url}: {status} {text}");
+/// Pulls invoices incrementally; the newest feed entry of `our_id` after `cursor`, if any.
+async fn pull(stack: &Stack, id: &str, our_id: &str, cursor: &mut u64) -> Option<Value> {
+    system_tests::pull_entry(stack, T, id, "invoices", our_id, cursor).await
 }
 
 /// A private person (ROT/RUT is for private persons).
@@ -188,41 +174,6 @@ async fn refused(stack: &Stack, id: &str, record: Value, field: &str) {
             r.text
         );
     }
-}
-
-/// Pulls invoices incrementally; the newest feed entry of `our_id` after `cursor`, if any.
-async fn pull(stack: &Stack, id: &str, our_id: &str, cursor: &mut u64) -> Option<Value> {
-    let r = stack
-        .call(
-            Method::POST,
-            &format!("/api/integrations/{id}/sync"),
-            Some(T),
-            Some(json!({"direction": "pull", "entities": ["invoices"]})),
-        )
-        .await
-        .unwrap();
-    assert_eq!(r.status, 202, "{}", r.text);
-    let job = r.json["job_ids"][0].as_str().unwrap().to_string();
-    let job = stack.wait_for_job(id, &job, WAIT).await.unwrap();
-    assert_eq!(job.state, JobState::Succeeded, "{job:?}");
-    let r = stack
-        .call(
-            Method::GET,
-            &format!("/api/integrations/{id}/records/invoices?after={cursor}&limit=500"),
-            Some(T),
-            None,
-        )
-        .await
-        .unwrap();
-    assert_eq!(r.status, 200, "{}", r.text);
-    *cursor = r.json["next_cursor"].as_u64().unwrap();
-    r.json["records"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .rev()
-        .find(|e| e["our_id"] == our_id)
-        .cloned()
 }
 
 async fn all_succeeded(stack: &Stack, id: &str) {
