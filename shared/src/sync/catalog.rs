@@ -9,6 +9,7 @@ use crate::http::ApiError;
 use crate::providers::api::{AccountingApi, ApiAuth, IdPage, Page, Remote};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use futures_util::future::BoxFuture;
 
 impl SyncRecord for Article {
     const ENTITY: Entity = Entity::Articles;
@@ -44,18 +45,22 @@ impl SyncRecord for Project {
 
 /// A create the provider refused because the number is taken: the company already has the
 /// record under the number the app chose (typed in by a person, or one of our creates whose
-/// answer was lost). It is adopted and given the app's content, so exporting an article or a
-/// project means "make the provider's record with this number look like ours".
-async fn adopt_taken<T>(
-    refused: ApiError,
-    found: Result<Option<Remote<T>>, ApiError>,
-    update: impl std::future::Future<Output = Result<Remote<T>, ApiError>>,
-    remote_id: impl FnOnce(&Remote<T>) -> String,
+/// answer was lost). It is adopted and given the app's content (`update` of its remote id), so
+/// exporting an article or a project means "make the provider's record with this number look
+/// like ours". Any other outcome of the create stands.
+async fn adopt_taken<'a, T: Send + 'a>(
+    created: Result<Remote<T>, ApiError>,
+    find: BoxFuture<'a, Result<Option<Remote<T>>, ApiError>>,
+    update: impl FnOnce(String) -> BoxFuture<'a, Result<Remote<T>, ApiError>>,
 ) -> Result<Remote<T>, ApiError> {
-    match found? {
-        Some(r) => {
-            tracing::info!(remote_id = %remote_id(&r), "the number is taken at the provider; adopting that record");
-            update.await
+    let refused = match created {
+        Err(refused @ ApiError::InvalidData { .. }) => refused,
+        other => return other,
+    };
+    match find.await? {
+        Some(found) => {
+            tracing::info!(remote_id = %found.remote_id, "the number is taken at the provider; adopting that record");
+            update(found.remote_id).await
         }
         None => Err(refused),
     }
@@ -98,23 +103,12 @@ impl Ops for Article {
         rec: &Self,
         _: Option<&str>,
     ) -> Result<Remote<Self>, ApiError> {
-        match api.create_article(auth, rec).await {
-            Err(refused @ ApiError::InvalidData { .. }) => {
-                let found = api.find_article(auth, &rec.number).await;
-                let remote = match &found {
-                    Ok(Some(r)) => r.remote_id.clone(),
-                    _ => String::new(),
-                };
-                adopt_taken(
-                    refused,
-                    found,
-                    api.update_article(auth, &remote, rec),
-                    |r| r.remote_id.clone(),
-                )
-                .await
-            }
-            other => other,
-        }
+        adopt_taken(
+            api.create_article(auth, rec).await,
+            api.find_article(auth, &rec.number),
+            |id| Box::pin(async move { api.update_article(auth, &id, rec).await }),
+        )
+        .await
     }
     async fn update(
         api: &dyn AccountingApi,
@@ -171,24 +165,14 @@ impl Ops for Project {
         rec: &Self,
         customer: Option<&str>,
     ) -> Result<Remote<Self>, ApiError> {
-        match api.create_project(auth, rec, customer).await {
-            Err(refused @ ApiError::InvalidData { .. }) => {
-                let found = api.find_project(auth, &rec.number).await;
-                let remote = match &found {
-                    Ok(Some(r)) => r.remote_id.clone(),
-                    _ => String::new(),
-                };
-                adopt_taken(
-                    refused,
-                    found,
-                    api.update_project(auth, &remote, rec, customer),
-                    |r| r.remote_id.clone(),
-                )
-                .await
-            }
-            other => other,
-        }
+        adopt_taken(
+            api.create_project(auth, rec, customer).await,
+            api.find_project(auth, &rec.number),
+            |id| Box::pin(async move { api.update_project(auth, &id, rec, customer).await }),
+        )
+        .await
     }
+
     async fn update(
         api: &dyn AccountingApi,
         auth: &ApiAuth,
