@@ -388,3 +388,93 @@ async fn projects_cost_centres_and_articles_round_trip_through_fortnox() {
 async fn projects_cost_centres_and_articles_round_trip_through_visma() {
     round_trip(ProviderKind::Visma).await;
 }
+
+/// A company connected before the register scopes were asked for: its grant reaches customers
+/// and invoices only. The provider refuses the registers for want of a permission (Fortnox
+/// 2001101, Visma 4006); their phases are skipped, and customers and invoices still sync.
+async fn an_old_grant_still_syncs(provider: ProviderKind, old_scopes: &str) {
+    let mut opts = StackOptions::default();
+    let var = match provider {
+        ProviderKind::Fortnox => "FORTNOX_SCOPES",
+        ProviderKind::Visma => "VISMA_SCOPES",
+    };
+    opts.env.insert(var.into(), old_scopes.into());
+    let stack = stack_with(opts).await;
+    let (id, _) = stack.connect(T, provider, true).await.unwrap();
+    upsert(
+        &stack,
+        T,
+        &id,
+        "customers",
+        vec![customer_json(0, "", chrono::Utc::now())],
+    )
+    .await;
+    upsert(&stack, T, &id, "projects", vec![project()]).await;
+    upsert(
+        &stack,
+        T,
+        &id,
+        "invoices",
+        vec![invoice_json(0, 0, provider)],
+    )
+    .await;
+    let r = stack
+        .call(
+            Method::POST,
+            &format!("/api/integrations/{id}/sync"),
+            Some(T),
+            Some(json!({"direction": "both"})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 202, "{}", r.text);
+    let jobs = wait_idle(&stack, &id, WAIT).await;
+    assert!(
+        jobs.iter().all(|j| j.state == JobState::Succeeded),
+        "{jobs:?}"
+    );
+    let (kind, key) = (sandbox_kind(provider), key(&stack, provider));
+    assert_eq!(stack.sandbox.state.customer_count(kind, &key), 1);
+    assert_eq!(stack.sandbox.state.invoice_count(kind, &key), 1);
+    let number = match provider {
+        ProviderKind::Fortnox => "ProjectNumber",
+        ProviderKind::Visma => "Number",
+    };
+    let projects = stack.sandbox.state.projects(kind, &key);
+    assert!(
+        by(&projects, number, "P-100").is_empty(),
+        "the register the grant does not reach is left alone: {projects:?}"
+    );
+    let (pending, _) = stack
+        .direct
+        .db
+        .pending_exports(&id, Entity::Projects, None, 10)
+        .await
+        .unwrap();
+    assert_eq!(pending.len(), 1, "the project waits for a new grant");
+    let status = stack
+        .call(
+            Method::GET,
+            &format!("/api/integrations/{id}/status"),
+            Some(T),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(status.json["status"], "connected", "{}", status.text);
+    assert_contracts_kept(&stack);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_old_fortnox_grant_without_article_and_project_still_syncs() {
+    an_old_grant_still_syncs(
+        ProviderKind::Fortnox,
+        "customer invoice companyinformation payment",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_old_visma_grant_without_ea_accounting_still_syncs() {
+    an_old_grant_still_syncs(ProviderKind::Visma, "ea:api offline_access ea:sales").await;
+}

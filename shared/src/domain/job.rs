@@ -53,6 +53,14 @@ impl Entity {
         Entity::Invoices,
     ];
 
+    /// Whether the company's grant may not reach it: projects and articles need scopes
+    /// (Fortnox `article`, `project`; Visma `ea:accounting` for project writes) that
+    /// integrations connected before they were synced do not have. A refusal for want of a
+    /// permission skips such an entity's phase instead of failing the job.
+    pub fn needs_own_grant(self) -> bool {
+        matches!(self, Entity::Projects | Entity::Articles)
+    }
+
     /// Whether its records name a customer (`customer_id`) that must be at the provider first.
     pub fn refers_to_customers(self) -> bool {
         matches!(self, Entity::Projects | Entity::Invoices)

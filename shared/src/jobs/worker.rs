@@ -256,6 +256,16 @@ async fn run_leased(
             .await?;
             Ok(Disposition::Done)
         }
+        Err(e @ SyncError::NeedsPerson(_)) => {
+            finish(
+                ctx,
+                job,
+                JobState::Failed,
+                Some(error_now("needs_person", e.to_string())),
+            )
+            .await?;
+            Ok(Disposition::Done)
+        }
         Err(SyncError::Fatal(reason)) => {
             finish(
                 ctx,

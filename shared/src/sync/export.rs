@@ -81,6 +81,16 @@ impl Run<'_> {
                 self.fail(e, &local.our_id, &local.hash, field, &message)
                     .await
             }
+            Err(err @ ApiError::NeedsPerson { .. }) => {
+                // Refused for want of a licence or a permission, before anything was written:
+                // no create is in doubt, and the record waits as it was.
+                self.eng
+                    .store
+                    .put_mapping(&self.integration.id, e, &empty_mapping(&local.our_id), None)
+                    .await
+                    .map_err(store_err)?;
+                Err(self.job_error(err).await)
+            }
             Err(err) => Err(self.job_error(err).await),
         }
     }

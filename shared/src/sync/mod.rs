@@ -70,6 +70,12 @@ pub enum SyncError {
     /// A failure retrying will not fix.
     #[error("{0}")]
     Fatal(String),
+    /// The accounting system refuses for want of a licence or a permission (Fortnox 2001101,
+    /// Visma 4006 missing scope, …): only a person at the company can change that. Fatal to
+    /// the job, except in the phases of a register the company's grant may not reach (see
+    /// [`crate::domain::Entity::needs_own_grant`]), which are skipped.
+    #[error("the accounting system needs a person: {0}")]
+    NeedsPerson(String),
 }
 
 /// Access tokens for the provider calls of a slice.

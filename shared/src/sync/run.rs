@@ -53,6 +53,20 @@ pub enum Phase {
     },
 }
 
+impl Phase {
+    /// The entity the phase works on (none for a paid-invoice lookup).
+    pub fn entity(&self) -> Option<Entity> {
+        match self {
+            Phase::Push { entity }
+            | Phase::Pull { entity }
+            | Phase::Sweep { entity }
+            | Phase::PushOne { entity, .. }
+            | Phase::PullOne { entity, .. } => Some(*entity),
+            Phase::PullPaidInvoice { .. } => None,
+        }
+    }
+}
+
 /// The steps of a job, in order. Entities go in `Entity` order (customers, projects, articles,
 /// invoices: projects and invoices name customers, invoices name projects and articles), push
 /// before pull (so a pull reads back our writes as already synced).
@@ -190,7 +204,19 @@ impl Engine<'_> {
         run.refresh_article_vat().await;
         let plan = phases(job);
         while run.checkpoint.phase < plan.len() {
-            let finished = run.phase(job, &plan[run.checkpoint.phase]).await?;
+            let phase = &plan[run.checkpoint.phase];
+            let finished = match run.phase(job, phase).await {
+                // A company connected before the project and article scopes were asked for:
+                // its grant does not reach these registers. Customers and invoices go on; the
+                // register waits until the company connects again.
+                Err(SyncError::NeedsPerson(reason))
+                    if phase.entity().is_some_and(Entity::needs_own_grant) =>
+                {
+                    tracing::warn!(entity = %phase.entity().map(Entity::as_str).unwrap_or_default(), %reason, "the company's grant does not reach this register; phase skipped");
+                    true
+                }
+                other => other?,
+            };
             if finished {
                 run.checkpoint = Checkpoint {
                     phase: run.checkpoint.phase + 1,
@@ -393,9 +419,7 @@ impl Run<'_> {
                     },
                 }
             }
-            ApiError::NeedsPerson { message, .. } => {
-                SyncError::Fatal(format!("the accounting system needs a person: {message}"))
-            }
+            ApiError::NeedsPerson { message, .. } => SyncError::NeedsPerson(message),
             other => SyncError::Retryable {
                 reason: other.to_string(),
                 retry_after: None,
