@@ -21,6 +21,8 @@ pub struct Articles {
     /// Items of the first cost centre: ids by short name, short names by id.
     cost_items: HashMap<String, String>,
     cost_codes: HashMap<String, String>,
+    /// Every coding's id (lower case), rated or not.
+    codings: std::collections::HashSet<String>,
 }
 
 impl Articles {
@@ -28,6 +30,9 @@ impl Articles {
     pub fn new(list: Vec<ArticleIn>, codings: Vec<CodingIn>) -> Self {
         let mut a = Articles::default();
         for c in codings {
+            if let Some(id) = &c.id {
+                a.codings.insert(id.to_ascii_lowercase());
+            }
             if let (Some(id), Some(rate)) = (c.id, c.vat_rate_percent) {
                 a.rates.insert(id.to_ascii_lowercase(), percent(rate));
             }
@@ -128,6 +133,11 @@ impl Articles {
                 .map(|(n, a)| (n.clone(), self.rate_of(a)))
                 .collect(),
         }
+    }
+
+    /// Whether the article account coding `coding_id` was among those read.
+    pub fn knows_coding(&self, coding_id: &str) -> bool {
+        self.codings.contains(&coding_id.to_ascii_lowercase())
     }
 
     /// The VAT rate (per cent) of the article account coding `coding_id`, when known.

@@ -130,10 +130,12 @@ impl VismaApi {
         let vat_rate = match &coding {
             Some(c) => {
                 let known = self.articles(auth, false).await?;
-                match known.coding_rate(c) {
-                    Some(r) => Some(r),
-                    // A coding made since the cache was filled.
-                    None => self.articles(auth, true).await?.coding_rate(c),
+                if known.knows_coding(c) {
+                    known.coding_rate(c)
+                } else {
+                    // A coding made since the cache was filled: read them again, once (the
+                    // next article with it finds it cached).
+                    self.articles(auth, true).await?.coding_rate(c)
                 }
             }
             None => None,
