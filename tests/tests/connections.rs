@@ -47,7 +47,8 @@ async fn connect_approved_stores_encrypted_tokens_and_reports_connected() {
         let tokens = s.tokens.expect("tokens stored");
         assert!(tokens.refresh_token.is_some());
         assert!(tokens.expires_at > chrono::Utc::now());
-        // The signing key made at creation is in a secret of its own (webhook_secrets.rs).
+        // Webhook signing keys are never here: they get a secret of their own when first asked
+        // for (webhook_secrets.rs).
         assert!(s.legacy_webhook_keys.is_empty(), "no webhook key here");
 
         // Status: connected, with the company name from the provider.

@@ -265,12 +265,16 @@ async fn the_worker_binary_syncs_and_every_line_it_logs_says_whose_work_it_was()
     let mut secrets = vec![
         tokens.access_token.expose().to_string(),
         tokens.refresh_token.unwrap().expose().to_string(),
-        webhook_secret(&stack, T, &id).await.unwrap().keys[0]
-            .key
-            .expose()
-            .to_string(),
         "fortnox-dev-secret".to_string(),
     ];
+    // Keys exist only once asked for (none here, unless a rotation made one).
+    secrets.extend(
+        webhook_secret(&stack, T, &id)
+            .await
+            .into_iter()
+            .flat_map(|s| s.keys)
+            .map(|k| k.key.expose().to_string()),
+    );
     secrets.push(before.access_token.expose().to_string());
     secrets.extend(before.refresh_token.map(|t| t.expose().to_string()));
     for line in &out.raw {

@@ -60,9 +60,8 @@ async fn logs_of_connect_refresh_and_disconnect_hold_no_secret() {
         secrets.extend(
             webhook_secret(&stack, "tenant-l", &id)
                 .await
-                .unwrap()
-                .keys
-                .iter()
+                .into_iter()
+                .flat_map(|s| s.keys)
                 .map(|k| k.key.expose().to_string()),
         );
 

@@ -240,19 +240,14 @@ fn each_function_gets_exactly_its_row_of_secret_access() {
     let with = |a: &[&str], b: &[&str]| set(&[a, b].concat());
     // (token secrets, webhook key secrets, app credentials) per function.
     let expected: BTreeMap<&str, [BTreeSet<String>; 3]> = [
-        (
-            "CreateFunction",
-            [
-                set(&[]),
-                with(&["CreateSecret", "TagResource", "DeleteSecret"], &kms_rw),
-                set(&[]),
-            ],
-        ),
+        // No secret is made with the integration: the token secret at consent, the webhook
+        // key secret at the first rotation.
+        ("CreateFunction", [set(&[]), set(&[]), set(&[])]),
         (
             "AuthorizeFunction",
             [
                 set(&[]),
-                with(&["CreateSecret", "TagResource", "DeleteSecret"], &kms_rw),
+                set(&[]),
                 // The authorization URL carries the app's client id.
                 set(&["GetSecretValue"]),
             ],

@@ -117,6 +117,30 @@ async fn keys_and_tokens_live_in_separate_secrets_and_rotation_never_writes_the_
         !keys_name.starts_with(&format!("{}/", stack.vars["SECRET_PREFIX"])),
         "{keys_name} would fall under the token prefix"
     );
+    // No webhook secret until the first key is asked for: a key nobody was shown verifies
+    // nothing, and a secret costs $0.40 a month (bench/cost). A delivery meanwhile is refused.
+    assert!(raw(&stack, &keys_name).await.is_none(), "no key secret yet");
+    assert_eq!(
+        deliver(&stack, &id, "any-key", "evt-before-keys").await,
+        401
+    );
+    let first = stack
+        .call(
+            Method::POST,
+            &format!("/api/integrations/{id}/webhook-key/rotate"),
+            Some(T),
+            Some(json!({})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(first.status, 200, "{}", first.text);
+    assert_eq!(
+        first.json["retiring_keys"].as_array().map(Vec::len),
+        Some(0)
+    );
+    let first_key = first.json["key"].as_str().unwrap().to_string();
+    assert_eq!(deliver(&stack, &id, &first_key, "evt-first-key").await, 202);
+
     let sm = stack.ctx.vault.client();
     for name in [&token_name, &keys_name] {
         let d = sm.describe_secret().secret_id(name).send().await.unwrap();
@@ -124,7 +148,8 @@ async fn keys_and_tokens_live_in_separate_secrets_and_rotation_never_writes_the_
     }
     let tokens = secret(&stack, T, &id).await.unwrap().tokens.unwrap();
     let keys = webhook_secret(&stack, T, &id).await.unwrap();
-    assert_eq!(keys.keys.len(), 1, "a signing key is made at creation");
+    assert_eq!(keys.keys.len(), 1, "the first rotation's key");
+    assert_eq!(keys.keys[0].key.expose(), first_key);
     let keys_raw = raw(&stack, &keys_name).await.unwrap();
     assert!(!keys_raw.contains(tokens.access_token.expose()));
     assert!(!keys_raw.contains(tokens.refresh_token.as_ref().unwrap().expose()));

@@ -13,7 +13,7 @@ pub use consent::{
 use crate::api::Problem;
 use crate::domain::{
     integration::secret_name, ConnectionMode, Integration, IntegrationStatus, LastError,
-    ProviderKind, TenantId, TokenSecret, WebhookSecret,
+    ProviderKind, TenantId, TokenSecret,
 };
 use crate::http::ApiError;
 use crate::providers::ProviderError;
@@ -86,8 +86,9 @@ fn provider_failed(e: &dyn std::fmt::Display, code: &str) -> Problem {
     ))
 }
 
-/// Creates an integration with its webhook secret (holding a fresh signing key). Its token
-/// secret is made when consent completes.
+/// Creates an integration. Its token secret is made when consent completes; its webhook secret
+/// when the tenant first asks for a signing key (`webhooks::rotate`): a key made here would be
+/// shown to nobody, and each secret costs $0.40 a month (bench/cost).
 pub async fn create_integration(
     ctx: &AppContext,
     tenant: &TenantId,
@@ -120,34 +121,16 @@ pub async fn create_integration(
         created_at: now,
         updated_at: now,
     };
-    // Keys first: an integration row never exists without its webhook secret. This function
-    // may create webhook secrets only; the token secret is the consent confirmation's to create.
-    let webhook_secret = ctx.config.webhook.secret_name(tenant, &id);
-    ctx.vault
-        .create(
-            &webhook_secret,
-            &WebhookSecret::new_with_key(now),
-            tenant.as_str(),
-            &id,
-        )
-        .await?;
     match ctx.db.insert_integration(&integration).await {
         Ok(()) => {
             tracing::info!(tenant = %tenant, integration = %id, %provider, "integration created");
             Ok(integration)
         }
-        Err(e) => {
-            if let Err(del) = ctx.vault.delete(&webhook_secret).await {
-                tracing::error!(error = %del, "could not remove the secret of an integration that was not created");
-            }
-            match e {
-                StoreError::Conflict(existing_id) => Err(ConnectionError::AlreadyExists {
-                    provider,
-                    existing_id,
-                }),
-                other => Err(other.into()),
-            }
-        }
+        Err(StoreError::Conflict(existing_id)) => Err(ConnectionError::AlreadyExists {
+            provider,
+            existing_id,
+        }),
+        Err(other) => Err(other.into()),
     }
 }
 

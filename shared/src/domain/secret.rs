@@ -127,16 +127,6 @@ impl WebhookSecret {
     pub fn with_keys(keys: Vec<WebhookKey>) -> Self {
         WebhookSecret { version: 1, keys }
     }
-
-    /// A new secret with one fresh signing key.
-    pub fn new_with_key(now: DateTime<Utc>) -> Self {
-        Self::with_keys(vec![WebhookKey {
-            id: format!("whk_{}", random_token(6)),
-            key: Secret::new(random_token(32)),
-            created_at: now,
-            retire_at: None,
-        }])
-    }
 }
 
 impl SecretDocument for WebhookSecret {
@@ -213,15 +203,6 @@ mod tests {
         })
         .unwrap();
         assert!(!clean.contains("webhook_keys"), "{clean}");
-    }
-
-    #[test]
-    fn a_new_webhook_secret_has_one_current_key() {
-        let s = WebhookSecret::new_with_key(Utc::now());
-        assert_eq!(s.keys.len(), 1);
-        assert!(s.keys[0].retire_at.is_none());
-        assert!(s.keys[0].id.starts_with("whk_"));
-        assert_eq!(s.keys[0].key.expose().len(), 43);
     }
 
     #[test]
