@@ -52,7 +52,10 @@ impl Run<'_> {
                 Self::count(job, d);
                 self.checkpoint.after = Some(id.clone());
             }
-            self.save(job).await?;
+            // An empty page changed nothing worth a save (the phase's end decides).
+            if !ids.is_empty() {
+                self.save(job).await?;
+            }
             if next.is_none() || ids.is_empty() {
                 self.eng
                     .store

@@ -203,8 +203,10 @@ impl Engine<'_> {
         };
         run.refresh_article_vat().await;
         let plan = phases(job);
+        let mut saved_at = Instant::now();
         while run.checkpoint.phase < plan.len() {
             let phase = &plan[run.checkpoint.phase];
+            let progress_before = job.progress.clone();
             let finished = match run.phase(job, phase).await {
                 // A company connected before the project and article scopes were asked for:
                 // its grant does not reach these registers. Customers and invoices go on; the
@@ -224,7 +226,15 @@ impl Engine<'_> {
                     settle_rounds: run.checkpoint.settle_rounds,
                     ..Checkpoint::default()
                 };
-                run.save(job).await?;
+                // The end of a phase that found nothing to do is not saved: a retry after a
+                // crash runs it again for nothing, and every save writes the job and its index
+                // entry (an idle Visma poll saved its job eight times, bench/cost). The
+                // watchdog's heartbeat still comes at least every SAVE_HEARTBEAT.
+                let idle = job.progress == progress_before && run.checkpoint.in_doubt.is_empty();
+                if !idle || saved_at.elapsed() >= SAVE_HEARTBEAT {
+                    run.save(job).await?;
+                    saved_at = Instant::now();
+                }
             } else {
                 run.save(job).await?;
                 return Ok(SliceOutcome::MoreWork);
@@ -236,6 +246,10 @@ impl Engine<'_> {
 
 /// How old the copy of a company's article VAT rates may grow before a job reads it again.
 pub const ARTICLE_VAT_MAX_AGE_MINUTES: i64 = 15;
+
+/// The longest a running slice goes without saving its job: far inside the watchdog's
+/// `STUCK_AFTER_SECONDS` (300), so a slice of idle phases is never taken for a dead one.
+const SAVE_HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// One slice in progress.
 pub(super) struct Run<'a> {

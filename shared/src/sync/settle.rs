@@ -47,7 +47,7 @@ impl Run<'_> {
     /// left; else it waits (backoff) and comes back.
     pub(super) async fn settle(&mut self, job: &mut Job) -> Result<SliceOutcome, SyncError> {
         if self.checkpoint.in_doubt.is_empty() {
-            self.save(job).await?;
+            // Nothing to save here: the worker saves the finished job at once.
             return Ok(SliceOutcome::Finished);
         }
         // Each was looked up once right after its create failed: the first look again waits one
