@@ -26,6 +26,7 @@ struct State {
     articles: HashMap<String, ArticleVat>,
     quarantine: BTreeMap<(String, Entity, Side, String), Quarantined>,
     jobs: HashMap<String, Job>,
+    job_saves: u64,
     calls: u64,
     crash_in: Option<u64>,
 }
@@ -103,6 +104,11 @@ impl MemoryStore {
     /// Stores a job as the queue would find it.
     pub fn insert_job(&self, job: &Job) {
         self.lock().jobs.insert(job.id.clone(), job.clone());
+    }
+
+    /// How many times a job was saved (attempts, refused ones too).
+    pub fn job_saves(&self) -> u64 {
+        self.lock().job_saves
     }
 
     /// A job as last saved.
@@ -469,6 +475,7 @@ impl SyncStore for MemoryStore {
 
     async fn save_job(&self, job: &mut Job) -> Result<(), StoreError> {
         let mut s = self.call()?;
+        s.job_saves += 1;
         let ok = s.jobs.get(&job.id).is_some_and(|stored| {
             stored.version == job.version
                 && JobState::allowed_sources(job.state).contains(&stored.state)
