@@ -120,20 +120,9 @@ async fn collect(
     (reader.await.unwrap_or_default(), lost)
 }
 
-/// The customer ids of the provider's company.
 fn customer_ids(stack: &Stack, kind: SandboxKind) -> Vec<String> {
     let key = stack.sandbox.state.default_company_key(kind);
-    let field = match kind {
-        SandboxKind::Fortnox => "CustomerNumber",
-        SandboxKind::Visma => "Id",
-    };
-    stack
-        .sandbox
-        .state
-        .customers(kind, &key)
-        .iter()
-        .filter_map(|c| c.get(field).and_then(|v| v.as_str()).map(str::to_string))
-        .collect()
+    stack.sandbox.state.customer_ids(kind, &key)
 }
 
 /// Provider requests of one scheduled incremental job of an idle integration.

@@ -304,6 +304,12 @@ pub struct OpCounts {
     pub requests: u64,
     /// Faults injected, by kind.
     pub faults: BTreeMap<FaultKind, u64>,
+    /// DynamoDB write request units consumed ([`crate::metering::dynamo_units`]).
+    #[serde(default)]
+    pub write_units: u64,
+    /// DynamoDB read request units consumed, in halves.
+    #[serde(default)]
+    pub read_halves: u64,
 }
 
 impl OpCounts {
@@ -324,6 +330,10 @@ struct Shared {
     counts: Mutex<Counts>,
     /// How many more times each scripted fault fires.
     script_left: Mutex<Vec<u32>>,
+    /// Item sizes seen, for billing updates and deletes by them.
+    known: Mutex<crate::metering::KnownSizes>,
+    /// DynamoDB use by operation and kind of item ([`crate::metering::item_kind`]).
+    kinds: Mutex<BTreeMap<String, crate::metering::KindUse>>,
 }
 
 impl Shared {
@@ -333,6 +343,31 @@ impl Shared {
             config.scripted.iter().map(|f| f.times).collect();
         *self.config.lock().expect("config lock") = config;
         self.counts.lock().expect("counts lock").clear();
+        self.kinds.lock().expect("kinds lock").clear();
+    }
+
+    /// Adds the capacity a forwarded DynamoDB request consumed to its operation's counts.
+    fn meter(&self, op: &str, req: &[u8], resp: &[u8], ok: bool) {
+        let units = {
+            let mut known = self.known.lock().expect("sizes lock");
+            crate::metering::dynamo_units(&mut known, op, req, resp, ok)
+        };
+        let mut counts = self.counts.lock().expect("counts lock");
+        let c = counts
+            .entry(Service::Dynamodb.as_str().to_string())
+            .or_default()
+            .entry(op.to_string())
+            .or_default();
+        c.write_units += units.write;
+        c.read_halves += units.read_halves;
+        drop(counts);
+        let mut kinds = self.kinds.lock().expect("kinds lock");
+        let k = kinds
+            .entry(format!("{op} {}", crate::metering::item_kind(req)))
+            .or_default();
+        k.requests += 1;
+        k.write_units += units.write;
+        k.read_halves += units.read_halves;
     }
 
     /// The scripted fault this request gets, if any (and one fewer left of it).
@@ -376,6 +411,8 @@ impl AwsFaultProxy {
             seq: AtomicU64::new(0),
             counts: Mutex::new(Counts::new()),
             script_left: Mutex::new(Vec::new()),
+            known: Mutex::new(crate::metering::KnownSizes::default()),
+            kinds: Mutex::new(BTreeMap::new()),
         });
         let app = axum::Router::new()
             .route("/_faults", axum::routing::get(get_faults).put(put_faults))
@@ -406,6 +443,12 @@ impl AwsFaultProxy {
     /// zeros once every one of them has hit its requests.
     pub fn scripted_left(&self) -> Vec<u32> {
         self.shared.script_left.lock().expect("script lock").clone()
+    }
+
+    /// DynamoDB requests and capacity by operation and kind of item, since the faults were
+    /// last set.
+    pub fn kinds(&self) -> BTreeMap<String, crate::metering::KindUse> {
+        self.shared.kinds.lock().expect("kinds lock").clone()
     }
 
     /// What was seen and injected so far.
@@ -494,7 +537,7 @@ async fn proxy(
         }
         None => (None, Duration::ZERO),
     };
-    match (fault, target) {
+    match (fault, target.clone()) {
         (Some((kind @ (FaultKind::Throttle | FaultKind::Internal), alt)), Some((service, _))) => {
             let (status, hdrs, body) = error_answer(service, kind, alt);
             let mut r = Response::builder().status(status);
@@ -510,7 +553,7 @@ async fn proxy(
         (Some((FaultKind::Lost, _)), _) => {
             // Forwarded on a task of its own, so that the SDK giving up (and the connection
             // closing) cannot stop the write from reaching moto.
-            let forwarded = tokio::spawn(forward(s.clone(), method, uri, headers, body));
+            let forwarded = tokio::spawn(forward(s.clone(), target, method, uri, headers, body));
             let answer = forwarded.await;
             tokio::time::sleep(hold).await;
             match answer {
@@ -518,12 +561,13 @@ async fn proxy(
                 Err(_) => StatusCode::BAD_GATEWAY.into_response(),
             }
         }
-        _ => forward(s, method, uri, headers, body).await,
+        (_, target) => forward(s, target, method, uri, headers, body).await,
     }
 }
 
 async fn forward(
     s: Arc<Shared>,
+    target: Option<(Service, String)>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -536,7 +580,7 @@ async fn forward(
             rb = rb.header(k, v);
         }
     }
-    match rb.body(body).send().await {
+    match rb.body(body.clone()).send().await {
         Ok(resp) => {
             let status = resp.status();
             let mut out = Response::builder().status(status);
@@ -546,7 +590,12 @@ async fn forward(
                 }
             }
             match resp.bytes().await {
-                Ok(b) => out.body(Body::from(b)).expect("forwarded answer"),
+                Ok(b) => {
+                    if let Some((Service::Dynamodb, op)) = &target {
+                        s.meter(op, &body, &b, status.is_success());
+                    }
+                    out.body(Body::from(b)).expect("forwarded answer")
+                }
                 Err(_) => StatusCode::BAD_GATEWAY.into_response(),
             }
         }
@@ -634,6 +683,8 @@ mod tests {
             seq: AtomicU64::new(0),
             counts: Mutex::new(Counts::new()),
             script_left: Mutex::new(Vec::new()),
+            known: Mutex::new(crate::metering::KnownSizes::default()),
+            kinds: Mutex::new(BTreeMap::new()),
         };
         let config = FaultConfig {
             scripted: vec![f],

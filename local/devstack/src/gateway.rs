@@ -48,6 +48,29 @@ pub enum Function {
     WebhookKey,
 }
 
+impl Function {
+    /// The function's name: its package under `functions/`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Function::Create => "create",
+            Function::Authorize => "authorize",
+            Function::Connect => "connect",
+            Function::OAuthCallback => "oauth_callback",
+            Function::Confirm => "confirm",
+            Function::Status => "status",
+            Function::Disconnect => "disconnect",
+            Function::Sync => "sync",
+            Function::SyncInvoice => "sync_invoice",
+            Function::Records => "records",
+            Function::InvoiceSend => "invoice_send",
+            Function::InvoicePdf => "invoice_pdf",
+            Function::InvoiceCredit => "invoice_credit",
+            Function::Webhook => "webhook",
+            Function::WebhookKey => "webhook_key",
+        }
+    }
+}
+
 /// A route: method, path template, function, and whether the JWT authorizer guards it.
 pub struct Route {
     /// HTTP method.
@@ -329,6 +352,7 @@ async fn dispatch(
         }
     };
     let ctx = gw.ctx.as_ref();
+    let started = std::time::Instant::now();
     let result = match route.function {
         Function::Create => create::handler(ctx, request).await,
         Function::Authorize => authorize::handler(ctx, request).await,
@@ -346,6 +370,7 @@ async fn dispatch(
         Function::Webhook => webhook::handler(ctx, request).await,
         Function::WebhookKey => webhook_key::handler(ctx, request).await,
     };
+    crate::metering::invoked(route.function.name(), started.elapsed());
     match result {
         Ok(resp) => to_axum(resp),
         // A function error is what API Gateway turns into a bare 500.

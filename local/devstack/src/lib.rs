@@ -9,6 +9,7 @@ pub mod aws_faults;
 pub mod console;
 pub mod gateway;
 pub mod jwt;
+pub mod metering;
 pub mod moto;
 pub mod poller;
 pub mod real;

@@ -91,6 +91,10 @@ async fn poll(
         if msgs.is_empty() {
             continue;
         }
+        // Lambda's event source mapping is billed for the receives that bring messages and
+        // for one DeleteMessageBatch a batch (idle long polls are a fixed cost of the app).
+        crate::metering::esm_request("ReceiveMessage");
+        crate::metering::esm_request("DeleteMessageBatch");
         let records: Vec<SqsMessage> = msgs
             .iter()
             .map(|m| {
@@ -119,6 +123,13 @@ async fn poll(
             }
             Target::DeadLetter => dead_letter::handle_batch(&ctx, records).await,
         };
+        crate::metering::invoked(
+            match target {
+                Target::Worker => "worker",
+                Target::DeadLetter => "dead_letter",
+            },
+            started.elapsed(),
+        );
         let failed: Vec<String> = response
             .batch_item_failures
             .iter()

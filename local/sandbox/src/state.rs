@@ -398,6 +398,19 @@ impl SandboxState {
         }
     }
 
+    /// The ids of every customer of a company, as the provider names them (Fortnox
+    /// `CustomerNumber`, Visma `Id`).
+    pub fn customer_ids(&self, provider: ProviderKind, company_key: &str) -> Vec<String> {
+        let field = match provider {
+            ProviderKind::Fortnox => "CustomerNumber",
+            ProviderKind::Visma => "Id",
+        };
+        self.customers(provider, company_key)
+            .iter()
+            .filter_map(|c| c.get(field).and_then(|v| v.as_str()).map(str::to_string))
+            .collect()
+    }
+
     /// Full records of every invoice of a company, ordered by number.
     pub fn invoices(&self, provider: ProviderKind, company_key: &str) -> Vec<Value> {
         let mut store = self.rest();
