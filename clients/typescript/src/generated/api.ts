@@ -369,7 +369,7 @@ export interface paths {
         put?: never;
         /**
          * Issue a new webhook signing key (function `webhook_key`)
-         * @description Issues a new signing key (or stores one a provider's portal generated) and answers it this once. Older keys stay accepted for `grace_seconds`; 0 cuts them off at once, for a leaked key.
+         * @description Issues a new signing key (or stores one a provider's portal generated) and answers it this once. An integration has no key until its first rotation, and every delivery is refused (401) until then. Older keys stay accepted for `grace_seconds`; 0 cuts them off at once, for a leaked key.
          */
         post: operations["rotateWebhookKey"];
         delete?: never;
