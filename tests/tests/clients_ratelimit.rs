@@ -20,7 +20,7 @@ const SCALE: f64 = 10.0;
 /// Serialises the tests of this file.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_clients_of_one_fortnox_tenant_draw_no_429s() {
     let _turn = ONE_AT_A_TIME.lock().await;
     let stack = stack(SCALE).await;
@@ -66,7 +66,7 @@ async fn two_clients_of_one_fortnox_tenant_draw_no_429s() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_without_the_limiter_draws_429s_and_still_finishes() {
     let _turn = ONE_AT_A_TIME.lock().await;
     let stack = stack(SCALE).await;
@@ -88,7 +88,7 @@ async fn a_client_without_the_limiter_draws_429s_and_still_finishes() {
     assert!(limited > 0);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn injected_429s_are_honoured() {
     let _turn = ONE_AT_A_TIME.lock().await;
     let stack = stack(SCALE).await;
