@@ -39,6 +39,19 @@ async fn deliver(stack: &Stack, id: &str, key: &str, event_id: &str) -> u16 {
         .as_u16()
 }
 
+/// Asks for a new webhook key, as the tenant does; the answer.
+async fn rotate(stack: &Stack, id: &str) -> devstack::ApiResponse {
+    stack
+        .call(
+            Method::POST,
+            &format!("/api/integrations/{id}/webhook-key/rotate"),
+            Some(T),
+            Some(json!({})),
+        )
+        .await
+        .unwrap()
+}
+
 /// The raw JSON of a secret, as Secrets Manager holds it.
 async fn raw(stack: &Stack, name: &str) -> Option<String> {
     stack
@@ -124,15 +137,7 @@ async fn keys_and_tokens_live_in_separate_secrets_and_rotation_never_writes_the_
         deliver(&stack, &id, "any-key", "evt-before-keys").await,
         401
     );
-    let first = stack
-        .call(
-            Method::POST,
-            &format!("/api/integrations/{id}/webhook-key/rotate"),
-            Some(T),
-            Some(json!({})),
-        )
-        .await
-        .unwrap();
+    let first = rotate(&stack, &id).await;
     assert_eq!(first.status, 200, "{}", first.text);
     assert_eq!(
         first.json["retiring_keys"].as_array().map(Vec::len),
@@ -169,15 +174,7 @@ async fn keys_and_tokens_live_in_separate_secrets_and_rotation_never_writes_the_
     };
     let tokens_version = version(token_name.clone()).await;
     let keys_version = version(keys_name.clone()).await;
-    let r = stack
-        .call(
-            Method::POST,
-            &format!("/api/integrations/{id}/webhook-key/rotate"),
-            Some(T),
-            Some(json!({})),
-        )
-        .await
-        .unwrap();
+    let r = rotate(&stack, &id).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(version(token_name.clone()).await, tokens_version);
     assert_ne!(version(keys_name.clone()).await, keys_version);
@@ -261,15 +258,7 @@ async fn a_rotation_before_the_migration_wins_over_the_legacy_keys() {
     make_legacy(&stack, &id, "legacy-key-that-a-rotation-replaces").await;
 
     // The rotation cannot read the token secret; it starts a webhook secret of its own.
-    let r = stack
-        .call(
-            Method::POST,
-            &format!("/api/integrations/{id}/webhook-key/rotate"),
-            Some(T),
-            Some(json!({})),
-        )
-        .await
-        .unwrap();
+    let r = rotate(&stack, &id).await;
     assert_eq!(r.status, 200, "{}", r.text);
     let new_key = r.json["key"].as_str().unwrap().to_string();
     assert_eq!(r.json["retiring_keys"], json!([]));
