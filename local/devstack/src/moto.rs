@@ -25,15 +25,8 @@ fn python() -> String {
     })
 }
 
-const LAUNCHER: &str = r#"
-import sys
-from moto.server import ThreadedMotoServer
-server = ThreadedMotoServer(ip_address="127.0.0.1", port=int(sys.argv[1]), verbose=False)
-server.start()
-print("ready", flush=True)
-sys.stdin.read()
-server.stop()
-"#;
+/// The server, with its repair of moto's transactions (see the file).
+const LAUNCHER: &str = include_str!("moto_launcher.py");
 
 /// Starts a moto server of its own on `port` (0: any free port), or uses the one at
 /// `MOTO_ENDPOINT` when that is set.

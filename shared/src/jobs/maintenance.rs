@@ -62,11 +62,7 @@ pub async fn watchdog(ctx: &AppContext, now: DateTime<Utc>) -> Result<WatchdogRe
         - ChronoDuration::from_std(ctx.config.sync.stuck_after)
             .unwrap_or(ChronoDuration::minutes(5));
     let mut report = WatchdogReport::default();
-    for mut job in ctx
-        .db
-        .jobs_in_state_since(JobState::Running, cutoff)
-        .await?
-    {
+    for mut job in ctx.db.running_jobs_since(cutoff).await? {
         job.attempts += 1;
         job.last_error = Some(error_now(
             "stuck",

@@ -3,6 +3,7 @@
 
 pub mod actions;
 pub mod articles;
+pub mod bulk;
 pub mod consent;
 pub mod dynamo;
 pub mod feed;

@@ -18,7 +18,7 @@ use super::item::{get_s, s, ts, Item};
 use super::jobs::integration_pk;
 use super::{put_once, put_written, written, Db, StoreError};
 use crate::domain::Entity;
-use aws_sdk_dynamodb::types::{DeleteRequest, KeysAndAttributes, PutRequest, WriteRequest};
+use aws_sdk_dynamodb::types::KeysAndAttributes;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -245,61 +245,6 @@ pub struct KeyPage {
 }
 
 impl Db {
-    /// Applies puts and deletes with BatchWriteItem, 25 per call, retrying unprocessed items.
-    /// Gives the number of BatchWriteItem calls made.
-    pub async fn write_batch(
-        &self,
-        writes: Vec<Write>,
-        integration_id: &str,
-    ) -> Result<usize, StoreError> {
-        let pk = integration_pk(integration_id);
-        let mut calls = 0;
-        let all: Vec<WriteRequest> = writes
-            .into_iter()
-            .map(|w| match w {
-                Write::Put(item) => PutRequest::builder()
-                    .set_item(Some(item))
-                    .build()
-                    .map(|p| WriteRequest::builder().put_request(p).build()),
-                Write::Delete(sk) => DeleteRequest::builder()
-                    .key("pk", s(&pk))
-                    .key("sk", s(sk))
-                    .build()
-                    .map(|d| WriteRequest::builder().delete_request(d).build()),
-            })
-            .collect::<Result<_, _>>()
-            .map_err(StoreError::dynamo)?;
-        for chunk in all.chunks(25) {
-            let mut pending = chunk.to_vec();
-            for attempt in 0..10u32 {
-                calls += 1;
-                let out = self
-                    .client()
-                    .batch_write_item()
-                    .request_items(self.table(), pending)
-                    .send()
-                    .await
-                    .map_err(StoreError::dynamo)?;
-                pending = out
-                    .unprocessed_items()
-                    .and_then(|m| m.get(self.table()))
-                    .cloned()
-                    .unwrap_or_default();
-                if pending.is_empty() {
-                    break;
-                }
-                if attempt == 9 {
-                    return Err(StoreError::Aws {
-                        service: "DynamoDB",
-                        message: "writes left unprocessed".into(),
-                    });
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(25 << attempt.min(6))).await;
-            }
-        }
-        Ok(calls)
-    }
-
     /// Items whose sort key starts with `prefix`, after `after` (exclusive), in key order.
     pub async fn query_prefix(
         &self,

@@ -32,7 +32,9 @@ impl SyncStore for Db {
             .flat_map(|r| local_items(integration_id, e, r))
             .map(Write::Put)
             .collect();
-        self.write_batch(writes, integration_id).await.map(|_| ())
+        self.write_all(writes, integration_id, None)
+            .await
+            .map(|_| ())
     }
 
     async fn local_records(
@@ -165,13 +167,11 @@ impl SyncStore for Db {
                 }
             }
         }
-        self.write_batch(items, integration_id).await?;
         // Only once the whole batch is written do its entries become readable: a batch that
         // failed half-way must not let a reader's cursor pass the entries it did not write.
-        if let Some(seq) = last_seq {
-            self.advance_feed_head(integration_id, seq).await?;
-        }
-        Ok(())
+        self.write_all(items, integration_id, last_seq)
+            .await
+            .map(|_| ())
     }
 
     async fn feed(

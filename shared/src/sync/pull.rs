@@ -94,7 +94,9 @@ impl Run<'_> {
                 return Ok(true);
             }
             self.checkpoint.page = page.next_page;
-            self.save(job).await?;
+            if self.saved_at.elapsed() >= super::run::PROGRESS_SAVE {
+                self.save(job).await?;
+            }
         }
     }
 

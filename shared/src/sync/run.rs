@@ -200,10 +200,10 @@ impl Engine<'_> {
             checks,
             job_id: job.id.clone(),
             checkpoint,
+            saved_at: Instant::now(),
         };
         run.refresh_article_vat().await;
         let plan = phases(job);
-        let mut saved_at = Instant::now();
         while run.checkpoint.phase < plan.len() {
             let phase = &plan[run.checkpoint.phase];
             let progress_before = job.progress.clone();
@@ -231,9 +231,8 @@ impl Engine<'_> {
                 // entry (an idle Visma poll saved its job eight times, bench/cost). The
                 // watchdog's heartbeat still comes at least every SAVE_HEARTBEAT.
                 let idle = job.progress == progress_before && run.checkpoint.in_doubt.is_empty();
-                if !idle || saved_at.elapsed() >= SAVE_HEARTBEAT {
+                if !idle || run.saved_at.elapsed() >= SAVE_HEARTBEAT {
                     run.save(job).await?;
-                    saved_at = Instant::now();
                 }
             } else {
                 run.save(job).await?;
@@ -251,6 +250,11 @@ pub const ARTICLE_VAT_MAX_AGE_MINUTES: i64 = 15;
 /// `STUCK_AFTER_SECONDS` (300), so a slice of idle phases is never taken for a dead one.
 const SAVE_HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(60);
 
+/// How often a long pull saves where it is (and the progress the app sees): a crash re-reads at
+/// most this much, which the pull's skipping of what it already has makes harmless. Saving each
+/// page cost a job write and its index entry per page (issue #14's writes per pulled record).
+pub(super) const PROGRESS_SAVE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// One slice in progress.
 pub(super) struct Run<'a> {
     pub(super) eng: Engine<'a>,
@@ -260,6 +264,8 @@ pub(super) struct Run<'a> {
     checks: Option<AtomicU32>,
     pub(super) job_id: String,
     pub(super) checkpoint: Checkpoint,
+    /// When the job was last saved.
+    pub(super) saved_at: Instant,
 }
 
 /// The outcome of one record.
@@ -388,12 +394,14 @@ impl Run<'_> {
     }
 
     /// Saves progress and checkpoint (also the watchdog's heartbeat).
-    pub(super) async fn save(&self, job: &mut Job) -> Result<(), SyncError> {
+    pub(super) async fn save(&mut self, job: &mut Job) -> Result<(), SyncError> {
         job.progress.in_doubt = self.checkpoint.in_doubt.len() as u64;
         job.checkpoint = serde_json::to_value(&self.checkpoint)
             .map_err(|e| SyncError::Fatal(format!("the checkpoint cannot be written: {e}")))?;
         job.updated_at = Utc::now();
-        self.eng.store.save_job(job).await.map_err(store_err)
+        self.eng.store.save_job(job).await.map_err(store_err)?;
+        self.saved_at = Instant::now();
+        Ok(())
     }
 
     /// Turns a provider failure that concerns the whole job into a job error.

@@ -1,0 +1,173 @@
+//! The store's bulk writes (`shared/src/store/bulk.rs`) against moto through the real SDK: a
+//! large write goes in transactions of 100 actions with the feed head in the last, a small one
+//! in one batch, a later write of a key wins, and a head already further on neither fails the
+//! write nor moves back. Also the devstack's repair of moto's transactions
+//! (`local/devstack/src/moto_launcher.py`): a cancelled transaction still leaves every item as
+//! it was.
+
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
+use shared::store::item::{s, Item};
+use shared::store::records::Write;
+use shared::store::Db;
+
+async fn table() -> (devstack::moto::Moto, aws_sdk_dynamodb::Client, String) {
+    let moto = devstack::moto::start_own(0).await.unwrap();
+    let sdk = devstack::aws::sdk_config(&moto.endpoint).await;
+    let name = "bulk".to_string();
+    devstack::aws::create_table(&sdk, &name).await.unwrap();
+    (moto, aws_sdk_dynamodb::Client::new(&sdk), name)
+}
+
+const IID: &str = "int-1";
+const PK: &str = "INTEGRATION#int-1";
+
+fn put(sk: &str, v: &str) -> Write {
+    let mut it = Item::new();
+    it.insert("pk".into(), s(PK));
+    it.insert("sk".into(), s(sk));
+    it.insert("v".into(), s(v));
+    Write::Put(it)
+}
+
+async fn value(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    sk: &str,
+    attr: &str,
+) -> Option<String> {
+    let out = client
+        .get_item()
+        .table_name(table)
+        .key("pk", s(PK))
+        .key("sk", s(sk))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap();
+    out.item().and_then(|i| i.get(attr)).map(|v| match v {
+        AttributeValue::S(t) | AttributeValue::N(t) => t.clone(),
+        other => format!("{other:?}"),
+    })
+}
+
+async fn count(db: &Db, prefix: &str) -> usize {
+    let (mut n, mut after) = (0, None);
+    loop {
+        let page = db
+            .query_prefix(IID, prefix, after.as_deref(), 500)
+            .await
+            .unwrap();
+        n += page.items.len();
+        match page.next {
+            Some(k) => after = Some(k),
+            None => return n,
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_large_write_takes_transactions_of_100_with_the_head_in_the_last() {
+    let (_moto, client, name) = table().await;
+    let db = Db::new(client.clone(), &name);
+    let writes = (0..130)
+        .map(|i| put(&format!("FEED#x#{i:04}"), "a"))
+        .collect();
+    let calls = db.write_all(writes, IID, Some(130)).await.unwrap();
+    assert_eq!(calls, 2, "100 items, then 30 items and the head");
+    assert_eq!(count(&db, "FEED#x#").await, 130);
+    assert_eq!(
+        value(&client, &name, "SEQ", "head").await.as_deref(),
+        Some("130")
+    );
+
+    // A small write: one batch, and the head on its own.
+    let writes = (0..10).map(|i| put(&format!("LOCAL#x#{i}"), "b")).collect();
+    assert_eq!(db.write_all(writes, IID, Some(140)).await.unwrap(), 2);
+    assert_eq!(count(&db, "LOCAL#x#").await, 10);
+    assert_eq!(
+        value(&client, &name, "SEQ", "head").await.as_deref(),
+        Some("140")
+    );
+
+    // Exactly 100 items: the head has no room and follows in a call of its own.
+    let writes = (0..100).map(|i| put(&format!("MAP#x#{i}"), "c")).collect();
+    assert_eq!(db.write_all(writes, IID, Some(150)).await.unwrap(), 2);
+    assert_eq!(
+        value(&client, &name, "SEQ", "head").await.as_deref(),
+        Some("150")
+    );
+}
+
+#[tokio::test]
+async fn a_later_write_of_a_key_wins_and_a_head_further_on_stays() {
+    let (_moto, client, name) = table().await;
+    let db = Db::new(client.clone(), &name);
+    db.advance_feed_head(IID, 1_000).await.unwrap();
+    let mut writes: Vec<Write> = (0..60).map(|i| put(&format!("MAP#x#{i}"), "old")).collect();
+    writes.push(put("MAP#x#7", "new"));
+    // The head's condition fails alone: the items are sent again without it (one more call).
+    let calls = db.write_all(writes, IID, Some(500)).await.unwrap();
+    assert_eq!(calls, 2);
+    assert_eq!(count(&db, "MAP#x#").await, 60);
+    assert_eq!(
+        value(&client, &name, "MAP#x#7", "v").await.as_deref(),
+        Some("new")
+    );
+    assert_eq!(
+        value(&client, &name, "MAP#x#8", "v").await.as_deref(),
+        Some("old")
+    );
+    assert_eq!(
+        value(&client, &name, "SEQ", "head").await.as_deref(),
+        Some("1000")
+    );
+}
+
+#[tokio::test]
+async fn a_cancelled_transaction_leaves_every_item_as_it_was() {
+    let (_moto, client, name) = table().await;
+    let db = Db::new(client.clone(), &name);
+    db.write_all(vec![put("A", "1"), put("B", "1")], IID, None)
+        .await
+        .unwrap();
+    let put_action = |sk: &str| {
+        TransactWriteItem::builder()
+            .put(
+                Put::builder()
+                    .table_name(&name)
+                    .item("pk", s(PK))
+                    .item("sk", s(sk))
+                    .item("v", s("changed"))
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+    };
+    let failing = TransactWriteItem::builder()
+        .update(
+            Update::builder()
+                .table_name(&name)
+                .key("pk", s(PK))
+                .key("sk", s("B"))
+                .update_expression("SET v = :v")
+                .condition_expression("v = :no")
+                .expression_attribute_values(":v", s("changed"))
+                .expression_attribute_values(":no", s("never"))
+                .build()
+                .unwrap(),
+        )
+        .build();
+    let err = client
+        .transact_write_items()
+        .transact_items(put_action("A"))
+        .transact_items(put_action("NEW"))
+        .transact_items(failing)
+        .send()
+        .await
+        .expect_err("the condition fails");
+    let canceled = err.into_service_error();
+    assert!(canceled.is_transaction_canceled_exception(), "{canceled:?}");
+    assert_eq!(value(&client, &name, "A", "v").await.as_deref(), Some("1"));
+    assert_eq!(value(&client, &name, "B", "v").await.as_deref(), Some("1"));
+    assert_eq!(value(&client, &name, "NEW", "v").await, None);
+}
