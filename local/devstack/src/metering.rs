@@ -122,8 +122,15 @@ fn key_of(item: &serde_json::Map<String, Value>) -> Option<String> {
     Some(format!("{pk}\u{1}{sk}"))
 }
 
+/// The item's `gsi1` key (both parts): a put that changes either moves the index entry, which
+/// DynamoDB bills as a delete of the old entry and a put of the new.
 fn gsi_of(item: &serde_json::Map<String, Value>) -> Option<String> {
-    item.get("gsi1pk")?.get("S")?.as_str().map(str::to_string)
+    let part = |k: &str| item.get(k).and_then(|v| v.get("S")).and_then(Value::as_str);
+    Some(format!(
+        "{}\u{1f}{}",
+        part("gsi1pk")?,
+        part("gsi1sk").unwrap_or_default()
+    ))
 }
 
 fn kb_units(size: u64, unit: u64) -> u64 {
@@ -421,6 +428,11 @@ mod tests {
         // The same item under another index key: the old entry out, the new one in.
         let moved = json!({"Item": {"pk": {"S": "J"}, "sk": {"S": "K"}, "gsi1pk": {"S": "H"}}});
         assert_eq!(units(&mut k, "PutItem", moved, json!({})).write, 3);
+        // A new index sort key (a running job saved later) moves the entry as well.
+        let later = json!({"Item": {"pk": {"S": "J"}, "sk": {"S": "K"}, "gsi1pk": {"S": "H"}, "gsi1sk": {"S": "2"}}});
+        assert_eq!(units(&mut k, "PutItem", later, json!({})).write, 3);
+        let same = json!({"Item": {"pk": {"S": "J"}, "sk": {"S": "K"}, "gsi1pk": {"S": "H"}, "gsi1sk": {"S": "2"}}});
+        assert_eq!(units(&mut k, "PutItem", same, json!({})).write, 2);
         let touch = json!({"Key": {"pk": {"S": "J"}, "sk": {"S": "K"}}, "UpdateExpression": "SET v = :v", "ExpressionAttributeValues": {":v": {"N": "1"}}});
         assert_eq!(
             units(&mut k, "UpdateItem", touch, json!({})).write,
