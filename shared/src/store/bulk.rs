@@ -12,6 +12,7 @@ use super::item::{s, Item};
 use super::jobs::integration_pk;
 use super::records::Write;
 use super::{Db, StoreError};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, Delete, DeleteRequest, Put, PutRequest, TransactWriteItem, Update, WriteRequest,
 };
@@ -208,16 +209,14 @@ impl Db {
                 Ok(_) => return Ok(calls),
                 Err(e) => e,
             };
-            let reasons: Vec<String> = err
-                .as_service_error()
-                .filter(|se| se.is_transaction_canceled_exception())
-                .and_then(|se| match se {
-                    aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(t) => {
-                        Some(t.cancellation_reasons().iter().map(|r| r.code().unwrap_or("None").to_string()).collect())
-                    }
-                    _ => None,
-                })
-                .unwrap_or_default();
+            let reasons: Vec<String> = match err.as_service_error() {
+                Some(TransactWriteItemsError::TransactionCanceledException(t)) => t
+                    .cancellation_reasons()
+                    .iter()
+                    .map(|r| r.code().unwrap_or("None").to_string())
+                    .collect(),
+                _ => Vec::new(),
+            };
             let failed: Vec<(usize, &str)> = reasons
                 .iter()
                 .enumerate()
