@@ -3,7 +3,8 @@
 //! in one batch, a later write of a key wins, and a head already further on neither fails the
 //! write nor moves back. Also the devstack's repair of moto's transactions
 //! (`local/devstack/src/moto_launcher.py`): a cancelled transaction still leaves every item as
-//! it was.
+//! it was. And the freshness marks (`shared/src/store/marks.rs`): one write for every entity,
+//! never moving a mark backwards, reading the earlier layout's items until then.
 
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use shared::store::item::{s, Item};
@@ -170,4 +171,95 @@ async fn a_cancelled_transaction_leaves_every_item_as_it_was() {
     assert_eq!(value(&client, &name, "A", "v").await.as_deref(), Some("1"));
     assert_eq!(value(&client, &name, "B", "v").await.as_deref(), Some("1"));
     assert_eq!(value(&client, &name, "NEW", "v").await, None);
+}
+
+fn at(s: i64) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp(1_700_000_000 + s, 0).unwrap()
+}
+
+#[tokio::test]
+async fn marks_take_one_item_never_move_back_and_read_the_earlier_layout_until_then() {
+    use shared::domain::Entity;
+    use shared::store::marks::Marks;
+    let (_moto, client, name) = table().await;
+    let db = Db::new(client.clone(), &name);
+    // An integration from before: an item per entity.
+    let mut old = Item::new();
+    old.insert("pk".into(), s(PK));
+    old.insert("sk".into(), s("CHECKPOINT#invoices"));
+    old.insert("high_water".into(), s("2023-11-14T22:13:30.000Z"));
+    old.insert("last_push_at".into(), s("2023-11-14T22:13:31.000Z"));
+    client
+        .put_item()
+        .table_name(&name)
+        .set_item(Some(old))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        db.pull_checkpoint(IID, Entity::Invoices).await.unwrap(),
+        Some(at(10))
+    );
+    assert_eq!(
+        db.pull_checkpoint(IID, Entity::Customers).await.unwrap(),
+        None
+    );
+
+    // A job's marks for two entities: one item.
+    let mut m = Marks::default();
+    m.pushed(Entity::Customers, at(20));
+    m.pulled(Entity::Customers, at(30), Some(at(25)), at(31));
+    m.pulled(Entity::Projects, at(30), None, at(32));
+    db.record_marks(IID, &m).await.unwrap();
+    assert_eq!(
+        value(&client, &name, "CHECKPOINT", "customers_high_water")
+            .await
+            .as_deref(),
+        Some("2023-11-14T22:13:50.000Z")
+    );
+    assert_eq!(
+        db.pull_checkpoint(IID, Entity::Customers).await.unwrap(),
+        Some(at(30))
+    );
+    let fresh = db.freshness(IID).await.unwrap();
+    let of = |e: Entity| fresh.iter().find(|f| f.entity == e).unwrap().clone();
+    assert_eq!(of(Entity::Customers).last_push_at, Some(at(20)));
+    assert_eq!(of(Entity::Customers).last_pull_at, Some(at(31)));
+    assert_eq!(of(Entity::Customers).lag_seconds, Some(6));
+    assert_eq!(of(Entity::Projects).last_pull_at, Some(at(32)));
+    assert_eq!(
+        of(Entity::Invoices).last_push_at,
+        Some(at(11)),
+        "still read from the earlier layout"
+    );
+    assert_eq!(of(Entity::Articles).last_pull_at, None);
+
+    // A later job with a mark behind the stored one (a slower writer): that mark stays, the
+    // rest is written.
+    let mut m = Marks::default();
+    m.pulled(Entity::Customers, at(28), Some(at(40)), at(41));
+    m.pulled(Entity::Invoices, at(50), None, at(51));
+    db.record_marks(IID, &m).await.unwrap();
+    assert_eq!(
+        db.pull_checkpoint(IID, Entity::Customers).await.unwrap(),
+        Some(at(30)),
+        "never backwards"
+    );
+    assert_eq!(
+        db.pull_checkpoint(IID, Entity::Invoices).await.unwrap(),
+        Some(at(50))
+    );
+    let fresh = db.freshness(IID).await.unwrap();
+    let of = |e: Entity| fresh.iter().find(|f| f.entity == e).unwrap().clone();
+    assert_eq!(of(Entity::Customers).last_pull_at, Some(at(41)));
+    assert_eq!(of(Entity::Customers).newest_change_at, Some(at(40)));
+    assert_eq!(of(Entity::Customers).lag_seconds, Some(1));
+    // The earlier layout's marks moved into the item with its first write.
+    assert_eq!(of(Entity::Invoices).last_push_at, Some(at(11)));
+    assert_eq!(
+        value(&client, &name, "CHECKPOINT", "invoices_last_push_at")
+            .await
+            .as_deref(),
+        Some("2023-11-14T22:13:31.000Z")
+    );
 }

@@ -60,10 +60,7 @@ async fn handle(ctx: &AppContext, req: &Request) -> Result<Response<Body>, Probl
             }),
         );
     }
-    let mut freshness = Vec::new();
-    for e in shared::domain::Entity::ALL {
-        freshness.push(ctx.db.freshness(&integration.id, e).await?);
-    }
+    let freshness = ctx.db.freshness(&integration.id).await?;
     let view = IntegrationView {
         freshness: Some(freshness),
         ..IntegrationView::new(integration, &ctx.config)

@@ -3,6 +3,7 @@
 //! saves), and a crash switch: the n-th call from now fails, as if the process died there.
 
 use crate::domain::{ArticleVat, Entity, Job, JobState};
+use crate::store::marks::Marks;
 use crate::store::quarantine::{Quarantined, Side};
 use crate::store::records::{Conflict, FeedEntry, LocalRecord, Mapping, Pending};
 use crate::store::{StoreError, SyncStore, SyncWrite};
@@ -27,6 +28,7 @@ struct State {
     quarantine: BTreeMap<(String, Entity, Side, String), Quarantined>,
     jobs: HashMap<String, Job>,
     job_saves: u64,
+    marks_writes: u64,
     calls: u64,
     crash_in: Option<u64>,
 }
@@ -109,6 +111,11 @@ impl MemoryStore {
     /// How many times a job was saved (attempts, refused ones too).
     pub fn job_saves(&self) -> u64 {
         self.lock().job_saves
+    }
+
+    /// How many times freshness marks were written.
+    pub fn marks_writes(&self) -> u64 {
+        self.lock().marks_writes
     }
 
     /// A job as last saved.
@@ -443,24 +450,15 @@ impl SyncStore for MemoryStore {
         Ok(self.call()?.pull_marks.get(&(iid.to_string(), e)).copied())
     }
 
-    async fn set_pull_checkpoint(
-        &self,
-        iid: &str,
-        e: Entity,
-        high_water: DateTime<Utc>,
-        _newest_change: Option<DateTime<Utc>>,
-    ) -> Result<(), StoreError> {
+    async fn record_marks(&self, iid: &str, marks: &Marks) -> Result<(), StoreError> {
         let mut s = self.call()?;
-        let mark = s
-            .pull_marks
-            .entry((iid.to_string(), e))
-            .or_insert(high_water);
-        *mark = (*mark).max(high_water);
-        Ok(())
-    }
-
-    async fn mark_pushed(&self, _iid: &str, _e: Entity) -> Result<(), StoreError> {
-        let _crash_point = self.call()?;
+        s.marks_writes += 1;
+        for (e, m) in &marks.0 {
+            if let Some(hw) = m.high_water {
+                let mark = s.pull_marks.entry((iid.to_string(), *e)).or_insert(hw);
+                *mark = (*mark).max(hw);
+            }
+        }
         Ok(())
     }
 

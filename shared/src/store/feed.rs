@@ -1,9 +1,9 @@
-//! The change feed, its sequence counter, the conflict log and the pull high-water marks, all
-//! under `pk = INTEGRATION#<id>` (see `records.rs` for the key table).
+//! The change feed, its sequence counter, the conflict log and the freshness the app sees (from
+//! the marks, `marks.rs`), all under `pk = INTEGRATION#<id>` (see `records.rs` for the key table).
 
 use super::item::{get_n, get_s, n, s, Item};
 use super::jobs::integration_pk;
-use super::records::{feed_sk, parse_ts, rfc3339, Conflict, FeedEntry};
+use super::records::{feed_sk, rfc3339, Conflict, FeedEntry};
 use super::{written, Db, StoreError};
 use crate::domain::Entity;
 use aws_sdk_dynamodb::types::ReturnValue;
@@ -190,121 +190,26 @@ impl Db {
             .collect()
     }
 
-    /// The pull high-water mark of an entity.
-    pub async fn pull_checkpoint(
-        &self,
-        integration_id: &str,
-        e: Entity,
-    ) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let out = self
-            .client()
-            .get_item()
-            .table_name(self.table())
-            .key("pk", s(integration_pk(integration_id)))
-            .key("sk", s(format!("CHECKPOINT#{e}")))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(StoreError::dynamo)?;
-        Ok(out.item().and_then(|it| parse_ts(get_s(it, "high_water"))))
-    }
-
-    /// Advances the pull high-water mark (never backwards).
-    pub async fn set_pull_checkpoint(
-        &self,
-        integration_id: &str,
-        e: Entity,
-        high_water: DateTime<Utc>,
-        newest_change: Option<DateTime<Utc>>,
-    ) -> Result<(), StoreError> {
-        let now = rfc3339(Utc::now());
-        let res = self
-            .client()
-            .update_item()
-            .table_name(self.table())
-            .key("pk", s(integration_pk(integration_id)))
-            .key("sk", s(format!("CHECKPOINT#{e}")))
-            .update_expression("SET high_water = :hw, last_pull_at = :now")
-            .condition_expression("attribute_not_exists(high_water) OR high_water <= :hw")
-            .expression_attribute_values(":hw", s(rfc3339(high_water)))
-            .expression_attribute_values(":now", s(now.clone()))
-            .send()
-            .await;
-        // A newer mark set meanwhile stays.
-        written(res)?;
-        if let Some(newest) = newest_change {
-            self.note_change_seen(integration_id, e, newest).await?;
-        }
-        Ok(())
-    }
-
-    /// Records that a change the provider made at `newest` has reached the feed (the newest
-    /// wins; the lag is measured from it).
-    pub async fn note_change_seen(
-        &self,
-        integration_id: &str,
-        e: Entity,
-        newest: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        let res = self
-            .client()
-            .update_item()
-            .table_name(self.table())
-            .key("pk", s(integration_pk(integration_id)))
-            .key("sk", s(format!("CHECKPOINT#{e}")))
-            .update_expression("SET newest_change_at = :n, newest_pulled_at = :now")
-            .condition_expression("attribute_not_exists(newest_change_at) OR newest_change_at < :n")
-            .expression_attribute_values(":n", s(rfc3339(newest)))
-            .expression_attribute_values(":now", s(rfc3339(Utc::now())))
-            .send()
-            .await;
-        written(res)?; // an older change than the one recorded: nothing to do
-        Ok(())
-    }
-
-    /// Records the end of a successful push phase of an entity.
-    pub async fn mark_pushed(&self, integration_id: &str, e: Entity) -> Result<(), StoreError> {
-        self.client()
-            .update_item()
-            .table_name(self.table())
-            .key("pk", s(integration_pk(integration_id)))
-            .key("sk", s(format!("CHECKPOINT#{e}")))
-            .update_expression("SET last_push_at = :now")
-            .expression_attribute_values(":now", s(rfc3339(Utc::now())))
-            .send()
-            .await
-            .map_err(StoreError::dynamo)?;
-        Ok(())
-    }
-
-    /// How fresh an entity's copy is (see [`Freshness`]).
-    pub async fn freshness(
-        &self,
-        integration_id: &str,
-        e: Entity,
-    ) -> Result<Freshness, StoreError> {
-        let out = self
-            .client()
-            .get_item()
-            .table_name(self.table())
-            .key("pk", s(integration_pk(integration_id)))
-            .key("sk", s(format!("CHECKPOINT#{e}")))
-            .send()
-            .await
-            .map_err(StoreError::dynamo)?;
-        let at = |k: &str| out.item().and_then(|it| parse_ts(get_s(it, k)));
-        let last_pull_at = at("last_pull_at");
-        let newest_change_at = at("newest_change_at");
-        let newest_pulled_at = at("newest_pulled_at");
-        Ok(Freshness {
-            entity: e,
-            last_pull_at,
-            last_push_at: at("last_push_at"),
-            newest_change_at,
-            lag_seconds: newest_change_at
-                .zip(newest_pulled_at)
-                .map(|(c, p)| (p - c).num_seconds().max(0)),
-            stale_seconds: last_pull_at.map(|p| (Utc::now() - p).num_seconds().max(0)),
-        })
+    /// How fresh the copy of each entity is (see [`Freshness`]).
+    pub async fn freshness(&self, integration_id: &str) -> Result<Vec<Freshness>, StoreError> {
+        let marks = self.marks(integration_id).await?;
+        let now = Utc::now();
+        Ok(Entity::ALL
+            .into_iter()
+            .map(|e| {
+                let m = marks.get(&e).cloned().unwrap_or_default();
+                Freshness {
+                    entity: e,
+                    last_pull_at: m.last_pull_at,
+                    last_push_at: m.last_push_at,
+                    newest_change_at: m.newest_change_at,
+                    lag_seconds: m
+                        .newest_change_at
+                        .zip(m.newest_pulled_at)
+                        .map(|(c, p)| (p - c).num_seconds().max(0)),
+                    stale_seconds: m.last_pull_at.map(|p| (now - p).num_seconds().max(0)),
+                }
+            })
+            .collect())
     }
 }

@@ -11,6 +11,7 @@ pub mod idempotency;
 pub mod item;
 pub mod jobs;
 pub mod lease;
+pub mod marks;
 pub mod port;
 pub mod quarantine;
 pub mod queue;

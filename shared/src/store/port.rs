@@ -6,6 +6,7 @@
 //!
 //! [`Db`]: super::Db
 
+use super::marks::Marks;
 use super::quarantine::{Quarantined, Side};
 use super::records::{Conflict, FeedEntry, LocalRecord, Mapping, Pending};
 use super::StoreError;
@@ -193,19 +194,9 @@ pub trait SyncStore: Send + Sync {
         e: Entity,
     ) -> Result<Option<DateTime<Utc>>, StoreError>;
 
-    /// Advances the pull high-water mark (never backwards) at the end of a pull, recording when
-    /// it ended and, when the pull saw provider change times, the newest of them (never
-    /// backwards) and when it arrived.
-    async fn set_pull_checkpoint(
-        &self,
-        integration_id: &str,
-        e: Entity,
-        high_water: DateTime<Utc>,
-        newest_change: Option<DateTime<Utc>>,
-    ) -> Result<(), StoreError>;
-
-    /// Records the end of a successful push phase.
-    async fn mark_pushed(&self, integration_id: &str, e: Entity) -> Result<(), StoreError>;
+    /// Writes the freshness marks a job gathered (pull high-water marks, pull and push end
+    /// times, the newest change seen), at once; a mark never moves backwards.
+    async fn record_marks(&self, integration_id: &str, marks: &Marks) -> Result<(), StoreError>;
 
     /// When the provider changed a record, as a change event not yet pulled said so (Fortnox's
     /// stream: the pending pull's marker); `None` when no event is pending.
@@ -216,16 +207,6 @@ pub trait SyncStore: Send + Sync {
         _remote_id: &str,
     ) -> Result<Option<DateTime<Utc>>, StoreError> {
         Ok(None)
-    }
-
-    /// Records that a provider change made at `at` reached the feed (freshness).
-    async fn note_change_seen(
-        &self,
-        _integration_id: &str,
-        _e: Entity,
-        _at: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        Ok(())
     }
 
     /// The stored copy of the company's article VAT rates.

@@ -10,7 +10,8 @@
 //! | `SEQ` | the feed's sequence counter |
 //! | `CONFLICT#<at>#<entity>#<our id>` | a last-write-wins decision |
 //! | `QUARANTINE#<entity>#<side>#<id>` | a record set aside (`quarantine.rs`) |
-//! | `CHECKPOINT#<entity>` | high-water mark of incremental pulls |
+//! | `CHECKPOINT` | the freshness marks of every entity: pull high-water marks, pull and push end times, the newest change seen (`marks.rs`) |
+//! | `CHECKPOINT#<entity>` | one entity's marks in the earlier layout, read until `CHECKPOINT` exists (`marks.rs`) |
 //! | `ARTICLES` | the company's article VAT rates, as the records API checks rows (`articles.rs`) |
 //! | `IDEMP#<key>` | a stored answer to an `Idempotency-Key` request (TTL 24 h) |
 

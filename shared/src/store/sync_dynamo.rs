@@ -2,6 +2,7 @@
 //! (`records.rs`, `feed.rs`, `jobs.rs`), so the items and conditions are the ones documented in
 //! `docs/data-model.md`.
 
+use super::marks::Marks;
 use super::port::{SyncStore, SyncWrite};
 use super::quarantine::{Quarantined, Side};
 use super::records::{
@@ -234,18 +235,8 @@ impl SyncStore for Db {
         Db::pull_checkpoint(self, integration_id, e).await
     }
 
-    async fn set_pull_checkpoint(
-        &self,
-        integration_id: &str,
-        e: Entity,
-        high_water: DateTime<Utc>,
-        newest_change: Option<DateTime<Utc>>,
-    ) -> Result<(), StoreError> {
-        Db::set_pull_checkpoint(self, integration_id, e, high_water, newest_change).await
-    }
-
-    async fn mark_pushed(&self, integration_id: &str, e: Entity) -> Result<(), StoreError> {
-        Db::mark_pushed(self, integration_id, e).await
+    async fn record_marks(&self, integration_id: &str, marks: &Marks) -> Result<(), StoreError> {
+        Db::record_marks(self, integration_id, marks).await
     }
 
     async fn pending_change_time(
@@ -255,15 +246,6 @@ impl SyncStore for Db {
         remote_id: &str,
     ) -> Result<Option<DateTime<Utc>>, StoreError> {
         Db::pending_change_time(self, integration_id, e, remote_id).await
-    }
-
-    async fn note_change_seen(
-        &self,
-        integration_id: &str,
-        e: Entity,
-        at: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        Db::note_change_seen(self, integration_id, e, at).await
     }
 
     async fn article_vat(&self, integration_id: &str) -> Result<Option<ArticleVat>, StoreError> {

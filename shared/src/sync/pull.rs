@@ -85,11 +85,8 @@ impl Run<'_> {
             self.set_aside::<T>(job, page.unreadable).await?;
             if !page.has_more || n == 0 {
                 if let Some(hw) = self.checkpoint.high_water {
-                    self.eng
-                        .store
-                        .set_pull_checkpoint(&self.integration.id, e, hw, self.checkpoint.newest)
-                        .await
-                        .map_err(store_err)?;
+                    let newest = self.checkpoint.newest;
+                    self.checkpoint.marks.pulled(e, hw, newest, Utc::now());
                 }
                 return Ok(true);
             }
@@ -115,11 +112,7 @@ impl Run<'_> {
                 let seen = r.modified_at;
                 self.apply_remote_page::<T>(job, vec![r]).await?;
                 if let Some(at) = seen {
-                    self.eng
-                        .store
-                        .note_change_seen(&self.integration.id, T::ENTITY, at)
-                        .await
-                        .map_err(store_err)?;
+                    self.checkpoint.marks.change_seen(T::ENTITY, at, Utc::now());
                 }
             }
             Ok(None) => {
@@ -134,11 +127,7 @@ impl Run<'_> {
                         .await?;
                     job.progress.done += 1;
                     if let Some(at) = told {
-                        self.eng
-                            .store
-                            .note_change_seen(&self.integration.id, T::ENTITY, at)
-                            .await
-                            .map_err(store_err)?;
+                        self.checkpoint.marks.change_seen(T::ENTITY, at, Utc::now());
                     }
                 }
             }

@@ -57,11 +57,7 @@ impl Run<'_> {
                 self.save(job).await?;
             }
             if next.is_none() || ids.is_empty() {
-                self.eng
-                    .store
-                    .mark_pushed(&self.integration.id, T::ENTITY)
-                    .await
-                    .map_err(store_err)?;
+                self.checkpoint.marks.pushed(T::ENTITY, chrono::Utc::now());
                 return Ok(true);
             }
         }

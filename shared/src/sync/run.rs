@@ -6,6 +6,7 @@ use crate::connections::tokens::TokenError;
 use crate::domain::{Article, Customer, Entity, Integration, Invoice, Job, Mode, Project};
 use crate::http::ApiError;
 use crate::providers::api::ApiAuth;
+use crate::store::marks::Marks;
 use crate::store::records::Mapping;
 use crate::store::StoreError;
 use chrono::{DateTime, Utc};
@@ -133,6 +134,10 @@ pub struct Checkpoint {
     /// How many times the records in doubt have been looked up again (the backoff's exponent).
     #[serde(default)]
     pub settle_rounds: u32,
+    /// The freshness marks of the phases done (pull high-water marks, end times, the newest
+    /// change seen), carried from phase to phase and written in one go at the slice's end.
+    #[serde(default, skip_serializing_if = "Marks::is_empty")]
+    pub marks: Marks,
 }
 
 /// A record whose create may still land at the provider.
@@ -203,6 +208,22 @@ impl Engine<'_> {
             saved_at: Instant::now(),
         };
         run.refresh_article_vat().await;
+        let outcome = run.phases(job).await;
+        // The marks of the phases done reach the store even when a later phase failed (the
+        // app's freshness); a retry that redoes a phase writes its marks again, harmlessly.
+        match (outcome, run.flush_marks().await) {
+            (Ok(o), Ok(())) => Ok(o),
+            (Ok(_), Err(e)) => Err(e),
+            (Err(e), _) => Err(e),
+        }
+    }
+}
+
+impl Run<'_> {
+    /// Runs the job's phases in order until the budget runs out, then looks the records in
+    /// doubt up again.
+    async fn phases(&mut self, job: &mut Job) -> Result<SliceOutcome, SyncError> {
+        let run = self;
         let plan = phases(job);
         while run.checkpoint.phase < plan.len() {
             let phase = &plan[run.checkpoint.phase];
@@ -224,6 +245,7 @@ impl Engine<'_> {
                     phase: run.checkpoint.phase + 1,
                     in_doubt: std::mem::take(&mut run.checkpoint.in_doubt),
                     settle_rounds: run.checkpoint.settle_rounds,
+                    marks: std::mem::take(&mut run.checkpoint.marks),
                     ..Checkpoint::default()
                 };
                 // The end of a phase that found nothing to do is not saved: a retry after a
@@ -235,11 +257,28 @@ impl Engine<'_> {
                     run.save(job).await?;
                 }
             } else {
+                // Written before the save, so the saved checkpoint does not carry them again.
+                run.flush_marks().await?;
                 run.save(job).await?;
                 return Ok(SliceOutcome::MoreWork);
             }
         }
+        run.flush_marks().await?;
         run.settle(job).await
+    }
+
+    /// Writes the marks gathered so far, in one write, and forgets them.
+    async fn flush_marks(&mut self) -> Result<(), SyncError> {
+        if self.checkpoint.marks.is_empty() {
+            return Ok(());
+        }
+        self.eng
+            .store
+            .record_marks(&self.integration.id, &self.checkpoint.marks)
+            .await
+            .map_err(store_err)?;
+        self.checkpoint.marks = Marks::default();
+        Ok(())
     }
 }
 

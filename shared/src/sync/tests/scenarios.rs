@@ -559,3 +559,49 @@ fn an_idle_job_is_not_saved_by_the_engine_and_a_busy_one_is() {
         assert_eq!(w.store.job(&busy.id).expect("job").progress.done, 1);
     });
 }
+
+#[test]
+fn a_job_writes_its_marks_once_a_slice_even_when_a_later_phase_fails() {
+    block_on(async {
+        let w = World::new();
+        w.api
+            .insert_customer(customer(1, "Bygg AB", None), None, Utc::now());
+        // The customers' list answers; the invoices' list fails.
+        w.api.script([Fault::None, Fault::Fail]);
+        let job = w.job(Direction::Both, Mode::Incremental);
+        let r = w.slice(&job.id, Budget::Checks(100)).await;
+        assert!(matches!(r, Err(SyncError::Retryable { .. })), "{r:?}");
+        assert_eq!(w.api.faults_left(), 0, "both faults fell");
+        assert_eq!(w.store.marks_writes(), 1, "one write for every phase done");
+        let hw = w
+            .store
+            .pull_checkpoint("i1", Entity::Customers)
+            .await
+            .unwrap();
+        assert!(hw.is_some(), "the customers' pull mark reached the store");
+        assert_eq!(
+            w.store
+                .pull_checkpoint("i1", Entity::Invoices)
+                .await
+                .unwrap(),
+            None
+        );
+
+        let r = w.slice(&job.id, Budget::Checks(100)).await;
+        assert!(matches!(r, Ok(SliceOutcome::Finished)), "{r:?}");
+        assert_eq!(w.store.marks_writes(), 2);
+        assert!(w
+            .store
+            .pull_checkpoint("i1", Entity::Invoices)
+            .await
+            .unwrap()
+            .is_some());
+        assert!(
+            w.store
+                .pull_checkpoint("i1", Entity::Customers)
+                .await
+                .unwrap()
+                >= hw
+        );
+    });
+}
