@@ -311,7 +311,7 @@ async fn scenario(faults: Option<FaultConfig>) -> (EndState, Counts) {
             let page = stack
                 .direct
                 .db
-                .feed(id, Entity::Customers, cursor, 100)
+                .feed(id, &[Entity::Customers], cursor, 100)
                 .await
                 .unwrap();
             let Some(last) = page.last() else { break };

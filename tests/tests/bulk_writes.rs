@@ -263,3 +263,47 @@ async fn marks_take_one_item_never_move_back_and_read_the_earlier_layout_until_t
         Some("2023-11-14T22:13:31.000Z")
     );
 }
+
+#[tokio::test]
+async fn the_feed_of_several_entities_merges_them_in_seq_order_up_to_the_head() {
+    use shared::domain::Entity;
+    use shared::store::records::FeedEntry;
+    let (_moto, client, name) = table().await;
+    let db = Db::new(client, &name);
+    // Customers and invoices interleaved on one sequence; 9 and 10 are past the head (a batch
+    // not written whole yet).
+    let entity = |seq: u64| match seq % 3 {
+        0 => Entity::Invoices,
+        _ => Entity::Customers,
+    };
+    let writes = (1..=10)
+        .map(|seq| {
+            let f = FeedEntry {
+                seq,
+                entity: entity(seq),
+                op: "upsert".into(),
+                our_id: format!("o{seq}"),
+                remote_id: format!("r{seq}"),
+                record: None,
+                pulled_at: at(seq as i64),
+            };
+            Write::Put(Db::feed_item(IID, &f).unwrap())
+        })
+        .collect();
+    db.write_all(writes, IID, Some(8)).await.unwrap();
+    let both = [Entity::Customers, Entity::Invoices];
+    let (mut seqs, mut cursor) = (Vec::new(), 0);
+    loop {
+        let page = db.feed(IID, &both, cursor, 3).await.unwrap();
+        assert!(page.len() <= 3);
+        let Some(last) = page.last() else { break };
+        cursor = last.seq;
+        seqs.extend(page.iter().map(|f| (f.seq, f.entity)));
+    }
+    let expected: Vec<(u64, Entity)> = (1..=8).map(|s| (s, entity(s))).collect();
+    assert_eq!(seqs, expected, "every entry up to the head, once, in order");
+    let invoices = db.feed(IID, &[Entity::Invoices], 0, 100).await.unwrap();
+    let seqs: Vec<u64> = invoices.iter().map(|f| f.seq).collect();
+    assert_eq!(seqs, vec![3, 6], "one entity alone");
+    assert!(db.feed(IID, &both, 8, 100).await.unwrap().is_empty());
+}

@@ -386,6 +386,21 @@ async fn records_api_rejects_bad_input_naming_the_field_and_changes_nothing() {
         .await
         .unwrap();
     assert_eq!((r.status, r.json["field"].as_str()), (400, Some("after")));
+    let r = stack
+        .call(
+            Method::GET,
+            &format!("/api/integrations/{id}/records?entities=customers,orders"),
+            Some(T),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.status, r.content_type.as_str()),
+        (400, "application/problem+json")
+    );
+    assert_eq!(r.json["field"], "entities", "{}", r.text);
+    assert!(r.text.contains("`orders` is not an entity"), "{}", r.text);
     let (locals, _) = stack
         .ctx
         .db

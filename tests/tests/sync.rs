@@ -256,6 +256,18 @@ async fn round_trip(provider: ProviderKind) {
             "{provider} {i}: our own write is not fed back"
         );
     }
+    // The feed of several entities in one request: the same entries, merged by sequence.
+    let mut each: Vec<Value> = Vec::new();
+    for e in ["customers", "invoices", "projects", "articles"] {
+        each.extend(feed(&stack, &id, e).await);
+    }
+    each.sort_by_key(|e| e["seq"].as_u64());
+    assert!(!each.is_empty());
+    assert_eq!(
+        system_tests::feed(&stack, T, &id, "").await,
+        each,
+        "{provider}: the feed of every entity"
+    );
     // Both sides match: every local record has the provider's content.
     let (locals, _) = stack
         .ctx

@@ -14,9 +14,11 @@
 //! at 10,000. Exits non-zero on a miss.
 //!
 //! Knobs (per integration and day): `COST_APP_CUSTOMERS` (10), `COST_APP_INVOICES` (20),
-//! `COST_PROVIDER_CHANGES` (10), `COST_FEED_READS_PER_HOUR` (12), `COST_RECORDS` (records
-//! stored per integration, 5,000), `COST_PROVIDER_MS` (provider latency, 300), `COST_HOURS`
-//! (24; fewer for a quick look only).
+//! `COST_PROVIDER_CHANGES` (10), `COST_FEED_READS_PER_HOUR` (12: each reads the customers and
+//! invoices in one request, `GET /records?entities=customers,invoices`; `COST_FEED_SEPARATE=1`
+//! reads each entity's own feed instead), `COST_RECORDS` (records stored per integration,
+//! 5,000), `COST_PROVIDER_MS` (provider latency, 300), `COST_HOURS` (24; fewer for a quick look
+//! only).
 
 mod prices;
 mod usage;
@@ -174,22 +176,26 @@ impl Tenant {
     }
 }
 
-/// Reads the integration's feed of `entity` from its cursor, as the app does.
-async fn read_feed(stack: &Stack, t: &mut Tenant, entity: &'static str) -> Result<(), BoxError> {
-    let after = t.cursors.get(entity).copied().unwrap_or(0);
-    let r = stack
-        .call(
-            Method::GET,
-            &format!(
-                "/api/integrations/{}/records/{entity}?after={after}&limit=500",
-                t.id
-            ),
-            Some(&t.tenant),
-            None,
+/// Reads the integration's feed from its cursor, as the app does: `entities` is one entity (its
+/// own route) or a comma-separated list (the feed of several in one request).
+async fn read_feed(stack: &Stack, t: &mut Tenant, entities: &'static str) -> Result<(), BoxError> {
+    let after = t.cursors.get(entities).copied().unwrap_or(0);
+    let path = if entities.contains(',') {
+        format!(
+            "/api/integrations/{}/records?entities={entities}&after={after}&limit=500",
+            t.id
         )
+    } else {
+        format!(
+            "/api/integrations/{}/records/{entities}?after={after}&limit=500",
+            t.id
+        )
+    };
+    let r = stack
+        .call(Method::GET, &path, Some(&t.tenant), None)
         .await?;
     if let Some(next) = r.json["next_cursor"].as_u64() {
-        t.cursors.insert(entity, next);
+        t.cursors.insert(entities, next);
     }
     Ok(())
 }
@@ -223,6 +229,7 @@ async fn day(stack: &Stack, tenants: &mut [Tenant], day0: DateTime<Utc>) -> Resu
     let app_invoices = spread(knob("COST_APP_INVOICES", 20.0) as usize);
     let changes = spread(knob("COST_PROVIDER_CHANGES", 10.0) as usize);
     let reads_per_hour = knob("COST_FEED_READS_PER_HOUR", 12.0).clamp(0.0, 12.0) as usize;
+    let separate_feeds = knob("COST_FEED_SEPARATE", 0.0) > 0.0;
     let mut made = 0usize;
     for hour in 0..hours() {
         // The hour's last slot first: its run creates the hour's Fortnox job at a virtual time
@@ -256,8 +263,12 @@ async fn day(stack: &Stack, tenants: &mut [Tenant], day0: DateTime<Utc>) -> Resu
                     }
                 }
                 if reads_per_hour > 0 && s % (12 / reads_per_hour).max(1) == 0 {
-                    for e in ["customers", "invoices"] {
-                        read_feed(stack, t, e).await?;
+                    if separate_feeds {
+                        for e in ["customers", "invoices"] {
+                            read_feed(stack, t, e).await?;
+                        }
+                    } else {
+                        read_feed(stack, t, "customers,invoices").await?;
                     }
                 }
             }

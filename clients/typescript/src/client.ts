@@ -268,8 +268,17 @@ export class IntegrationsClient {
     }));
   }
 
-  /** One page of the change feed after `after`. */
-  feedPage(id: string, entity: Entity, after = 0, limit = 100): Promise<FeedPage> {
+  /**
+   * One page of the change feed after `after`: of one entity, or of several (an array, empty
+   * for all of them) in one request, in the order the changes arrived.
+   */
+  feedPage(id: string, entity: Entity | readonly Entity[], after = 0, limit = 100): Promise<FeedPage> {
+    if (typeof entity !== "string") {
+      const query = entity.length > 0 ? { entities: entity.join(","), after, limit } : { after, limit };
+      return this.ok(`GET /api/integrations/${id}/records`, this.api.GET("/api/integrations/{id}/records", {
+        params: { path: { id }, query },
+      }));
+    }
     return this.ok(`GET /api/integrations/${id}/records/${entity}`, this.api.GET("/api/integrations/{id}/records/{entity}", {
       params: { path: { id, entity }, query: { after, limit } },
     }));
@@ -279,7 +288,7 @@ export class IntegrationsClient {
    * Every feed entry after `opts.after`, page by page, until a page comes back empty. After
    * each page `onCursor` gets the cursor to keep; start there next time.
    */
-  async *feed(id: string, entity: Entity, opts: FeedOptions = {}): AsyncGenerator<FeedEntry, number> {
+  async *feed(id: string, entity: Entity | readonly Entity[], opts: FeedOptions = {}): AsyncGenerator<FeedEntry, number> {
     let cursor = opts.after ?? 0;
     for (;;) {
       const page = await this.feedPage(id, entity, cursor, opts.limit ?? 100);

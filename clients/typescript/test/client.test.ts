@@ -140,4 +140,9 @@ test("records export in a job followed to 100 %, a pull fills the feed, read wit
   const more = [];
   for await (const e of client.feed(id, "customers", { after: last })) more.push(e);
   assert.equal(more.length, 0, "nothing after the kept cursor");
+  // The feed of several entities in one request: the same entries, the same cursor.
+  const across = [];
+  for await (const e of client.feed(id, ["customers", "invoices"], { limit: 5 })) across.push(e);
+  assert.deepEqual(across.map((e) => e.seq), entries.map((e) => e.seq), "the same entries in the same order");
+  assert.equal((await client.feedPage(id, [], last)).records.length, 0, "all entities: nothing after the kept cursor");
 });

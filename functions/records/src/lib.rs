@@ -2,9 +2,11 @@
 //! records (`{"records": [...]}`, canonical JSON with our id and `updated_at`), validated field by
 //! field, honouring an `Idempotency-Key` header, and queues their export.
 //! `GET /api/integrations/{id}/records/{entity}?after=<cursor>&limit=<n>` is the feed of records
-//! pulled from the provider.
+//! pulled from the provider; `GET /api/integrations/{id}/records?entities=<a,b>&after=&limit=`
+//! is the feed of several entities (all when `entities` is absent) in one request, in the order
+//! the changes reached it.
 
-use lambda_http::{Body, Error, Request, Response};
+use lambda_http::{Body, Error, Request, RequestExt, Response};
 use serde::Deserialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -25,6 +27,16 @@ pub struct UpsertBody {
     pub records: Value,
 }
 
+/// An entity named in the path or in `entities`.
+fn parse_entity(field: &str, raw: &str) -> Result<Entity, Problem> {
+    Entity::parse(raw).ok_or_else(|| {
+        Problem::invalid_field(
+            field,
+            format!("`{raw}` is not an entity: use customers, invoices, projects or articles"),
+        )
+    })
+}
+
 /// Handles one request.
 pub async fn handler(ctx: &AppContext, req: Request) -> Result<Response<Body>, Error> {
     Ok(traced(&req, handle(ctx, &req)).await)
@@ -33,13 +45,28 @@ pub async fn handler(ctx: &AppContext, req: Request) -> Result<Response<Body>, E
 async fn handle(ctx: &AppContext, req: &Request) -> Result<Response<Body>, Problem> {
     let tenant = tenant(req, &ctx.config.tenant_claim)?;
     let id = path_param(req, "id")?;
-    let entity_raw = path_param(req, "entity")?;
-    let entity = Entity::parse(&entity_raw).ok_or_else(|| {
-        Problem::invalid_field(
-            "entity",
-            format!("`{entity_raw}` is not an entity: use customers or invoices"),
-        )
-    })?;
+    // The feed of several entities has no entity in its path.
+    let entity_raw = req
+        .path_parameters_ref()
+        .and_then(|p| p.first("entity"))
+        .map(str::to_string);
+    let entities = match &entity_raw {
+        Some(raw) => vec![parse_entity("entity", raw)?],
+        None if req.method() == "GET" => match query_param(req, "entities") {
+            None => Entity::ALL.to_vec(),
+            Some(list) => {
+                let mut out = Vec::new();
+                for raw in list.split(',') {
+                    let e = parse_entity("entities", raw.trim())?;
+                    if !out.contains(&e) {
+                        out.push(e);
+                    }
+                }
+                out
+            }
+        },
+        None => return Err(Problem::bad_request("the path has no `entity`")),
+    };
     let integration = get(ctx, &tenant, &id).await?;
     if req.method() == "GET" {
         let after = match query_param(req, "after") {
@@ -56,8 +83,12 @@ async fn handle(ctx: &AppContext, req: &Request) -> Result<Response<Body>, Probl
                 .filter(|l| (1..=500).contains(l))
                 .ok_or_else(|| Problem::invalid_field("limit", "`limit` must be 1 to 500"))?,
         };
-        return json(200, &feed(ctx, &integration, entity, after, limit).await?);
+        return json(
+            200,
+            &feed(ctx, &integration, &entities, after, limit).await?,
+        );
     }
+    let entity = entities[0];
     if integration.status == IntegrationStatus::Disconnected {
         return Err(Problem::conflict("the integration is disconnected"));
     }

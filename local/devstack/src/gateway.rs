@@ -188,6 +188,12 @@ pub const ROUTES: &[Route] = &[
         authorized: true,
     },
     Route {
+        method: "GET",
+        path: "/api/integrations/{id}/records",
+        function: Function::Records,
+        authorized: true,
+    },
+    Route {
         method: "POST",
         path: "/api/integrations/{id}/invoices/{invoice_id}/send",
         function: Function::InvoiceSend,

@@ -371,17 +371,19 @@ impl SyncStore for MemoryStore {
     async fn feed(
         &self,
         iid: &str,
-        e: Entity,
+        entities: &[Entity],
         cursor: u64,
         limit: i32,
     ) -> Result<Vec<FeedEntry>, StoreError> {
         let s = self.call()?;
-        Ok(s.feed
-            .range((iid.to_string(), e, cursor + 1)..)
-            .take_while(|(k, _)| k.0 == iid && k.1 == e)
-            .take(limit.max(1) as usize)
+        let mut all: Vec<FeedEntry> = s
+            .feed
+            .iter()
+            .filter(|(k, _)| k.0 == iid && entities.contains(&k.1) && k.2 > cursor)
             .map(|(_, v)| v.clone())
-            .collect())
+            .collect();
+        all.sort_by_key(|f| f.seq);
+        Ok(all.into_iter().take(limit.max(1) as usize).collect())
     }
 
     async fn log_conflict(&self, iid: &str, c: &Conflict) -> Result<(), StoreError> {

@@ -275,26 +275,26 @@ pub struct FeedPage {
     pub next_cursor: u64,
 }
 
-/// Reads the feed of pulled records after `cursor`.
+/// Reads the feed of pulled records of these entities after `cursor`.
 pub async fn feed(
     ctx: &AppContext,
     integration: &Integration,
-    entity: Entity,
+    entities: &[Entity],
     cursor: u64,
     limit: i32,
 ) -> Result<FeedPage, StoreError> {
-    feed_page(&ctx.db, &integration.id, entity, cursor, limit).await
+    feed_page(&ctx.db, &integration.id, entities, cursor, limit).await
 }
 
-/// A page of `store`'s feed after `cursor`.
+/// A page of `store`'s feed of these entities after `cursor`.
 pub async fn feed_page(
     store: &dyn SyncStore,
     integration_id: &str,
-    entity: Entity,
+    entities: &[Entity],
     cursor: u64,
     limit: i32,
 ) -> Result<FeedPage, StoreError> {
-    let records = store.feed(integration_id, entity, cursor, limit).await?;
+    let records = store.feed(integration_id, entities, cursor, limit).await?;
     let next_cursor = records.last().map(|r| r.seq).unwrap_or(cursor);
     Ok(FeedPage {
         records,

@@ -102,11 +102,14 @@ impl Db {
         Ok(it)
     }
 
-    /// Feed entries of an entity after `cursor`.
+    /// Feed entries of these entities after `cursor`, in `seq` order: each entity's entries
+    /// are a query of their own, merged by `seq` (one sequence over every entity). Reading them
+    /// together costs the app one request instead of one an entity, and gives it a customer's
+    /// change before the invoice after it that names the customer.
     pub async fn feed(
         &self,
         integration_id: &str,
-        e: Entity,
+        entities: &[Entity],
         cursor: u64,
         limit: i32,
     ) -> Result<Vec<FeedEntry>, StoreError> {
@@ -116,27 +119,33 @@ impl Db {
         if head <= cursor {
             return Ok(Vec::new());
         }
-        let page = self
-            .query_prefix(
-                integration_id,
-                &format!("FEED#{e}#"),
-                Some(&feed_sk(e, cursor)),
-                limit,
-            )
-            .await?;
-        page.items
-            .iter()
-            .filter(|it| {
-                get_s(it, "sk")
+        let mut out = Vec::new();
+        for &e in entities {
+            // Each entity's first `limit` entries after the cursor hold every entry of it
+            // among the first `limit` of all.
+            let page = self
+                .query_prefix(
+                    integration_id,
+                    &format!("FEED#{e}#"),
+                    Some(&feed_sk(e, cursor)),
+                    limit,
+                )
+                .await?;
+            for it in &page.items {
+                let seq = get_s(it, "sk")
                     .and_then(|sk| sk.rsplit('#').next())
-                    .and_then(|n| n.parse::<u64>().ok())
-                    .is_some_and(|seq| seq <= head)
-            })
-            .map(|it| {
-                serde_json::from_str(get_s(it, "doc").unwrap_or("null"))
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))
-            })
-            .collect()
+                    .and_then(|n| n.parse::<u64>().ok());
+                if seq.is_some_and(|seq| seq <= head) {
+                    out.push(
+                        serde_json::from_str::<FeedEntry>(get_s(it, "doc").unwrap_or("null"))
+                            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                    );
+                }
+            }
+        }
+        out.sort_by_key(|f| f.seq);
+        out.truncate(limit.max(1) as usize);
+        Ok(out)
     }
 
     /// The conflict-log item for a decision.

@@ -144,11 +144,12 @@ pub trait SyncStore: Send + Sync {
         writes: Vec<SyncWrite>,
     ) -> Result<(), StoreError>;
 
-    /// Feed entries of an entity after `cursor`, in order.
+    /// Feed entries of these entities after `cursor`, in `seq` order (the cursor is the
+    /// integration's, one sequence over every entity).
     async fn feed(
         &self,
         integration_id: &str,
-        e: Entity,
+        entities: &[Entity],
         cursor: u64,
         limit: i32,
     ) -> Result<Vec<FeedEntry>, StoreError>;

@@ -178,11 +178,11 @@ impl SyncStore for Db {
     async fn feed(
         &self,
         integration_id: &str,
-        e: Entity,
+        entities: &[Entity],
         cursor: u64,
         limit: i32,
     ) -> Result<Vec<FeedEntry>, StoreError> {
-        Db::feed(self, integration_id, e, cursor, limit).await
+        Db::feed(self, integration_id, entities, cursor, limit).await
     }
 
     async fn log_conflict(&self, integration_id: &str, c: &Conflict) -> Result<(), StoreError> {

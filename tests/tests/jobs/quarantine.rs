@@ -254,7 +254,7 @@ async fn a_half_written_feed_batch_never_lets_a_cursor_skip_an_entry() {
             .await
             .unwrap();
     }
-    let read = SyncStore::feed(db, iid, Entity::Customers, 0, 100)
+    let read = SyncStore::feed(db, iid, &[Entity::Customers], 0, 100)
         .await
         .unwrap();
     assert_eq!(
@@ -273,7 +273,7 @@ async fn a_half_written_feed_batch_never_lets_a_cursor_skip_an_entry() {
     SyncStore::write(db, iid, Entity::Customers, again)
         .await
         .unwrap();
-    let read = SyncStore::feed(db, iid, Entity::Customers, cursor, 100)
+    let read = SyncStore::feed(db, iid, &[Entity::Customers], cursor, 100)
         .await
         .unwrap();
     assert_eq!(

@@ -338,6 +338,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/integrations/{id}/records": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Change feed of several entities in one request (function `records`)
+         * @description The feeds of the entities named in `entities` (all four when absent), merged in the order the changes reached them: one sequence runs over every entity of an integration, so a customer's entry comes before that of an invoice pulled after it that names the customer. One request an app poll instead of one an entity. The cursor is the same as the per-entity feed's; each entry names its `entity`.
+         */
+        get: operations["recordFeedAcross"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/integrations/{id}": {
         parameters: {
             query?: never;
@@ -1925,6 +1945,40 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            500: components["responses"]["InternalError"];
+        };
+    };
+    recordFeedAcross: {
+        parameters: {
+            query?: {
+                /** @description Comma-separated entities, for example `customers,invoices`; absent means all of them. An unknown one is refused (400 naming `entities`). */
+                entities?: string;
+                /** @description A `next_cursor` from an earlier page; absent starts at the beginning. */
+                after?: number;
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                /** @description The integration id (a UUID for integrations created by this API). */
+                id: components["parameters"]["IntegrationId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Entries after the cursor, oldest first, of every entity asked for. Ask again with `after=next_cursor`; an empty page keeps the cursor where it was. */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FeedPage"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
             500: components["responses"]["InternalError"];
         };
     };

@@ -77,7 +77,7 @@ fn a_project_made_at_the_provider_reaches_the_feed_naming_our_customer() {
         w.run_all(Direction::Pull).await;
         let feed = w
             .store
-            .feed("i1", Entity::Projects, 0, 10)
+            .feed("i1", &[Entity::Projects], 0, 10)
             .await
             .expect("feed");
         assert_eq!(feed.len(), 1, "{feed:?}");
