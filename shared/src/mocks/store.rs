@@ -29,6 +29,7 @@ struct State {
     jobs: HashMap<String, Job>,
     job_saves: u64,
     marks_writes: u64,
+    marks_reads: u64,
     calls: u64,
     crash_in: Option<u64>,
 }
@@ -116,6 +117,11 @@ impl MemoryStore {
     /// How many times freshness marks were written.
     pub fn marks_writes(&self) -> u64 {
         self.lock().marks_writes
+    }
+
+    /// How many times the pull marks were read.
+    pub fn marks_reads(&self) -> u64 {
+        self.lock().marks_reads
     }
 
     /// A job as last saved.
@@ -444,12 +450,17 @@ impl SyncStore for MemoryStore {
             .collect())
     }
 
-    async fn pull_checkpoint(
+    async fn pull_checkpoints(
         &self,
         iid: &str,
-        e: Entity,
-    ) -> Result<Option<DateTime<Utc>>, StoreError> {
-        Ok(self.call()?.pull_marks.get(&(iid.to_string(), e)).copied())
+    ) -> Result<HashMap<Entity, DateTime<Utc>>, StoreError> {
+        let mut s = self.call()?;
+        s.marks_reads += 1;
+        Ok(s.pull_marks
+            .iter()
+            .filter(|((i, _), _)| i == iid)
+            .map(|((_, e), hw)| (*e, *hw))
+            .collect())
     }
 
     async fn record_marks(&self, iid: &str, marks: &Marks) -> Result<(), StoreError> {

@@ -79,7 +79,10 @@ impl Db {
             .table_name(self.table())
             .key("pk", s(integration_pk(integration_id)))
             .key("sk", s("SEQ"))
-            .consistent_read(true)
+            // Eventually consistent, at half the price: the head only moves forward, after the
+            // entries below it are written, so a head read a moment late only hides entries the
+            // next read shows; the entries themselves are read consistently.
+            .consistent_read(false)
             .send()
             .await
             .map_err(StoreError::dynamo)?;

@@ -216,21 +216,6 @@ impl Db {
             .collect())
     }
 
-    /// The pull high-water mark of an entity.
-    pub async fn pull_checkpoint(
-        &self,
-        integration_id: &str,
-        e: Entity,
-    ) -> Result<Option<DateTime<Utc>>, StoreError> {
-        if let Some(it) = self.marks_item(integration_id).await? {
-            return Ok(parse_ts(get_s(&it, &format!("{e}_high_water"))));
-        }
-        let legacy = self.get_many(integration_id, &[legacy_sk(e)]).await?;
-        Ok(legacy
-            .get(&legacy_sk(e))
-            .and_then(|it| parse_ts(get_s(it, "high_water"))))
-    }
-
     /// Writes the marks a job gathered, in one `UpdateItem`. A mark another writer already
     /// moved further on stays as it is.
     pub async fn record_marks(

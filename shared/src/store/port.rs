@@ -188,12 +188,11 @@ pub trait SyncStore: Send + Sync {
         limit: i32,
     ) -> Result<Vec<Quarantined>, StoreError>;
 
-    /// The pull high-water mark of an entity.
-    async fn pull_checkpoint(
+    /// The pull high-water mark of every entity that has one, in one read.
+    async fn pull_checkpoints(
         &self,
         integration_id: &str,
-        e: Entity,
-    ) -> Result<Option<DateTime<Utc>>, StoreError>;
+    ) -> Result<HashMap<Entity, DateTime<Utc>>, StoreError>;
 
     /// Writes the freshness marks a job gathered (pull high-water marks, pull and push end
     /// times, the newest change seen), at once; a mark never moves backwards.

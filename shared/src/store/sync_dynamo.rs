@@ -227,12 +227,15 @@ impl SyncStore for Db {
         Db::quarantined(self, integration_id, e, limit).await
     }
 
-    async fn pull_checkpoint(
+    async fn pull_checkpoints(
         &self,
         integration_id: &str,
-        e: Entity,
-    ) -> Result<Option<DateTime<Utc>>, StoreError> {
-        Db::pull_checkpoint(self, integration_id, e).await
+    ) -> Result<HashMap<Entity, DateTime<Utc>>, StoreError> {
+        Ok(Db::marks(self, integration_id)
+            .await?
+            .into_iter()
+            .filter_map(|(e, m)| m.high_water.map(|hw| (e, hw)))
+            .collect())
     }
 
     async fn record_marks(&self, integration_id: &str, marks: &Marks) -> Result<(), StoreError> {

@@ -50,12 +50,18 @@ impl Run<'_> {
                 None
             } else {
                 let overlap = chrono::Duration::from_std(self.eng.pull_overlap).unwrap_or_default();
-                self.eng
-                    .store
-                    .pull_checkpoint(&self.integration.id, e)
-                    .await
-                    .map_err(store_err)?
-                    .map(|hw| hw - overlap)
+                // One read of the marks serves every pull phase of the slice.
+                let marks = match &self.pull_marks {
+                    Some(m) => m,
+                    None => self.pull_marks.insert(
+                        self.eng
+                            .store
+                            .pull_checkpoints(&self.integration.id)
+                            .await
+                            .map_err(store_err)?,
+                    ),
+                };
+                marks.get(&e).map(|&hw| hw - overlap)
             };
             self.retry_quarantined::<T>(job).await?;
         }

@@ -206,6 +206,7 @@ impl Engine<'_> {
             job_id: job.id.clone(),
             checkpoint,
             saved_at: Instant::now(),
+            pull_marks: None,
         };
         run.refresh_article_vat().await;
         let outcome = run.phases(job).await;
@@ -305,6 +306,8 @@ pub(super) struct Run<'a> {
     pub(super) checkpoint: Checkpoint,
     /// When the job was last saved.
     pub(super) saved_at: Instant,
+    /// The stored pull high-water marks, read once by the slice's first pull phase.
+    pub(super) pull_marks: Option<std::collections::HashMap<Entity, DateTime<Utc>>>,
 }
 
 /// The outcome of one record.
