@@ -206,6 +206,7 @@ impl Engine<'_> {
             job_id: job.id.clone(),
             checkpoint,
             saved_at: Instant::now(),
+            saved_progress: job.progress.clone(),
             pull_marks: None,
         };
         run.refresh_article_vat().await;
@@ -228,7 +229,6 @@ impl Run<'_> {
         let plan = phases(job);
         while run.checkpoint.phase < plan.len() {
             let phase = &plan[run.checkpoint.phase];
-            let progress_before = job.progress.clone();
             let finished = match run.phase(job, phase).await {
                 // A company connected before the project and article scopes were asked for:
                 // its grant does not reach these registers. Customers and invoices go on; the
@@ -249,12 +249,18 @@ impl Run<'_> {
                     marks: std::mem::take(&mut run.checkpoint.marks),
                     ..Checkpoint::default()
                 };
-                // The end of a phase that found nothing to do is not saved: a retry after a
-                // crash runs it again for nothing, and every save writes the job and its index
-                // entry (an idle Visma poll saved its job eight times, bench/cost). The
+                // The end of a phase is saved only when the phase made progress since the last
+                // save and another phase follows (or records are in doubt): a retry after a
+                // crash runs an unsaved phase end again from the last save, which finds what
+                // it already did done (a push skips what is synced, a pull reads from the
+                // stored mark), and every save writes the job and moves its index entry, three
+                // write units (an idle Visma poll saved its job eight times, bench/cost). After
+                // the last phase the worker's save of the finished job follows at once. The
                 // watchdog's heartbeat still comes at least every SAVE_HEARTBEAT.
-                let idle = job.progress == progress_before && run.checkpoint.in_doubt.is_empty();
-                if !idle || run.saved_at.elapsed() >= SAVE_HEARTBEAT {
+                let doubts = !run.checkpoint.in_doubt.is_empty();
+                let unsaved = job.progress != run.saved_progress || doubts;
+                let last = run.checkpoint.phase == plan.len() && !doubts;
+                if (unsaved && !last) || run.saved_at.elapsed() >= SAVE_HEARTBEAT {
                     run.save(job).await?;
                 }
             } else {
@@ -306,6 +312,8 @@ pub(super) struct Run<'a> {
     pub(super) checkpoint: Checkpoint,
     /// When the job was last saved.
     pub(super) saved_at: Instant,
+    /// The job's progress as last saved.
+    pub(super) saved_progress: crate::domain::job::Progress,
     /// The stored pull high-water marks, read once by the slice's first pull phase.
     pub(super) pull_marks: Option<std::collections::HashMap<Entity, DateTime<Utc>>>,
 }
@@ -443,6 +451,7 @@ impl Run<'_> {
         job.updated_at = Utc::now();
         self.eng.store.save_job(job).await.map_err(store_err)?;
         self.saved_at = Instant::now();
+        self.saved_progress = job.progress.clone();
         Ok(())
     }
 

@@ -14,6 +14,7 @@ use crate::domain::{
 use crate::jobs::{new_job, JobRequest};
 use crate::mocks::{FakeApi, MemoryStore, StaticTokens};
 use crate::records::stage;
+use crate::store::SyncStore;
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use std::time::Duration;
@@ -152,7 +153,22 @@ impl World {
     /// in memory between slices (a failed slice is a crash).
     pub async fn slice(&self, job_id: &str, budget: Budget) -> Result<SliceOutcome, SyncError> {
         let mut job = self.store.job(job_id).expect("job stored");
-        self.engine().run(&self.integration, &mut job, budget).await
+        let outcome = self
+            .engine()
+            .run(&self.integration, &mut job, budget)
+            .await?;
+        if outcome == SliceOutcome::Finished {
+            // The worker saves the finished job at once (`jobs::worker::finish`); a crash there
+            // is a failed slice, and the next one finds the job where it was last saved.
+            self.store
+                .save_job(&mut job)
+                .await
+                .map_err(|e| SyncError::Retryable {
+                    reason: e.to_string(),
+                    retry_after: None,
+                })?;
+        }
+        Ok(outcome)
     }
 
     /// Runs a job to its end without faults; gives the job as finally saved.
