@@ -4,6 +4,7 @@ use chrono::{Duration as Ch, Utc};
 use devstack::StackOptions;
 use reqwest::Method;
 use serde_json::json;
+use shared::domain::job::schedule_offset_seconds;
 use shared::domain::{Entity, JobState, ProviderKind, TenantId};
 use shared::jobs::maintenance::{schedule, scheduled_job_id, watchdog};
 use std::time::Duration;
@@ -62,12 +63,33 @@ async fn the_scheduler_enqueues_each_connected_integration_once_per_hour_spread_
         )
         .await
         .unwrap();
-    let now = Utc::now();
-    let report = schedule(&stack.ctx, now).await.unwrap();
+    // Ten minutes into the hour, a second after the Visma integration's slot in its
+    // five-minute period. Every integration gets this period's job; the Visma integration
+    // also the next period's, queued ahead because its slot comes before the next run (so
+    // that slots between a period's start and its first run do not all start at that run).
+    // No Fortnox slot of the next hour comes before the next run.
+    let ts = Utc::now().timestamp();
+    let hour = chrono::DateTime::from_timestamp(ts - ts % 3600, 0).unwrap();
+    let visma_offset = schedule_offset_seconds(&ids[1], 300) as i64;
+    let now = hour + Ch::minutes(10) + Ch::seconds(visma_offset + 1);
+    let report = schedule(stack.ctx.as_ref(), now).await.unwrap();
     assert_eq!(
         (report.integrations, report.enqueued, report.skipped),
-        (3, 3, 0),
+        (3, 4, 0),
         "{report:?}"
+    );
+    let next_period = hour + Ch::minutes(15);
+    let ahead = stack
+        .ctx
+        .db
+        .get_job(&ids[1], &scheduled_job_id(&ids[1], next_period))
+        .await
+        .unwrap()
+        .expect("the next period's Visma job, queued ahead");
+    assert_eq!(
+        ahead.not_before,
+        Some(next_period + Ch::seconds(visma_offset)),
+        "at its own slot"
     );
     // Fortnox hourly; Visma as often as the shared Visma budget allows: every five minutes
     // for one integration.
@@ -94,20 +116,27 @@ async fn the_scheduler_enqueues_each_connected_integration_once_per_hour_spread_
     }
     assert_eq!(
         queue_depth(&stack, &stack.queues.sync_url).await,
-        3,
+        4,
         "one message each"
     );
     // Running again in the same period creates nothing.
-    let again = schedule(&stack.ctx, now + Ch::seconds(1)).await.unwrap();
+    let again = schedule(stack.ctx.as_ref(), now + Ch::seconds(1))
+        .await
+        .unwrap();
     assert_eq!((again.enqueued, again.skipped), (0, 3), "{again:?}");
     // Twenty minutes on: the Visma poll's period has moved on, but its last job is still
     // queued (no worker here): skipped too, one job per integration at a time.
-    let later = schedule(&stack.ctx, now + Ch::minutes(20)).await.unwrap();
+    let later = schedule(stack.ctx.as_ref(), now + Ch::minutes(20))
+        .await
+        .unwrap();
     assert_eq!((later.enqueued, later.skipped), (0, 3), "{later:?}");
-    // Next hour, last hour's Fortnox jobs still queued: skipped. A Visma job queued for longer
-    // than the half hour the scheduler looks back no longer holds a poll back.
-    let next = schedule(&stack.ctx, now + Ch::hours(1)).await.unwrap();
-    assert_eq!((next.enqueued, next.skipped), (1, 2), "{next:?}");
+    // Next hour, last hour's Fortnox jobs still queued: skipped. Visma jobs queued for longer
+    // than the half hour the scheduler looks back no longer hold a poll back: this period's
+    // and, ahead, the next one's.
+    let next = schedule(stack.ctx.as_ref(), now + Ch::hours(1))
+        .await
+        .unwrap();
+    assert_eq!((next.enqueued, next.skipped), (2, 2), "{next:?}");
 }
 
 #[tokio::test]
@@ -135,7 +164,7 @@ async fn the_scheduler_refreshes_tokens_that_would_die_unused() {
         )
         .await
         .unwrap();
-    let report = schedule(&stack.ctx, Utc::now()).await.unwrap();
+    let report = schedule(stack.ctx.as_ref(), Utc::now()).await.unwrap();
     assert_eq!(report.refreshed, 1, "{report:?}");
     assert_eq!(
         stack
@@ -150,7 +179,7 @@ async fn the_scheduler_refreshes_tokens_that_would_die_unused() {
         "a fresh 45 days"
     );
     // A token with plenty of time left is left alone.
-    let report = schedule(&stack.ctx, Utc::now() + Ch::hours(2))
+    let report = schedule(stack.ctx.as_ref(), Utc::now() + Ch::hours(2))
         .await
         .unwrap();
     assert_eq!(report.refreshed, 0);
@@ -190,7 +219,7 @@ async fn the_scheduler_keeps_visma_integrations_alive_too() {
         )
         .await
         .unwrap();
-    let report = schedule(&stack.ctx, Utc::now()).await.unwrap();
+    let report = schedule(stack.ctx.as_ref(), Utc::now()).await.unwrap();
     assert_eq!(
         (report.refreshed, report.refresh_failed),
         (1, 0),
@@ -212,7 +241,7 @@ async fn the_scheduler_keeps_visma_integrations_alive_too() {
         .state
         .is_refresh_token_active(tokens.refresh_token.as_ref().unwrap().expose()));
     // Renewed, it is left alone.
-    let report = schedule(&stack.ctx, Utc::now() + Ch::hours(2))
+    let report = schedule(stack.ctx.as_ref(), Utc::now() + Ch::hours(2))
         .await
         .unwrap();
     assert_eq!(report.refreshed, 0);

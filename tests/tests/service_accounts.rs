@@ -409,7 +409,7 @@ async fn the_schedulers_keep_alive_leaves_service_accounts_alone() {
         .await
         .unwrap();
     let before = stack.sandbox.state.token_requests().len();
-    let report = shared::jobs::maintenance::schedule(&stack.ctx, chrono::Utc::now())
+    let report = shared::jobs::maintenance::schedule(stack.ctx.as_ref(), chrono::Utc::now())
         .await
         .unwrap();
     assert_eq!(

@@ -252,7 +252,7 @@ async fn main() -> Result<(), BoxError> {
         let phase = rand::rng().random_range(0..300);
         tokio::time::sleep(Duration::from_secs(phase)).await;
         loop {
-            let _ = schedule(&ctx, Utc::now()).await;
+            let _ = schedule(ctx.as_ref(), Utc::now()).await;
             tokio::time::sleep(Duration::from_secs(300)).await;
         }
     });

@@ -618,7 +618,7 @@ fn spawn_timers(stack: &Stack) {
     tokio::spawn(async move {
         loop {
             tokio::time::sleep(std::time::Duration::from_secs(300)).await;
-            let _ = shared::jobs::maintenance::schedule(&ctx, chrono::Utc::now()).await;
+            let _ = shared::jobs::maintenance::schedule(ctx.as_ref(), chrono::Utc::now()).await;
         }
     });
 }

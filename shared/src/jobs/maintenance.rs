@@ -3,10 +3,11 @@
 //! default; Visma integrations as often as the app-wide Visma budget allows, see
 //! [`visma_poll_seconds`]).
 
+use super::host::JobHost;
 use super::{error_now, message_for, new_job, JobRequest};
 use crate::domain::job::schedule_offset_seconds;
 use crate::domain::{
-    ConnectionMode, Direction, Entity, Integration, IntegrationStatus, JobState, Mode,
+    ConnectionMode, Direction, Entity, Integration, IntegrationStatus, Job, JobState, Mode,
     ProviderKind, Trigger,
 };
 use crate::store::{JobMessage, StoreError};
@@ -179,13 +180,13 @@ pub fn scheduled_mode(integration_id: &str, start: DateTime<Utc>, period: u64) -
 /// Enqueues an incremental sync for every connected integration, each at its own offset in its
 /// provider's period (once a night, in its own slot between 01:00 and 05:00 Swedish time, the
 /// job also sweeps for deletions), and refreshes tokens that would otherwise die unused.
-pub async fn schedule(ctx: &AppContext, now: DateTime<Utc>) -> Result<ScheduleReport, StoreError> {
+pub async fn schedule(ctx: &dyn JobHost, now: DateTime<Utc>) -> Result<ScheduleReport, StoreError> {
     let mut report = ScheduleReport::default();
     let mut all = Vec::new();
     let mut cursor = None;
     loop {
         let (page, next) = ctx
-            .db
+            .jobs()
             .integrations_in_status(IntegrationStatus::Connected, cursor, 200)
             .await?;
         all.extend(page);
@@ -200,7 +201,7 @@ pub async fn schedule(ctx: &AppContext, now: DateTime<Utc>) -> Result<ScheduleRe
         .filter(|i| i.provider == ProviderKind::Visma)
         .count() as u64;
     let periods = Periods {
-        fortnox: ctx.config.sync.schedule_period.as_secs(),
+        fortnox: ctx.sync_settings().schedule_period.as_secs(),
         visma: visma_poll_seconds(visma),
     };
     for page in all.chunks(200) {
@@ -213,6 +214,15 @@ pub async fn schedule(ctx: &AppContext, now: DateTime<Utc>) -> Result<ScheduleRe
 
 /// How far back the scheduler looks for a scheduled job still active.
 const LOOKBACK_SECONDS: u64 = 1800;
+
+/// How often EventBridge runs the scheduler (template.yaml, `rate(5 minutes)`).
+pub const SCHEDULER_RUN_SECONDS: u64 = 300;
+
+/// A run also queues the next period's job of an integration whose slot in that period comes
+/// before the next run (with a minute's margin for a late run): without it, every slot between
+/// a period's start and its first run would start at that run, all at once (a fifth of the
+/// Visma polls at 10,000 integrations, `bench/scale`).
+const LOOKAHEAD_SECONDS: u64 = SCHEDULER_RUN_SECONDS + 60;
 
 /// Each provider's scheduling period, in seconds.
 struct Periods {
@@ -229,74 +239,125 @@ impl Periods {
     }
 }
 
+/// The scheduled job of one integration for the period starting at `start`.
+struct Slot {
+    start: DateTime<Utc>,
+    period: u64,
+    /// When its job is due: the integration's own offset in the period.
+    due: DateTime<Utc>,
+    id: String,
+    /// The ids of the scheduled jobs of the periods of the last half hour before it (at least
+    /// the one before).
+    earlier: Vec<String>,
+}
+
+impl Slot {
+    fn new(i: &Integration, start: DateTime<Utc>, period: u64) -> Self {
+        let offset = schedule_offset_seconds(&i.id, period);
+        Slot {
+            start,
+            period,
+            due: start + ChronoDuration::seconds(offset as i64),
+            id: scheduled_job_id(&i.id, start),
+            earlier: (1..=(LOOKBACK_SECONDS / period.max(1)).clamp(1, 6))
+                .map(|k| {
+                    scheduled_job_id(&i.id, start - ChronoDuration::seconds((k * period) as i64))
+                })
+                .collect(),
+        }
+    }
+
+    /// Whether a job for this slot may be made: none exists, and no job of an earlier period is
+    /// still active (one job an integration at a time, also when a five-minute Visma poll
+    /// meets a long first sync). An earlier job that waits for its own slot, still to come, is
+    /// not in the way: it runs first. `besides` is a job that is not in the way either: for the
+    /// next period's slot, the current period's job, which may well still run as its
+    /// successor is queued (their slots are a period apart, and the lease keeps them apart);
+    /// the jobs before it still hold the next one back.
+    fn open(&self, iid: &str, existing: &[Job], now: DateTime<Utc>, besides: Option<&str>) -> bool {
+        !existing.iter().any(|j| {
+            j.integration_id == iid
+                && (j.id == self.id
+                    || (self.earlier.contains(&j.id)
+                        && besides != Some(j.id.as_str())
+                        && !j.state.is_terminal()
+                        && j.not_before.is_none_or(|nb| nb <= now)))
+        })
+    }
+
+    fn job(&self, i: &Integration, now: DateTime<Utc>) -> Job {
+        let req = JobRequest {
+            direction: Direction::Both,
+            entities: Entity::ALL.to_vec(),
+            mode: scheduled_mode(&i.id, self.start, self.period),
+            trigger: Trigger::Schedule,
+            target: None,
+            not_before: Some(self.due),
+        };
+        let mut job = new_job(i, &req, now);
+        job.id = self.id.clone();
+        job
+    }
+}
+
 async fn schedule_page(
-    ctx: &AppContext,
+    ctx: &dyn JobHost,
     page: &[Integration],
     periods: &Periods,
     now: DateTime<Utc>,
     report: &mut ScheduleReport,
 ) -> Result<(), StoreError> {
-    // This period's job, and the jobs of the periods of the last half hour (at least the one
-    // before): while one of those is still active, no new one is made (one job an integration
-    // at a time, also when a five-minute Visma poll meets a long first sync).
-    let bounds = |i: &Integration| {
-        let period = periods.of(i.provider);
-        let start = period_start(now, period);
-        let earlier: Vec<DateTime<Utc>> = (1..=(LOOKBACK_SECONDS / period.max(1)).clamp(1, 6))
-            .map(|k| start - ChronoDuration::seconds((k * period) as i64))
-            .collect();
-        (period, start, earlier)
-    };
+    // This period's slot of each integration, and the next period's when it comes before the
+    // next run.
+    let slots: Vec<(&Integration, Slot, Option<Slot>)> = page
+        .iter()
+        .map(|i| {
+            let period = periods.of(i.provider);
+            let start = period_start(now, period);
+            let next = Slot::new(i, start + ChronoDuration::seconds(period as i64), period);
+            let ahead = next.due < now + ChronoDuration::seconds(LOOKAHEAD_SECONDS as i64);
+            (i, Slot::new(i, start, period), ahead.then_some(next))
+        })
+        .collect();
     let mut keys = Vec::new();
-    for i in page {
-        let (_, start, earlier) = bounds(i);
-        keys.push((i.id.clone(), scheduled_job_id(&i.id, start)));
-        for t in earlier {
-            keys.push((i.id.clone(), scheduled_job_id(&i.id, t)));
+    for (i, this, next) in &slots {
+        for id in std::iter::once(&this.id).chain(&this.earlier) {
+            keys.push((i.id.clone(), id.clone()));
+        }
+        if let Some(n) = next {
+            keys.push((i.id.clone(), n.id.clone()));
         }
     }
-    let existing = ctx.db.get_jobs(&keys).await?;
+    let mut existing = ctx.jobs().get_jobs(&keys).await?;
     let mut jobs = Vec::new();
-    for i in page {
-        let (period, start, earlier) = bounds(i);
-        let this = scheduled_job_id(&i.id, start);
-        let before: Vec<String> = earlier
-            .iter()
-            .map(|t| scheduled_job_id(&i.id, *t))
-            .collect();
-        let blocked = existing.iter().any(|j| {
-            j.integration_id == i.id
-                && (j.id == this || (before.contains(&j.id) && !j.state.is_terminal()))
-        });
-        if blocked {
+    for (i, this, next) in &slots {
+        if this.open(&i.id, &existing, now, None) {
+            let job = this.job(i, now);
+            existing.push(job.clone());
+            jobs.push(job);
+        } else {
             report.skipped += 1;
-            continue;
         }
-        let offset = schedule_offset_seconds(&i.id, period);
-        let req = JobRequest {
-            direction: Direction::Both,
-            entities: Entity::ALL.to_vec(),
-            mode: scheduled_mode(&i.id, start, period),
-            trigger: Trigger::Schedule,
-            target: None,
-            not_before: Some(start + ChronoDuration::seconds(offset as i64)),
-        };
-        let mut job = new_job(i, &req, now);
-        job.id = this;
-        jobs.push(job);
+        if let Some(n) = next
+            .as_ref()
+            .filter(|n| n.open(&i.id, &existing, now, Some(&this.id)))
+        {
+            jobs.push(n.job(i, now));
+        }
     }
-    ctx.db.create_jobs(&jobs).await?;
+    ctx.jobs().create_jobs(&jobs).await?;
     let msgs: Vec<(JobMessage, u64)> = jobs
         .iter()
         .map(|j| {
+            // Rounded up: a message a fraction of a second early is sent again by the worker.
             let delay = j
                 .not_before
-                .map(|nb| (nb - now).num_seconds().max(0) as u64)
+                .map(|nb| ((nb - now).num_milliseconds().max(0) as u64).div_ceil(1000))
                 .unwrap_or(0);
             (message_for(j), delay)
         })
         .collect();
-    ctx.queue.send_batch(&msgs).await?;
+    ctx.queue().send_batch(&msgs).await?;
     report.enqueued += jobs.len();
     Ok(())
 }
@@ -309,16 +370,16 @@ fn needs_keep_alive(i: &Integration, horizon: DateTime<Utc>) -> bool {
 }
 
 async fn refresh_ahead(
-    ctx: &AppContext,
+    ctx: &dyn JobHost,
     page: &[Integration],
     now: DateTime<Utc>,
     report: &mut ScheduleReport,
 ) {
     let horizon = now
-        + ChronoDuration::from_std(ctx.config.sync.refresh_ahead)
+        + ChronoDuration::from_std(ctx.sync_settings().refresh_ahead)
             .unwrap_or(ChronoDuration::days(7));
     for i in page.iter().filter(|i| needs_keep_alive(i, horizon)) {
-        match ctx.tokens.refresh_now(i).await {
+        match ctx.keep_alive(i).await {
             Ok(_) => report.refreshed += 1,
             Err(e) => {
                 report.refresh_failed += 1;

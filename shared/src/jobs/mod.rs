@@ -1,6 +1,7 @@
 //! Background work: jobs created by people, the schedule, webhooks and record upserts; run in
 //! slices by the worker; watched by the watchdog; buried by the dead-letter handler.
 
+pub mod host;
 pub mod maintenance;
 pub mod worker;
 

@@ -7,14 +7,13 @@
 //! the dead-letter queue. A crash leaves the message to come back after the visibility timeout,
 //! and the job resumes from its checkpoint.
 
+use super::host::JobHost;
 use super::{error_now, message_for};
 use crate::domain::job::backoff_seconds;
 use crate::domain::{IntegrationStatus, Job, JobState, TenantId};
 use crate::store::{JobMessage, StoreError};
-use crate::sync::{run_slice, SliceOutcome, SyncError};
+use crate::sync::{SliceOutcome, SyncError};
 use crate::telemetry::Unit;
-use crate::AppContext;
-use chrono::Utc;
 use rand::Rng;
 use std::time::Duration;
 use tracing::Instrument;
@@ -32,7 +31,7 @@ pub enum Disposition {
 
 /// Handles one message. `remaining` is how long the invocation may still run.
 pub async fn handle(
-    ctx: &AppContext,
+    ctx: &dyn JobHost,
     body: &str,
     receipt_handle: &str,
     remaining: Duration,
@@ -59,12 +58,12 @@ pub async fn handle(
 }
 
 async fn handle_message(
-    ctx: &AppContext,
+    ctx: &dyn JobHost,
     msg: &JobMessage,
     receipt_handle: &str,
     remaining: Duration,
 ) -> Result<Disposition, StoreError> {
-    let Some(mut job) = ctx.db.get_job(&msg.integration_id, &msg.job_id).await? else {
+    let Some(mut job) = ctx.jobs().get_job(&msg.integration_id, &msg.job_id).await? else {
         tracing::warn!(job = %msg.job_id, "message for a job that does not exist");
         return Ok(Disposition::Done);
     };
@@ -75,15 +74,19 @@ async fn handle_message(
     if job.state.is_terminal() || (msg.slice < job.slices && !handed_back) {
         return Ok(Disposition::Done);
     }
-    let now = Utc::now();
+    let now = ctx.now();
     if let Some(nb) = job.not_before.filter(|nb| *nb > now) {
-        let wait = (nb - now).num_seconds().max(1) as u64;
-        ctx.queue.send(msg, wait).await?;
+        let wait = ((nb - now).num_milliseconds().max(1) as u64).div_ceil(1000);
+        ctx.queue().send(msg, wait).await?;
         return Ok(Disposition::Done);
     }
     let tenant =
         TenantId::parse(&job.tenant_id).ok_or_else(|| StoreError::Corrupt("job tenant".into()))?;
-    let Some(integration) = ctx.db.get_integration(&tenant, &job.integration_id).await? else {
+    let Some(integration) = ctx
+        .jobs()
+        .get_integration(&tenant, &job.integration_id)
+        .await?
+    else {
         finish(
             ctx,
             &mut job,
@@ -109,14 +112,13 @@ async fn handle_message(
     }
 
     let budget = ctx
-        .config
-        .sync
+        .sync_settings()
         .slice_budget
         .min(remaining.saturating_sub(Duration::from_secs(15)));
     let owner = format!("{}:{}", job.id, uuid::Uuid::new_v4().simple());
-    let lease_ttl = budget + ctx.config.sync.lease_grace;
+    let lease_ttl = budget + ctx.sync_settings().lease_grace;
     if !ctx
-        .db
+        .jobs()
         .try_lease(&tenant, &integration.id, LEASE_PURPOSE, &owner, lease_ttl)
         .await?
     {
@@ -125,15 +127,15 @@ async fn handle_message(
         let delay = if job.target.is_some() {
             1 + rand::rng().random_range(0..3)
         } else {
-            ctx.config.sync.busy_delay.as_secs() + rand::rng().random_range(0..10)
+            ctx.sync_settings().busy_delay.as_secs() + rand::rng().random_range(0..10)
         };
-        ctx.queue.send(msg, delay).await?;
+        ctx.queue().send(msg, delay).await?;
         tracing::info!(job = %job.id, delay, "integration busy; message sent again with a delay");
         return Ok(Disposition::Done);
     }
     let outcome = run_leased(ctx, &mut job, &integration, receipt_handle, budget).await;
     if let Err(e) = ctx
-        .db
+        .jobs()
         .release_lease(&tenant, &integration.id, LEASE_PURPOSE, &owner)
         .await
     {
@@ -143,7 +145,7 @@ async fn handle_message(
 }
 
 async fn run_leased(
-    ctx: &AppContext,
+    ctx: &dyn JobHost,
     job: &mut Job,
     integration: &crate::domain::Integration,
     receipt_handle: &str,
@@ -151,19 +153,22 @@ async fn run_leased(
 ) -> Result<Disposition, StoreError> {
     take_stream_marker(ctx, job).await?;
     job.state = JobState::Running;
-    job.updated_at = Utc::now();
-    match ctx.db.save_job(job).await {
+    job.updated_at = ctx.now();
+    match ctx.jobs().save_job(job).await {
         Ok(()) => {}
         Err(StoreError::Conflict(_)) => return Ok(Disposition::Done), // someone else moved it
         Err(e) => return Err(e),
     }
     let started = std::time::Instant::now();
     let done_before = job.progress.done;
-    let stats_before = provider_stats(ctx, integration.provider);
+    let stats_before = ctx.provider_stats(integration.provider);
     if integration.company_name.is_none() {
-        fill_company(ctx, integration).await;
+        ctx.fill_company(integration).await;
     }
-    let result = run_slice(ctx, integration, job, budget).await;
+    let result = ctx
+        .engine(integration)
+        .run(integration, job, ctx.slice_budget(budget))
+        .await;
     job.progress.longest_slice_ms = job
         .progress
         .longest_slice_ms
@@ -173,7 +178,7 @@ async fn run_leased(
         elapsed_ms = started.elapsed().as_millis() as u64, done = job.progress.done, failed = job.progress.failed,
         "slice ended"
     );
-    let stats_after = provider_stats(ctx, integration.provider);
+    let stats_after = ctx.provider_stats(integration.provider);
     crate::telemetry::emit(
         &[
             (
@@ -223,12 +228,12 @@ async fn run_leased(
             job.attempts = 0;
             job.slices += 1;
             job.state = JobState::Queued;
-            job.updated_at = Utc::now();
+            job.updated_at = ctx.now();
             // Saved, then the continuation sent: a worker that dies between the two leaves the
             // job queued with only this slice's message, which comes back and is taken (a
             // message one slice behind a queued job is not stale; see `handle`).
-            ctx.db.save_job(job).await?;
-            ctx.queue.send(&message_for(job), 0).await?;
+            ctx.jobs().save_job(job).await?;
+            ctx.queue().send(&message_for(job), 0).await?;
             Ok(Disposition::Done)
         }
         Ok(SliceOutcome::Settling(wait)) => {
@@ -237,11 +242,10 @@ async fn run_leased(
             job.attempts = 0;
             job.slices += 1;
             job.state = JobState::Queued;
-            job.not_before =
-                Some(Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default());
-            job.updated_at = Utc::now();
-            ctx.db.save_job(job).await?;
-            ctx.queue
+            job.not_before = Some(ctx.now() + chrono::Duration::from_std(wait).unwrap_or_default());
+            job.updated_at = ctx.now();
+            ctx.jobs().save_job(job).await?;
+            ctx.queue()
                 .send(&message_for(job), wait.as_secs().max(1))
                 .await?;
             Ok(Disposition::Done)
@@ -283,9 +287,9 @@ async fn run_leased(
             job.attempts += 1;
             job.last_error = Some(error_now("retryable", reason));
             job.state = JobState::Queued;
-            job.updated_at = Utc::now();
-            ctx.db.save_job(job).await?;
-            let s = &ctx.config.sync;
+            job.updated_at = ctx.now();
+            ctx.jobs().save_job(job).await?;
+            let s = &ctx.sync_settings();
             let backoff = backoff_seconds(
                 job.attempts,
                 s.backoff_base.as_secs(),
@@ -294,7 +298,7 @@ async fn run_leased(
             )
             .max(retry_after.map(|d| d.as_secs()).unwrap_or(0))
             .max(1);
-            ctx.queue.retry_after(receipt_handle, backoff).await?;
+            ctx.queue().retry_after(receipt_handle, backoff).await?;
             let reason = job
                 .last_error
                 .as_ref()
@@ -308,7 +312,7 @@ async fn run_leased(
 
 /// Moves a job to a terminal state.
 pub async fn finish(
-    ctx: &AppContext,
+    ctx: &dyn JobHost,
     job: &mut Job,
     state: JobState,
     error: Option<crate::domain::LastError>,
@@ -318,9 +322,9 @@ pub async fn finish(
     if error.is_some() {
         job.last_error = error;
     }
-    job.updated_at = Utc::now();
+    job.updated_at = ctx.now();
     job.finished_at = Some(job.updated_at);
-    match ctx.db.save_job(job).await {
+    match ctx.jobs().save_job(job).await {
         Ok(()) | Err(StoreError::Conflict(_)) => {}
         Err(e) => return Err(e),
     }
@@ -337,7 +341,7 @@ pub async fn finish(
 /// change made from now on queues a pull of its own) and keeps the latest provider change time
 /// the marker collected from the events coalesced into it. A job that ends without running
 /// takes it too, so no later change waits on a job that will never read it.
-async fn take_stream_marker(ctx: &AppContext, job: &mut Job) -> Result<(), StoreError> {
+async fn take_stream_marker(ctx: &dyn JobHost, job: &mut Job) -> Result<(), StoreError> {
     if job.trigger != crate::domain::Trigger::Stream {
         return Ok(());
     }
@@ -350,51 +354,11 @@ async fn take_stream_marker(ctx: &AppContext, job: &mut Job) -> Result<(), Store
         return Ok(());
     };
     let latest = ctx
-        .db
+        .jobs()
         .take_pull_marker(&job.integration_id, target.entity, &key, &job.id)
         .await?;
     if latest > target.changed_at {
         target.changed_at = latest;
     }
     Ok(())
-}
-
-/// Requests and 429s the provider's client has counted in this container so far.
-fn provider_stats(ctx: &AppContext, provider: crate::domain::ProviderKind) -> (u64, u64) {
-    let (sent, limited, _) = ctx.providers.api(provider).stats().snapshot();
-    (sent, limited)
-}
-
-/// A consent whose company lookup was slow or failed left the company unknown (the connection
-/// was kept): the first sync fills it in. Never fails the job; the next one tries again.
-async fn fill_company(ctx: &AppContext, integration: &crate::domain::Integration) {
-    let token = match ctx.tokens.access_token(integration).await {
-        Ok(t) => t,
-        Err(e) => {
-            tracing::warn!(integration = %integration.id, error = %e, "no token to read the company with");
-            return;
-        }
-    };
-    let auth = crate::providers::ApiAuth::for_integration(integration, token);
-    match ctx.providers.api(integration.provider).company(&auth).await {
-        Ok(c) => {
-            if let Err(e) = ctx
-                .db
-                .set_company(
-                    &integration.tenant_id,
-                    &integration.id,
-                    &c.name,
-                    c.provider_company_id.as_deref(),
-                )
-                .await
-            {
-                tracing::warn!(integration = %integration.id, error = %e, "could not store the company");
-            } else {
-                tracing::info!(integration = %integration.id, "company filled in after consent");
-            }
-        }
-        Err(e) => {
-            tracing::warn!(integration = %integration.id, error = %e, "company lookup failed again")
-        }
-    }
 }

@@ -225,7 +225,7 @@ async fn the_nightly_sweep_finds_records_deleted_at_the_provider() {
             ProviderKind::Visma => visma_poll_seconds(1),
         } as i64;
         let end_of_period = due - Ch::seconds(due.timestamp().rem_euclid(period) - period + 1);
-        let report = schedule(&stack.ctx, end_of_period).await.unwrap();
+        let report = schedule(stack.ctx.as_ref(), end_of_period).await.unwrap();
         assert_eq!(report.enqueued, 1, "{report:?}");
         let sweep = stack
             .ctx
@@ -243,8 +243,11 @@ async fn the_nightly_sweep_finds_records_deleted_at_the_provider() {
             .unwrap();
         assert_eq!(job.state, JobState::Succeeded, "{job:?}");
         // An hour on, the job is incremental again.
-        let after = schedule(&stack.ctx, due + Ch::hours(4)).await.unwrap();
-        assert!(after.enqueued <= 1, "{after:?}");
+        let after = schedule(stack.ctx.as_ref(), due + Ch::hours(4))
+            .await
+            .unwrap();
+        // This period's job, and the next period's when its slot comes before the next run.
+        assert!(after.enqueued <= 2, "{after:?}");
         assert!(
             stack
                 .ctx
