@@ -12,7 +12,7 @@ BUILD_VENV_STAMP := $(BUILD_VENV)/.installed-$(shell sha1sum requirements-build.
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: dev test token client client-generate frontend venv build-venv fmt clippy cfn-lint sam-validate build deploy bench bench-cold-start bench-provider bench-sync bench-webhooks bench-freshness bench-cost schemathesis clean
+.PHONY: dev test token client client-generate frontend venv build-venv fmt clippy cfn-lint sam-validate build deploy bench bench-cold-start bench-provider bench-sync bench-webhooks bench-freshness bench-cost bench-scale schemathesis clean
 
 ## dev: moto, the provider sandbox and every function on localhost, plus a visible end-to-end
 ## connect; the integrations console at http://127.0.0.1:3000/dev/console
@@ -90,7 +90,7 @@ deploy:
 	scripts/deploy.sh
 
 ## bench: every benchmark (each prints its figures and exits non-zero on a missed target)
-bench: bench-provider bench-sync bench-webhooks bench-freshness bench-cost bench-cold-start
+bench: bench-provider bench-sync bench-webhooks bench-freshness bench-cost bench-scale bench-cold-start
 
 bench-provider: venv
 	DEVSTACK_PYTHON=$(CURDIR)/$(VENV)/bin/python $(CARGO) run --release -p provider-throughput
@@ -107,6 +107,10 @@ bench-webhooks: venv
 
 bench-cold-start: venv
 	$(VENV)/bin/python bench/cold-start/run.py
+
+## bench-scale: 10,000 integrations through the real scheduler and worker, virtual time (minutes)
+bench-scale:
+	$(CARGO) run --release -p scale-simulation
 
 ## bench-cost: USD per integration-month at 100, 1,000 and 10,000 integrations (a virtual day)
 bench-cost: venv

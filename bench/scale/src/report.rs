@@ -33,6 +33,8 @@ pub struct Stats {
     pub export_job: Option<String>,
     export_done_ms: Option<i64>,
     pub scheduled: usize,
+    /// Scheduled jobs queued by a run after their slot had passed (they start at once).
+    pub late_queued: u64,
     pub slices: u64,
     pub requests: u64,
     pub retries: u64,
@@ -122,6 +124,24 @@ impl Stats {
             .push(ms);
     }
 
+    /// Whether the export job reached its end.
+    #[cfg(test)]
+    pub fn export_finished(&self) -> bool {
+        self.export_done_ms.is_some()
+    }
+
+    /// Jobs failed, messages dead-lettered.
+    #[cfg(test)]
+    pub fn failures(&self) -> (u64, u64) {
+        (self.failed_jobs, self.dead_letters)
+    }
+
+    /// The most Visma requests one endpoint had in one minute.
+    #[cfg(test)]
+    pub fn visma_busiest_minute(&self) -> u32 {
+        self.visma_minutes.values().copied().max().unwrap_or(0)
+    }
+
     /// Prints every figure against its target; whether all were met.
     pub fn print(&mut self, o: &Outcome) -> bool {
         let mut ok = true;
@@ -176,6 +196,10 @@ impl Stats {
                 ),
             );
         }
+        println!(
+            "  scheduled jobs queued after their slot had passed (after hour 1): {}",
+            self.late_queued
+        );
         let mut lag = std::mem::take(&mut self.start_lag_ms);
         println!(
             "  start after the job's slot: p50 {}, p95 {}, max {}",
@@ -203,9 +227,20 @@ impl Stats {
         for (e, counts) in endpoints {
             let max = counts.iter().copied().max().unwrap_or(0);
             let mean = counts.iter().sum::<u32>() as f64 / (o.end_ms / 60_000) as f64;
+            // After the first hour: the first runs find every job missing and start all the
+            // slots that passed before them at once, as a first deployment would.
+            let steady = self
+                .visma_minutes
+                .iter()
+                .filter(|((x, m), _)| *x == e && *m >= 60)
+                .map(|(_, c)| *c)
+                .max()
+                .unwrap_or(0);
             check(
                 max <= VISMA_PER_MINUTE,
-                format!("{e}: busiest minute {max}, mean {mean:.0}"),
+                format!(
+                    "{e}: busiest minute {max} ({steady} after the first hour), mean {mean:.0}"
+                ),
             );
         }
         println!(

@@ -23,7 +23,7 @@ struct State {
     feed: BTreeMap<(String, Entity, u64), FeedEntry>,
     seq: HashMap<String, u64>,
     conflicts: Vec<(String, Conflict)>,
-    pull_marks: HashMap<(String, Entity), DateTime<Utc>>,
+    pull_marks: BTreeMap<(String, Entity), DateTime<Utc>>,
     articles: HashMap<String, ArticleVat>,
     quarantine: BTreeMap<(String, Entity, Side, String), Quarantined>,
     jobs: HashMap<String, Job>,
@@ -143,8 +143,7 @@ impl MemoryStore {
     pub fn all_feed(&self, iid: &str, e: Entity) -> Vec<FeedEntry> {
         self.lock()
             .feed
-            .iter()
-            .filter(|(k, _)| k.0 == iid && k.1 == e)
+            .range((iid.to_string(), e, 0)..=(iid.to_string(), e, u64::MAX))
             .map(|(_, v)| v.clone())
             .collect()
     }
@@ -384,8 +383,9 @@ impl SyncStore for MemoryStore {
         let s = self.call()?;
         let mut all: Vec<FeedEntry> = s
             .feed
-            .iter()
-            .filter(|(k, _)| k.0 == iid && entities.contains(&k.1) && k.2 > cursor)
+            .range((iid.to_string(), Entity::Customers, 0)..)
+            .take_while(|(k, _)| k.0 == iid)
+            .filter(|(k, _)| entities.contains(&k.1) && k.2 > cursor)
             .map(|(_, v)| v.clone())
             .collect();
         all.sort_by_key(|f| f.seq);
@@ -442,9 +442,19 @@ impl SyncStore for MemoryStore {
         limit: i32,
     ) -> Result<Vec<Quarantined>, StoreError> {
         let s = self.call()?;
+        // Ranges over the integration's own keys (Customers and Provider sort first), so a
+        // store of 10,000 integrations (bench/scale) is not scanned whole.
         Ok(s.quarantine
-            .iter()
-            .filter(|(k, _)| k.0 == iid && e.is_none_or(|e| k.1 == e))
+            .range(
+                (
+                    iid.to_string(),
+                    Entity::Customers,
+                    Side::Provider,
+                    String::new(),
+                )..,
+            )
+            .take_while(|(k, _)| k.0 == iid)
+            .filter(|(k, _)| e.is_none_or(|e| k.1 == e))
             .map(|(_, q)| q.clone())
             .take(limit.max(0) as usize)
             .collect())
@@ -457,8 +467,8 @@ impl SyncStore for MemoryStore {
         let mut s = self.call()?;
         s.marks_reads += 1;
         Ok(s.pull_marks
-            .iter()
-            .filter(|((i, _), _)| i == iid)
+            .range((iid.to_string(), Entity::Customers)..)
+            .take_while(|((i, _), _)| i == iid)
             .map(|((_, e), hw)| (*e, *hw))
             .collect())
     }
