@@ -226,7 +226,9 @@ async fn the_nightly_sweep_finds_records_deleted_at_the_provider() {
         } as i64;
         let end_of_period = due - Ch::seconds(due.timestamp().rem_euclid(period) - period + 1);
         let report = schedule(stack.ctx.as_ref(), end_of_period).await.unwrap();
-        assert_eq!(report.enqueued, 1, "{report:?}");
+        // This period's job; and the next period's too when its slot comes before the next
+        // run (incremental: the night's sweep is this period's).
+        assert!((1..=2).contains(&report.enqueued), "{report:?}");
         let sweep = stack
             .ctx
             .db
