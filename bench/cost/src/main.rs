@@ -20,6 +20,7 @@
 //! 5,000), `COST_PROVIDER_MS` (provider latency, 300), `COST_HOURS` (24; fewer for a quick look
 //! only).
 
+mod compressed;
 mod prices;
 mod usage;
 
@@ -210,7 +211,7 @@ fn spread(n: usize) -> Vec<usize> {
 /// functions, and waits for the jobs.
 async fn tick(stack: &Stack, at: DateTime<Utc>) -> Result<(), BoxError> {
     let t = Instant::now();
-    let r = schedule(stack.ctx.as_ref(), at).await?;
+    let r = schedule(&compressed::Compressed(stack.ctx.as_ref()), at).await?;
     SCHEDULED.fetch_add(r.enqueued as u64, Ordering::Relaxed);
     SKIPPED.fetch_add(r.skipped as u64, Ordering::Relaxed);
     metering::invoked("scheduler", t.elapsed());
