@@ -319,16 +319,39 @@ async fn schedule_page(
             (i, Slot::new(i, start, period), ahead.then_some(next))
         })
         .collect();
+    // First this period's and the next period's job ids: at steady state this period's job is
+    // there (queued ahead by an earlier run) and nothing more need be read.
     let mut keys = Vec::new();
     for (i, this, next) in &slots {
-        for id in std::iter::once(&this.id).chain(&this.earlier) {
-            keys.push((i.id.clone(), id.clone()));
-        }
+        keys.push((i.id.clone(), this.id.clone()));
         if let Some(n) = next {
             keys.push((i.id.clone(), n.id.clone()));
         }
     }
     let mut existing = ctx.jobs().get_jobs(&keys).await?;
+    let has = |existing: &[Job], iid: &str, id: &str| {
+        existing
+            .iter()
+            .any(|j| j.integration_id == iid && j.id == id)
+    };
+    // Then the earlier periods' ids, only where a job may be made: for an integration without
+    // this period's job, and for the earlier periods a next period's slot looks back on.
+    let mut earlier = Vec::new();
+    for (i, this, next) in &slots {
+        let mut ids: Vec<&String> = Vec::new();
+        if !has(&existing, &i.id, &this.id) {
+            ids.extend(&this.earlier);
+        }
+        if let Some(n) = next.as_ref().filter(|n| !has(&existing, &i.id, &n.id)) {
+            ids.extend(n.earlier.iter().filter(|id| **id != this.id));
+        }
+        ids.sort();
+        ids.dedup();
+        earlier.extend(ids.into_iter().map(|id| (i.id.clone(), id.clone())));
+    }
+    if !earlier.is_empty() {
+        existing.extend(ctx.jobs().get_jobs(&earlier).await?);
+    }
     let mut jobs = Vec::new();
     for (i, this, next) in &slots {
         if this.open(&i.id, &existing, now, None) {
