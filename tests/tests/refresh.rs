@@ -161,3 +161,52 @@ async fn a_spent_refresh_token_leads_to_needs_reauth_and_no_further_attempts() {
             .is_ok());
     }
 }
+
+/// The refresh token is spent the moment the provider answers: a new pair that Secrets Manager
+/// will not take at once (more internal errors than the SDK's own retries) is stored by trying
+/// again within the refresh lease, never dropped (the next caller would send the spent token,
+/// and the provider would end the grant).
+#[tokio::test]
+async fn a_refreshed_pair_that_cannot_be_stored_at_once_is_stored_all_the_same() {
+    use devstack::aws_faults::{FaultConfig, FaultKind, ScriptedFault};
+    let stack = system_tests::stack_with(devstack::StackOptions {
+        aws_faults: true,
+        ..devstack::StackOptions::default()
+    })
+    .await;
+    let (id, _) = stack.connect(T, ProviderKind::Fortnox, true).await.unwrap();
+    age_stored_token(&stack, T, &id).await;
+    let i = integration(&stack, T, &id).await;
+    stack.set_aws_faults(FaultConfig {
+        scripted: vec![ScriptedFault::new(
+            "secretsmanager",
+            "PutSecretValue",
+            &[],
+            FaultKind::Internal,
+            7,
+        )],
+        ..FaultConfig::default()
+    });
+    let container = stack.new_container();
+    let token = container
+        .tokens
+        .access_token(&i)
+        .await
+        .expect("a token, once the new pair is stored");
+    let proxy = stack.aws_faults.as_ref().expect("fault proxy");
+    assert_eq!(proxy.scripted_left(), vec![0], "every fault happened");
+    proxy.faults_off();
+    let stored = secret(&stack, T, &id).await.unwrap().tokens.unwrap();
+    assert_eq!(
+        stored.access_token.expose(),
+        token.expose(),
+        "the new pair is stored"
+    );
+    assert!(stack
+        .sandbox
+        .state
+        .is_refresh_token_active(stored.refresh_token.as_ref().unwrap().expose()));
+    // Another container uses the stored pair, no refresh.
+    let again = stack.new_container().tokens.access_token(&i).await.unwrap();
+    assert_eq!(again.expose(), token.expose());
+}

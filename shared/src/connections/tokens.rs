@@ -52,6 +52,9 @@ pub enum TokenError {
 /// (never after a lost answer: see `TokenManager::spend`).
 const REFRESH_ATTEMPTS: u32 = 3;
 
+/// The part of the refresh lease kept back when storing a new pair is tried again.
+const STORE_MARGIN: Duration = Duration::from_secs(5);
+
 /// A token refreshed because its predecessor was refused, and refused itself within this
 /// long, is not refreshed again.
 const REFUSAL_WINDOW_MINUTES: i64 = 10;
@@ -288,9 +291,23 @@ impl TokenManager {
         if matches!(want, Want::Replacing(_)) {
             new.refreshed_for_refusal_at = Some(Utc::now());
         }
-        // The old refresh token is dead now: store the new pair before anything uses it.
+        // The old refresh token is dead now: store the new pair before anything uses it. A
+        // failed write is tried again (beyond the SDK's own retries) while the lease holds:
+        // given up, the next caller would send the spent token and the provider end the grant.
         secret.tokens = Some(new.clone());
-        self.vault.write(&integration.secret_name, &secret).await?;
+        let until = tokio::time::Instant::now() + self.lease_ttl.saturating_sub(STORE_MARGIN);
+        let mut pause = Duration::from_millis(200);
+        loop {
+            match self.vault.write(&integration.secret_name, &secret).await {
+                Ok(()) => break,
+                Err(e) if tokio::time::Instant::now() + pause < until => {
+                    tracing::warn!(integration = %integration.id, error = %e, "could not store the refreshed tokens; trying again");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(4));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
         self.remember(&integration.secret_name, new.clone());
         if let Err(e) = self
             .db
