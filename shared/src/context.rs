@@ -91,12 +91,18 @@ impl AppContext {
 
 /// `sdk` with the function's retry and timeout settings: standard retries (throttling, 5xx and
 /// timeouts, with jittered backoff) up to `max_attempts`, and each attempt cut off after
-/// `attempt_timeout`, so a lost answer costs one retry instead of the whole invocation.
+/// `attempt_timeout`, so a lost answer costs one retry instead of the whole invocation. Unless
+/// `sdk` names an HTTP client, its service clients share one (`aws_http::https_client`: the
+/// SDK's own, its certificates parsed once instead of once per service client).
 pub fn tuned(
     sdk: &aws_config::SdkConfig,
     aws: &crate::config::AwsSdkSettings,
 ) -> aws_config::SdkConfig {
-    sdk.to_builder()
+    let mut builder = sdk.to_builder();
+    if sdk.http_client().is_none() {
+        builder.set_http_client(crate::aws_http::https_client());
+    }
+    builder
         .retry_config(
             aws_config::retry::RetryConfig::standard().with_max_attempts(aws.max_attempts),
         )

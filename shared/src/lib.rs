@@ -2,6 +2,7 @@
 //! AWS adapters, inbound API helpers and the use cases every Lambda function calls.
 
 pub mod api;
+pub mod aws_http;
 pub mod config;
 pub mod connections;
 pub mod context;
