@@ -1,25 +1,35 @@
-//! One HTTPS client for every AWS SDK client of a container: the SDK's own, its root
-//! certificates parsed once instead of at every client's construction.
+//! The HTTPS client of every AWS SDK client of a context: the SDK's own client, built with the
+//! SDK's own settings, trusting Amazon's roots only, its certificates parsed once.
 //!
-//! When an `SdkConfig` names no HTTP client, each service client built from it gets a new
-//! default client of its own (`default_http_client_plugin_v2` in aws-smithy-runtime: hyper 1,
-//! rustls with aws-lc, proxy settings from the environment), and building a service client runs
-//! that client's `validate_base_client_config`, which builds a throw-away connector "so that
-//! native certs load at client initialization time instead of upon first request"
-//! (aws-smithy-http-client). A function builds three service clients (DynamoDB, Secrets Manager,
-//! SQS) before it asks for its first event: three parses of the whole CA bundle at init, and one
-//! more at the first request of each service, whose client caches the connector it then builds.
+//! **Whom it trusts.** Every AWS service endpoint's certificate is issued by Amazon Trust
+//! Services (DynamoDB, Secrets Manager, SQS and KMS among the first services moved to it), whose
+//! chains end at Amazon Root CA 1–4 or, cross-signed, at Starfield Services Root CA G2. The
+//! SDK's default trusts the whole system store instead (about 140 roots, any of which could issue
+//! a certificate for `dynamodb.eu-north-1.amazonaws.com`). Here the AWS clients trust those five
+//! roots (`aws_roots.pem`, with their fingerprints), and nothing else unless `AWS_CA_BUNDLE`
+//! names a bundle (the variable the AWS CLI and the other SDKs honour; for a TLS-inspecting proxy
+//! or an emulator behind TLS, and for the tests). The provider clients (`crate::http`) keep the
+//! system store: Fortnox and Visma choose their own CAs.
 //!
-//! [`https_client`] takes that very default client from the SDK's plugin (nothing of it is
-//! rebuilt here) and wraps it so that its validation runs once. Set on the `SdkConfig` (see
-//! `context::tuned`), the service clients of a context share it: the certificates are parsed once
-//! at init as the SDK intends, and once for the connector every service then shares (the
-//! connector cache is keyed by the timeout settings, the same for all of ours). TLS, pooling,
-//! timeouts and proxying are the SDK's. One client per context, not per process: its pool's
-//! connections belong to the tokio runtime that opened them, and tests run a runtime each.
+//! **Parsed once.** Building a service client runs its HTTP client's
+//! `validate_base_client_config`, which builds a throw-away connector "so that native certs load
+//! at client initialization time instead of upon first request" (aws-smithy-http-client). With
+//! no client in the `SdkConfig`, each service client gets a default client of its own: a function
+//! building three (DynamoDB, Secrets Manager, SQS) parsed the whole CA bundle three times at init,
+//! and once more at the first request of each service. [`https_client`] is one client for all of
+//! them (set on the `SdkConfig` by `context::tuned`), validated once ([`ValidatedOnce`]), whose
+//! connector cache the services share (it is keyed by the timeout settings, the same for all of
+//! ours); and five certificates are quick to parse. One client per context, not per process: its
+//! pool's connections belong to the tokio runtime that opened them, and tests run a runtime each.
+//!
+//! The connector is built as aws-smithy-runtime's `default_https_client` builds it for the
+//! current behaviour version (hyper 1, rustls with aws-lc and the SDK's cipher suites, proxy
+//! settings from the environment, the runtime's sleep), with the trust store as the one change.
+//! `tests/tests/lambda_processes/tls.rs` runs a function over HTTPS with it.
 
-use aws_config::BehaviorVersion;
-use aws_smithy_runtime::client::defaults::default_http_client_plugin_v2;
+use aws_smithy_http_client::proxy::ProxyConfig;
+use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode, TlsContext, TrustStore};
+use aws_smithy_http_client::{Builder, ConnectorBuilder};
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
 use aws_smithy_runtime_api::client::http::{
@@ -28,24 +38,91 @@ use aws_smithy_runtime_api::client::http::{
 use aws_smithy_runtime_api::client::runtime_components::{
     RuntimeComponents, RuntimeComponentsBuilder,
 };
-use aws_smithy_runtime_api::client::runtime_plugin::RuntimePlugin;
 use aws_smithy_runtime_api::shared::IntoShared;
 use aws_smithy_types::config_bag::ConfigBag;
-use std::sync::OnceLock;
+use rustls::pki_types::{pem::PemObject, CertificateDer};
+use std::sync::{Arc, OnceLock};
 
-/// A new default HTTPS client of the SDK (latest behaviour version), validated once, to be shared
-/// by the service clients of one context. `None` only if the SDK was built without its default
-/// HTTPS client (then each service client keeps whatever the SDK picks).
-pub fn https_client() -> Option<SharedHttpClient> {
-    sdk_default_client().map(|inner| ValidatedOnce::new(inner).into_shared())
+/// Amazon Trust Services' roots (Amazon Root CA 1–4, Starfield Services Root CA G2).
+const AMAZON_ROOTS: &[u8] = include_bytes!("aws_roots.pem");
+
+/// The roots the AWS clients trust.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum AwsTrust {
+    /// Amazon Trust Services' five roots: what every AWS endpoint chains to.
+    #[default]
+    AmazonRoots,
+    /// The certificates of the bundle `AWS_CA_BUNDLE` names, and no others.
+    Bundle {
+        /// Where the bundle was read from.
+        path: String,
+        /// Its PEM text, checked: at least one certificate, each one usable as a root.
+        pem: Arc<[u8]>,
+    },
 }
 
-/// The client the SDK's default-client plugin would give a service client.
-fn sdk_default_client() -> Option<SharedHttpClient> {
-    let plugin = default_http_client_plugin_v2(BehaviorVersion::latest())?;
-    plugin
-        .runtime_components(&RuntimeComponentsBuilder::new("shared_https_client"))
-        .http_client()
+impl AwsTrust {
+    /// Reads and checks the PEM bundle at `path`.
+    pub fn from_file(path: &str) -> Result<AwsTrust, String> {
+        let pem = std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+        let count = checked_roots(&pem).map_err(|e| format!("{path}: {e}"))?;
+        tracing::info!(
+            path,
+            certificates = count,
+            "AWS clients trust AWS_CA_BUNDLE's roots"
+        );
+        Ok(AwsTrust::Bundle {
+            path: path.to_string(),
+            pem: pem.into(),
+        })
+    }
+
+    fn pem(&self) -> &[u8] {
+        match self {
+            AwsTrust::AmazonRoots => AMAZON_ROOTS,
+            AwsTrust::Bundle { pem, .. } => pem,
+        }
+    }
+}
+
+/// The number of certificates in `pem`, after checking that each is one rustls takes as a root
+/// (the connector would otherwise panic on it).
+fn checked_roots(pem: &[u8]) -> Result<usize, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    for (i, cert) in CertificateDer::pem_slice_iter(pem).enumerate() {
+        let cert = cert.map_err(|e| format!("certificate {} is not valid PEM: {e:?}", i + 1))?;
+        roots
+            .add(cert)
+            .map_err(|e| format!("certificate {} cannot be a root: {e}", i + 1))?;
+    }
+    match roots.len() {
+        0 => Err("no certificate in it".into()),
+        n => Ok(n),
+    }
+}
+
+/// One HTTPS client for the AWS service clients of a context, trusting `trust`, validated once.
+pub fn https_client(trust: &AwsTrust) -> SharedHttpClient {
+    let tls_context = TlsContext::builder()
+        .with_trust_store(
+            TrustStore::empty()
+                .with_native_roots(false)
+                .with_pem_certificate(trust.pem()),
+        )
+        .build()
+        .expect("a TLS context without extra server names builds");
+    let inner = Builder::new().build_with_connector_fn(move |settings, components| {
+        let mut connector = ConnectorBuilder::default()
+            .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
+            .tls_context(tls_context.clone());
+        connector.set_connector_settings(settings.cloned());
+        if let Some(components) = components {
+            connector.set_sleep_impl(components.sleep_impl());
+        }
+        connector.set_proxy_config(Some(ProxyConfig::from_env()));
+        connector.build()
+    });
+    ValidatedOnce::new(inner).into_shared()
 }
 
 /// Delegates everything to the SDK's client; its validation (the certificate load) runs for the
@@ -96,6 +173,7 @@ impl HttpClient for ValidatedOnce {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aws_config::BehaviorVersion;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
 
@@ -181,13 +259,56 @@ mod tests {
     }
 
     #[test]
-    fn the_client_is_the_sdks_own_hyper_client() {
-        let client = https_client().expect("the SDK is built with its default HTTPS client");
+    fn the_client_is_a_hyper_client_of_the_sdk() {
+        let client = https_client(&AwsTrust::AmazonRoots);
         let metadata = client
             .connector_metadata()
             .expect("the SDK's client names itself");
         assert_eq!(metadata.name(), "hyper");
         assert_eq!(metadata.version().as_deref(), Some("1.x"));
+    }
+
+    #[test]
+    fn amazons_five_roots_are_embedded_and_usable() {
+        assert_eq!(checked_roots(AMAZON_ROOTS), Ok(5));
+        let text = std::str::from_utf8(AMAZON_ROOTS).unwrap();
+        for name in [
+            "Amazon Root CA 1",
+            "Amazon Root CA 2",
+            "Amazon Root CA 3",
+            "Amazon Root CA 4",
+            "Starfield Services Root Certificate Authority - G2",
+        ] {
+            assert!(text.contains(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn a_bundle_is_read_and_a_bad_one_is_refused_with_the_reason() {
+        let dir = std::env::temp_dir().join(format!("aws-trust-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let good = dir.join("good.pem");
+        std::fs::write(&good, AMAZON_ROOTS).unwrap();
+        let trust = AwsTrust::from_file(good.to_str().unwrap()).unwrap();
+        assert_eq!(trust.pem(), AMAZON_ROOTS);
+
+        let empty = dir.join("empty.pem");
+        std::fs::write(&empty, "# nothing\n").unwrap();
+        let e = AwsTrust::from_file(empty.to_str().unwrap()).unwrap_err();
+        assert!(e.contains("no certificate"), "{e}");
+
+        let broken = dir.join("broken.pem");
+        std::fs::write(
+            &broken,
+            "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
+        let e = AwsTrust::from_file(broken.to_str().unwrap()).unwrap_err();
+        assert!(e.contains("certificate 1 cannot be a root"), "{e}");
+
+        let e = AwsTrust::from_file(dir.join("missing.pem").to_str().unwrap()).unwrap_err();
+        assert!(e.starts_with("cannot read"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     /// `Arc<Counting>` as an `HttpClient`, so the test keeps a handle on the counter.

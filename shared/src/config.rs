@@ -85,12 +85,15 @@ pub struct Config {
 /// How every AWS SDK client of a function retries and times out (docs/design.md, "AWS
 /// faults"). Without an attempt timeout the SDK waits for an answer as long as the Lambda
 /// runs, so a lost answer would cost the whole invocation instead of one retry.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AwsSdkSettings {
     /// Longest wait for one attempt of one AWS call (`AWS_ATTEMPT_TIMEOUT_MS`).
     pub attempt_timeout: Duration,
     /// Attempts of one AWS call in all, the first one included (`AWS_MAX_ATTEMPTS`).
     pub max_attempts: u32,
+    /// The roots AWS endpoints are checked against: Amazon Trust Services' unless
+    /// `AWS_CA_BUNDLE` names a PEM bundle (read and checked here, see `aws_http`).
+    pub trust: crate::aws_http::AwsTrust,
 }
 
 /// A configuration value that is missing or malformed.
@@ -241,6 +244,11 @@ impl Config {
                     .ok_or_else(|| {
                         ConfigError("AWS_MAX_ATTEMPTS must be a whole number, at least 1".into())
                     })?,
+                trust: match get("AWS_CA_BUNDLE") {
+                    None => crate::aws_http::AwsTrust::AmazonRoots,
+                    Some(path) => crate::aws_http::AwsTrust::from_file(path.trim())
+                        .map_err(|e| ConfigError(format!("AWS_CA_BUNDLE: {e}")))?,
+                },
             },
             api: ApiSettings::from_lookup(get)
                 .map_err(|e| ConfigError(e.0 + " must be a whole number"))?,

@@ -37,7 +37,13 @@ impl AppContext {
                 tracing::error!(path = ?path, "SSL_CERT_FILE names no file: TLS has no root certificates");
             }
         }
-        let sdk = aws_config::load_from_env().await;
+        // The loader's own clients (STS for web identity, built whether or not it is used) get
+        // the context's HTTPS client as well: with the SDK's default one, building that STS
+        // client alone parsed the whole system CA bundle at every cold start.
+        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .http_client(crate::aws_http::https_client(&config.aws.trust))
+            .load()
+            .await;
         Ok(Self::new(config, &sdk))
     }
 
@@ -93,14 +99,14 @@ impl AppContext {
 /// timeouts, with jittered backoff) up to `max_attempts`, and each attempt cut off after
 /// `attempt_timeout`, so a lost answer costs one retry instead of the whole invocation. Unless
 /// `sdk` names an HTTP client, its service clients share one (`aws_http::https_client`: the
-/// SDK's own, its certificates parsed once instead of once per service client).
+/// SDK's, trusting `aws.trust`, its certificates parsed once instead of once per service client).
 pub fn tuned(
     sdk: &aws_config::SdkConfig,
     aws: &crate::config::AwsSdkSettings,
 ) -> aws_config::SdkConfig {
     let mut builder = sdk.to_builder();
     if sdk.http_client().is_none() {
-        builder.set_http_client(crate::aws_http::https_client());
+        builder.set_http_client(Some(crate::aws_http::https_client(&aws.trust)));
     }
     builder
         .retry_config(
@@ -137,6 +143,7 @@ mod tests {
         let aws = crate::config::AwsSdkSettings {
             attempt_timeout: Duration::from_millis(1500),
             max_attempts: 5,
+            trust: Default::default(),
         };
         let t = tuned(&sdk, &aws);
         assert_eq!(t.retry_config().map(|r| r.max_attempts()), Some(5));

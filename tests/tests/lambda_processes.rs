@@ -372,3 +372,6 @@ async fn the_status_binary_answers_api_gateway_events_as_lambda_runs_it() {
     assert!(out.metrics.is_empty(), "status emits no metrics");
     status.stop().await;
 }
+
+#[path = "lambda_processes/tls.rs"]
+mod tls;
