@@ -125,6 +125,66 @@ pub fn https_client(trust: &AwsTrust) -> SharedHttpClient {
     ValidatedOnce::new(inner).into_shared()
 }
 
+/// A service client built by its first use, not with the context: a function whose requests
+/// never reach Secrets Manager or SQS does not build (nor set up the endpoint rules of) those
+/// clients at every cold start. Clones share the client.
+pub struct OnFirstUse<C> {
+    client: Arc<OnceLock<C>>,
+    make: Arc<dyn Fn() -> C + Send + Sync>,
+}
+
+impl<C> OnFirstUse<C> {
+    /// A client `make` builds when it is first asked for.
+    pub fn new(make: impl Fn() -> C + Send + Sync + 'static) -> Self {
+        OnFirstUse {
+            client: Arc::new(OnceLock::new()),
+            make: Arc::new(make),
+        }
+    }
+
+    /// Whether the client has been built.
+    pub fn is_built(&self) -> bool {
+        self.client.get().is_some()
+    }
+}
+
+impl<C> Clone for OnFirstUse<C> {
+    fn clone(&self) -> Self {
+        OnFirstUse {
+            client: self.client.clone(),
+            make: self.make.clone(),
+        }
+    }
+}
+
+impl<C> std::ops::Deref for OnFirstUse<C> {
+    type Target = C;
+
+    fn deref(&self) -> &C {
+        self.client.get_or_init(|| (self.make)())
+    }
+}
+
+/// An already built client.
+impl<C: Clone + Send + Sync + 'static> From<C> for OnFirstUse<C> {
+    fn from(client: C) -> Self {
+        let built = OnFirstUse::new({
+            let client = client.clone();
+            move || client.clone()
+        });
+        let _ = built.client.set(client);
+        built
+    }
+}
+
+impl<C> std::fmt::Debug for OnFirstUse<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OnFirstUse")
+            .field("built", &self.is_built())
+            .finish()
+    }
+}
+
 /// Delegates everything to the SDK's client; its validation (the certificate load) runs for the
 /// first service client only.
 #[derive(Debug)]
@@ -309,6 +369,29 @@ mod tests {
         let e = AwsTrust::from_file(dir.join("missing.pem").to_str().unwrap()).unwrap_err();
         assert!(e.starts_with("cannot read"), "{e}");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_client_on_first_use_is_built_once_at_its_first_use_and_shared_by_clones() {
+        let made = Arc::new(AtomicUsize::new(0));
+        let lazy = OnFirstUse::new({
+            let made = made.clone();
+            move || made.fetch_add(1, Ordering::SeqCst) + 100
+        });
+        let twin = lazy.clone();
+        assert!(!lazy.is_built());
+        assert_eq!(
+            made.load(Ordering::SeqCst),
+            0,
+            "nothing is built before it is used"
+        );
+        assert_eq!(*twin, 100);
+        assert_eq!(*lazy, 100);
+        assert!(lazy.is_built());
+        assert_eq!(made.load(Ordering::SeqCst), 1);
+        let ready = OnFirstUse::from(7_u32);
+        assert!(ready.is_built());
+        assert_eq!(*ready, 7);
     }
 
     /// `Arc<Counting>` as an `HttpClient`, so the test keeps a handle on the counter.

@@ -1,5 +1,6 @@
 //! What a function builds once per container and hands to every invocation.
 
+use crate::aws_http::OnFirstUse;
 use crate::connections::tokens::TokenManager;
 use crate::http::LazyClient;
 use crate::providers::{CredentialStore, Providers};
@@ -37,14 +38,21 @@ impl AppContext {
                 tracing::error!(path = ?path, "SSL_CERT_FILE names no file: TLS has no root certificates");
             }
         }
-        // The loader's own clients (STS for web identity, built whether or not it is used) get
-        // the context's HTTPS client as well: with the SDK's default one, building that STS
-        // client alone parsed the whole system CA bundle at every cold start.
-        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .http_client(crate::aws_http::https_client(&config.aws.trust))
-            .load()
-            .await;
-        Ok(Self::new(config, &sdk))
+        // The loader's own clients get the context's HTTPS client as well: with the SDK's default
+        // one, the STS client it builds for web identity parsed the whole system CA bundle at
+        // every cold start.
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .http_client(crate::aws_http::https_client(&config.aws.trust));
+        // Lambda hands the function's credentials over in the environment (AWS_ACCESS_KEY_ID,
+        // AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN), the first source the default chain asks.
+        // Naming that source spares building the rest of the chain (STS for web identity, ECS,
+        // IMDS) at every cold start; without those variables the default chain is used.
+        if std::env::var_os("AWS_ACCESS_KEY_ID").is_some() {
+            loader = loader.credentials_provider(
+                aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
+            );
+        }
+        Ok(Self::new(config, &loader.load().await))
     }
 
     /// Builds the context over an explicit AWS configuration.
@@ -63,7 +71,12 @@ impl AppContext {
         // Built by the first provider call, not here: see `LazyClient`.
         let http = LazyClient::new(config.provider_timeout);
         let db = Db::new(dynamodb, config.table_name.clone());
-        let secrets = aws_sdk_secretsmanager::Client::new(sdk);
+        // Secrets Manager and SQS clients are built by their first use: many functions never
+        // call one of them, and building a client costs its endpoint rules at every cold start.
+        let secrets = OnFirstUse::new({
+            let sdk = sdk.clone();
+            move || aws_sdk_secretsmanager::Client::new(&sdk)
+        });
         let vault = Vault::new(secrets.clone(), config.kms_key_id.clone());
         let credentials = Arc::new(CredentialStore::new(config.credentials.clone(), secrets));
         // Every instance paces provider calls through the same DynamoDB buckets.
@@ -82,7 +95,13 @@ impl AppContext {
             config.refresh_margin,
             config.refresh_lease_ttl,
         );
-        let queue = Queue::new(aws_sdk_sqs::Client::new(sdk), config.sync.queue_url.clone());
+        let queue = Queue::new(
+            OnFirstUse::new({
+                let sdk = sdk.clone();
+                move || aws_sdk_sqs::Client::new(&sdk)
+            }),
+            config.sync.queue_url.clone(),
+        );
         AppContext {
             config: Arc::new(config),
             db,

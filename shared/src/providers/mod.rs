@@ -167,16 +167,19 @@ pub trait Provider: Send + Sync {
 /// Loads the app credentials once per container, on first use.
 pub struct CredentialStore {
     source: CredentialsSource,
-    secrets: aws_sdk_secretsmanager::Client,
+    secrets: crate::aws_http::OnFirstUse<aws_sdk_secretsmanager::Client>,
     loaded: OnceCell<AppCredentials>,
 }
 
 impl CredentialStore {
     /// A store reading from `source`.
-    pub fn new(source: CredentialsSource, secrets: aws_sdk_secretsmanager::Client) -> Self {
+    pub fn new(
+        source: CredentialsSource,
+        secrets: impl Into<crate::aws_http::OnFirstUse<aws_sdk_secretsmanager::Client>>,
+    ) -> Self {
         CredentialStore {
             source,
-            secrets,
+            secrets: secrets.into(),
             loaded: OnceCell::new(),
         }
     }

@@ -25,15 +25,18 @@ pub const MAX_DELAY_SECONDS: u64 = 900;
 /// The sync queue.
 #[derive(Clone)]
 pub struct Queue {
-    client: aws_sdk_sqs::Client,
+    client: crate::aws_http::OnFirstUse<aws_sdk_sqs::Client>,
     url: String,
 }
 
 impl Queue {
     /// The queue at `url`.
-    pub fn new(client: aws_sdk_sqs::Client, url: impl Into<String>) -> Self {
+    pub fn new(
+        client: impl Into<crate::aws_http::OnFirstUse<aws_sdk_sqs::Client>>,
+        url: impl Into<String>,
+    ) -> Self {
         Queue {
-            client,
+            client: client.into(),
             url: url.into(),
         }
     }

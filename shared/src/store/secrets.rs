@@ -14,14 +14,20 @@ use aws_sdk_secretsmanager::Client;
 /// Integration secrets (tokens and webhook keys alike; the type says which).
 #[derive(Clone)]
 pub struct Vault {
-    client: Client,
+    client: crate::aws_http::OnFirstUse<Client>,
     kms_key_id: Option<String>,
 }
 
 impl Vault {
     /// The adapter; `kms_key_id` is the customer-managed key new secrets are encrypted with.
-    pub fn new(client: Client, kms_key_id: Option<String>) -> Self {
-        Vault { client, kms_key_id }
+    pub fn new(
+        client: impl Into<crate::aws_http::OnFirstUse<Client>>,
+        kms_key_id: Option<String>,
+    ) -> Self {
+        Vault {
+            client: client.into(),
+            kms_key_id,
+        }
     }
 
     /// The SDK client.
