@@ -11,16 +11,19 @@
 //! or an emulator behind TLS, and for the tests). The provider clients (`crate::http`) keep the
 //! system store: Fortnox and Visma choose their own CAs.
 //!
-//! **Parsed once.** Building a service client runs its HTTP client's
-//! `validate_base_client_config`, which builds a throw-away connector "so that native certs load
-//! at client initialization time instead of upon first request" (aws-smithy-http-client). With
-//! no client in the `SdkConfig`, each service client gets a default client of its own: a function
-//! building three (DynamoDB, Secrets Manager, SQS) parsed the whole CA bundle three times at init,
-//! and once more at the first request of each service. [`https_client`] is one client for all of
-//! them (set on the `SdkConfig` by `context::tuned`), validated once ([`ValidatedOnce`]), whose
-//! connector cache the services share (it is keyed by the timeout settings, the same for all of
-//! ours); and five certificates are quick to parse. One client per context, not per process: its
-//! pool's connections belong to the tokio runtime that opened them, and tests run a runtime each.
+//! **Parsed once, built when asked.** Building a service client runs its HTTP client's
+//! `validate_base_client_config`, which in aws-smithy-http-client 1.5 builds a throw-away
+//! connector "so that native certs load at client initialization time instead of upon first
+//! request", and checks nothing else. With no client in the `SdkConfig`, each service client gets
+//! a default client of its own: a function building three (DynamoDB, Secrets Manager, SQS) parsed
+//! the whole CA bundle three times at init, and once more at the first request of each service.
+//! [`https_client`] is one client for all of them (set on the `SdkConfig` by `context::tuned`),
+//! whose connector cache the services share (it is keyed by the timeout settings, the same for
+//! all of ours). Its validation builds nothing ([`NoThrowAwayConnector`]): the connector the
+//! first request needs is built then, from a trust store already checked (the embedded roots by
+//! a test, an `AWS_CA_BUNDLE` when the configuration is read), so a connector built at init would
+//! only be thrown away. One client per context, not per process: its pool's connections belong
+//! to the tokio runtime that opened them, and tests run a runtime each.
 //!
 //! The connector is built as aws-smithy-runtime's `default_https_client` builds it for the
 //! current behaviour version (hyper 1, rustls with aws-lc and the SDK's cipher suites, proxy
@@ -101,7 +104,8 @@ fn checked_roots(pem: &[u8]) -> Result<usize, String> {
     }
 }
 
-/// One HTTPS client for the AWS service clients of a context, trusting `trust`, validated once.
+/// One HTTPS client for the AWS service clients of a context, trusting `trust`, its connector
+/// built by the first request.
 pub fn https_client(trust: &AwsTrust) -> SharedHttpClient {
     let tls_context = TlsContext::builder()
         .with_trust_store(
@@ -122,7 +126,7 @@ pub fn https_client(trust: &AwsTrust) -> SharedHttpClient {
         connector.set_proxy_config(Some(ProxyConfig::from_env()));
         connector.build()
     });
-    ValidatedOnce::new(inner).into_shared()
+    NoThrowAwayConnector(inner).into_shared()
 }
 
 /// A service client built by its first use, not with the context: a function whose requests
@@ -185,48 +189,30 @@ impl<C> std::fmt::Debug for OnFirstUse<C> {
     }
 }
 
-/// Delegates everything to the SDK's client; its validation (the certificate load) runs for the
-/// first service client only.
+/// Delegates everything to the SDK's client but its validation, which would build a connector
+/// and drop it (see the module's documentation): the first request builds the one it uses.
 #[derive(Debug)]
-struct ValidatedOnce {
-    inner: SharedHttpClient,
-    validated: OnceLock<()>,
-}
+struct NoThrowAwayConnector(SharedHttpClient);
 
-impl ValidatedOnce {
-    fn new(inner: SharedHttpClient) -> Self {
-        Self {
-            inner,
-            validated: OnceLock::new(),
-        }
-    }
-}
-
-impl HttpClient for ValidatedOnce {
+impl HttpClient for NoThrowAwayConnector {
     fn http_connector(
         &self,
         settings: &HttpConnectorSettings,
         components: &RuntimeComponents,
     ) -> SharedHttpConnector {
-        self.inner.http_connector(settings, components)
+        self.0.http_connector(settings, components)
     }
 
     fn validate_base_client_config(
         &self,
-        components: &RuntimeComponentsBuilder,
-        cfg: &ConfigBag,
+        _: &RuntimeComponentsBuilder,
+        _: &ConfigBag,
     ) -> Result<(), BoxError> {
-        if self.validated.get().is_some() {
-            return Ok(());
-        }
-        // A failed validation is not remembered: the next client's construction tries again.
-        self.inner.validate_base_client_config(components, cfg)?;
-        let _ = self.validated.set(());
         Ok(())
     }
 
     fn connector_metadata(&self) -> Option<ConnectorMetadata> {
-        self.inner.connector_metadata()
+        self.0.connector_metadata()
     }
 }
 
@@ -237,19 +223,21 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
 
+    /// An SDK HTTP client that counts what it is asked for.
     #[derive(Debug, Default)]
     struct Counting {
         validations: AtomicUsize,
-        fail_first: bool,
+        connectors: AtomicUsize,
     }
 
     impl HttpClient for Counting {
         fn http_connector(
             &self,
-            _: &HttpConnectorSettings,
-            _: &RuntimeComponents,
+            s: &HttpConnectorSettings,
+            c: &RuntimeComponents,
         ) -> SharedHttpConnector {
-            unreachable!("not asked for a connector here")
+            self.connectors.fetch_add(1, Ordering::SeqCst);
+            https_client(&AwsTrust::AmazonRoots).http_connector(s, c)
         }
 
         fn validate_base_client_config(
@@ -257,10 +245,8 @@ mod tests {
             _: &RuntimeComponentsBuilder,
             _: &ConfigBag,
         ) -> Result<(), BoxError> {
-            let n = self.validations.fetch_add(1, Ordering::SeqCst);
-            if self.fail_first && n == 0 {
-                return Err("no certificates".into());
-            }
+            // What the SDK's hyper client does here: build a connector and drop it.
+            self.validations.fetch_add(1, Ordering::SeqCst);
             Ok(())
         }
 
@@ -269,53 +255,36 @@ mod tests {
         }
     }
 
-    fn validate(client: &ValidatedOnce) -> Result<(), BoxError> {
-        client
-            .validate_base_client_config(&RuntimeComponentsBuilder::new("test"), &ConfigBag::base())
-    }
-
-    #[test]
-    fn the_inner_client_is_validated_once_however_many_service_clients_are_built() {
+    #[tokio::test]
+    async fn building_service_clients_builds_no_connector_and_a_request_builds_one() {
         let inner = Arc::new(Counting::default());
-        let client = ValidatedOnce::new(SharedHttpClient::new(SharedCounting(inner.clone())));
-        for _ in 0..3 {
-            validate(&client).unwrap();
-        }
-        assert_eq!(inner.validations.load(Ordering::SeqCst), 1);
+        let client = NoThrowAwayConnector(SharedHttpClient::new(SharedCounting(inner.clone())));
         assert_eq!(
             client.connector_metadata().map(|m| m.name().to_string()),
             Some("counting".to_string())
         );
-    }
-
-    #[test]
-    fn a_failed_validation_is_reported_and_tried_again() {
-        let inner = Arc::new(Counting {
-            fail_first: true,
-            ..Counting::default()
-        });
-        let client = ValidatedOnce::new(SharedHttpClient::new(SharedCounting(inner.clone())));
-        assert!(validate(&client).is_err());
-        validate(&client).unwrap();
-        validate(&client).unwrap();
-        assert_eq!(inner.validations.load(Ordering::SeqCst), 2);
-    }
-
-    #[test]
-    fn three_service_clients_over_one_config_validate_it_once() {
-        let inner = Arc::new(Counting::default());
-        let client = ValidatedOnce::new(SharedHttpClient::new(SharedCounting(inner.clone())));
         let sdk = aws_config::SdkConfig::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(aws_config::Region::new("eu-north-1"))
+            .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
+                aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "test"),
+            ))
+            .endpoint_url("http://127.0.0.1:1")
+            .retry_config(aws_config::retry::RetryConfig::disabled())
             .http_client(client)
             .build();
-        let _dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+        let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
         let _secrets = aws_sdk_secretsmanager::Client::new(&sdk);
         let _sqs = aws_sdk_sqs::Client::new(&sdk);
-        // The SDK validates the client as it builds each service client (that is where the
-        // certificates were parsed three times); once is what reaches the SDK's client now.
-        assert_eq!(inner.validations.load(Ordering::SeqCst), 1);
+        // The SDK validates the client as it builds each service client (where the SDK's own
+        // client builds a connector it drops): none of that reaches it now.
+        assert_eq!(inner.validations.load(Ordering::SeqCst), 0);
+        assert_eq!(inner.connectors.load(Ordering::SeqCst), 0);
+        // A request asks for the connector it uses (nothing listens on port 1: refused).
+        let sent = dynamodb.list_tables().send().await;
+        assert!(sent.is_err());
+        assert_eq!(inner.connectors.load(Ordering::SeqCst), 1);
+        assert_eq!(inner.validations.load(Ordering::SeqCst), 0);
     }
 
     #[test]

@@ -52,6 +52,14 @@ impl AppContext {
                 aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
             );
         }
+        // Likewise Lambda sets AWS_REGION, the default region chain's first source: naming it
+        // spares building the chain's profile and IMDS providers (an IMDS client) at every start.
+        if let Some(region) = std::env::var("AWS_REGION")
+            .ok()
+            .filter(|r| !r.trim().is_empty())
+        {
+            loader = loader.region(aws_config::Region::new(region));
+        }
         Ok(Self::new(config, &loader.load().await))
     }
 
