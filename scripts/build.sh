@@ -78,13 +78,6 @@ if ! ensure_target "$(rust_target "$arch")"; then
 fi
 
 # 3. sam build -----------------------------------------------------------------------------
-# The bootstraps' compiler flags (scripts/lambda-rustflags), for the architecture's target only:
-# build scripts and proc macros, built for the host, keep theirs. cargo-lambda's zig wrapper adds
-# its own flags to these.
-triple="$(rust_target "$arch")"
-flags_var="CARGO_TARGET_$(tr 'a-z-' 'A-Z_' <<<"$triple")_RUSTFLAGS"
-export "$flags_var=$(grep -v '^#' scripts/lambda-rustflags | xargs)"
-say "$flags_var=${!flags_var}"
 say "sam build for $arch"
 rm -f .aws-sam/build/architecture
 started=$SECONDS

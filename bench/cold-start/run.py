@@ -5,8 +5,7 @@
                                     [--no-floor] [--no-node] [--json FILE] [--no-fail]
 
 1. Builds every package under functions/ and the floor (bench/cold-start/floor) in release mode
-   for the host as scripts/build.sh builds them for Lambda (`cargo build --release --target
-   <host> -p <fn> …` with scripts/lambda-rustflags; the release profile in Cargo.toml strips and
+   for the host (`cargo build --release -p <fn> …`; the release profile in Cargo.toml strips and
    tunes them), and installs bench/cold-start/node's pinned Node.js 22 and AWS SDK (`npm ci`).
 2. Starts a moto server (from the project .venv, `make venv`) and creates the table and the sync
    queue the functions expect, as template.yaml does.
@@ -450,33 +449,15 @@ def function_binaries() -> tuple[Path, list[tuple[str, str]]]:
     return Path(meta["target_directory"]), sorted(fns)
 
 
-LAMBDA_RUSTFLAGS = ROOT / "scripts" / "lambda-rustflags"
-
-
-def host_triple() -> str:
-    out = subprocess.check_output(["rustc", "-vV"], text=True)
-    return next(line.split(": ", 1)[1] for line in out.splitlines() if line.startswith("host: "))
-
-
-def lambda_rustflags() -> str:
-    """The deployed bootstraps' compiler flags (scripts/build.sh reads the same file)."""
-    lines = LAMBDA_RUSTFLAGS.read_text().splitlines()
-    return " ".join(line.strip() for line in lines if line.strip() and not line.startswith("#"))
-
-
-def build(packages: list[str], jobs: str | None, triple: str) -> None:
-    # As scripts/build.sh builds them: the flags for the target only (explicit --target, so
-    # build scripts and proc macros keep their own), the release profile of Cargo.toml.
-    flags_var = f"CARGO_TARGET_{triple.upper().replace('-', '_')}_RUSTFLAGS"
-    env = {**os.environ, flags_var: lambda_rustflags()}
-    cmd = ["cargo", "build", "--release", "--target", triple]
+def build(packages: list[str], jobs: str | None) -> None:
+    cmd = ["cargo", "build", "--release"]
     if jobs:
         cmd += ["-j", jobs]
     for p in packages:
         cmd += ["-p", p]
-    print(f"$ {flags_var}='{env[flags_var]}' " + " ".join(cmd), flush=True)
+    print("$ " + " ".join(cmd), flush=True)
     started = time.monotonic()
-    subprocess.check_call(cmd, cwd=ROOT, env=env)
+    subprocess.check_call(cmd, cwd=ROOT)
     print(f"built in {time.monotonic() - started:.0f} s", flush=True)
 
 
@@ -674,7 +655,7 @@ def main() -> int:
     ap.add_argument("--cold-runs", type=int, default=5, help="process starts per function (default 5)")
     ap.add_argument("--warm", type=int, default=20, help="warm invocations per start (default 20)")
     ap.add_argument("--jobs", "-j", help="cargo build jobs (default: cargo's; CARGO_BUILD_JOBS works too)")
-    ap.add_argument("--binaries", help="directory of the binaries to measure (default: <target>/<host triple>/release); implies --no-build")
+    ap.add_argument("--binaries", help="directory of the binaries to measure (default: <target>/release); implies --no-build")
     ap.add_argument("--no-floor", action="store_true", help="leave out the Rust floor (and its targets)")
     ap.add_argument("--no-node", action="store_true", help="leave out the Node.js reference (and its targets)")
     ap.add_argument("--json", help="also write the results to this file")
@@ -688,10 +669,9 @@ def main() -> int:
         if unknown:
             sys.exit(f"bench: no such function package: {', '.join(sorted(unknown))}")
         fns = [(p, b) for p, b in fns if p in wanted]
-    triple = host_triple()
-    bin_dir = Path(args.binaries) if args.binaries else target_dir / triple / "release"
+    bin_dir = Path(args.binaries) if args.binaries else target_dir / "release"
     if not args.no_build and not args.binaries:
-        build([p for p, _ in fns] + ([] if args.no_floor else [FLOOR_PACKAGE]), args.jobs, triple)
+        build([p for p, _ in fns] + ([] if args.no_floor else [FLOOR_PACKAGE]), args.jobs)
     node = None if args.no_node else install_node()
 
     out_dir = target_dir / "cold-start"
