@@ -2,7 +2,7 @@
 
 use lambda_http::{run, service_fn, Error};
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let ctx = shared::AppContext::from_env().await?;
