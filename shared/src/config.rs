@@ -94,6 +94,31 @@ pub struct AwsSdkSettings {
     /// The roots AWS endpoints are checked against: Amazon Trust Services' unless
     /// `AWS_CA_BUNDLE` names a PEM bundle (read and checked here, see `aws_http`).
     pub trust: crate::aws_http::AwsTrust,
+    /// The region: `AWS_REGION` (Lambda sets it), else `AWS_DEFAULT_REGION`.
+    pub region: Option<String>,
+    /// One endpoint for every AWS service instead of AWS's own (`AWS_ENDPOINT_URL`, the
+    /// variable of the AWS SDKs and CLI): an emulator such as moto in tests and `make dev`.
+    pub endpoint_url: Option<String>,
+    /// FIPS endpoints (`AWS_USE_FIPS_ENDPOINT=true`).
+    pub use_fips: bool,
+    /// Dual-stack endpoints (`AWS_USE_DUALSTACK_ENDPOINT=true`).
+    pub use_dual_stack: bool,
+}
+
+/// What an empty environment gives (`AWS_ATTEMPT_TIMEOUT_MS` 3000, `AWS_MAX_ATTEMPTS` 5,
+/// Amazon's roots, no region).
+impl Default for AwsSdkSettings {
+    fn default() -> Self {
+        AwsSdkSettings {
+            attempt_timeout: Duration::from_millis(3000),
+            max_attempts: 5,
+            trust: crate::aws_http::AwsTrust::AmazonRoots,
+            region: None,
+            endpoint_url: None,
+            use_fips: false,
+            use_dual_stack: false,
+        }
+    }
 }
 
 /// A configuration value that is missing or malformed.
@@ -249,6 +274,25 @@ impl Config {
                     Some(path) => crate::aws_http::AwsTrust::from_file(path.trim())
                         .map_err(|e| ConfigError(format!("AWS_CA_BUNDLE: {e}")))?,
                 },
+                region: get("AWS_REGION")
+                    .or_else(|| get("AWS_DEFAULT_REGION"))
+                    .map(|r| r.trim().to_string()),
+                endpoint_url: match get("AWS_ENDPOINT_URL") {
+                    None => None,
+                    Some(u) => Some(
+                        Url::parse(u.trim())
+                            .ok()
+                            .filter(|u| matches!(u.scheme(), "http" | "https") && u.has_host())
+                            .map(|_| u.trim().to_string())
+                            .ok_or_else(|| {
+                                ConfigError(format!(
+                                    "AWS_ENDPOINT_URL `{u}` must be an http or https URL"
+                                ))
+                            })?,
+                    ),
+                },
+                use_fips: flag(&get, "AWS_USE_FIPS_ENDPOINT")?,
+                use_dual_stack: flag(&get, "AWS_USE_DUALSTACK_ENDPOINT")?,
             },
             api: ApiSettings::from_lookup(get)
                 .map_err(|e| ConfigError(e.0 + " must be a whole number"))?,
@@ -278,6 +322,15 @@ impl Config {
             "{}/api/integrations/callback/{provider}",
             self.public_api_url
         )
+    }
+}
+
+/// A true/false variable of the AWS SDKs (absent: false); anything else is refused.
+fn flag(get: &impl Fn(&str) -> Option<String>, key: &str) -> Result<bool, ConfigError> {
+    match get(key).map(|v| v.trim().to_ascii_lowercase()).as_deref() {
+        None | Some("false") => Ok(false),
+        Some("true") => Ok(true),
+        Some(_) => Err(ConfigError(format!("{key} must be true or false"))),
     }
 }
 
@@ -329,6 +382,43 @@ mod tests {
         assert_eq!(c.webhook.default_scheme, crate::webhooks::Scheme::Ours);
         assert_eq!(c.webhook.tolerance, Duration::from_secs(300));
         assert_eq!(c.webhook.rotation_grace, Duration::from_secs(86_400));
+    }
+
+    #[test]
+    fn reads_the_aws_environment_and_refuses_what_the_sdk_could_not_use() {
+        let c = Config::from_lookup(vars(BASE)).unwrap();
+        assert_eq!(c.aws, AwsSdkSettings::default());
+
+        let mut v = BASE.to_vec();
+        v.extend([
+            ("AWS_DEFAULT_REGION", "eu-west-1"),
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:5000"),
+            ("AWS_USE_FIPS_ENDPOINT", "TRUE"),
+            ("AWS_USE_DUALSTACK_ENDPOINT", "false"),
+        ]);
+        let c = Config::from_lookup(vars(&v)).unwrap();
+        assert_eq!(c.aws.region.as_deref(), Some("eu-west-1"));
+        assert_eq!(c.aws.endpoint_url.as_deref(), Some("http://127.0.0.1:5000"));
+        assert!(c.aws.use_fips && !c.aws.use_dual_stack);
+        v.push(("AWS_REGION", "eu-north-1"));
+        let c = Config::from_lookup(vars(&v)).unwrap();
+        assert_eq!(
+            c.aws.region.as_deref(),
+            Some("eu-north-1"),
+            "AWS_REGION first"
+        );
+
+        for (key, value) in [
+            ("AWS_ENDPOINT_URL", "localhost:5000"),
+            ("AWS_ENDPOINT_URL", "ftp://example.se"),
+            ("AWS_USE_FIPS_ENDPOINT", "yes"),
+            ("AWS_USE_DUALSTACK_ENDPOINT", "1"),
+        ] {
+            let mut bad = BASE.to_vec();
+            bad.push((key, value));
+            let err = Config::from_lookup(vars(&bad)).unwrap_err();
+            assert!(err.0.contains(key), "{key}={value}: {err}");
+        }
     }
 
     #[test]

@@ -609,7 +609,7 @@ async fn the_proxy_answers_as_the_services_do_and_the_sdk_retries_them() {
         &shared::config::AwsSdkSettings {
             attempt_timeout: Duration::from_millis(600),
             max_attempts: 5,
-            trust: Default::default(),
+            ..Default::default()
         },
     );
     let ddb = aws_sdk_dynamodb::Client::new(&tuned);
