@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Cold-start benchmark of every Lambda function, on this machine, without AWS.
 
-    python3 bench/cold-start/run.py [--no-build] [--functions a,b] [--cold-runs 5] [--warm 20]
+    python3 bench/cold-start/run.py [--no-build] [--functions a,b] [--cold-runs 15] [--warm 20]
                                     [--no-floor] [--no-node] [--json FILE] [--no-fail]
 
 1. Builds every package under functions/ and the floor (bench/cold-start/floor) in release mode
@@ -652,7 +652,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--no-build", action="store_true", help="use the release binaries already built")
     ap.add_argument("--functions", help="comma-separated subset (default: every package under functions/)")
-    ap.add_argument("--cold-runs", type=int, default=5, help="process starts per function (default 5)")
+    ap.add_argument("--cold-runs", type=int, default=15, help="process starts per function (default 15)")
     ap.add_argument("--warm", type=int, default=20, help="warm invocations per start (default 20)")
     ap.add_argument("--jobs", "-j", help="cargo build jobs (default: cargo's; CARGO_BUILD_JOBS works too)")
     ap.add_argument("--binaries", help="directory of the binaries to measure (default: <target>/release); implies --no-build")

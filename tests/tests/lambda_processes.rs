@@ -375,3 +375,6 @@ async fn the_status_binary_answers_api_gateway_events_as_lambda_runs_it() {
 
 #[path = "lambda_processes/tls.rs"]
 mod tls;
+
+#[path = "lambda_processes/init_errors.rs"]
+mod init_errors;
