@@ -48,7 +48,8 @@ impl AppContext {
     /// Builds the context over an explicit AWS configuration.
     pub fn new(config: Config, sdk: &aws_config::SdkConfig) -> Self {
         let sdk = tuned(sdk, &config.aws);
-        Self::new_with_dynamodb(config, &sdk, aws_sdk_dynamodb::Client::new(&sdk))
+        let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+        Self::over_tuned(config, &sdk, dynamodb)
     }
 
     /// Builds the context with a prepared DynamoDB client (benchmarks count its calls).
@@ -57,7 +58,16 @@ impl AppContext {
         sdk: &aws_config::SdkConfig,
         dynamodb: aws_sdk_dynamodb::Client,
     ) -> Self {
-        let sdk = &tuned(sdk, &config.aws);
+        let sdk = tuned(sdk, &config.aws);
+        Self::over_tuned(config, &sdk, dynamodb)
+    }
+
+    /// The context over `sdk`, already `tuned`.
+    fn over_tuned(
+        config: Config,
+        sdk: &aws_config::SdkConfig,
+        dynamodb: aws_sdk_dynamodb::Client,
+    ) -> Self {
         // Built by the first provider call, not here: see `LazyClient`.
         let http = LazyClient::new(config.provider_timeout);
         let db = Db::new(dynamodb, config.table_name.clone());
