@@ -17,9 +17,10 @@
 //! request", and checks nothing else. With no client in the `SdkConfig`, each service client gets
 //! a default client of its own: a function building three (DynamoDB, Secrets Manager, SQS) parsed
 //! the whole CA bundle three times at init, and once more at the first request of each service.
-//! [`https_client`] is one client for all of them (set on the `SdkConfig` by `context::tuned`),
-//! whose connector cache the services share (it is keyed by the timeout settings, the same for
-//! all of ours). Its validation builds nothing ([`NoThrowAwayConnector`]): the connector the
+//! [`https_client`] is one client for all of them (set on the `SdkConfig` by
+//! `context::lambda_sdk_config`, or by `context::tuned` when a configuration built elsewhere has
+//! none), whose connector cache the services share (it is keyed by the timeout settings, the same
+//! for all of ours). Its validation builds nothing ([`NoThrowAwayConnector`]): the connector the
 //! first request needs is built then, from a trust store already checked (the embedded roots by
 //! a test, an `AWS_CA_BUNDLE` when the configuration is read), so a connector built at init would
 //! only be thrown away. One client per context, not per process: its pool's connections belong
