@@ -30,6 +30,8 @@ struct State {
     job_saves: u64,
     marks_writes: u64,
     marks_reads: u64,
+    pending_queries: u64,
+    quarantine_queries: u64,
     calls: u64,
     crash_in: Option<u64>,
 }
@@ -117,6 +119,16 @@ impl MemoryStore {
     /// How many times freshness marks were written.
     pub fn marks_writes(&self) -> u64 {
         self.lock().marks_writes
+    }
+
+    /// Queries of pending exports so far (the "any" check and the pages of an entity).
+    pub fn pending_queries(&self) -> u64 {
+        self.lock().pending_queries
+    }
+
+    /// Queries of the records set aside so far.
+    pub fn quarantine_queries(&self) -> u64 {
+        self.lock().quarantine_queries
     }
 
     /// How many times the pull marks were read.
@@ -225,6 +237,12 @@ impl SyncStore for MemoryStore {
             .collect())
     }
 
+    async fn any_pending_export(&self, iid: &str) -> Result<bool, StoreError> {
+        let mut s = self.call()?;
+        s.pending_queries += 1;
+        Ok(s.pendings.keys().any(|k| k.0 == iid))
+    }
+
     async fn pending_exports(
         &self,
         iid: &str,
@@ -232,7 +250,9 @@ impl SyncStore for MemoryStore {
         after: Option<&str>,
         limit: i32,
     ) -> Result<(Vec<Pending>, Option<String>), StoreError> {
-        let (rows, next) = page(&self.call()?.pendings, iid, e, after, limit);
+        let mut s = self.call()?;
+        s.pending_queries += 1;
+        let (rows, next) = page(&s.pendings, iid, e, after, limit);
         Ok((rows.into_iter().map(|(p, _)| p).collect(), next))
     }
 
@@ -441,7 +461,8 @@ impl SyncStore for MemoryStore {
         e: Option<Entity>,
         limit: i32,
     ) -> Result<Vec<Quarantined>, StoreError> {
-        let s = self.call()?;
+        let mut s = self.call()?;
+        s.quarantine_queries += 1;
         // Ranges over the integration's own keys (Customers and Provider sort first), so a
         // store of 10,000 integrations (bench/scale) is not scanned whole.
         Ok(s.quarantine

@@ -66,6 +66,9 @@ pub trait SyncStore: Send + Sync {
         ids: &[String],
     ) -> Result<HashMap<String, Pending>, StoreError>;
 
+    /// Whether any record of any entity awaits export.
+    async fn any_pending_export(&self, integration_id: &str) -> Result<bool, StoreError>;
+
     /// Records awaiting export, in id order, after `after`.
     async fn pending_exports(
         &self,

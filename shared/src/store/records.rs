@@ -404,6 +404,15 @@ impl Db {
             .collect())
     }
 
+    /// Whether any record of any entity awaits export: one consistent read of one key, so
+    /// that a job with nothing to export makes one query instead of one an entity.
+    pub async fn any_pending_export(&self, integration_id: &str) -> Result<bool, StoreError> {
+        let page = self
+            .query_prefix(integration_id, "PENDING#", None, 1)
+            .await?;
+        Ok(!page.items.is_empty())
+    }
+
     /// Records awaiting export, in id order, after `after`.
     pub async fn pending_exports(
         &self,

@@ -66,6 +66,10 @@ impl SyncStore for Db {
         Db::pendings(self, integration_id, e, ids).await
     }
 
+    async fn any_pending_export(&self, integration_id: &str) -> Result<bool, StoreError> {
+        Db::any_pending_export(self, integration_id).await
+    }
+
     async fn pending_exports(
         &self,
         integration_id: &str,

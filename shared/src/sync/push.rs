@@ -21,6 +21,26 @@ impl Run<'_> {
     /// The push phase; `true` once every record of the entity is handled.
     pub(super) async fn push<T: Ops>(&mut self, job: &mut Job) -> Result<bool, SyncError> {
         let page_size = self.eng.page_size as i32;
+        // Most incremental jobs have nothing to export: one look over every entity spares each
+        // push phase its own query (bench/cost). A record staged after the look has its own
+        // job queued behind this one (`records::ensure_export_job` reuses only a job that has
+        // not started), as one staged after its entity's query always had.
+        if job.mode != Mode::Full {
+            let any = match self.any_pending {
+                Some(any) => any,
+                None => *self.any_pending.insert(
+                    self.eng
+                        .store
+                        .any_pending_export(&self.integration.id)
+                        .await
+                        .map_err(store_err)?,
+                ),
+            };
+            if !any {
+                self.checkpoint.marks.pushed(T::ENTITY, chrono::Utc::now());
+                return Ok(true);
+            }
+        }
         loop {
             if self.out_of_time() {
                 return Ok(false);

@@ -51,6 +51,23 @@ impl Run<'_> {
         job: &mut Job,
     ) -> Result<(), SyncError> {
         let iid = &self.integration.id;
+        // Records are set aside rarely: one look over every entity (and side) spares each
+        // pull phase of the slice its own query when there are none.
+        let any = match self.any_quarantined {
+            Some(any) => any,
+            None => *self.any_quarantined.insert(
+                !self
+                    .eng
+                    .store
+                    .quarantined(iid, None, 1)
+                    .await
+                    .map_err(store_err)?
+                    .is_empty(),
+            ),
+        };
+        if !any {
+            return Ok(());
+        }
         let set_aside = self
             .eng
             .store

@@ -208,6 +208,8 @@ impl Engine<'_> {
             saved_at: Instant::now(),
             saved_progress: job.progress.clone(),
             pull_marks: None,
+            any_pending: None,
+            any_quarantined: None,
         };
         run.refresh_article_vat().await;
         let outcome = run.phases(job).await;
@@ -316,6 +318,12 @@ pub(super) struct Run<'a> {
     pub(super) saved_progress: crate::domain::job::Progress,
     /// The stored pull high-water marks, read once by the slice's first pull phase.
     pub(super) pull_marks: Option<std::collections::HashMap<Entity, DateTime<Utc>>>,
+    /// Whether any record of any entity awaited export, read once by the slice's first
+    /// incremental push phase: without, every push phase of the slice ends at once.
+    pub(super) any_pending: Option<bool>,
+    /// Whether any record was set aside, read once by the slice's first pull phase: without,
+    /// no pull phase of the slice looks for its entity's.
+    pub(super) any_quarantined: Option<bool>,
 }
 
 /// The outcome of one record.

@@ -565,6 +565,40 @@ fn an_idle_job_is_not_saved_by_the_engine_and_a_busy_one_is() {
 }
 
 #[test]
+fn one_look_spares_each_phase_its_query_when_nothing_waits_and_work_still_goes_through() {
+    block_on(async {
+        let w = World::new();
+        // Nothing pending, nothing set aside: one query each for the push and the pull phases
+        // of both entities (four before; eight for an idle job of all four entities, bench/cost).
+        let idle = w.job(Direction::Both, Mode::Incremental);
+        let r = w.slice(&idle.id, Budget::Checks(1000)).await;
+        assert!(matches!(r, Ok(SliceOutcome::Finished)), "{r:?}");
+        assert_eq!(w.store.pending_queries(), 1, "pending exports looked for");
+        assert_eq!(
+            w.store.quarantine_queries(),
+            1,
+            "records set aside looked for"
+        );
+
+        // An invoice waits (with the customer it names): the look finds it and each push
+        // phase reads its own entity's; both are exported.
+        w.upsert_customers(vec![customer(1, "Bygg AB", None)]).await;
+        w.upsert_invoices(vec![invoice(1, 1)]).await;
+        let busy = w.job(Direction::Push, Mode::Incremental);
+        let r = w.slice(&busy.id, Budget::Checks(1000)).await;
+        assert!(matches!(r, Ok(SliceOutcome::Finished)), "{r:?}");
+        assert_eq!(
+            w.store.pending_queries(),
+            1 + 1 + 2,
+            "each phase read its own"
+        );
+        assert_eq!(w.api.creates(Entity::Customers, "c1"), 1);
+        assert_eq!(w.api.creates(Entity::Invoices, "i1"), 1);
+        assert!(w.store.all_pendings("i1", Entity::Invoices).is_empty());
+    });
+}
+
+#[test]
 fn a_job_writes_its_marks_once_a_slice_even_when_a_later_phase_fails() {
     block_on(async {
         let w = World::new();
