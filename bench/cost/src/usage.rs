@@ -23,6 +23,10 @@ pub struct Usage {
     pub log_events: f64,
     /// Bytes of those lines.
     pub log_bytes: f64,
+    /// Per function whose containers' waits on AWS are metered (the worker's): its requests,
+    /// the milliseconds they waited on moto, taken out of `lambda`, and those put back at
+    /// `aws_ms` a request.
+    pub aws_waits: BTreeMap<String, (f64, f64, f64)>,
 }
 
 /// The functions behind the HTTP API (API Gateway bills their requests); the webhook function
@@ -45,11 +49,15 @@ const HTTP_API_FUNCTIONS: [&str; 14] = [
 ];
 
 impl Usage {
-    /// Reads the meters (they count since they were last reset).
+    /// Reads the meters (they count since they were last reset). A function whose waits on AWS
+    /// are metered has them replaced by `aws_ms` a request: moto answers in tens of
+    /// milliseconds, more as its tables grow (it scans a partition to query it), where
+    /// DynamoDB answers in single-digit milliseconds.
     pub fn read(
         counts: &devstack::aws_faults::Counts,
         provider_requests: usize,
         logs: (u64, u64),
+        aws_ms: f64,
     ) -> Usage {
         let mut u = Usage::default();
         for (service, ops) in counts {
@@ -64,6 +72,14 @@ impl Usage {
         }
         for (f, use_) in metering::functions() {
             u.lambda.insert(f, (use_.invocations as f64, use_.ms));
+        }
+        for (f, w) in metering::aws_waits() {
+            if let Some((_, ms)) = u.lambda.get_mut(&f) {
+                let modelled = w.requests as f64 * aws_ms;
+                let waited = w.ms.min(*ms);
+                *ms = *ms - waited + modelled;
+                u.aws_waits.insert(f, (w.requests as f64, waited, modelled));
+            }
         }
         u.provider_requests = provider_requests as f64;
         u.log_events = logs.0 as f64;
@@ -109,8 +125,20 @@ impl Usage {
                 (k, (f(n, on), f(ms, oms)))
             })
             .collect();
+        let mut aws_waits = self.aws_waits.clone();
+        for k in other.aws_waits.keys() {
+            aws_waits.entry(k.clone()).or_insert((0.0, 0.0, 0.0));
+        }
+        let aws_waits = aws_waits
+            .into_iter()
+            .map(|(k, (n, w, m))| {
+                let (on, ow, om) = other.aws_waits.get(&k).copied().unwrap_or_default();
+                (k, (f(n, on), f(w, ow), f(m, om)))
+            })
+            .collect();
         Usage {
             calls,
+            aws_waits,
             wru: f(self.wru, other.wru),
             rru: f(self.rru, other.rru),
             lambda,
@@ -251,6 +279,26 @@ mod tests {
         assert_eq!(m.get("stream"), Some(&128.0));
         assert_eq!(m.get("status"), Some(&256.0));
         assert!(m.len() >= 17, "{m:?}");
+    }
+
+    #[test]
+    fn the_workers_waits_on_moto_are_replaced_by_the_modelled_latency() {
+        metering::reset();
+        metering::invoked("worker", std::time::Duration::from_millis(1_000));
+        {
+            // Two requests in flight together wait once.
+            let _a = metering::aws_request("worker-7");
+            let _b = metering::aws_request("worker-7");
+            std::thread::sleep(std::time::Duration::from_millis(60));
+        }
+        let u = Usage::read(&Default::default(), 0, (0, 0), 10.0);
+        let (n, waited, modelled) = u.aws_waits["worker"];
+        assert_eq!(n, 2.0);
+        assert!((60.0..200.0).contains(&waited), "{waited}");
+        assert_eq!(modelled, 20.0);
+        let ms = u.lambda["worker"].1;
+        assert!((ms - (1_000.0 - waited + 20.0)).abs() < 1e-6, "{ms}");
+        metering::reset();
     }
 
     #[test]

@@ -493,8 +493,32 @@ async fn put_faults(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
     }
 }
 
+/// A container whose SDK's endpoint ends in `/fn/<container>` (`Stack::start_workers`) has its
+/// waits on AWS metered ([`crate::metering::aws_request`]); the path is taken off.
 async fn proxy(
     State(s): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let tagged = uri.path().strip_prefix("/fn/").and_then(|rest| {
+        let (container, path) = rest.split_once('/').unwrap_or((rest, ""));
+        let query = uri.query().map(|q| format!("?{q}")).unwrap_or_default();
+        let uri: Uri = format!("/{path}{query}").parse().ok()?;
+        Some((container.to_string(), uri))
+    });
+    match tagged {
+        Some((container, uri)) => {
+            let _wait = crate::metering::aws_request(&container);
+            answer(s, method, uri, headers, body).await
+        }
+        None => answer(s, method, uri, headers, body).await,
+    }
+}
+
+async fn answer(
+    s: Arc<Shared>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,

@@ -269,7 +269,7 @@ impl Stack {
         }
         let mut w = self.workers.lock().expect("workers lock");
         for _ in 0..n {
-            let ctx = Arc::new(self.new_container());
+            let ctx = Arc::new(self.metered_container("worker"));
             w.push(poller::Pollers::start(
                 ctx,
                 aws_sdk_sqs::Client::new(&self.sdk),
@@ -352,6 +352,24 @@ impl Stack {
             }
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
+    }
+
+    /// A container of `function` whose waits on AWS are metered apart
+    /// ([`metering::aws_waits`]) when the stack runs the AWS proxy.
+    pub fn metered_container(&self, function: &str) -> AppContext {
+        static CONTAINERS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let Some(proxy) = &self.aws_faults else {
+            return self.new_container();
+        };
+        let n = CONTAINERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let sdk = self
+            .function_sdk
+            .to_builder()
+            .endpoint_url(format!("{}/fn/{function}-{n}", proxy.endpoint))
+            .build();
+        let config = Config::from_lookup(|k| self.vars.get(k).cloned())
+            .expect("configuration was valid once");
+        AppContext::new(config, &sdk)
     }
 
     /// Another context over the same configuration: a second "container" with its own caches.

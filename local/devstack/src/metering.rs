@@ -10,7 +10,7 @@
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// One function's use.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -21,11 +21,30 @@ pub struct FunctionUse {
     pub ms: f64,
 }
 
+/// The time a function's containers waited on AWS (moto, behind the proxy).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct AwsWait {
+    /// Requests.
+    pub requests: u64,
+    /// Milliseconds in which at least one request of a container was in flight, summed over
+    /// its containers (requests in flight together count once).
+    pub ms: f64,
+}
+
+#[derive(Default)]
+struct ContainerWait {
+    in_flight: u32,
+    since: Option<Instant>,
+    wait: AwsWait,
+}
+
 #[derive(Default)]
 struct Meter {
     functions: BTreeMap<String, FunctionUse>,
     /// SQS requests of the event source mapping, by operation.
     esm: BTreeMap<String, u64>,
+    /// Waits on AWS by container (`<function>-<n>`).
+    waits: BTreeMap<String, ContainerWait>,
 }
 
 static METER: Mutex<Option<Meter>> = Mutex::new(None);
@@ -59,9 +78,70 @@ pub fn esm() -> BTreeMap<String, u64> {
     with(|m| m.esm.clone())
 }
 
-/// Starts the meter afresh.
+/// Starts the meter afresh (requests in flight go on being timed, from now).
 pub fn reset() {
-    with(|m| *m = Meter::default());
+    with(|m| {
+        let now = Instant::now();
+        let waits = std::mem::take(&mut m.waits)
+            .into_iter()
+            .filter(|(_, w)| w.in_flight > 0)
+            .map(|(c, w)| {
+                let since = Some(now);
+                let wait = AwsWait::default();
+                (c, ContainerWait { since, wait, ..w })
+            })
+            .collect();
+        *m = Meter {
+            waits,
+            ..Meter::default()
+        };
+    });
+}
+
+/// A request of `container` to AWS starts; its wait lasts until the guard is dropped.
+pub fn aws_request(container: &str) -> AwsRequest {
+    with(|m| {
+        let w = m.waits.entry(container.to_string()).or_default();
+        if w.in_flight == 0 {
+            w.since = Some(Instant::now());
+        }
+        w.in_flight += 1;
+        w.wait.requests += 1;
+    });
+    AwsRequest(container.to_string())
+}
+
+/// A request in flight ([`aws_request`]).
+pub struct AwsRequest(String);
+
+impl Drop for AwsRequest {
+    fn drop(&mut self) {
+        with(|m| {
+            if let Some(w) = m.waits.get_mut(&self.0) {
+                w.in_flight = w.in_flight.saturating_sub(1);
+                if w.in_flight == 0 {
+                    if let Some(since) = w.since.take() {
+                        w.wait.ms += since.elapsed().as_secs_f64() * 1000.0;
+                    }
+                }
+            }
+        });
+    }
+}
+
+/// Each function's waits on AWS since the last [`reset`], its containers' (`<function>-<n>`)
+/// together.
+pub fn aws_waits() -> BTreeMap<String, AwsWait> {
+    with(|m| {
+        let mut out: BTreeMap<String, AwsWait> = BTreeMap::new();
+        for (c, w) in &m.waits {
+            let f = c.rsplit_once('-').map_or(c.as_str(), |(f, _)| f);
+            let o = out.entry(f.to_string()).or_default();
+            o.requests += w.wait.requests;
+            o.ms += w.wait.ms;
+        }
+        out
+    })
 }
 
 /// Capacity units one DynamoDB request consumed: write request units, and read request units
