@@ -1,4 +1,4 @@
-"""The devstack's moto server (moto 5.2.5, pinned in requirements-dev.txt), with one repair.
+"""The devstack's moto server (moto 5.2.5, pinned in requirements-dev.txt), with two repairs.
 
 moto's `DynamoDBBackend.transact_write_items` deep-copies the whole table once per action, to
 undo a cancelled transaction. A 100-action transaction on a table of 40,000 items took 20 s, and
@@ -6,11 +6,19 @@ the sync engine writes a large pull page as 100-action transactions (`shared/src
 Here the undo keeps a copy of only the items the transaction names; what a transaction does and
 answers, cancelled or not, is moto's own code.
 
+DynamoDB applies a conditional write atomically: of two `PutItem`s on one key, both conditioned
+on `attribute_not_exists(pk)`, one succeeds. moto's server answers each request on a thread of
+its own and checks a condition and writes the item in separate steps, with no lock, so under
+load both could succeed: two containers both took the token refresh lease and refreshed twice
+(a CI flake of tests/tests/service_accounts.rs). Here every DynamoDB write holds one lock.
+
 Usage: python moto_launcher.py PORT   (stops when its standard input closes)
 """
 
 import copy
+import functools
 import sys
+import threading
 import types
 
 import moto.dynamodb.models as models
@@ -65,6 +73,21 @@ def transact_write_items(self, transact_items):
 
 
 models.DynamoDBBackend.transact_write_items = transact_write_items
+
+_writes = threading.RLock()
+
+
+def _atomic(method):
+    @functools.wraps(method)
+    def locked(*args, **kwargs):
+        with _writes:
+            return method(*args, **kwargs)
+
+    return locked
+
+
+for _name in ("put_item", "update_item", "delete_item", "transact_write_items"):
+    setattr(models.DynamoDBBackend, _name, _atomic(getattr(models.DynamoDBBackend, _name)))
 
 if __name__ == "__main__":
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=int(sys.argv[1]), verbose=False)
