@@ -367,16 +367,18 @@ impl Stack {
             .to_builder()
             .endpoint_url(format!("{}/fn/{function}-{n}", proxy.endpoint))
             .build();
-        let config = Config::from_lookup(|k| self.vars.get(k).cloned())
-            .expect("configuration was valid once");
-        AppContext::new(config, &sdk)
+        self.container_over(&sdk)
     }
 
     /// Another context over the same configuration: a second "container" with its own caches.
     pub fn new_container(&self) -> AppContext {
+        self.container_over(&self.function_sdk)
+    }
+
+    fn container_over(&self, sdk: &aws_config::SdkConfig) -> AppContext {
         let config = Config::from_lookup(|k| self.vars.get(k).cloned())
             .expect("configuration was valid once");
-        AppContext::new(config, &self.function_sdk)
+        AppContext::new(config, sdk)
     }
 
     /// Sets the AWS faults the functions meet from now on; panics unless the stack was started
