@@ -22,6 +22,7 @@
 //! `COST_HOURS` (24; fewer for a quick look only).
 
 mod compressed;
+mod polls;
 mod prices;
 mod usage;
 
@@ -522,55 +523,9 @@ async fn main() -> Result<(), BoxError> {
         .map(|p| p.kinds())
         .unwrap_or_default();
     let day_use = read(stack, &mut violations).times(24.0 / hours() as f64);
-    // Idle Visma polls alone, for the Visma polls that the schedule spreads out at scale: the
-    // scheduler's runs over a midday hour of the next day (outside the night's sweep window,
-    // 00:00–04:00 UTC), its last slot first (its Fortnox job, due), then the other eleven. A
-    // run may start no poll or two (each run queues the next period's poll ahead,
-    // `LOOKAHEAD_SECONDS`), so the unit is what the runs used divided by the polls they
-    // started, counted at the sandbox (one `GET /v2/customers` an idle poll). A run that
-    // started a Fortnox job is left out. The mean of a dozen polls: one sample moved the 10,000
-    // line by half a cent between runs of the same code (bench/cost/README.md).
     drop(stream);
-    let noon = day0 + ChronoDuration::seconds(86_400 + 12 * 3_600);
-    tick(stack, noon + ChronoDuration::seconds(3_599)).await?;
-    let mut visma_poll = Usage::default();
-    let mut poll_kinds: BTreeMap<String, metering::KindUse> = BTreeMap::new();
-    let mut poll_runs: Vec<(Usage, usize)> = Vec::new();
-    for s in 0..11 {
-        reset(stack);
-        tick(stack, noon + ChronoDuration::seconds(300 * s + 299)).await?;
-        let seen = stack.sandbox.state.requests();
-        let kinds = stack
-            .aws_faults
-            .as_ref()
-            .map(|p| p.kinds())
-            .unwrap_or_default();
-        let one = read(stack, &mut violations);
-        if seen.iter().any(|r| r.provider == SandboxKind::Fortnox) {
-            println!(
-                "  (the scheduler's run at {} started a Fortnox job: left out)",
-                s * 5 + 4
-            );
-            continue;
-        }
-        let started = seen
-            .iter()
-            .filter(|r| r.method == "GET" && r.path == "/v2/customers")
-            .count();
-        for (kind, u) in kinds {
-            let sum = poll_kinds.entry(kind).or_default();
-            sum.requests += u.requests;
-            sum.write_units += u.write_units;
-            sum.read_halves += u.read_halves;
-        }
-        visma_poll = visma_poll.plus(&one);
-        poll_runs.push((one, started));
-    }
-    let polls = poll_runs.iter().map(|(_, n)| n).sum::<usize>();
-    if polls < 6 {
-        return Err(format!("the idle hour started {polls} Visma polls, not a dozen").into());
-    }
-    let visma_poll = visma_poll.times(1.0 / polls as f64);
+    let idle = polls::IdlePolls::measure(stack, day0, &mut violations).await?;
+    let visma_poll = idle.mean.clone();
     let refresh = refresh_unit(stack, &tenants, &mut violations).await?;
     let (bytes_per_record, secrets_each) = storage(stack, tenants.len()).await?;
 
@@ -678,27 +633,7 @@ async fn main() -> Result<(), BoxError> {
             u.read_halves as f64 / 2.0 * per
         );
     }
-    println!(
-        "\n{polls} idle Visma polls in {} runs of the scheduler; per run: polls started, WRU, RRU, provider requests, worker invocations and ms",
-        poll_runs.len()
-    );
-    for (u, n) in &poll_runs {
-        let (calls, ms) = u.lambda.get("worker").copied().unwrap_or_default();
-        println!(
-            "  {n} {:>4.0} {:>6.1} {:>3} {calls:>3} {ms:>6.0}",
-            u.wru, u.rru, u.provider_requests
-        );
-    }
-    println!("a mean idle Visma poll (with its share of the scheduler's runs), DynamoDB by operation and item: requests, WRU, RRU");
-    let n = polls as f64;
-    for (kind, u) in &poll_kinds {
-        println!(
-            "  {kind:<40} {:>5.2} {:>7.2} {:>7.2}",
-            u.requests as f64 / n,
-            u.write_units as f64 / n,
-            u.read_halves as f64 / 2.0 / n
-        );
-    }
+    idle.print();
     let onboarding_usd: f64 = onboarding.cost(&memory, provider_ms).values().sum();
     println!("onboarding (once): {} per integration", usd(onboarding_usd));
     println!(
