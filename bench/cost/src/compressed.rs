@@ -56,3 +56,22 @@ impl JobHost for Compressed<'_> {
         self.0.keep_alive(integration).await
     }
 }
+
+/// The scheduler's and the watchdog's warm containers: each reaches AWS through the proxy
+/// under its own name (`Stack::metered_container`), so their waits on moto are metered and
+/// billed at `COST_AWS_MS` a request, as the worker's are.
+pub struct Containers {
+    /// The scheduler's.
+    pub scheduler: AppContext,
+    /// The watchdog's.
+    pub watchdog: AppContext,
+}
+
+/// The bench's one pair of containers, made on first use over `stack`.
+pub fn containers(stack: &devstack::Stack) -> &'static Containers {
+    static CONTAINERS: std::sync::OnceLock<Containers> = std::sync::OnceLock::new();
+    CONTAINERS.get_or_init(|| Containers {
+        scheduler: stack.metered_container("scheduler"),
+        watchdog: stack.metered_container("watchdog"),
+    })
+}

@@ -18,8 +18,8 @@
 //! invoices in one request, `GET /records?entities=customers,invoices`; `COST_FEED_SEPARATE=1`
 //! reads each entity's own feed instead), `COST_RECORDS` (records stored per integration,
 //! 5,000), `COST_PROVIDER_MS` (provider latency, 300), `COST_AWS_MS` (the latency of an AWS
-//! request of the worker, which the bench bills instead of its measured wait on moto, 10),
-//! `COST_HOURS` (24; fewer for a quick look only).
+//! request of the worker, the scheduler or the watchdog, billed instead of their measured
+//! waits on moto, 10), `COST_HOURS` (24; fewer for a quick look only).
 
 mod compressed;
 mod polls;
@@ -233,13 +233,14 @@ fn spread(n: usize) -> Vec<usize> {
 /// Calls the scheduler and the watchdog for the virtual time `at`, metered as their
 /// functions, and waits for the jobs.
 async fn tick(stack: &Stack, at: DateTime<Utc>) -> Result<(), BoxError> {
+    let hosts = compressed::containers(stack);
     let t = Instant::now();
-    let r = schedule(&compressed::Compressed(stack.ctx.as_ref()), at).await?;
+    let r = schedule(&compressed::Compressed(&hosts.scheduler), at).await?;
     SCHEDULED.fetch_add(r.enqueued as u64, Ordering::Relaxed);
     SKIPPED.fetch_add(r.skipped as u64, Ordering::Relaxed);
     metering::invoked("scheduler", t.elapsed());
     let t = Instant::now();
-    watchdog(&stack.ctx, at).await?;
+    watchdog(&hosts.watchdog, at).await?;
     metering::invoked("watchdog", t.elapsed());
     if !drain(stack, Duration::from_secs(60)).await {
         eprintln!("  the jobs of {at} still run after 60 s");

@@ -177,6 +177,26 @@ pub fn scheduled_mode(integration_id: &str, start: DateTime<Utc>, period: u64) -
     }
 }
 
+/// How often a scheduled job also syncs the catalog (projects and articles): once an hour.
+pub const CATALOG_PERIOD_SECONDS: u64 = 3600;
+
+/// The entities of the scheduled job of the period starting at `start`. Customers and
+/// invoices every period; projects and articles (invoices' references, which change seldom)
+/// in the period that holds the turn of each hour, and in the night's sweep. Only a Visma
+/// poll, more often than hourly, leaves them out: at 10,000 integrations that is two of an idle
+/// poll's four provider requests in two polls of three (bench/cost). A project or an article
+/// the app upserts is still exported at once (the upsert's own job has every entity); one made
+/// at the provider reaches the feed within the hour and a period.
+pub fn scheduled_entities(mode: Mode, start: DateTime<Utc>, period: u64) -> Vec<Entity> {
+    let into_hour = start.timestamp().rem_euclid(CATALOG_PERIOD_SECONDS as i64) as u64;
+    let holds_turn_of_hour = into_hour == 0 || into_hour + period > CATALOG_PERIOD_SECONDS;
+    if mode != Mode::Incremental || holds_turn_of_hour {
+        Entity::ALL.to_vec()
+    } else {
+        vec![Entity::Customers, Entity::Invoices]
+    }
+}
+
 /// Enqueues an incremental sync for every connected integration, each at its own offset in its
 /// provider's period (once a night, in its own slot between 01:00 and 05:00 Swedish time, the
 /// job also sweeps for deletions), and refreshes tokens that would otherwise die unused.
@@ -286,10 +306,11 @@ impl Slot {
     }
 
     fn job(&self, i: &Integration, now: DateTime<Utc>) -> Job {
+        let mode = scheduled_mode(&i.id, self.start, self.period);
         let req = JobRequest {
             direction: Direction::Both,
-            entities: Entity::ALL.to_vec(),
-            mode: scheduled_mode(&i.id, self.start, self.period),
+            entities: scheduled_entities(mode, self.start, self.period),
+            mode,
             trigger: Trigger::Schedule,
             target: None,
             not_before: Some(self.due),
@@ -436,6 +457,47 @@ mod tests {
             .max()
             .unwrap_or(0);
         (period, busiest)
+    }
+
+    #[test]
+    fn the_catalog_is_polled_once_an_hour_and_customers_and_invoices_every_period() {
+        let day = DateTime::from_timestamp(1_795_000_000, 0).unwrap();
+        let day = period_start(day, 86_400);
+        for (period, catalog_share) in [
+            (300u64, 1.0 / 12.0),
+            (1_200, 1.0 / 3.0),
+            (2_100, 7.0 / 12.0),
+            (3_600, 1.0),
+            (7_200, 1.0),
+        ] {
+            let starts: Vec<DateTime<Utc>> = (0..(2 * 86_400 / period) as i64)
+                .map(|k| day + ChronoDuration::seconds(k * period as i64))
+                .collect();
+            let with_catalog: Vec<i64> = starts
+                .iter()
+                .filter(|&&s| {
+                    let e = scheduled_entities(Mode::Incremental, s, period);
+                    assert!(e.contains(&Entity::Customers) && e.contains(&Entity::Invoices));
+                    e.len() == Entity::ALL.len()
+                })
+                .map(|s| s.timestamp())
+                .collect();
+            let share = with_catalog.len() as f64 / starts.len() as f64;
+            assert!(
+                (share - catalog_share).abs() < 0.02,
+                "period {period}: {share}"
+            );
+            // Never more than an hour and a period between two catalog polls.
+            for w in with_catalog.windows(2) {
+                assert!(w[1] - w[0] <= (3_600 + period) as i64, "period {period}");
+            }
+            // The night's sweep and a full sync always carry every entity.
+            for s in &starts {
+                for mode in [Mode::Sweep, Mode::Full] {
+                    assert_eq!(scheduled_entities(mode, *s, period), Entity::ALL.to_vec());
+                }
+            }
+        }
     }
 
     #[test]
