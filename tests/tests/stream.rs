@@ -672,3 +672,6 @@ async fn conflicts(stack: &Stack, id: &str) -> Vec<Value> {
     assert_eq!(r.status, 200, "{}", r.text);
     r.json["conflicts"].as_array().cloned().unwrap_or_default()
 }
+
+#[path = "stream/offsets.rs"]
+mod offsets;

@@ -127,7 +127,9 @@ impl<'a> Consumer<'a> {
         let mut sock = Socket::connect(&self.settings.url, ANSWER_WAIT).await?;
         self.tenants.clear();
         if !self.loaded {
-            self.offsets = self.ctx.db.stream_offsets().await?;
+            // Right after taking the lease: from here on a run that held it before cannot
+            // move the offsets.
+            self.offsets = self.ctx.db.take_stream_offsets(&self.owner).await?;
             self.loaded = true;
         }
         let members = self.connected_fortnox().await?;
