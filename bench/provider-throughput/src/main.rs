@@ -1,11 +1,13 @@
-//! `cargo run --release -p provider-throughput [-- --scale 10 --creates 300 --strict]`
+//! `cargo run --release -p provider-throughput [-- --scale 1 --creates 300]`
 //!
 //! Starts moto and the sandbox through the devstack harness, connects a Fortnox integration
 //! and creates customers through the Fortnox data client, paced by the shared DynamoDB rate
 //! limiter, against the sandbox's real sliding window divided by `--scale` (25 requests per
-//! 5 s / scale). Prints the rate achieved as a share of the provider's ceiling and the 429s
-//! drawn: once with one sequential worker, once with two concurrent workers (two "Lambda
-//! instances" with their own limiter state) on the same tenant. Target: ≥ 0.95, zero 429s.
+//! 5 s / scale; 1 by default, Fortnox's own window). Prints the rate achieved as a share of the
+//! provider's ceiling and the 429s drawn: once with one sequential worker, once with two
+//! concurrent workers (two "Lambda instances" with their own limiter state) on the same tenant.
+//! Target: ≥ 0.95, zero 429s; exits 1 on a miss. A compressed window (`--scale 10`) is a quick
+//! look only: the limiter's round trips to moto weigh ten times more against it.
 
 use devstack::StackOptions;
 use shared::domain::{Address, Customer, ProviderKind};
@@ -20,21 +22,18 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 struct Args {
     scale: f64,
     creates: usize,
-    strict: bool,
 }
 
 fn args() -> Result<Args, BoxError> {
     let mut a = Args {
-        scale: 10.0,
+        scale: 1.0,
         creates: 300,
-        strict: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         match flag.as_str() {
             "--scale" => a.scale = it.next().ok_or("--scale needs a value")?.parse()?,
             "--creates" => a.creates = it.next().ok_or("--creates needs a value")?.parse()?,
-            "--strict" => a.strict = true,
             other => return Err(format!("unknown argument {other}").into()),
         }
     }
@@ -213,7 +212,7 @@ async fn main() -> Result<(), BoxError> {
         "target ≥ 0.95 of ceiling with zero 429s: {}",
         if met { "met" } else { "NOT met" }
     );
-    if args.strict && !met {
+    if !met {
         std::process::exit(1);
     }
     Ok(())
