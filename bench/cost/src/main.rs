@@ -1,17 +1,14 @@
 //! What one connected integration costs in AWS a month.
 //!
 //! A day in the life of a Fortnox and a Visma integration runs in the devstack at compressed
-//! time: the scheduler is called for each five-minute slot of a virtual day (the hourly
-//! Fortnox sync, the Visma polls, the nightly sweep), the app upserts customers and invoices (exports) and reads its change feeds, and people change
-//! customers in the accounting systems (Fortnox's reach the app through its event stream, which
-//! runs throughout). Access tokens live an hour at both providers: one refresh is measured on
-//! its own (a job in a new container whose stored token ran out, less the same job with the new
-//! token cached) and counted 24 times a day. Every AWS request goes through the devstack's proxy, which counts it by
-//! service and operation and bills DynamoDB's capacity units by item size
-//! (`devstack::metering`); every function's invocations and handler milliseconds are metered.
-//! The figures are priced at `prices.rs` for 100, 1,000 and 10,000 integrations (half each
-//! provider), with the app-wide fixed costs shared out. Target: ≤ $0.50 per integration-month
-//! at 10,000. Exits non-zero on a miss.
+//! time: the scheduler runs for each five-minute slot of a virtual day (Fortnox hourly, Visma
+//! polls, the nightly sweep), the app upserts and reads its feeds, and people change customers
+//! in the accounting systems (Fortnox's reach the app through its event stream). One token
+//! refresh is measured on its own and counted 24 times a day. The devstack's AWS proxy counts
+//! every request and bills DynamoDB's capacity by item size (`devstack::metering`); every
+//! function's invocations and milliseconds are metered. Priced at `prices.rs` for 100, 1,000
+//! and 10,000 integrations (half each provider), app-wide costs shared out. Target: ≤ $0.50 per
+//! integration-month at 10,000. Exits non-zero on a miss.
 //!
 //! Knobs (per integration and day): `COST_APP_CUSTOMERS` (10), `COST_APP_INVOICES` (20),
 //! `COST_PROVIDER_CHANGES` (10), `COST_FEED_READS_PER_HOUR` (12: each reads the customers and
